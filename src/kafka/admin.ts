@@ -1,0 +1,376 @@
+/**
+ * The admin client: create and delete topics, read cluster metadata.
+ *
+ * @module
+ */
+
+import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client.ts";
+import type { KafkaConfig } from "./config.ts";
+import { ErrorCode, KafkaError, kafkaError } from "./errors.ts";
+import { cString, errorBuffer, errorBufferText, pointerCell, readCString } from "./ffi.ts";
+
+/** A topic to create. */
+export interface NewTopic {
+  /** The topic name. */
+  topic: string;
+  /** The number of partitions. */
+  partitions: number;
+  /** The replication factor; default 1. */
+  replicationFactor?: number;
+  /** Topic configuration, such as `{ "retention.ms": "-1" }`. */
+  config?: Record<string, string>;
+}
+
+/** Options for {@linkcode Admin.createTopics}. */
+export interface CreateTopicsOptions {
+  /** Treat a topic that exists already as created; default false. */
+  ifNotExists?: boolean;
+  /** How long to wait for the broker; default 30 000 ms. */
+  timeoutMs?: number;
+}
+
+/** A partition of a topic, as metadata describes it. */
+export interface PartitionMetadata {
+  /** The partition number. */
+  id: number;
+  /** The broker id of its leader, -1 without one. */
+  leader: number;
+  /** An error code for the partition, 0 for none. */
+  error: number;
+}
+
+/** A topic, as metadata describes it. */
+export interface TopicMetadata {
+  /** The topic name. */
+  name: string;
+  /** Its partitions, by id. */
+  partitions: PartitionMetadata[];
+  /** An error code for the topic (3, UNKNOWN_TOPIC_OR_PART, when it does not exist). */
+  error: number;
+}
+
+/** What the cluster said about itself. */
+export interface ClusterMetadata {
+  /** The brokers: id, host and port. */
+  brokers: { id: number; host: string; port: number }[];
+  /** The topics. */
+  topics: TopicMetadata[];
+}
+
+const AdminOp = { CREATETOPICS: 1, DELETETOPICS: 2 } as const;
+
+/**
+ * An admin client.
+ *
+ * @example
+ * ```ts ignore
+ * import { Admin } from "./admin.ts";
+ * await using admin = new Admin({ "bootstrap.servers": "127.0.0.1:39092" });
+ * await admin.createTopics([{ topic: "raw-data", partitions: 4 }], { ifNotExists: true });
+ * const metadata = await admin.metadata({ timeoutMs: 5000 });
+ * ```
+ */
+export class Admin extends KafkaClient {
+  readonly #main: Deno.PointerObject;
+  readonly #bootstrap: string;
+
+  /**
+   * Creates an admin client.
+   *
+   * @param config librdkafka properties; `bootstrap.servers` at least.
+   */
+  constructor(config: KafkaConfig, options: ClientOptions = {}) {
+    super(ClientType.PRODUCER, config, 0, options);
+    const main = this.lib.rd_kafka_queue_get_main(this.handle);
+    if (main === null) throw new Error("librdkafka returned no main queue.");
+    this.#main = main;
+    this.#bootstrap = String(config["bootstrap.servers"] ?? config["metadata.broker.list"] ?? "");
+  }
+
+  /** Creates topics; resolves when the broker confirms each one. */
+  async createTopics(
+    topics: readonly NewTopic[],
+    options: CreateTopicsOptions = {},
+  ): Promise<void> {
+    this.assertUsable();
+    const handles: Deno.PointerObject[] = [];
+    try {
+      for (const spec of topics) {
+        const errstr = errorBuffer();
+        const handle = this.lib.rd_kafka_NewTopic_new(
+          cString(spec.topic),
+          spec.partitions,
+          spec.replicationFactor ?? 1,
+          errstr,
+          BigInt(errstr.length),
+        );
+        if (handle === null) {
+          throw new KafkaError(
+            ErrorCode.INVALID_ARG,
+            "_INVALID_ARG",
+            `Topic "${spec.topic}" cannot be created: ${errorBufferText(errstr)}`,
+          );
+        }
+        handles.push(handle);
+        for (const [name, value] of Object.entries(spec.config ?? {})) {
+          this.lib.rd_kafka_NewTopic_set_config(handle, cString(name), cString(value));
+        }
+      }
+      const results = await this.#runAdminOp(
+        AdminOp.CREATETOPICS,
+        options.timeoutMs ?? 30_000,
+        handles,
+        (array, count, admin, queue) =>
+          this.lib.rd_kafka_CreateTopics(this.handle, array, count, admin, queue),
+        EventType.CREATETOPICS_RESULT,
+        (event, cnt) =>
+          this.lib.rd_kafka_CreateTopics_result_topics(
+            this.lib.rd_kafka_event_CreateTopics_result(event),
+            cnt,
+          ),
+      );
+      for (const result of results) {
+        if (result.error === ErrorCode.TOPIC_ALREADY_EXISTS && options.ifNotExists) continue;
+        if (result.error !== ErrorCode.NO_ERROR) {
+          throw kafkaError(result.error, `Creating topic "${result.name}" failed`, result.message);
+        }
+      }
+    } finally {
+      for (const handle of handles) this.lib.rd_kafka_NewTopic_destroy(handle);
+    }
+  }
+
+  /** Deletes topics; a topic that does not exist is not an error. */
+  async deleteTopics(topics: readonly string[], timeoutMs = 30_000): Promise<void> {
+    this.assertUsable();
+    const handles: Deno.PointerObject[] = [];
+    try {
+      for (const topic of topics) {
+        const handle = this.lib.rd_kafka_DeleteTopic_new(cString(topic));
+        if (handle !== null) handles.push(handle);
+      }
+      const results = await this.#runAdminOp(
+        AdminOp.DELETETOPICS,
+        timeoutMs,
+        handles,
+        (array, count, admin, queue) =>
+          this.lib.rd_kafka_DeleteTopics(this.handle, array, count, admin, queue),
+        EventType.DELETETOPICS_RESULT,
+        (event, cnt) =>
+          this.lib.rd_kafka_DeleteTopics_result_topics(
+            this.lib.rd_kafka_event_DeleteTopics_result(event),
+            cnt,
+          ),
+      );
+      for (const result of results) {
+        if (
+          result.error !== ErrorCode.NO_ERROR && result.error !== ErrorCode.UNKNOWN_TOPIC_OR_PART
+        ) {
+          throw kafkaError(result.error, `Deleting topic "${result.name}" failed`, result.message);
+        }
+      }
+    } finally {
+      for (const handle of handles) this.lib.rd_kafka_DeleteTopic_destroy(handle);
+    }
+  }
+
+  /**
+   * Reads cluster metadata: all topics, or only `topics` (the others are filtered out here;
+   * one asked for that does not exist is listed with error 3).
+   *
+   * @throws {KafkaError} when no broker answers within `timeoutMs`, naming the address.
+   */
+  async metadata(
+    options: { topics?: readonly string[]; timeoutMs?: number } = {},
+  ): Promise<ClusterMetadata> {
+    this.assertUsable();
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const cell = new BigUint64Array(1);
+    const code = await this.lib.rd_kafka_metadata(this.handle, 1, null, cell, timeoutMs);
+    this.#drainMain();
+    if (code !== ErrorCode.NO_ERROR) {
+      throw kafkaError(
+        code,
+        `No answer from the Kafka broker at "${this.#bootstrap}" within ${timeoutMs} ms`,
+        undefined,
+      );
+    }
+    const pointer = pointerCell(cell)!;
+    try {
+      const metadata = readMetadata(pointer);
+      if (options.topics) {
+        const wanted = new Set(options.topics);
+        const found = metadata.topics.filter((t) => wanted.has(t.name));
+        for (const name of wanted) {
+          if (!found.some((t) => t.name === name)) {
+            found.push({ name, partitions: [], error: ErrorCode.UNKNOWN_TOPIC_OR_PART });
+          }
+        }
+        metadata.topics = found;
+      }
+      return metadata;
+    } finally {
+      this.lib.rd_kafka_metadata_destroy(pointer);
+    }
+  }
+
+  /** The number of partitions of a topic. */
+  async partitionCount(topic: string, timeoutMs = 10_000): Promise<number> {
+    const metadata = await this.metadata({ topics: [topic], timeoutMs });
+    const found = metadata.topics[0];
+    if (found.error !== ErrorCode.NO_ERROR || found.partitions.length === 0) {
+      throw kafkaError(
+        found.error || ErrorCode.UNKNOWN_TOPIC_OR_PART,
+        `Topic "${topic}" is not available on "${this.#bootstrap}"`,
+      );
+    }
+    return found.partitions.length;
+  }
+
+  async #runAdminOp(
+    op: number,
+    timeoutMs: number,
+    handles: Deno.PointerObject[],
+    call: (
+      array: Uint8Array<ArrayBuffer>,
+      count: bigint,
+      options: Deno.PointerObject,
+      queue: Deno.PointerObject,
+    ) => void,
+    resultType: number,
+    results: (event: Deno.PointerObject, count: BigUint64Array) => Deno.PointerValue,
+  ): Promise<{ name: string; error: number; message: string | undefined }[]> {
+    const options = this.lib.rd_kafka_AdminOptions_new(this.handle, op);
+    const queue = this.lib.rd_kafka_queue_new(this.handle);
+    if (options === null || queue === null) throw new Error("librdkafka could not allocate.");
+    try {
+      const errstr = errorBuffer();
+      this.lib.rd_kafka_AdminOptions_set_operation_timeout(
+        options,
+        timeoutMs,
+        errstr,
+        BigInt(errstr.length),
+      );
+      this.lib.rd_kafka_AdminOptions_set_request_timeout(
+        options,
+        timeoutMs,
+        errstr,
+        BigInt(errstr.length),
+      );
+      const array = new BigUint64Array(handles.map((h) => Deno.UnsafePointer.value(h)));
+      call(new Uint8Array(array.buffer), BigInt(handles.length), options, queue);
+      const deadline = Date.now() + timeoutMs + 5_000;
+      for (;;) {
+        const event = await this.lib.rd_kafka_queue_poll_wait(queue, 200);
+        this.#drainMain();
+        if (event === null) {
+          if (Date.now() > deadline) {
+            throw kafkaError(ErrorCode.TIMED_OUT, `No answer from "${this.#bootstrap}"`);
+          }
+          continue;
+        }
+        try {
+          const type = this.lib.rd_kafka_event_type(event);
+          if (type !== resultType) {
+            this.handleCommonEvent(event, type);
+            continue;
+          }
+          const code = this.lib.rd_kafka_event_error(event);
+          if (code !== ErrorCode.NO_ERROR) {
+            throw kafkaError(
+              code,
+              `Admin request to "${this.#bootstrap}" failed`,
+              readCString(this.lib.rd_kafka_event_error_string(event)),
+            );
+          }
+          const count = new BigUint64Array(1);
+          const array = results(event, count);
+          const out = [];
+          if (array !== null) {
+            const view = new Deno.UnsafePointerView(array);
+            for (let i = 0; i < Number(count[0]); i++) {
+              const result = view.getPointer(i * 8);
+              out.push({
+                name: readCString(this.lib.rd_kafka_topic_result_name(result)) ?? "",
+                error: this.lib.rd_kafka_topic_result_error(result),
+                message: readCString(this.lib.rd_kafka_topic_result_error_string(result)),
+              });
+            }
+          }
+          return out;
+        } finally {
+          this.destroyEvent(event);
+        }
+      }
+    } finally {
+      this.lib.rd_kafka_AdminOptions_destroy(options);
+      this.lib.rd_kafka_queue_destroy(queue);
+    }
+  }
+
+  /** Serves log and error events waiting on the main queue. */
+  #drainMain(): void {
+    for (
+      let event = this.lib.rd_kafka_queue_poll(this.#main, 0);
+      event !== null;
+      event = this.lib.rd_kafka_queue_poll(this.#main, 0)
+    ) {
+      try {
+        this.handleCommonEvent(event, this.lib.rd_kafka_event_type(event));
+      } finally {
+        this.destroyEvent(event);
+      }
+    }
+  }
+
+  /** Releases the main queue. */
+  protected override shutdown(): Promise<void> {
+    this.#drainMain();
+    this.lib.rd_kafka_queue_destroy(this.#main);
+    return Promise.resolve();
+  }
+}
+
+// struct rd_kafka_metadata: broker_cnt 0, brokers 8, topic_cnt 16, topics 24.
+// rd_kafka_metadata_broker (24 bytes): id 0 (i32), host 8, port 16 (i32).
+// rd_kafka_metadata_topic (32 bytes): topic 0, partition_cnt 8, partitions 16, err 24.
+// rd_kafka_metadata_partition (40 bytes): id 0, err 4, leader 8.
+function readMetadata(pointer: Deno.PointerObject): ClusterMetadata {
+  const view = new Deno.UnsafePointerView(pointer);
+  const brokers = [];
+  const brokerCount = view.getInt32(0);
+  const brokerArray = view.getPointer(8);
+  for (let i = 0; i < brokerCount && brokerArray !== null; i++) {
+    const b = new Deno.UnsafePointerView(brokerArray);
+    brokers.push({
+      id: b.getInt32(i * 24),
+      host: readCString(b.getPointer(i * 24 + 8)) ?? "",
+      port: b.getInt32(i * 24 + 16),
+    });
+  }
+  const topics: TopicMetadata[] = [];
+  const topicCount = view.getInt32(16);
+  const topicArray = view.getPointer(24);
+  for (let i = 0; i < topicCount && topicArray !== null; i++) {
+    const t = new Deno.UnsafePointerView(topicArray);
+    const base = i * 32;
+    const partitions: PartitionMetadata[] = [];
+    const partitionCount = t.getInt32(base + 8);
+    const partitionArray = t.getPointer(base + 16);
+    for (let j = 0; j < partitionCount && partitionArray !== null; j++) {
+      const p = new Deno.UnsafePointerView(partitionArray);
+      partitions.push({
+        id: p.getInt32(j * 40),
+        error: p.getInt32(j * 40 + 4),
+        leader: p.getInt32(j * 40 + 8),
+      });
+    }
+    partitions.sort((a, b) => a.id - b.id);
+    topics.push({
+      name: readCString(t.getPointer(base)) ?? "",
+      partitions,
+      error: t.getInt32(base + 24),
+    });
+  }
+  return { brokers, topics };
+}

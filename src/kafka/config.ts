@@ -1,0 +1,90 @@
+/**
+ * librdkafka configuration: any property librdkafka knows, checked at once.
+ *
+ * @module
+ */
+
+import { cString, errorBuffer, errorBufferText, rdkafka } from "./ffi.ts";
+
+/** librdkafka properties by name, such as `{ "bootstrap.servers": "127.0.0.1:9092" }`. */
+export type KafkaConfig = Record<string, string | number | boolean>;
+
+/** Raised when librdkafka rejects a configuration property or its value. */
+export class KafkaConfigError extends Error {
+  /** The property librdkafka rejected. */
+  readonly property: string;
+
+  /**
+   * Creates the error.
+   *
+   * @example
+   * ```ts
+   * import { KafkaConfigError } from "./config.ts";
+   * const error = new KafkaConfigError("bootstrap.server", "No such configuration property");
+   * console.assert(error.message.includes('"bootstrap.server"'));
+   * ```
+   */
+  constructor(property: string, reason: string) {
+    super(`Kafka configuration property "${property}" was rejected: ${reason}`);
+    this.name = "KafkaConfigError";
+    this.property = property;
+  }
+}
+
+const SECRET_PROPERTY = /(password|secret|sasl\.jaas|private\.key|keystore|token)/i;
+
+/** Whether a property holds a secret that must never reach a log line. */
+export function isSecretProperty(name: string): boolean {
+  return SECRET_PROPERTY.test(name);
+}
+
+/** The secret values in a configuration, for redacting log lines and error messages. */
+export function secretValues(config: KafkaConfig): string[] {
+  return Object.entries(config)
+    .filter(([name, value]) => isSecretProperty(name) && String(value).length > 0)
+    .map(([, value]) => String(value));
+}
+
+/** Replaces every secret value in `text` with `***`. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join("***");
+  return out;
+}
+
+/**
+ * Builds an `rd_kafka_conf_t` from `config` with `events` enabled. The caller owns the
+ * returned pointer until it hands it to `rd_kafka_new`.
+ *
+ * @throws {KafkaConfigError} naming the first property librdkafka rejects.
+ */
+export function buildConf(config: KafkaConfig, events: number): Deno.PointerObject {
+  const lib = rdkafka();
+  const conf = lib.rd_kafka_conf_new();
+  if (conf === null) throw new Error("librdkafka could not allocate a configuration object.");
+  // Log lines arrive as events on the main queue, never as callbacks on librdkafka's threads.
+  const all: KafkaConfig = { ...config, "log.queue": true };
+  try {
+    for (const [name, value] of Object.entries(all)) {
+      const errstr = errorBuffer();
+      const result = lib.rd_kafka_conf_set(
+        conf,
+        cString(name),
+        cString(String(value)),
+        errstr,
+        BigInt(errstr.length),
+      );
+      if (result !== 0) {
+        throw new KafkaConfigError(
+          name,
+          redact(errorBufferText(errstr), secretValues(config)),
+        );
+      }
+    }
+    lib.rd_kafka_conf_set_events(conf, events);
+    return conf;
+  } catch (error) {
+    lib.rd_kafka_conf_destroy(conf);
+    throw error;
+  }
+}

@@ -1,0 +1,518 @@
+/**
+ * The Kafka consumer: group subscription with rebalances delivered as events (eager and
+ * cooperative-sticky), batch polling that never blocks Deno's event loop, offsets (store,
+ * commit, committed, position), pause/resume, and a close that leaves the group cleanly.
+ *
+ * @module
+ */
+
+import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client.ts";
+import type { KafkaConfig } from "./config.ts";
+import { check, ErrorCode, KafkaError, kafkaError, takeErrorObject } from "./errors.ts";
+import { cString, pointerCell, readCString } from "./ffi.ts";
+import type { KafkaHeader } from "./producer.ts";
+import {
+  partitionKey,
+  readPartitionList,
+  type TopicPartition,
+  TopicPartitionList,
+  type TopicPartitionOffset,
+} from "./partitions.ts";
+
+/** A message read from Kafka. Every field is a copy: it outlives librdkafka's buffers. */
+export interface ConsumedMessage {
+  /** The topic. */
+  topic: string;
+  /** The partition. */
+  partition: number;
+  /** The message's offset in its partition. */
+  offset: number;
+  /** The key, or `null` for none. */
+  key: Uint8Array | null;
+  /** The value, or `null` for none. */
+  value: Uint8Array | null;
+  /** The headers, in order. */
+  headers: KafkaHeader[];
+  /** The timestamp in milliseconds since the epoch, or `null` when the broker has none. */
+  timestamp: number | null;
+}
+
+/** What a rebalance did to this consumer's assignment. */
+export type RebalanceKind = "assigned" | "revoked" | "lost";
+
+/** A change of this consumer's assignment, told to {@linkcode ConsumerOptions.onRebalance}. */
+export interface RebalanceEvent {
+  /**
+   * `assigned`: the partitions are now this consumer's. `revoked`: they are being taken away
+   * gracefully; offsets may still be committed while the handler runs. `lost`: they were
+   * taken away without notice (session timeout, fenced); committing them would be wrong.
+   */
+  kind: RebalanceKind;
+  /** The partitions concerned. In an eager rebalance, the whole assignment. */
+  partitions: TopicPartition[];
+  /** The group's rebalance protocol. */
+  protocol: "EAGER" | "COOPERATIVE";
+}
+
+/** Options for {@linkcode Consumer}. */
+export interface ConsumerOptions extends ClientOptions {
+  /**
+   * Called on every assignment change, from {@linkcode Consumer.poll} on Deno's thread.
+   * For `revoked` and `lost` it runs before librdkafka lets go of the partitions, so a handler
+   * may commit (`revoked` only). The rebalance waits for the returned promise.
+   */
+  onRebalance?: (event: RebalanceEvent) => void | Promise<void>;
+  /** Called when a partition reaches its end (needs `enable.partition.eof=true`). */
+  onPartitionEof?: (position: TopicPartitionOffset) => void;
+}
+
+/** Options for one {@linkcode Consumer.poll}. */
+export interface PollOptions {
+  /** The most messages to return; default 1000. */
+  maxMessages?: number;
+  /** How long to wait for a first message; default 100 ms. */
+  timeoutMs?: number;
+}
+
+/** The low and high watermarks of a partition. */
+export interface Watermarks {
+  /** The oldest offset still in the partition. */
+  low: number;
+  /** The offset the next message will get. */
+  high: number;
+}
+
+/**
+ * A Kafka consumer in a consumer group.
+ *
+ * @example
+ * ```ts ignore
+ * import { Consumer } from "./consumer.ts";
+ * await using consumer = new Consumer({
+ *   "bootstrap.servers": "127.0.0.1:39092",
+ *   "group.id": "example",
+ *   "auto.offset.reset": "earliest",
+ * });
+ * consumer.subscribe(["raw-data"]);
+ * for (const message of await consumer.poll({ timeoutMs: 1000 })) {
+ *   console.log(message.partition, message.offset);
+ * }
+ * ```
+ */
+export class Consumer extends KafkaClient {
+  readonly #queue: Deno.PointerObject;
+  readonly #options: ConsumerOptions;
+  readonly #assigned = new Map<string, TopicPartition>();
+  readonly #rktNames = new Map<bigint, string>();
+  readonly #cell = new BigUint64Array(1);
+  readonly #valueCell = new BigUint64Array(1);
+  readonly #sizeCell = new BigUint64Array(1);
+  readonly #intCell = new Int32Array(1);
+  #deferred: Deno.PointerObject | null = null;
+  #polling: Promise<unknown> | undefined;
+  #stopping = false;
+
+  /**
+   * Creates a consumer.
+   *
+   * @param config librdkafka consumer properties: `bootstrap.servers` and `group.id` at least.
+   * @throws {KafkaConfigError} when librdkafka rejects a property.
+   */
+  constructor(config: KafkaConfig, options: ConsumerOptions = {}) {
+    super(
+      ClientType.CONSUMER,
+      config,
+      EventType.REBALANCE | EventType.OFFSET_COMMIT | EventType.FETCH,
+      options,
+    );
+    this.#options = options;
+    check(this.lib.rd_kafka_poll_set_consumer(this.handle), "Could not set up the consumer queue");
+    const queue = this.lib.rd_kafka_queue_get_consumer(this.handle);
+    if (queue === null) throw new Error("librdkafka returned no consumer queue.");
+    this.#queue = queue;
+  }
+
+  /** Subscribes to topics; partitions arrive through rebalances. */
+  subscribe(topics: readonly string[]): void {
+    this.assertUsable();
+    using list = TopicPartitionList.topics(topics);
+    check(
+      this.lib.rd_kafka_subscribe(this.handle, list.pointer),
+      `Could not subscribe to ${topics.map((t) => `"${t}"`).join(", ")}`,
+    );
+  }
+
+  /** Assigns partitions by hand, outside any group rebalance (offsets: where to start). */
+  assign(partitions: readonly TopicPartitionOffset[]): void {
+    this.assertUsable();
+    using list = TopicPartitionList.from(partitions);
+    check(this.lib.rd_kafka_assign(this.handle, list.pointer), "Could not assign partitions");
+    this.#assigned.clear();
+    for (const tp of partitions) this.#assigned.set(partitionKey(tp), tp);
+  }
+
+  /** The partitions currently assigned to this consumer. */
+  assignment(): TopicPartition[] {
+    return [...this.#assigned.values()];
+  }
+
+  /** librdkafka's member id in the group, or `""` before joining. */
+  memberId(): string {
+    const pointer = this.lib.rd_kafka_memberid(this.handle);
+    if (pointer === null) return "";
+    try {
+      return readCString(pointer) ?? "";
+    } finally {
+      this.lib.rd_kafka_mem_free(this.handle, pointer);
+    }
+  }
+
+  /**
+   * Waits up to `timeoutMs` for messages and returns up to `maxMessages` of them, handling
+   * rebalances, errors and log lines on the way. Never blocks Deno's event loop: the wait
+   * runs on a worker thread. Only one poll may run at a time.
+   *
+   * @throws {KafkaError} when the consumer has had a fatal error.
+   */
+  poll(options: PollOptions = {}): Promise<ConsumedMessage[]> {
+    this.assertUsable();
+    if (this.#polling) throw new Error("Consumer.poll() is already running; await it first.");
+    const run = this.#poll(options.maxMessages ?? 1000, options.timeoutMs ?? 100);
+    this.#polling = run;
+    return run.finally(() => {
+      this.#polling = undefined;
+    });
+  }
+
+  async #poll(maxMessages: number, timeoutMs: number): Promise<ConsumedMessage[]> {
+    const out: ConsumedMessage[] = [];
+    if (this.#deferred !== null) {
+      const deferred = this.#deferred;
+      this.#deferred = null;
+      await this.#handleOwned(deferred, out);
+    }
+    let event = this.lib.rd_kafka_queue_poll(this.#queue, 0);
+    if (event === null && out.length === 0 && !this.#stopping) {
+      event = await this.lib.rd_kafka_queue_poll_wait(this.#queue, timeoutMs);
+    }
+    while (event !== null) {
+      const type = this.lib.rd_kafka_event_type(event);
+      if (type === EventType.REBALANCE && out.length > 0) {
+        // Hand out what was fetched under the old assignment first.
+        this.#deferred = event;
+        break;
+      }
+      await this.#handleOwned(event, out);
+      if (out.length >= maxMessages || this.#stopping) break;
+      event = this.lib.rd_kafka_queue_poll(this.#queue, 0);
+    }
+    if (this.fatalError) throw this.fatalError;
+    return out;
+  }
+
+  /** Handles an event and destroys it. */
+  async #handleOwned(event: Deno.PointerObject, out: ConsumedMessage[]): Promise<void> {
+    try {
+      const type = this.lib.rd_kafka_event_type(event);
+      if (type === EventType.FETCH) this.#readMessages(event, out);
+      else if (type === EventType.REBALANCE) await this.#rebalance(event);
+      else if (type === EventType.OFFSET_COMMIT) {
+        const code = this.lib.rd_kafka_event_error(event);
+        if (code !== ErrorCode.NO_ERROR && code !== ErrorCode.NO_OFFSET) {
+          this.reportError(this.errorFromEvent(event, "Offset commit failed"));
+        }
+      } else this.handleCommonEvent(event, type);
+    } finally {
+      this.destroyEvent(event);
+    }
+  }
+
+  #readMessages(event: Deno.PointerObject, out: ConsumedMessage[]): void {
+    for (
+      let message = this.lib.rd_kafka_event_message_next(event);
+      message !== null;
+      message = this.lib.rd_kafka_event_message_next(event)
+    ) {
+      // rd_kafka_message_t: err 0, rkt 8, partition 16, payload 24, len 32, key 40,
+      // key_len 48, offset 56.
+      const view = new Deno.UnsafePointerView(message);
+      const code = view.getInt32(0);
+      const topic = this.#rktName(view.getPointer(8));
+      const partition = view.getInt32(16);
+      const offset = Number(view.getBigInt64(56));
+      if (code === ErrorCode.PARTITION_EOF) {
+        this.#options.onPartitionEof?.({ topic, partition, offset });
+        continue;
+      }
+      if (code !== ErrorCode.NO_ERROR) {
+        const detail = readCString(this.lib.rd_kafka_message_errstr(message));
+        this.reportError(
+          kafkaError(code, `Fetching from "${topic}" partition ${partition} failed`, detail),
+        );
+        continue;
+      }
+      const timestamp = Number(this.lib.rd_kafka_message_timestamp(message, this.#intCell));
+      out.push({
+        topic,
+        partition,
+        offset,
+        key: copyOut(view.getPointer(40), Number(view.getBigUint64(48))),
+        value: copyOut(view.getPointer(24), Number(view.getBigUint64(32))),
+        headers: this.#readHeaders(message),
+        timestamp: this.#intCell[0] === 0 ? null : timestamp,
+      });
+    }
+  }
+
+  #readHeaders(message: Deno.PointerObject): KafkaHeader[] {
+    if (this.lib.rd_kafka_message_headers(message, this.#cell) !== ErrorCode.NO_ERROR) return [];
+    const headers = pointerCell(this.#cell);
+    const out: KafkaHeader[] = [];
+    for (let i = 0n;; i++) {
+      const code = this.lib.rd_kafka_header_get_all(
+        headers,
+        i,
+        this.#cell,
+        this.#valueCell,
+        this.#sizeCell,
+      );
+      if (code !== ErrorCode.NO_ERROR) break;
+      out.push({
+        key: readCString(pointerCell(this.#cell)) ?? "",
+        value: copyOut(pointerCell(this.#valueCell), Number(this.#sizeCell[0])),
+      });
+    }
+    return out;
+  }
+
+  #rktName(rkt: Deno.PointerValue): string {
+    const key = Deno.UnsafePointer.value(rkt);
+    let name = this.#rktNames.get(key);
+    if (name === undefined) {
+      name = readCString(this.lib.rd_kafka_topic_name(rkt)) ?? "";
+      this.#rktNames.set(key, name);
+    }
+    return name;
+  }
+
+  async #rebalance(event: Deno.PointerObject): Promise<void> {
+    const code = this.lib.rd_kafka_event_error(event);
+    const list = this.lib.rd_kafka_event_topic_partition_list(event);
+    const partitions = readPartitionList(list).map(({ topic, partition }) => ({
+      topic,
+      partition,
+    }));
+    const protocol = readCString(this.lib.rd_kafka_rebalance_protocol(this.handle)) ===
+        "COOPERATIVE"
+      ? "COOPERATIVE"
+      : "EAGER";
+    if (code === ErrorCode.ASSIGN_PARTITIONS) {
+      if (protocol === "COOPERATIVE") {
+        const error = takeErrorObject(
+          this.lib.rd_kafka_incremental_assign(this.handle, list),
+          "Incremental assign failed",
+        );
+        if (error) this.reportError(error);
+      } else {
+        check(this.lib.rd_kafka_assign(this.handle, list), "Assign failed");
+        this.#assigned.clear();
+      }
+      for (const tp of partitions) this.#assigned.set(partitionKey(tp), tp);
+      await this.#notify({ kind: "assigned", partitions, protocol });
+      return;
+    }
+    const lost = this.lib.rd_kafka_assignment_lost(this.handle) !== 0;
+    await this.#notify({ kind: lost ? "lost" : "revoked", partitions, protocol });
+    if (protocol === "COOPERATIVE") {
+      const error = takeErrorObject(
+        this.lib.rd_kafka_incremental_unassign(this.handle, list),
+        "Incremental unassign failed",
+      );
+      if (error) this.reportError(error);
+      for (const tp of partitions) this.#assigned.delete(partitionKey(tp));
+    } else {
+      check(this.lib.rd_kafka_assign(this.handle, null), "Unassign failed");
+      this.#assigned.clear();
+    }
+  }
+
+  async #notify(event: RebalanceEvent): Promise<void> {
+    if (!this.#options.onRebalance) return;
+    try {
+      await this.#options.onRebalance(event);
+    } catch (error) {
+      // The rebalance must still be answered; the handler's failure is reported, not lost.
+      this.reportError(
+        new KafkaError(
+          ErrorCode.FAIL,
+          "_FAIL",
+          `The rebalance handler failed for "${event.kind}": ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          { cause: error, retriable: false },
+        ),
+      );
+    }
+  }
+
+  /**
+   * Stores offsets for the next commit (automatic with `enable.auto.commit=true`, or
+   * {@linkcode commit} without arguments). Each offset is the next one to read: last
+   * processed + 1.
+   *
+   * @throws {KafkaError} naming the partitions whose offsets could not be stored.
+   */
+  storeOffsets(offsets: readonly TopicPartitionOffset[]): void {
+    this.assertUsable();
+    if (offsets.length === 0) return;
+    using list = TopicPartitionList.from(offsets);
+    const code = this.lib.rd_kafka_offsets_store(this.handle, list.pointer);
+    throwPartitionErrors(list, "Storing offsets failed", code);
+  }
+
+  /**
+   * Commits offsets synchronously: the given ones (each the next offset to read), or without
+   * arguments the stored ones. Resolves once the group coordinator has them.
+   */
+  async commit(offsets?: readonly TopicPartitionOffset[]): Promise<void> {
+    this.assertUsable();
+    if (offsets === undefined) {
+      const code = await this.lib.rd_kafka_commit(this.handle, null, 0);
+      if (code !== ErrorCode.NO_OFFSET) check(code, "Commit failed");
+      return;
+    }
+    if (offsets.length === 0) return;
+    using list = TopicPartitionList.from(offsets);
+    const code = await this.lib.rd_kafka_commit(this.handle, list.pointer, 0);
+    throwPartitionErrors(list, "Commit failed", code);
+  }
+
+  /** The group's committed offsets for partitions (`-1001` where none is committed). */
+  async committed(
+    partitions: readonly TopicPartition[],
+    timeoutMs = 10_000,
+  ): Promise<TopicPartitionOffset[]> {
+    this.assertUsable();
+    using list = TopicPartitionList.from(partitions);
+    const code = await this.lib.rd_kafka_committed(this.handle, list.pointer, timeoutMs);
+    throwPartitionErrors(list, "Reading committed offsets failed", code);
+    return list.toArray().map(({ topic, partition, offset }) => ({ topic, partition, offset }));
+  }
+
+  /** The consumer's position (next offset to fetch) for partitions, `-1001` when unknown. */
+  position(partitions: readonly TopicPartition[]): TopicPartitionOffset[] {
+    this.assertUsable();
+    using list = TopicPartitionList.from(partitions);
+    check(this.lib.rd_kafka_position(this.handle, list.pointer), "Reading positions failed");
+    return list.toArray().map(({ topic, partition, offset }) => ({ topic, partition, offset }));
+  }
+
+  /** Stops fetching from partitions (the consumer stays in the group). */
+  pause(partitions: readonly TopicPartition[]): void {
+    this.assertUsable();
+    using list = TopicPartitionList.from(partitions);
+    const code = this.lib.rd_kafka_pause_partitions(this.handle, list.pointer);
+    throwPartitionErrors(list, "Pausing partitions failed", code);
+  }
+
+  /** Resumes fetching from paused partitions. */
+  resume(partitions: readonly TopicPartition[]): void {
+    this.assertUsable();
+    using list = TopicPartitionList.from(partitions);
+    const code = this.lib.rd_kafka_resume_partitions(this.handle, list.pointer);
+    throwPartitionErrors(list, "Resuming partitions failed", code);
+  }
+
+  /** Moves the fetch position of assigned partitions. */
+  async seek(offsets: readonly TopicPartitionOffset[], timeoutMs = 10_000): Promise<void> {
+    this.assertUsable();
+    using list = TopicPartitionList.from(offsets);
+    const error = takeErrorObject(
+      await this.lib.rd_kafka_seek_partitions(this.handle, list.pointer, timeoutMs),
+      "Seek failed",
+    );
+    if (error) throw error;
+    throwPartitionErrors(list, "Seek failed", ErrorCode.NO_ERROR);
+  }
+
+  /** Asks the partition's leader for its low and high watermarks. */
+  async queryWatermarks(topic: string, partition: number, timeoutMs = 10_000): Promise<Watermarks> {
+    this.assertUsable();
+    const low = new BigInt64Array(1);
+    const high = new BigInt64Array(1);
+    check(
+      await this.lib.rd_kafka_query_watermark_offsets(
+        this.handle,
+        cString(topic),
+        partition,
+        low,
+        high,
+        timeoutMs,
+      ),
+      `Reading the watermarks of "${topic}" partition ${partition} failed`,
+    );
+    return { low: Number(low[0]), high: Number(high[0]) };
+  }
+
+  /** The last watermarks seen while fetching (no request); `-1001` when none is known. */
+  cachedWatermarks(topic: string, partition: number): Watermarks {
+    const low = new BigInt64Array(1);
+    const high = new BigInt64Array(1);
+    this.lib.rd_kafka_get_watermark_offsets(this.handle, cString(topic), partition, low, high);
+    return { low: Number(low[0]), high: Number(high[0]) };
+  }
+
+  /**
+   * Leaves the group: waits for a running poll, lets the final revoke run through
+   * `onRebalance` (so it can commit), then releases the queue.
+   */
+  protected override async shutdown(): Promise<void> {
+    this.#stopping = true;
+    if (this.#polling) {
+      this.lib.rd_kafka_queue_yield(this.#queue);
+      await this.#polling.catch(() => undefined);
+    }
+    if (this.#deferred !== null) {
+      const deferred = this.#deferred;
+      this.#deferred = null;
+      await this.#handleOwned(deferred, []);
+    }
+    const error = takeErrorObject(
+      this.lib.rd_kafka_consumer_close_queue(this.handle, this.#queue),
+      "Closing the consumer failed",
+    );
+    if (error) this.reportError(error);
+    else {
+      while (this.lib.rd_kafka_consumer_closed(this.handle) === 0) {
+        const event = await this.lib.rd_kafka_queue_poll_wait(this.#queue, 100);
+        if (event !== null) await this.#handleOwned(event, []);
+      }
+    }
+    for (
+      let event = this.lib.rd_kafka_queue_poll(this.#queue, 0);
+      event !== null;
+      event = this.lib.rd_kafka_queue_poll(this.#queue, 0)
+    ) {
+      await this.#handleOwned(event, []);
+    }
+    this.lib.rd_kafka_queue_destroy(this.#queue);
+    this.#assigned.clear();
+  }
+}
+
+function copyOut(pointer: Deno.PointerValue, length: number): Uint8Array | null {
+  if (pointer === null) return null;
+  const out = new Uint8Array(length);
+  if (length > 0) Deno.UnsafePointerView.copyInto(pointer, out);
+  return out;
+}
+
+function throwPartitionErrors(list: TopicPartitionList, context: string, code: number): void {
+  const failed = list.toArray().filter((tp) => tp.error !== ErrorCode.NO_ERROR);
+  if (failed.length > 0) {
+    const first = failed[0];
+    const names = failed.map((tp) => `"${tp.topic}" partition ${tp.partition}`).join(", ");
+    throw kafkaError(first.error, `${context} for ${names}`);
+  }
+  check(code, context);
+}

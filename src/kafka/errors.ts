@@ -1,0 +1,175 @@
+/**
+ * Typed errors for librdkafka's `rd_kafka_resp_err_t` codes and `rd_kafka_error_t` objects.
+ *
+ * @module
+ */
+
+import { rdkafka, readCString } from "./ffi.ts";
+
+/** The librdkafka error codes Ferry looks at by name. */
+export const ErrorCode = {
+  NO_ERROR: 0,
+  BAD_MSG: -199,
+  DESTROY: -197,
+  FAIL: -196,
+  TRANSPORT: -195,
+  RESOLVE: -193,
+  MSG_TIMED_OUT: -192,
+  PARTITION_EOF: -191,
+  UNKNOWN_PARTITION: -190,
+  UNKNOWN_TOPIC: -188,
+  ALL_BROKERS_DOWN: -187,
+  INVALID_ARG: -186,
+  TIMED_OUT: -185,
+  QUEUE_FULL: -184,
+  WAIT_COORD: -180,
+  ASSIGN_PARTITIONS: -175,
+  REVOKE_PARTITIONS: -174,
+  STATE: -172,
+  AUTHENTICATION: -169,
+  NO_OFFSET: -168,
+  TIMED_OUT_QUEUE: -166,
+  WAIT_CACHE: -164,
+  RETRY: -153,
+  FATAL: -150,
+  UNKNOWN_TOPIC_OR_PART: 3,
+  LEADER_NOT_AVAILABLE: 5,
+  NOT_LEADER_FOR_PARTITION: 6,
+  REQUEST_TIMED_OUT: 7,
+  MSG_SIZE_TOO_LARGE: 10,
+  NETWORK_EXCEPTION: 13,
+  COORDINATOR_LOAD_IN_PROGRESS: 14,
+  COORDINATOR_NOT_AVAILABLE: 15,
+  NOT_COORDINATOR: 16,
+  NOT_ENOUGH_REPLICAS: 19,
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 20,
+  ILLEGAL_GENERATION: 22,
+  UNKNOWN_MEMBER_ID: 25,
+  REBALANCE_IN_PROGRESS: 27,
+  TOPIC_ALREADY_EXISTS: 36,
+  SASL_AUTHENTICATION_FAILED: 58,
+} as const;
+
+/** Codes that a later attempt of the same operation may succeed on. */
+const RETRIABLE = new Set<number>([
+  ErrorCode.TRANSPORT,
+  ErrorCode.RESOLVE,
+  ErrorCode.MSG_TIMED_OUT,
+  ErrorCode.ALL_BROKERS_DOWN,
+  ErrorCode.TIMED_OUT,
+  ErrorCode.QUEUE_FULL,
+  ErrorCode.WAIT_COORD,
+  ErrorCode.TIMED_OUT_QUEUE,
+  ErrorCode.WAIT_CACHE,
+  ErrorCode.RETRY,
+  ErrorCode.UNKNOWN_TOPIC_OR_PART,
+  ErrorCode.LEADER_NOT_AVAILABLE,
+  ErrorCode.NOT_LEADER_FOR_PARTITION,
+  ErrorCode.REQUEST_TIMED_OUT,
+  ErrorCode.NETWORK_EXCEPTION,
+  ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+  ErrorCode.COORDINATOR_NOT_AVAILABLE,
+  ErrorCode.NOT_COORDINATOR,
+  ErrorCode.NOT_ENOUGH_REPLICAS,
+  ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+  ErrorCode.REBALANCE_IN_PROGRESS,
+]);
+
+/** Options for {@linkcode KafkaError}. */
+export interface KafkaErrorOptions {
+  /** Whether retrying may succeed; defaults to what is known of the code. */
+  retriable?: boolean;
+  /** Whether the client instance is unusable from now on. */
+  fatal?: boolean;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * An error reported by librdkafka or the Kafka broker.
+ *
+ * @example
+ * ```ts
+ * import { ErrorCode, KafkaError } from "./errors.ts";
+ * const error = new KafkaError(ErrorCode.TIMED_OUT, "_TIMED_OUT", "Commit failed: timed out.");
+ * console.assert(error.retriable && !error.fatal);
+ * ```
+ */
+export class KafkaError extends Error {
+  /** The `rd_kafka_resp_err_t` code (negative: local to librdkafka; positive: from the broker). */
+  readonly code: number;
+  /** The code's symbolic name from `rd_kafka_err2name`, such as `"_TRANSPORT"`. */
+  readonly codeName: string;
+  /** Whether retrying the same operation may succeed. */
+  readonly retriable: boolean;
+  /** Whether the client instance is unusable from now on. */
+  readonly fatal: boolean;
+
+  /** Creates the error; prefer {@linkcode kafkaError} which fills in the name and text. */
+  constructor(code: number, codeName: string, message: string, options: KafkaErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "KafkaError";
+    this.code = code;
+    this.codeName = codeName;
+    this.retriable = options.retriable ?? RETRIABLE.has(code);
+    this.fatal = options.fatal ?? code === ErrorCode.FATAL;
+  }
+}
+
+/** librdkafka's symbolic name for an error code, such as `"_TRANSPORT"`. */
+export function errorName(code: number): string {
+  return readCString(rdkafka().rd_kafka_err2name(code)) ?? `ERROR_${code}`;
+}
+
+/** librdkafka's description of an error code, such as `"Local: Broker transport failure"`. */
+export function errorDescription(code: number): string {
+  return readCString(rdkafka().rd_kafka_err2str(code)) ?? `error ${code}`;
+}
+
+/**
+ * Turns an `rd_kafka_resp_err_t` into a {@linkcode KafkaError}.
+ *
+ * @param code the error code.
+ * @param context what was being done, in sentence case, such as `"Commit failed"`.
+ * @param detail a more specific text than the code's description, when librdkafka gave one.
+ */
+export function kafkaError(
+  code: number,
+  context: string,
+  detail?: string,
+  options: KafkaErrorOptions = {},
+): KafkaError {
+  const name = errorName(code);
+  const text = detail && detail.length > 0 ? detail : errorDescription(code);
+  return new KafkaError(code, name, `${context}: ${text} (${name}).`, options);
+}
+
+/**
+ * Turns an `rd_kafka_error_t *` into a {@linkcode KafkaError} and destroys it.
+ * Returns `undefined` for a null pointer (success).
+ */
+export function takeErrorObject(
+  pointer: Deno.PointerValue,
+  context: string,
+): KafkaError | undefined {
+  if (pointer === null) return undefined;
+  const lib = rdkafka();
+  try {
+    return kafkaError(
+      lib.rd_kafka_error_code(pointer),
+      context,
+      readCString(lib.rd_kafka_error_string(pointer)),
+      {
+        retriable: lib.rd_kafka_error_is_retriable(pointer) !== 0,
+        fatal: lib.rd_kafka_error_is_fatal(pointer) !== 0,
+      },
+    );
+  } finally {
+    lib.rd_kafka_error_destroy(pointer);
+  }
+}
+
+/** Throws a {@linkcode KafkaError} unless `code` is zero. */
+export function check(code: number, context: string): void {
+  if (code !== ErrorCode.NO_ERROR) throw kafkaError(code, context);
+}

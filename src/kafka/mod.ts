@@ -1,0 +1,38 @@
+/**
+ * Ferry's Kafka client: librdkafka through Deno's FFI.
+ *
+ * @module
+ */
+
+export { Admin } from "./admin.ts";
+export type {
+  ClusterMetadata,
+  CreateTopicsOptions,
+  NewTopic,
+  PartitionMetadata,
+  TopicMetadata,
+} from "./admin.ts";
+export type { ClientOptions } from "./client.ts";
+export { isSecretProperty, KafkaConfigError, redact, secretValues } from "./config.ts";
+export type { KafkaConfig } from "./config.ts";
+export { Consumer } from "./consumer.ts";
+export type {
+  ConsumedMessage,
+  ConsumerOptions,
+  PollOptions,
+  RebalanceEvent,
+  RebalanceKind,
+  Watermarks,
+} from "./consumer.ts";
+export { ErrorCode, KafkaError } from "./errors.ts";
+export { LibraryLoadError, librdkafkaVersion, loadedLibraryPath } from "./ffi.ts";
+export { Offset, partitionKey } from "./partitions.ts";
+export type { TopicPartition, TopicPartitionOffset } from "./partitions.ts";
+export { Producer } from "./producer.ts";
+export type {
+  DeliveryReport,
+  KafkaHeader,
+  PendingDelivery,
+  ProducerMessage,
+  ProducerOptions,
+} from "./producer.ts";

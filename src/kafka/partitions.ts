@@ -1,0 +1,134 @@
+/**
+ * Topic-partition values and the `rd_kafka_topic_partition_list_t` wrapper.
+ *
+ * @module
+ */
+
+import { cString, rdkafka, readCString } from "./ffi.ts";
+
+/** A partition of a topic. */
+export interface TopicPartition {
+  /** The topic name. */
+  topic: string;
+  /** The partition number. */
+  partition: number;
+}
+
+/** A partition with an offset: a position, a commit, or a start offset. */
+export interface TopicPartitionOffset extends TopicPartition {
+  /** The offset; for commits, the next offset to read (last processed + 1). */
+  offset: number;
+}
+
+/** Special offsets librdkafka understands. */
+export const Offset = {
+  /** The oldest offset still in the partition. */
+  BEGINNING: -2,
+  /** The offset after the newest message. */
+  END: -1,
+  /** The group's committed offset. */
+  STORED: -1000,
+  /** No offset. */
+  INVALID: -1001,
+} as const;
+
+// rd_kafka_topic_partition_list_t: cnt 0 (i32), size 4 (i32), elems 8 (pointer).
+// rd_kafka_topic_partition_t (64 bytes): topic 0, partition 8 (i32), offset 16 (i64), err 48 (i32).
+const ELEMENT_SIZE = 64;
+
+/** A partition as read back from librdkafka, with its per-partition error code. */
+export interface TopicPartitionResult extends TopicPartitionOffset {
+  /** The per-partition error code; 0 for none. */
+  error: number;
+}
+
+/** A key for maps and sets of partitions, such as `"raw-data/3"`. */
+export function partitionKey(tp: TopicPartition): string {
+  return `${tp.topic}/${tp.partition}`;
+}
+
+/**
+ * An owned `rd_kafka_topic_partition_list_t`. Destroy it with `using` or {@linkcode destroy}.
+ */
+export class TopicPartitionList implements Disposable {
+  #pointer: Deno.PointerObject | null;
+
+  private constructor(pointer: Deno.PointerObject) {
+    this.#pointer = pointer;
+  }
+
+  /** Builds a list from partitions, with their offsets when given. */
+  static from(
+    partitions: readonly (TopicPartition | TopicPartitionOffset)[],
+  ): TopicPartitionList {
+    const lib = rdkafka();
+    const pointer = lib.rd_kafka_topic_partition_list_new(Math.max(1, partitions.length));
+    if (pointer === null) throw new Error("librdkafka could not allocate a partition list.");
+    const list = new TopicPartitionList(pointer);
+    for (const tp of partitions) {
+      const element = lib.rd_kafka_topic_partition_list_add(
+        pointer,
+        cString(tp.topic),
+        tp.partition,
+      );
+      if (element !== null && "offset" in tp) setOffset(element, tp.offset);
+    }
+    return list;
+  }
+
+  /** Builds a list of topics for `rd_kafka_subscribe` (partition is ignored there). */
+  static topics(topics: readonly string[]): TopicPartitionList {
+    return TopicPartitionList.from(topics.map((topic) => ({ topic, partition: -1 })));
+  }
+
+  /** The list's pointer, for passing to librdkafka. */
+  get pointer(): Deno.PointerObject {
+    if (this.#pointer === null) throw new Error("The partition list was already destroyed.");
+    return this.#pointer;
+  }
+
+  /** Reads the elements of the list. */
+  toArray(): TopicPartitionResult[] {
+    return readPartitionList(this.pointer);
+  }
+
+  /** Frees the list. Safe to call twice. */
+  destroy(): void {
+    if (this.#pointer !== null) {
+      rdkafka().rd_kafka_topic_partition_list_destroy(this.#pointer);
+      this.#pointer = null;
+    }
+  }
+
+  /** Frees the list. */
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+}
+
+function setOffset(element: Deno.PointerObject, offset: number): void {
+  // Write through a typed array over librdkafka's memory: the i64 at byte 16.
+  const target = new Deno.UnsafePointerView(element).getArrayBuffer(8, 16);
+  new BigInt64Array(target)[0] = BigInt(offset);
+}
+
+/** Reads a list owned by librdkafka (for example inside an event) without taking ownership. */
+export function readPartitionList(pointer: Deno.PointerValue): TopicPartitionResult[] {
+  if (pointer === null) return [];
+  const view = new Deno.UnsafePointerView(pointer);
+  const count = view.getInt32(0);
+  const elems = view.getPointer(8);
+  if (elems === null || count <= 0) return [];
+  const elements = new Deno.UnsafePointerView(elems);
+  const out: TopicPartitionResult[] = [];
+  for (let i = 0; i < count; i++) {
+    const base = i * ELEMENT_SIZE;
+    out.push({
+      topic: readCString(elements.getPointer(base)) ?? "",
+      partition: elements.getInt32(base + 8),
+      offset: Number(elements.getBigInt64(base + 16)),
+      error: elements.getInt32(base + 48),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,333 @@
+/**
+ * The Kafka producer: `rd_kafka_produceva` with headers, delivery reports as events on the
+ * main queue, and backpressure that waits (never drops, never spins) when librdkafka's local
+ * queue is full.
+ *
+ * @module
+ */
+
+import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client.ts";
+import type { KafkaConfig } from "./config.ts";
+import { ErrorCode, kafkaError, takeErrorObject } from "./errors.ts";
+import { cString, readCString } from "./ffi.ts";
+
+/** A message header; the same key may appear more than once. */
+export interface KafkaHeader {
+  /** The header's name. */
+  key: string;
+  /** The header's value, or `null` for a header without one. */
+  value: Uint8Array | null;
+}
+
+/** A message to produce. */
+export interface ProducerMessage {
+  /** The topic to produce to. */
+  topic: string;
+  /** The value; `null` for none. librdkafka copies it, so the buffer may be reused at once. */
+  value: Uint8Array | null;
+  /** The key, as bytes or a UTF-8 string. */
+  key?: Uint8Array | string | null;
+  /** An explicit partition; omitted, librdkafka's configured partitioner chooses. */
+  partition?: number;
+  /** Headers, in order. */
+  headers?: readonly KafkaHeader[];
+  /** The message timestamp in milliseconds since the epoch; omitted, the time of producing. */
+  timestamp?: number;
+}
+
+/** Where the broker stored an acknowledged message. */
+export interface DeliveryReport {
+  /** The topic. */
+  topic: string;
+  /** The partition the message landed in. */
+  partition: number;
+  /** The message's offset in that partition. */
+  offset: number;
+}
+
+/** A message librdkafka has accepted; `delivered` settles when the broker acknowledges it. */
+export interface PendingDelivery {
+  /** Resolves with where the message was stored, or rejects with a `KafkaError`. */
+  readonly delivered: Promise<DeliveryReport>;
+}
+
+/** Options for {@linkcode Producer}. */
+export interface ProducerOptions extends ClientOptions {
+  /** How long {@linkcode Producer.close} waits for unacknowledged messages; default 30 000 ms. */
+  closeTimeoutMs?: number;
+}
+
+// rd_kafka_vu_t is 72 bytes: the type (i32) at 0, a union at 8.
+const VU_SIZE = 72;
+const VType = {
+  TOPIC: 1,
+  PARTITION: 3,
+  VALUE: 4,
+  KEY: 5,
+  OPAQUE: 6,
+  MSGFLAGS: 7,
+  TIMESTAMP: 8,
+  HEADER: 9,
+} as const;
+const MSG_F_COPY = 0x2;
+const PARTITION_UA = -1;
+
+const encoder = new TextEncoder();
+
+interface Waiter {
+  resolve(report: DeliveryReport): void;
+  reject(error: Error): void;
+}
+
+function address(buffer: Uint8Array | null): bigint {
+  if (buffer === null || buffer.byteLength === 0) return 0n;
+  return Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer));
+}
+
+/**
+ * A Kafka producer.
+ *
+ * @example
+ * ```ts ignore
+ * import { Producer } from "./producer.ts";
+ * await using producer = new Producer({ "bootstrap.servers": "127.0.0.1:39092" });
+ * const report = await producer.produce({ topic: "raw-data", value: new Uint8Array([1, 2]) });
+ * console.log(report.partition, report.offset);
+ * ```
+ */
+export class Producer extends KafkaClient {
+  readonly #queue: Deno.PointerObject;
+  readonly #waiting = new Map<bigint, Waiter>();
+  readonly #topicNames = new Map<string, Uint8Array>();
+  readonly #rktNames = new Map<bigint, string>();
+  readonly #closeTimeoutMs: number;
+  #spaceWaiters: (() => void)[] = [];
+  #nextId = 1n;
+  #pump: Promise<void> | undefined;
+
+  /**
+   * Creates a producer.
+   *
+   * @param config librdkafka producer properties; `bootstrap.servers` at least.
+   * @throws {KafkaConfigError} when librdkafka rejects a property.
+   */
+  constructor(config: KafkaConfig, options: ProducerOptions = {}) {
+    super(ClientType.PRODUCER, config, EventType.DR, options);
+    const queue = this.lib.rd_kafka_queue_get_main(this.handle);
+    if (queue === null) throw new Error("librdkafka returned no main queue.");
+    this.#queue = queue;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? 30_000;
+  }
+
+  /** Messages accepted but not yet acknowledged or failed. */
+  get inFlight(): number {
+    return this.#waiting.size;
+  }
+
+  /**
+   * Hands a message to librdkafka. Resolves once librdkafka holds a copy of it; when its local
+   * queue is full this waits for deliveries to make room. The returned `delivered` promise
+   * settles when the broker acknowledges the message (or it fails).
+   */
+  async send(message: ProducerMessage): Promise<PendingDelivery> {
+    this.assertUsable();
+    const id = this.#nextId++;
+    for (;;) {
+      const error = takeErrorObject(
+        this.#produce(message, id),
+        `Producing to "${message.topic}" failed`,
+      );
+      if (error === undefined) break;
+      if (error.code !== ErrorCode.QUEUE_FULL || this.closed) throw error;
+      this.#startPump();
+      await new Promise<void>((resolve) => this.#spaceWaiters.push(resolve));
+      this.assertUsable();
+    }
+    const delivered = new Promise<DeliveryReport>((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+    });
+    this.#startPump();
+    return { delivered };
+  }
+
+  /** Produces a message and resolves when the broker has acknowledged it. */
+  async produce(message: ProducerMessage): Promise<DeliveryReport> {
+    const pending = await this.send(message);
+    return await pending.delivered;
+  }
+
+  /**
+   * Waits until every message sent so far is acknowledged or failed.
+   *
+   * @throws {KafkaError} `_TIMED_OUT` when messages are still unacknowledged after the timeout.
+   */
+  async flush(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#waiting.size > 0) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        throw kafkaError(
+          ErrorCode.TIMED_OUT,
+          "Flush failed",
+          `${this.#waiting.size} message(s) still unacknowledged after ${timeoutMs} ms`,
+        );
+      }
+      this.#startPump();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#pump,
+        new Promise<void>((resolve) => timer = setTimeout(resolve, Math.min(remaining, 1000))),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+
+  #produce(message: ProducerMessage, id: bigint): Deno.PointerValue {
+    const headers = message.headers ?? [];
+    const count = 6 + (message.timestamp === undefined ? 0 : 1) + headers.length;
+    const vus = new Uint8Array(count * VU_SIZE);
+    const view = new DataView(vus.buffer);
+    // Keep every encoded buffer referenced until produceva returns (librdkafka copies them).
+    const keep: Uint8Array[] = [];
+    let slot = 0;
+    const next = (type: number): number => {
+      const base = slot++ * VU_SIZE;
+      view.setInt32(base, type, true);
+      return base + 8;
+    };
+    const topic = this.#topicName(message.topic);
+    view.setBigUint64(next(VType.TOPIC), address(topic), true);
+    view.setInt32(next(VType.PARTITION), message.partition ?? PARTITION_UA, true);
+    const value = message.value;
+    let at = next(VType.VALUE);
+    view.setBigUint64(at, address(value), true);
+    view.setBigUint64(at + 8, BigInt(value?.byteLength ?? 0), true);
+    const key = typeof message.key === "string" ? encoder.encode(message.key) : message.key ?? null;
+    at = next(VType.KEY);
+    view.setBigUint64(at, address(key), true);
+    view.setBigUint64(at + 8, BigInt(key?.byteLength ?? 0), true);
+    view.setBigUint64(next(VType.OPAQUE), id, true);
+    view.setInt32(next(VType.MSGFLAGS), MSG_F_COPY, true);
+    if (message.timestamp !== undefined) {
+      view.setBigInt64(next(VType.TIMESTAMP), BigInt(message.timestamp), true);
+    }
+    for (const header of headers) {
+      const name = cString(header.key);
+      keep.push(name);
+      at = next(VType.HEADER);
+      view.setBigUint64(at, address(name), true);
+      view.setBigUint64(at + 8, address(header.value), true);
+      // ssize_t: -1 marks a header without a value.
+      view.setBigInt64(
+        at + 16,
+        header.value === null ? -1n : BigInt(header.value.byteLength),
+        true,
+      );
+    }
+    const result = this.lib.rd_kafka_produceva(this.handle, vus, BigInt(count));
+    keep.length = 0;
+    return result;
+  }
+
+  #topicName(topic: string): Uint8Array {
+    let name = this.#topicNames.get(topic);
+    if (!name) {
+      name = cString(topic);
+      this.#topicNames.set(topic, name);
+    }
+    return name;
+  }
+
+  #startPump(): void {
+    if (this.#pump) return;
+    this.#pump = this.#runPump().finally(() => {
+      this.#pump = undefined;
+    });
+  }
+
+  /** Serves the main queue while messages are in flight: delivery reports, logs, errors. */
+  async #runPump(): Promise<void> {
+    while (this.#waiting.size > 0 || this.#spaceWaiters.length > 0) {
+      let event = await this.lib.rd_kafka_queue_poll_wait(this.#queue, 100);
+      while (event !== null) {
+        this.#handleEvent(event);
+        event = this.lib.rd_kafka_queue_poll(this.#queue, 0);
+      }
+      const waiters = this.#spaceWaiters;
+      this.#spaceWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  #handleEvent(event: Deno.PointerObject): void {
+    try {
+      const type = this.lib.rd_kafka_event_type(event);
+      if (type === EventType.DR) this.#handleDeliveries(event);
+      else this.handleCommonEvent(event, type);
+    } finally {
+      this.destroyEvent(event);
+    }
+  }
+
+  #handleDeliveries(event: Deno.PointerObject): void {
+    for (
+      let message = this.lib.rd_kafka_event_message_next(event);
+      message !== null;
+      message = this.lib.rd_kafka_event_message_next(event)
+    ) {
+      // rd_kafka_message_t: err 0, rkt 8, partition 16, offset 56, _private (opaque) 64.
+      const view = new Deno.UnsafePointerView(message);
+      const id = Deno.UnsafePointer.value(view.getPointer(64));
+      const waiter = this.#waiting.get(id);
+      if (!waiter) continue;
+      this.#waiting.delete(id);
+      const topic = this.#rktName(view.getPointer(8));
+      const code = view.getInt32(0);
+      if (code === ErrorCode.NO_ERROR) {
+        waiter.resolve({
+          topic,
+          partition: view.getInt32(16),
+          offset: Number(view.getBigInt64(56)),
+        });
+      } else {
+        waiter.reject(kafkaError(code, `Delivery to "${topic}" failed`));
+      }
+    }
+  }
+
+  #rktName(rkt: Deno.PointerValue): string {
+    const key = Deno.UnsafePointer.value(rkt);
+    let name = this.#rktNames.get(key);
+    if (name === undefined) {
+      name = readCString(this.lib.rd_kafka_topic_name(rkt)) ?? "";
+      this.#rktNames.set(key, name);
+    }
+    return name;
+  }
+
+  /** Flushes (up to the close timeout), fails what is left, and releases the queue. */
+  protected override async shutdown(): Promise<void> {
+    try {
+      await this.flush(this.#closeTimeoutMs);
+    } catch (error) {
+      const failure = kafkaError(
+        ErrorCode.DESTROY,
+        "Producer closed before delivery",
+        error instanceof Error ? error.message : String(error),
+      );
+      for (const waiter of this.#waiting.values()) waiter.reject(failure);
+      this.#waiting.clear();
+    }
+    for (const wake of this.#spaceWaiters) wake();
+    this.#spaceWaiters = [];
+    await this.#pump;
+    for (
+      let event = this.lib.rd_kafka_queue_poll(this.#queue, 0);
+      event !== null;
+      event = this.lib.rd_kafka_queue_poll(this.#queue, 0)
+    ) {
+      this.#handleEvent(event);
+    }
+    this.lib.rd_kafka_queue_destroy(this.#queue);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * What the integration tests share: the real broker's address, a check that fails loudly
+ * when it is not running, and throwaway topics.
+ *
+ * @module
+ */
+
+import { Admin } from "../../src/kafka/mod.ts";
+
+/** The plaintext bootstrap address of the project's test broker. */
+export const BOOTSTRAP: string = Deno.env.get("FERRY_TEST_BOOTSTRAP") ?? "127.0.0.1:39092";
+
+/** The SASL/PLAIN bootstrap address of the project's test broker. */
+export const SASL_BOOTSTRAP: string = Deno.env.get("FERRY_TEST_SASL_BOOTSTRAP") ??
+  "127.0.0.1:39094";
+
+let checked: Promise<void> | undefined;
+
+/** Fails loudly, with the command to fix it, when the broker does not answer. */
+export function requireBroker(): Promise<void> {
+  checked ??= (async () => {
+    await using admin = new Admin({ "bootstrap.servers": BOOTSTRAP });
+    try {
+      await admin.metadata({ timeoutMs: 10_000 });
+    } catch (error) {
+      throw new Error(
+        `The test broker at ${BOOTSTRAP} is not answering. Run the tests with ` +
+          "`bash scripts/test.sh` (it starts the broker), or start it with " +
+          "`bash scripts/kafka/broker.sh start`.",
+        { cause: error },
+      );
+    }
+  })();
+  return checked;
+}
+
+/** A topic name no other test run uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Creates a fresh topic, runs `fn`, and deletes the topic again. */
+export async function withTopic<T>(
+  partitions: number,
+  fn: (topic: string) => Promise<T>,
+  config: Record<string, string> = {},
+): Promise<T> {
+  await requireBroker();
+  const topic = uniqueName("ferry-test");
+  {
+    await using admin = new Admin({ "bootstrap.servers": BOOTSTRAP });
+    await admin.createTopics([{ topic, partitions, config }]);
+    await waitForPartitions(admin, topic, partitions);
+  }
+  try {
+    return await fn(topic);
+  } finally {
+    await using admin = new Admin({ "bootstrap.servers": BOOTSTRAP });
+    await admin.deleteTopics([topic]);
+  }
+}
+
+async function waitForPartitions(admin: Admin, topic: string, partitions: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const metadata = await admin.metadata({ topics: [topic], timeoutMs: 5_000 });
+    const found = metadata.topics[0];
+    if (found.partitions.length === partitions && found.partitions.every((p) => p.leader >= 0)) {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`Topic "${topic}" did not become ready.`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
