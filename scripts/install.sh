@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what Ferry's tests and dev broker need, when missing (quiet when all is there):
+#   - Deno 2.x (Deno 2.9.6 from npm into $FERRY_CACHE unless a Deno 2.x is on PATH)
+#   - librdkafka1 and kcat (Debian packages, via apt-get)
+#   - Apache Kafka 3.9.1 jars from Maven Central (via mvn, into $FERRY_CACHE)
+# Usage: bash scripts/install.sh
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ferry_ensure_deno
+ferry_ensure_librdkafka
+ferry_ensure_kafka_jars

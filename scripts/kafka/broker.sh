@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# A throwaway single-node Apache Kafka 3.9.1 broker (KRaft, no ZooKeeper) on loopback, for
+# development and tests. Built from Maven Central jars (see scripts/kafka/pom.xml); no Docker.
+#
+# Usage: bash scripts/kafka/broker.sh [options] start|stop|status|logs|restart
+#
+# Options (flags win over environment variables):
+#   --port N          client port (PLAINTEXT)            FERRY_KAFKA_PORT   default 39092
+#                     the KRaft controller listens on N+1, SASL_PLAINTEXT on N+2
+#   --data-dir DIR    config, data, pid file, broker.log FERRY_KAFKA_DIR    default <repo>/.cache/kafka-<port>
+#   --no-sasl         leave out the SASL_PLAINTEXT listener  (FERRY_KAFKA_SASL=0)
+#   --lines N         logs: how many lines to print (default 100)
+#   --follow, -f      logs: keep following the log
+#
+# SASL_PLAINTEXT listener (mechanism PLAIN) users: ferry / ferry-secret, admin / admin-secret.
+# Several brokers can run at once: give each its own --port (the default data dir follows it).
+#
+# Exit status: 0 ok; 1 failure; 2 usage error; 3 (status) not running or not answering.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+CLUSTER_ID=Ft1JoZsNQhiobhszy-oujw # fixed: the data dir is throwaway (kafka-storage random-uuid)
+START_TIMEOUT=${FERRY_KAFKA_START_TIMEOUT:-60} # seconds until the broker must answer
+STOP_TIMEOUT=${FERRY_KAFKA_STOP_TIMEOUT:-30}   # seconds after TERM before KILL
+
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+PORT=${FERRY_KAFKA_PORT:-39092}
+DATA_DIR=${FERRY_KAFKA_DIR:-}
+SASL=${FERRY_KAFKA_SASL:-1}
+LINES=100
+FOLLOW=0
+CMD=""
+
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+  --port) [ "$#" -ge 2 ] || usage; PORT=$2; shift 2 ;;
+  --port=*) PORT=${1#--port=}; shift ;;
+  --data-dir) [ "$#" -ge 2 ] || usage; DATA_DIR=$2; shift 2 ;;
+  --data-dir=*) DATA_DIR=${1#--data-dir=}; shift ;;
+  --no-sasl) SASL=0; shift ;;
+  --sasl) SASL=1; shift ;;
+  --lines | -n) [ "$#" -ge 2 ] || usage; LINES=$2; shift 2 ;;
+  --lines=*) LINES=${1#--lines=}; shift ;;
+  --follow | -f) FOLLOW=1; shift ;;
+  -h | --help | help) usage ;;
+  start | stop | status | logs | restart)
+    [ -z "$CMD" ] || usage
+    CMD=$1
+    shift
+    ;;
+  *) ferry_say "unknown argument: $1"; usage ;;
+  esac
+done
+[ -n "$CMD" ] || usage
+
+case "$PORT" in
+'' | *[!0-9]*) ferry_say "--port must be a number, got '$PORT'"; exit 2 ;;
+esac
+if [ "$PORT" -lt 1024 ] || [ "$PORT" -gt 65533 ]; then
+  ferry_say "--port must be between 1024 and 65533 (it uses port, port+1, port+2), got $PORT"
+  exit 2
+fi
+case "$LINES" in
+'' | *[!0-9]*) ferry_say "--lines must be a number, got '$LINES'"; exit 2 ;;
+esac
+case "$SASL" in
+0 | false | no) SASL=0 ;;
+*) SASL=1 ;;
+esac
+
+CONTROLLER_PORT=$((PORT + 1))
+SASL_PORT=$((PORT + 2))
+DATA_DIR=${DATA_DIR:-$FERRY_ROOT/.cache/kafka-$PORT}
+mkdir -p "$DATA_DIR"
+DATA_DIR=$(cd "$DATA_DIR" && pwd)
+PID_FILE=$DATA_DIR/broker.pid
+LOG_FILE=$DATA_DIR/broker.log
+OUT_FILE=$DATA_DIR/broker.out
+PROPS=$DATA_DIR/server.properties
+LOG4J=$DATA_DIR/log4j.properties
+JAVA=java
+if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then
+  JAVA=$JAVA_HOME/bin/java
+fi
+
+# --- helpers ----------------------------------------------------------------------------------
+
+# The command line of a process, or nothing when it does not exist.
+cmdline_of() {
+  if [ -r "/proc/$1/cmdline" ]; then
+    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true
+  else
+    ps -p "$1" -o args= 2>/dev/null || true
+  fi
+}
+
+# Prints the pid of this data dir's broker when it is alive; fails otherwise.
+broker_pid() {
+  [ -f "$PID_FILE" ] || return 1
+  local pid
+  pid=$(tr -dc '0-9' <"$PID_FILE")
+  [ -n "$pid" ] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  # Guard against a recycled pid: it must be our broker, with our config file.
+  case "$(cmdline_of "$pid")" in
+  *kafka.Kafka*"$PROPS"*) printf '%s\n' "$pid" ;;
+  *) return 1 ;;
+  esac
+}
+
+# Succeeds when something accepts TCP connections on 127.0.0.1:$1.
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Succeeds when the broker answers a metadata request on the PLAINTEXT listener.
+answering() {
+  port_open "$PORT" || return 1
+  kcat -b "127.0.0.1:$PORT" -L -m 5 >/dev/null 2>&1
+}
+
+# Succeeds when the SASL_PLAINTEXT listener accepts the ferry user.
+sasl_answering() {
+  port_open "$SASL_PORT" || return 1
+  kcat -b "127.0.0.1:$SASL_PORT" -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=PLAIN \
+    -X sasl.username=ferry -X sasl.password=ferry-secret -L -m 5 >/dev/null 2>&1
+}
+
+print_endpoints() {
+  printf 'PLAINTEXT       127.0.0.1:%s\n' "$PORT"
+  if [ "$SASL" = 1 ]; then
+    printf 'SASL_PLAINTEXT  127.0.0.1:%s  (PLAIN: ferry/ferry-secret, admin/admin-secret)\n' \
+      "$SASL_PORT"
+  fi
+}
+
+show_failure_logs() {
+  if [ -s "$OUT_FILE" ]; then
+    ferry_say "--- last lines of $OUT_FILE (JVM output) ---"
+    tail -n 20 "$OUT_FILE" >&2
+  fi
+  if [ -s "$LOG_FILE" ]; then
+    ferry_say "--- last lines of $LOG_FILE ---"
+    tail -n 60 "$LOG_FILE" >&2
+  fi
+}
+
+write_config() {
+  local listeners advertised protomap
+  listeners="PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT"
+  advertised="PLAINTEXT://127.0.0.1:$PORT"
+  protomap="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+  if [ "$SASL" = 1 ]; then
+    listeners="$listeners,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT"
+    advertised="$advertised,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT"
+    protomap="$protomap,SASL_PLAINTEXT:SASL_PLAINTEXT"
+  fi
+  mkdir -p "$DATA_DIR/data"
+  cat >"$PROPS" <<EOF
+# Written by scripts/kafka/broker.sh on every start; edits are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=$listeners
+advertised.listeners=$advertised
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=$protomap
+log.dirs=$DATA_DIR/data
+num.partitions=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+group.initial.rebalance.delay.ms=0
+# Let tests use short consumer session timeouts (Kafka's default minimum is 6000).
+group.min.session.timeout.ms=1000
+log.cleaner.dedupe.buffer.size=16777216
+num.recovery.threads.per.data.dir=1
+message.max.bytes=16777216
+replica.fetch.max.bytes=16777216
+EOF
+  if [ "$SASL" = 1 ]; then
+    cat >>"$PROPS" <<'EOF'
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_ferry="ferry-secret";
+EOF
+  fi
+  cat >"$LOG4J" <<EOF
+# Written by scripts/kafka/broker.sh on every start.
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=$LOG_FILE
+log4j.appender.file.MaxFileSize=20MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.org.apache.kafka.clients=WARN
+EOF
+  # For the storage format step: warnings only, to its own output (format.out).
+  cat >"$DATA_DIR/log4j-tools.properties" <<'EOF'
+log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+}
+
+# --- commands ---------------------------------------------------------------------------------
+
+# Waits until the broker with pid $1 answers; fails (after printing logs) when it dies or when
+# START_TIMEOUT seconds pass.
+wait_ready() {
+  local pid=$1 deadline=$((SECONDS + START_TIMEOUT))
+  while :; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      ferry_say "the broker (pid $pid) exited during startup."
+      show_failure_logs
+      rm -f "$PID_FILE"
+      return 1
+    fi
+    if answering && { [ "$SASL" = 0 ] || sasl_answering; }; then
+      return 0
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      ferry_say "the broker (pid $pid) did not answer on 127.0.0.1:$PORT within ${START_TIMEOUT}s."
+      show_failure_logs
+      ferry_say "it was left running for inspection; stop it with: bash scripts/kafka/broker.sh --port $PORT stop"
+      return 1
+    fi
+    sleep 1
+  done
+}
+
+cmd_start() {
+  ferry_ensure_librdkafka # kcat, for the readiness check
+  ferry_ensure_java
+  ferry_ensure_kafka_jars
+  local pid t0=$SECONDS
+  if pid=$(broker_pid); then
+    if answering; then
+      ferry_say "Kafka broker already running (pid $pid, data dir $DATA_DIR)"
+      print_endpoints
+      return 0
+    fi
+    ferry_say "Kafka broker (pid $pid) is running but not answering yet; waiting"
+    wait_ready "$pid" || return 1
+    print_endpoints
+    return 0
+  fi
+  rm -f "$PID_FILE"
+  local p ports=("$PORT" "$CONTROLLER_PORT")
+  [ "$SASL" = 0 ] || ports+=("$SASL_PORT")
+  for p in "${ports[@]}"; do
+    if port_open "$p"; then
+      ferry_say "port 127.0.0.1:$p is already in use by another process (not the broker of" \
+        "$DATA_DIR). Stop it, or choose another port: --port N / FERRY_KAFKA_PORT=N (uses N..N+2)."
+      return 1
+    fi
+  done
+
+  write_config
+  local logprop="-Dlog4j.configuration=file:$LOG4J"
+  if ! "$JAVA" -Xmx256m "-Dlog4j.configuration=file:$DATA_DIR/log4j-tools.properties" -cp "$FERRY_KAFKA_LIBS/*" kafka.tools.StorageTool format \
+    -t "$CLUSTER_ID" -c "$PROPS" -g >"$DATA_DIR/format.out" 2>&1; then
+    ferry_say "formatting the storage in $DATA_DIR/data failed:"
+    cat "$DATA_DIR/format.out" >&2
+    return 1
+  fi
+
+  local java_cmd=("$JAVA" -Xms256m -Xmx512m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError
+    -Djava.awt.headless=true "-Dkafka.logs.dir=$DATA_DIR" "$logprop"
+    -cp "$FERRY_KAFKA_LIBS/*" kafka.Kafka "$PROPS")
+  # The child writes its own pid (exec keeps it), so the pid file is right even when setsid
+  # has to fork. setsid/nohup: detached from this shell's session and terminal; fd 9 (our lock)
+  # is closed so that the broker does not hold it.
+  local detach=()
+  if command -v setsid >/dev/null 2>&1; then detach=(setsid); else detach=(nohup); fi
+  printf '=== %s start ===\n' "$(date '+%Y-%m-%d %H:%M:%S')" >"$OUT_FILE"
+  # shellcheck disable=SC2016 # $$ and $@ are for the child shell
+  "${detach[@]}" bash -c 'echo "$$" >"$0"; exec "$@"' "$PID_FILE" "${java_cmd[@]}" \
+    </dev/null >>"$OUT_FILE" 2>&1 9>&- &
+  local waited=0
+  until [ -s "$PID_FILE" ] || [ "$waited" -ge 50 ]; do
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  pid=$(tr -dc '0-9' <"$PID_FILE" 2>/dev/null || true)
+  [ -n "$pid" ] || { ferry_say "the broker did not start (no pid file)."; show_failure_logs; return 1; }
+  ferry_say "starting Kafka $FERRY_KAFKA_VERSION broker (pid $pid, data dir $DATA_DIR)"
+  wait_ready "$pid" || return 1
+  ferry_say "Kafka broker ready after $((SECONDS - t0))s"
+  print_endpoints
+}
+
+cmd_stop() {
+  local pid
+  if ! pid=$(broker_pid); then
+    rm -f "$PID_FILE"
+    ferry_say "Kafka broker not running (data dir $DATA_DIR)"
+    return 0
+  fi
+  ferry_say "stopping Kafka broker (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      ferry_say "still running after ${STOP_TIMEOUT}s; sending KILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 1
+      break
+    fi
+    sleep 0.5
+  done
+  rm -f "$PID_FILE"
+  ferry_say "Kafka broker stopped"
+}
+
+cmd_status() {
+  local pid
+  if ! pid=$(broker_pid); then
+    echo "not running (data dir $DATA_DIR)"
+    return 3
+  fi
+  if ! answering; then
+    echo "pid $pid is running but not answering on 127.0.0.1:$PORT"
+    return 3
+  fi
+  echo "running (pid $pid, data dir $DATA_DIR)"
+  print_endpoints
+}
+
+cmd_logs() {
+  if [ ! -f "$LOG_FILE" ]; then
+    ferry_say "no broker log yet at $LOG_FILE"
+    return 0
+  fi
+  if [ "$FOLLOW" = 1 ]; then
+    exec tail -n "$LINES" -F "$LOG_FILE"
+  fi
+  tail -n "$LINES" "$LOG_FILE"
+}
+
+# Serialise start/stop/restart on one data dir (flock is in util-linux; skipped without it).
+case "$CMD" in
+start | stop | restart)
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$DATA_DIR/broker.lock"
+    flock -w 120 9 || ferry_die "another broker.sh holds $DATA_DIR/broker.lock"
+  fi
+  ;;
+esac
+
+case "$CMD" in
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+logs) cmd_logs ;;
+restart)
+  cmd_stop
+  cmd_start
+  ;;
+esac

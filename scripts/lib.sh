@@ -1,0 +1,243 @@
+# shellcheck shell=bash
+# Shared helpers for Ferry's scripts. Source it, do not run it:
+#
+#   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#   ferry_ensure_deno; ferry_ensure_librdkafka; ferry_ensure_kafka_jars
+#
+# Every ensure function is idempotent and silent when there is nothing to do. Messages go to
+# stderr, prefixed "ferry:". Nothing here prompts: it is run by CI with no stdin and no TTY.
+#
+# Environment:
+#   FERRY_CACHE          where downloads are kept (default: $HOME/.cache/ferry)
+#   FERRY_RDKAFKA_PATH   a librdkafka shared library to use instead of the system one
+#   FERRY_NO_INSTALL=1   never install system packages; fail with the command to run instead
+
+# Pinned versions. The Kafka version must match scripts/kafka/pom.xml.
+FERRY_DENO_VERSION=2.9.6
+FERRY_KAFKA_VERSION=3.9.1
+
+FERRY_CACHE=${FERRY_CACHE:-$HOME/.cache/ferry}
+FERRY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FERRY_KAFKA_LIBS=$FERRY_CACHE/kafka-$FERRY_KAFKA_VERSION/libs
+
+ferry_say() {
+  printf 'ferry: %s\n' "$*" >&2
+}
+
+ferry_die() {
+  ferry_say "error: $*"
+  exit 1
+}
+
+# --- system packages ------------------------------------------------------------------------
+
+_ferry_apt_updated=0
+
+# Runs a command as root: directly when we are root, through sudo when it is available
+# (non-interactively when there is no terminal), else fails.
+_ferry_as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    if [ -t 0 ]; then sudo "$@"; else sudo -n "$@"; fi
+  else
+    return 1
+  fi
+}
+
+# ferry_apt_install PKG... : installs Debian/Ubuntu packages, running `apt-get update` once per
+# shell first. Returns 1 (with the exact command to run by hand) when that is not possible.
+ferry_apt_install() {
+  local cmd="apt-get install -y --no-install-recommends $*"
+  if [ "${FERRY_NO_INSTALL:-0}" = 1 ]; then
+    ferry_say "missing: $*; FERRY_NO_INSTALL=1, so not installing. Run: sudo apt-get update && sudo $cmd"
+    return 1
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    ferry_say "missing: $*; apt-get is not available on this system."
+    return 1
+  fi
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+    ferry_say "missing: $*; not root and no sudo. Run as root: apt-get update && $cmd"
+    return 1
+  fi
+  ferry_say "installing $* (apt-get)"
+  if [ "$_ferry_apt_updated" = 0 ]; then
+    if ! _ferry_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2; then
+      ferry_say "apt-get update failed. Run: sudo apt-get update && sudo $cmd"
+      return 1
+    fi
+    _ferry_apt_updated=1
+  fi
+  if ! _ferry_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "$@" >&2; then
+    ferry_say "apt-get install failed. Run: sudo apt-get update && sudo $cmd"
+    return 1
+  fi
+}
+
+# --- Deno -----------------------------------------------------------------------------------
+
+# Succeeds when `deno` on PATH is Deno 2.x.
+_ferry_deno_on_path_ok() {
+  command -v deno >/dev/null 2>&1 || return 1
+  local v
+  v=$(deno --version 2>/dev/null | head -n 1) || return 1
+  case "$v" in
+  "deno 2."*) return 0 ;;
+  *) return 1 ;;
+  esac
+}
+
+# ferry_ensure_deno: makes `deno` (2.x) available on PATH in the calling shell. Uses the one on
+# PATH when it is 2.x; otherwise installs Deno $FERRY_DENO_VERSION from npm (the `deno` package
+# and its per-platform binary package) into $FERRY_CACHE/deno-<version> and prepends its bin
+# directory to PATH.
+ferry_ensure_deno() {
+  if _ferry_deno_on_path_ok; then
+    return 0
+  fi
+  local dir=$FERRY_CACHE/deno-$FERRY_DENO_VERSION
+  local bin=$dir/bin
+  if [ ! -x "$bin/deno" ] || ! "$bin/deno" --version >/dev/null 2>&1; then
+    if ! command -v npm >/dev/null 2>&1; then
+      ferry_die "Deno 2.x is not on PATH and npm is not available to install it." \
+        "Install Node.js/npm (Debian: apt-get install npm), or Deno itself (https://deno.com)."
+    fi
+    ferry_say "installing Deno $FERRY_DENO_VERSION from npm into $dir"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    # --ignore-scripts: the package's postinstall only checks for the binary, which npm has
+    # already unpacked from the matching optional dependency (@deno/<platform>).
+    if ! npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --no-save \
+      --loglevel=error "deno@$FERRY_DENO_VERSION" >/dev/null; then
+      ferry_die "npm install deno@$FERRY_DENO_VERSION failed (see above)."
+    fi
+    local exe=""
+    local cand
+    for cand in "$dir"/node_modules/@deno/*/deno; do
+      if [ -x "$cand" ]; then
+        exe=$cand
+        break
+      fi
+    done
+    [ -n "$exe" ] || ferry_die "npm installed deno@$FERRY_DENO_VERSION but no binary for" \
+      "this platform ($(uname -sm)) was found under $dir/node_modules/@deno/."
+    mkdir -p "$bin"
+    ln -sf "$exe" "$bin/deno"
+    "$bin/deno" --version >/dev/null 2>&1 || ferry_die "$bin/deno does not run."
+    ferry_say "Deno $FERRY_DENO_VERSION installed; to use it in your shell: export PATH=\"$bin:\$PATH\""
+  fi
+  case ":$PATH:" in
+  *":$bin:"*) ;;
+  *) PATH=$bin:$PATH ;;
+  esac
+  export PATH
+}
+
+# --- librdkafka and kcat --------------------------------------------------------------------
+
+# Succeeds when the dynamic loader can find librdkafka.so.1 (or FERRY_RDKAFKA_PATH is a file).
+_ferry_have_librdkafka() {
+  if [ -n "${FERRY_RDKAFKA_PATH:-}" ] && [ -f "$FERRY_RDKAFKA_PATH" ]; then
+    return 0
+  fi
+  local ldconfig
+  ldconfig=$(command -v ldconfig 2>/dev/null || true)
+  [ -n "$ldconfig" ] || [ ! -x /sbin/ldconfig ] || ldconfig=/sbin/ldconfig
+  if [ -n "$ldconfig" ]; then
+    # No `grep -q`: it may exit early and fail the pipe under `set -o pipefail`.
+    "$ldconfig" -p 2>/dev/null | grep 'librdkafka\.so\.1' >/dev/null
+    return
+  fi
+  # macOS (Homebrew) and other systems without ldconfig.
+  local d
+  for d in /opt/homebrew/lib /usr/local/lib /usr/lib /usr/lib64; do
+    if [ -e "$d/librdkafka.dylib" ] || [ -e "$d/librdkafka.so.1" ]; then
+      return 0
+    fi
+  done
+  return 1
+}
+
+_ferry_librdkafka_help() {
+  ferry_say "Install them by hand:"
+  ferry_say "  Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y librdkafka1 kcat"
+  ferry_say "  macOS:         brew install librdkafka kcat"
+  ferry_say "  Or point FERRY_RDKAFKA_PATH at a librdkafka shared library (librdkafka.so.1)."
+}
+
+# ferry_ensure_librdkafka: librdkafka (loaded by Ferry through Deno FFI) and kcat (used by the
+# dev broker's readiness check and the benchmarks). Installs Debian's librdkafka1 and kcat with
+# apt-get when missing.
+ferry_ensure_librdkafka() {
+  local missing=()
+  _ferry_have_librdkafka || missing+=(librdkafka1)
+  command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if ! ferry_apt_install "${missing[@]}"; then
+    ferry_say "librdkafka and kcat are required (missing: ${missing[*]})."
+    _ferry_librdkafka_help
+    exit 1
+  fi
+  if ! _ferry_have_librdkafka || ! command -v kcat >/dev/null 2>&1; then
+    ferry_say "installed ${missing[*]}, but librdkafka.so.1 or kcat is still not found."
+    _ferry_librdkafka_help
+    exit 1
+  fi
+}
+
+# --- Kafka broker jars ----------------------------------------------------------------------
+
+# ferry_ensure_java: java (17+) and, with "mvn" as argument, Maven.
+ferry_ensure_java() {
+  local pkgs=()
+  command -v java >/dev/null 2>&1 || pkgs+=(openjdk-17-jre-headless)
+  if [ "${1:-}" = mvn ]; then
+    command -v mvn >/dev/null 2>&1 || pkgs+=(maven)
+  fi
+  [ "${#pkgs[@]}" -eq 0 ] && return 0
+  if ! ferry_apt_install "${pkgs[@]}"; then
+    ferry_die "Java 17+ and Maven are needed for the dev Kafka broker." \
+      "Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless maven;" \
+      "macOS: brew install openjdk@17 maven"
+  fi
+}
+
+# ferry_ensure_kafka_jars: Apache Kafka $FERRY_KAFKA_VERSION's jars from Maven Central in
+# $FERRY_KAFKA_LIBS, resolved by Maven from scripts/kafka/pom.xml. A marker file is written
+# only after a complete download, so an interrupted download is redone on the next run.
+ferry_ensure_kafka_jars() {
+  local marker=$FERRY_KAFKA_LIBS/.ferry-complete
+  if [ -f "$marker" ]; then
+    return 0
+  fi
+  ferry_ensure_java mvn
+  local pom=$FERRY_ROOT/scripts/kafka/pom.xml
+  [ -f "$pom" ] || ferry_die "missing $pom"
+  local tmp=$FERRY_KAFKA_LIBS.partial.$$
+  ferry_say "downloading Kafka $FERRY_KAFKA_VERSION jars from Maven Central (~60 MB, first run only)"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  # Output kept aside: Maven 3.8 in batch mode prints stray colour codes even with -q.
+  if ! mvn -B -q -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$tmp" >"$tmp.log" 2>&1; then
+    sed 's/\x1b\[[0-9;]*m//g' "$tmp.log" >&2
+    rm -rf "$tmp" "$tmp.log"
+    ferry_die "mvn could not download the Kafka jars (see above). Is Maven Central reachable?"
+  fi
+  rm -f "$tmp.log"
+  if ! ls "$tmp"/kafka_2.13-"$FERRY_KAFKA_VERSION".jar >/dev/null 2>&1; then
+    rm -rf "$tmp"
+    ferry_die "mvn finished but kafka_2.13-$FERRY_KAFKA_VERSION.jar is missing."
+  fi
+  printf 'kafka %s\n' "$FERRY_KAFKA_VERSION" >"$tmp/.ferry-complete"
+  if [ -f "$marker" ]; then
+    # Another run finished first; keep its copy.
+    rm -rf "$tmp"
+  else
+    rm -rf "$FERRY_KAFKA_LIBS"
+    mv "$tmp" "$FERRY_KAFKA_LIBS"
+  fi
+  ferry_say "Kafka jars ready in $FERRY_KAFKA_LIBS"
+}
