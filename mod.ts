@@ -1,0 +1,37 @@
+/**
+ * Ferry: run your own TypeScript on data arriving through Apache Kafka — whole data files
+ * rebuilt from OpenMSIStream-compatible chunk messages, or plain records.
+ *
+ * ```ts
+ * import { defineProcessor } from "./mod.ts";
+ *
+ * const processor = defineProcessor({
+ *   name: "checksum",
+ *   async process(file, lock) {
+ *     await lock.run(() => console.log(file.relativePath, file.sha512.slice(0, 16)));
+ *   },
+ * });
+ * if (import.meta.main) await processor.runFromCommandLine();
+ * ```
+ *
+ * @module
+ */
+
+export { defineProcessor, FileProcessor } from "./src/runtime/file_processor.ts";
+export type { CommandLineOptions, RunSettings } from "./src/runtime/file_processor.ts";
+export type {
+  OptionSpec,
+  OptionSpecs,
+  OptionType,
+  OptionValues,
+  ProcessLock,
+  ProcessorContext,
+  ProcessorDefinition,
+} from "./src/runtime/define_processor.ts";
+export type { RunStatus } from "./src/runtime/file_runner.ts";
+export type {
+  DownloadedFile,
+  PartitionRange,
+  ReassemblyMode,
+} from "./src/files/downloaded_file.ts";
+export * from "./src/kafka/mod.ts";

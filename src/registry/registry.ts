@@ -1,0 +1,235 @@
+/**
+ * The file-backed logs of processed, failed and in-progress files, kept in the output
+ * directory's `.ferry/` folder. They are human-readable JSON lines, append-only, written so
+ * that a crash at any byte leaves them readable (a torn last line is ignored), and compacted
+ * when a run starts.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { JsonLinesWriter, readJsonLines } from "./json_lines.ts";
+
+const logger = getLogger(["ferry", "registry"]);
+
+/** The folder inside the output directory that holds Ferry's own files. */
+export const FERRY_DIR = ".ferry";
+
+/** A file whose processing succeeded. */
+export interface ProcessedRecord {
+  /** When it was recorded (ISO 8601). */
+  time: string;
+  /** The file's relative path in the output directory. */
+  path: string;
+  /** SHA-512 of the file's content, hex. */
+  sha512: string;
+  /** Size in bytes. */
+  size: number;
+  /** The partitions its chunks came from. */
+  partitions: number[];
+  /** How long `process` took, in milliseconds. */
+  ms: number;
+  /** Which attempt succeeded (1 for the first). */
+  attempt: number;
+}
+
+/** A file whose processing failed. */
+export interface FailedRecord {
+  /** When it was recorded (ISO 8601). */
+  time: string;
+  /** The file's relative path in the output directory. */
+  path: string;
+  /** SHA-512 of the file's content, hex. */
+  sha512: string;
+  /** Size in bytes. */
+  size: number;
+  /** The partitions its chunks came from. */
+  partitions: number[];
+  /** The error, as text. */
+  error: string;
+  /** How many attempts failed so far. */
+  attempt: number;
+  /** Where the file's data is kept, relative to the output directory. */
+  kept: string;
+}
+
+/** A file being rebuilt or processed. */
+export interface StartedRecord {
+  /** When it was recorded (ISO 8601). */
+  time: string;
+  /** The file's relative path in the output directory. */
+  path: string;
+  /** SHA-512 of the file's content, hex. */
+  sha512: string;
+}
+
+/** What the logs say, after compaction. */
+export interface RegistrySnapshot {
+  /** Processed files, oldest first. */
+  processed: ProcessedRecord[];
+  /** Files whose latest attempt failed and that were not processed since. */
+  failed: FailedRecord[];
+  /** Files started and neither processed nor failed yet. */
+  inProgress: StartedRecord[];
+}
+
+function fileKey(record: { path: string; sha512: string }): string {
+  return `${record.sha512}:${record.path}`;
+}
+
+/** Turns a topic or group name into a safe part of a file name. */
+function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, "_");
+}
+
+/** The names of the three log files for a topic and consumer group. */
+export function registryFileNames(
+  topic: string,
+  group: string,
+): { processed: string; failed: string; inProgress: string } {
+  const suffix = `${safeName(topic)}_by_${safeName(group)}.jsonl`;
+  return {
+    processed: `processed_from_${suffix}`,
+    failed: `failed_from_${suffix}`,
+    inProgress: `in_progress_from_${suffix}`,
+  };
+}
+
+/** Reads and compacts the logs in memory, without changing them on disk. */
+export async function readRegistry(
+  dir: string,
+  topic: string,
+  group: string,
+): Promise<RegistrySnapshot> {
+  const names = registryFileNames(topic, group);
+  const processedLines = await readJsonLines<ProcessedRecord>(`${dir}/${names.processed}`);
+  const failedLines = await readJsonLines<FailedRecord>(`${dir}/${names.failed}`);
+  const startedLines = await readJsonLines<StartedRecord>(`${dir}/${names.inProgress}`);
+  return compact(processedLines, failedLines, startedLines);
+}
+
+function compact(
+  processedLines: ProcessedRecord[],
+  failedLines: FailedRecord[],
+  startedLines: StartedRecord[],
+): RegistrySnapshot {
+  const processed = new Map<string, ProcessedRecord>();
+  for (const record of processedLines) {
+    if (!processed.has(fileKey(record))) processed.set(fileKey(record), record);
+  }
+  const failed = new Map<string, FailedRecord>();
+  for (const record of failedLines) {
+    if (!processed.has(fileKey(record))) failed.set(fileKey(record), record);
+  }
+  const inProgress = new Map<string, StartedRecord>();
+  for (const record of startedLines) {
+    const key = fileKey(record);
+    if (!processed.has(key) && !failed.has(key)) inProgress.set(key, record);
+  }
+  return {
+    processed: [...processed.values()],
+    failed: [...failed.values()],
+    inProgress: [...inProgress.values()],
+  };
+}
+
+/**
+ * The registry of one processor (topic and consumer group) in one output directory.
+ *
+ * @example
+ * ```ts
+ * import { FileRegistry } from "./registry.ts";
+ * const dir = await Deno.makeTempDir();
+ * const registry = await FileRegistry.open(dir, "raw", "checksum");
+ * await registry.recordProcessed({
+ *   time: new Date().toISOString(), path: "a.csv", sha512: "00", size: 1,
+ *   partitions: [0], ms: 1, attempt: 1,
+ * });
+ * console.assert(registry.isProcessed("a.csv", "00"));
+ * await registry.close();
+ * ```
+ */
+export class FileRegistry {
+  /** The folder holding the logs. */
+  readonly dir: string;
+  readonly #processed = new Set<string>();
+  readonly #failed = new Map<string, FailedRecord>();
+  readonly #processedLog: JsonLinesWriter;
+  readonly #failedLog: JsonLinesWriter;
+  readonly #startedLog: JsonLinesWriter;
+
+  private constructor(
+    dir: string,
+    snapshot: RegistrySnapshot,
+    logs: [JsonLinesWriter, JsonLinesWriter, JsonLinesWriter],
+  ) {
+    this.dir = dir;
+    for (const record of snapshot.processed) this.#processed.add(fileKey(record));
+    for (const record of snapshot.failed) this.#failed.set(fileKey(record), record);
+    [this.#processedLog, this.#failedLog, this.#startedLog] = logs;
+  }
+
+  /**
+   * Opens (creating) the logs in `<outputDir>/.ferry/`, compacting them: duplicate lines,
+   * failures later processed, and finished in-progress entries are dropped.
+   */
+  static async open(outputDir: string, topic: string, group: string): Promise<FileRegistry> {
+    const dir = `${outputDir}/${FERRY_DIR}`;
+    await Deno.mkdir(dir, { recursive: true });
+    const snapshot = await readRegistry(dir, topic, group);
+    const names = registryFileNames(topic, group);
+    const logs: [JsonLinesWriter, JsonLinesWriter, JsonLinesWriter] = [
+      await JsonLinesWriter.rewrite(`${dir}/${names.processed}`, snapshot.processed),
+      await JsonLinesWriter.rewrite(`${dir}/${names.failed}`, snapshot.failed),
+      await JsonLinesWriter.rewrite(`${dir}/${names.inProgress}`, snapshot.inProgress),
+    ];
+    logger.debug("Registry in {dir}: {processed} processed, {failed} failed.", {
+      dir,
+      processed: snapshot.processed.length,
+      failed: snapshot.failed.length,
+    });
+    return new FileRegistry(dir, snapshot, logs);
+  }
+
+  /** Whether this content at this path was processed already. */
+  isProcessed(path: string, sha512: string): boolean {
+    return this.#processed.has(fileKey({ path, sha512 }));
+  }
+
+  /** The files whose latest attempt failed, not processed since. */
+  failedFiles(): FailedRecord[] {
+    return [...this.#failed.values()];
+  }
+
+  /** Number of distinct files processed. */
+  get processedCount(): number {
+    return this.#processed.size;
+  }
+
+  /** Notes that a file is being rebuilt or processed (informational; no durability wait). */
+  recordStarted(record: StartedRecord): Promise<void> {
+    return this.#startedLog.append(record);
+  }
+
+  /** Records a processed file; resolves once the line is durable on disk. */
+  async recordProcessed(record: ProcessedRecord): Promise<void> {
+    await this.#processedLog.append(record);
+    this.#processed.add(fileKey(record));
+    this.#failed.delete(fileKey(record));
+  }
+
+  /** Records a failed file; resolves once the line is durable on disk. */
+  async recordFailed(record: FailedRecord): Promise<void> {
+    await this.#failedLog.append(record);
+    this.#failed.set(fileKey(record), record);
+  }
+
+  /** Waits for pending writes and closes the logs. */
+  async close(): Promise<void> {
+    await Promise.all([
+      this.#processedLog.close(),
+      this.#failedLog.close(),
+      this.#startedLog.close(),
+    ]);
+  }
+}

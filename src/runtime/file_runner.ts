@@ -1,0 +1,652 @@
+/**
+ * The coordinator of a file processor, on the main thread: one consumer in the group, chunk
+ * decoding and reassembly, the registry, offset watermarks and commits, and the worker pool
+ * that runs `process`. Because every chunk a process reads goes to one assembler, files whose
+ * chunks are spread over partitions (topics written by OpenMSIStream) complete with any number
+ * of workers; Ferry-written topics keep a file in one partition, so several processes in one
+ * group split the work.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { decodeChunk } from "../chunks/codec.ts";
+import { hashHex } from "../chunks/hash.ts";
+import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
+import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
+import { type ChunkSource, FileAssembler, type FileAssembly } from "../files/reassembly.ts";
+import {
+  Admin,
+  type ConsumedMessage,
+  Consumer,
+  type KafkaConfig,
+  type KafkaError,
+  type RebalanceEvent,
+  type TopicPartition,
+} from "../kafka/mod.ts";
+import { type FailedRecord, FERRY_DIR, FileRegistry } from "../registry/registry.ts";
+import { OffsetTracker } from "./offsets.ts";
+import { WorkerPool } from "./worker_pool.ts";
+import type { FileJobMessage, JobResult } from "./worker_protocol.ts";
+
+const logger = getLogger(["ferry", "runtime"]);
+
+/** Everything a file processor run needs, after the command line is parsed. */
+export interface FileRunSettings {
+  /** The processor's name. */
+  name: string;
+  /** The module whose `defineProcessor` call the workers load. */
+  scriptUrl: string;
+  /** The topic to read. */
+  topic: string;
+  /** The consumer group. */
+  group: string;
+  /** librdkafka consumer properties (at least `bootstrap.servers`). */
+  kafka: KafkaConfig;
+  /** The output directory. */
+  outputDir: string;
+  /** How files are rebuilt. */
+  mode: ReassemblyMode;
+  /** The number of workers. */
+  workers: number;
+  /** Only files whose relative path matches are processed (others are skipped). */
+  downloadRegex?: RegExp;
+  /** The values of the processor's extra options. */
+  options: Record<string, unknown>;
+  /** Stop once caught up and idle for this long (ms); undefined runs until stopped. */
+  exitWhenIdleMs?: number;
+  /** How often to report status (ms). */
+  statusIntervalMs: number;
+  /** Attempts per file before it stays failed. */
+  maxAttempts: number;
+  /** Time limit of one `process` call (ms); 0 for none. */
+  processTimeoutMs: number;
+  /** How long a graceful stop waits for running `process` calls (ms). */
+  stopGraceMs: number;
+  /** The log level forwarded from workers. */
+  logLevel?: string;
+  /** Aborting it stops the run gracefully. */
+  signal?: AbortSignal;
+  /** Called with the status every `statusIntervalMs` and once at the end. */
+  onStatus?: (status: RunStatus) => void;
+}
+
+/** Counters of a run. */
+export interface RunStatus {
+  /** Files processed successfully. */
+  processed: number;
+  /** Files whose `process` failed. */
+  failed: number;
+  /** Files whose content did not match their hash, or whose chunks did not fit. */
+  invalid: number;
+  /** Files skipped because they were processed (or failed) before. */
+  skipped: number;
+  /** Chunk messages skipped because their file did not match the download regex. */
+  filtered: number;
+  /** Messages that were not valid chunks. */
+  malformed: number;
+  /** Files being rebuilt. */
+  inProgress: number;
+  /** Files being processed. */
+  running: number;
+  /** Bytes of chunk data received. */
+  bytes: number;
+  /** Seconds since the run started. */
+  seconds: number;
+  /** Messages not yet read, over the assigned partitions (when known). */
+  lag: number | undefined;
+}
+
+interface RunningFile {
+  assembly: FileAssembly;
+  sources: ChunkSource[];
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Runs a file processor until it is stopped, or until idle with `exitWhenIdleMs`.
+ * Resolves with the final status.
+ */
+export async function runFileProcessor(settings: FileRunSettings): Promise<RunStatus> {
+  const runner = new FileRunner(settings);
+  return await runner.run();
+}
+
+class FileRunner {
+  readonly #s: FileRunSettings;
+  readonly #tracker = new OffsetTracker();
+  readonly #assembler: FileAssembler;
+  readonly #running = new Map<string, RunningFile>();
+  readonly #jobs = new Set<Promise<void>>();
+  readonly #started = Date.now();
+  #registry!: FileRegistry;
+  #pool!: WorkerPool;
+  #consumer!: Consumer;
+  #nextJobId = 1;
+  #lastMessageAt = Date.now();
+  #lastCommitAt = 0;
+  #lastStatusAt = Date.now();
+  #fatal: Error | undefined;
+  #paused = false;
+  #everAssigned = false;
+  readonly #status: RunStatus = {
+    processed: 0,
+    failed: 0,
+    invalid: 0,
+    skipped: 0,
+    filtered: 0,
+    malformed: 0,
+    inProgress: 0,
+    running: 0,
+    bytes: 0,
+    seconds: 0,
+    lag: undefined,
+  };
+
+  constructor(settings: FileRunSettings) {
+    this.#s = settings;
+    this.#assembler = new FileAssembler({ outputDir: settings.outputDir, mode: settings.mode });
+  }
+
+  async run(): Promise<RunStatus> {
+    const s = this.#s;
+    await Deno.mkdir(s.outputDir, { recursive: true });
+    await this.#checkTopic();
+    this.#registry = await FileRegistry.open(s.outputDir, s.topic, s.group);
+    await Deno.remove(`${s.outputDir}/${FERRY_DIR}/partial`, { recursive: true }).catch(
+      (error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      },
+    );
+    this.#pool = new WorkerPool({
+      size: s.workers,
+      jobTimeoutMs: s.processTimeoutMs,
+      init: {
+        scriptUrl: s.scriptUrl,
+        name: s.name,
+        outputDir: s.outputDir,
+        topic: s.topic,
+        mode: s.mode,
+        options: s.options,
+        logLevel: s.logLevel,
+      },
+    });
+    try {
+      await this.#pool.start();
+      this.#retryFailed();
+      this.#consumer = new Consumer({
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        ...s.kafka,
+        "group.id": s.group,
+        "enable.auto.commit": false,
+        "enable.auto.offset.store": false,
+      }, {
+        onRebalance: (event) => this.#onRebalance(event),
+        onError: (error) => this.#onKafkaError(error),
+      });
+      try {
+        this.#consumer.subscribe([s.topic]);
+        logger.info(
+          "Processor {name} reading {topic} as group {group} into {outputDir} " +
+            "({workers} workers, {mode} mode).",
+          { ...s, name: s.name },
+        );
+        await this.#loop();
+        await this.#drain();
+        await this.#commit();
+      } finally {
+        await this.#consumer.close();
+      }
+    } finally {
+      await this.#pool.stop(s.stopGraceMs);
+      await this.#registry.close();
+    }
+    this.#report(true);
+    if (this.#fatal) throw this.#fatal;
+    return this.#snapshot();
+  }
+
+  async #checkTopic(): Promise<void> {
+    await using admin = new Admin(this.#s.kafka, { onError: () => {} });
+    await admin.partitionCount(this.#s.topic, 15_000);
+  }
+
+  async #loop(): Promise<void> {
+    const s = this.#s;
+    while (!s.signal?.aborted && !this.#fatal) {
+      const batch = await this.#consumer.poll({ maxMessages: 500, timeoutMs: 100 });
+      if (batch.length > 0) this.#lastMessageAt = Date.now();
+      for (const message of batch) await this.#handle(message);
+      this.#applyBackpressure();
+      if (Date.now() - this.#lastCommitAt >= 1000) await this.#commit();
+      if (Date.now() - this.#lastStatusAt >= s.statusIntervalMs) this.#report(false);
+      if (s.exitWhenIdleMs !== undefined && await this.#idle(s.exitWhenIdleMs)) {
+        for (const assembly of this.#assembler.inProgress) {
+          logger.warn(
+            "Exiting with {path} incomplete ({received} of {total} chunks); its messages are " +
+              "not committed and will be read again on the next start.",
+            {
+              path: assembly.relativePath,
+              received: assembly.receivedChunks,
+              total: assembly.totalChunks,
+            },
+          );
+        }
+        break;
+      }
+    }
+  }
+
+  /** Whether the run is caught up: nothing running, every assigned partition read to its end. */
+  async #idle(idleMs: number): Promise<boolean> {
+    if (!this.#everAssigned || this.#jobs.size > 0) return false;
+    if (Date.now() - this.#lastMessageAt < idleMs) return false;
+    const lag = await this.#lag();
+    return lag === 0;
+  }
+
+  async #lag(): Promise<number | undefined> {
+    const assigned = this.#consumer.assignment();
+    if (assigned.length === 0) return undefined;
+    let total = 0;
+    const positions = this.#consumer.position(assigned);
+    for (const position of positions) {
+      let { high } = this.#consumer.cachedWatermarks(position.topic, position.partition);
+      if (high < 0) {
+        high = (await this.#consumer.queryWatermarks(position.topic, position.partition, 5_000))
+          .high;
+      }
+      if (position.offset < 0) {
+        // Nothing consumed yet: compare with the committed offset.
+        const [committed] = await this.#consumer.committed([position], 5_000);
+        const start = committed.offset >= 0 ? committed.offset : 0;
+        total += Math.max(0, high - start);
+      } else total += Math.max(0, high - position.offset);
+    }
+    return total;
+  }
+
+  #settle(source: ChunkSource): void {
+    this.#tracker.settle({ topic: this.#s.topic, partition: source.partition }, source.offset);
+  }
+
+  #skip(message: ConsumedMessage, reason: string): void {
+    this.#status.malformed++;
+    logger.warn("Skipping message at {topic} partition {partition} offset {offset}: {reason}", {
+      topic: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+      reason,
+    });
+    this.#settle(message);
+  }
+
+  async #handle(message: ConsumedMessage): Promise<void> {
+    const s = this.#s;
+    this.#tracker.add(message, message.offset);
+    if (message.value === null || message.value.length === 0) {
+      return this.#skip(message, "the message has no value, so it is not a file chunk");
+    }
+    let chunk;
+    try {
+      chunk = decodeChunk(message.value);
+    } catch (error) {
+      return this.#skip(message, errorText(error));
+    }
+    this.#status.bytes += chunk.data.length;
+    const path = chunkRelativePath(chunk);
+    if (s.downloadRegex && !s.downloadRegex.test(path)) {
+      this.#status.filtered++;
+      return this.#settle(message);
+    }
+    const sha = hashHex(chunk.fileHash);
+    const key = `${sha}:${path}`;
+    const running = this.#running.get(key);
+    if (running) {
+      // A repeat of a chunk of a file being processed: settles with it.
+      running.sources.push(message);
+      return;
+    }
+    if (this.#registry.isProcessed(path, sha) || this.#isFailed(path, sha)) {
+      if (chunk.chunkIndex === 1) this.#status.skipped++;
+      return this.#settle(message);
+    }
+    let result;
+    try {
+      result = await this.#assembler.add(chunk, message);
+    } catch (error) {
+      this.#fail(new Error(`Could not write a chunk of "${path}": ${errorText(error)}`));
+      return;
+    }
+    if (result.kind === "conflict") return this.#skip(message, result.reason);
+    if (result.kind === "duplicate") return this.#settle(message);
+    const assembly = result.assembly;
+    if (assembly.receivedChunks === 1) {
+      this.#registry.recordStarted({ time: new Date().toISOString(), path, sha512: sha }).catch(
+        (error) => logger.warn("Could not note {path} as started: {error}", { path, error }),
+      );
+    }
+    if (assembly.complete) {
+      this.#assembler.remove(assembly);
+      const entry: RunningFile = { assembly, sources: [...assembly.sources] };
+      this.#running.set(key, entry);
+      this.#track(this.#processAssembly(entry).finally(() => this.#running.delete(key)));
+    }
+  }
+
+  #isFailed(path: string, sha: string): boolean {
+    return this.#registry.failedFiles().some((f) => f.path === path && f.sha512 === sha);
+  }
+
+  #track(job: Promise<void>): void {
+    this.#jobs.add(job);
+    job.finally(() => this.#jobs.delete(job));
+  }
+
+  async #processAssembly(entry: RunningFile): Promise<void> {
+    const { assembly } = entry;
+    const s = this.#s;
+    let size: number;
+    let path: string | undefined;
+    try {
+      size = assembly.checkedSize();
+      path = await this.#assembler.finalize(assembly, size);
+    } catch (error) {
+      await this.#assembler.discard(assembly);
+      await this.#recordInvalid(entry, errorText(error));
+      return;
+    }
+    const file: Omit<DownloadedFile, "bytes"> = {
+      relativePath: assembly.outputRelativePath,
+      filename: assembly.outputRelativePath.split("/").at(-1)!,
+      subdir: assembly.subdir,
+      size,
+      sha512: assembly.sha512,
+      topic: s.topic,
+      partitions: assembly.partitionRanges(),
+      attempt: 1,
+      ...(assembly.mtime === undefined ? {} : { mtime: assembly.mtime }),
+      ...(path === undefined ? {} : { path }),
+    };
+    const chunks = s.mode === "disk" ? undefined : assembly.chunkData();
+    const result = await this.#runJob(file, chunks);
+    await this.#recordResult(entry, file, result);
+  }
+
+  #runJob(
+    file: Omit<DownloadedFile, "bytes">,
+    chunks: { offset: number; data: Uint8Array }[] | undefined,
+  ): Promise<JobResult> {
+    const message: FileJobMessage = { type: "file", id: this.#nextJobId++, file };
+    const transfer: Transferable[] = [];
+    if (chunks) {
+      // Each chunk's data lives in its own message buffer: transfer instead of copying.
+      message.chunks = chunks;
+      const seen = new Set<ArrayBufferLike>();
+      for (const chunk of chunks) {
+        const buffer = chunk.data.buffer;
+        if (buffer instanceof ArrayBuffer && !seen.has(buffer)) {
+          seen.add(buffer);
+          transfer.push(buffer);
+        }
+      }
+    }
+    return this.#pool.run(message, transfer);
+  }
+
+  async #recordResult(
+    entry: RunningFile | undefined,
+    file: Omit<DownloadedFile, "bytes">,
+    result: JobResult,
+    keptAt?: string,
+  ): Promise<void> {
+    const time = new Date().toISOString();
+    const partitions = file.partitions.map((p) => p.partition);
+    const base = {
+      time,
+      path: file.relativePath,
+      sha512: file.sha512,
+      size: file.size,
+      partitions,
+    };
+    try {
+      if (result.outcome === "processed") {
+        await this.#registry.recordProcessed({
+          ...base,
+          ms: Math.round(result.ms),
+          attempt: file.attempt,
+        });
+        this.#status.processed++;
+        logger.info("Processed {path} ({size} bytes) in {ms} ms.", {
+          path: file.relativePath,
+          size: file.size,
+          ms: Math.round(result.ms),
+        });
+      } else if (result.outcome === "failed") {
+        const kept = keptAt ?? this.#kept(file, result);
+        await this.#registry.recordFailed({
+          ...base,
+          error: result.error?.message ?? "unknown error",
+          attempt: file.attempt,
+          kept,
+        });
+        this.#status.failed++;
+        logger.error("Processing {path} failed (attempt {attempt}): {error}", {
+          path: file.relativePath,
+          attempt: file.attempt,
+          error: result.error?.message ?? "unknown error",
+        });
+      } else {
+        if (file.path !== undefined) await Deno.remove(file.path).catch(() => undefined);
+        if (entry) await this.#recordInvalid(entry, result.error?.message ?? "invalid file");
+        return;
+      }
+    } catch (error) {
+      // The log could not be written (disk full, not writable): nothing is settled or
+      // committed past this file, and the run stops.
+      this.#fail(
+        new Error(`Could not record the result of "${file.relativePath}": ${errorText(error)}`),
+      );
+      return;
+    }
+    for (const source of entry?.sources ?? []) this.#settle(source);
+  }
+
+  /**
+   * Where a failed file's data is kept, relative to the output directory: in place in disk and
+   * both modes; in memory mode the worker, which holds the bytes, wrote a copy under
+   * `.ferry/failed/`.
+   */
+  #kept(file: Omit<DownloadedFile, "bytes">, result: JobResult): string {
+    if (file.path !== undefined) return file.relativePath;
+    return result.kept ?? "";
+  }
+
+  async #recordInvalid(entry: RunningFile, reason: string): Promise<void> {
+    const { assembly } = entry;
+    try {
+      await this.#registry.recordFailed({
+        time: new Date().toISOString(),
+        path: assembly.outputRelativePath,
+        sha512: assembly.sha512,
+        size: assembly.receivedBytes,
+        partitions: assembly.partitionRanges().map((p) => p.partition),
+        error: reason,
+        attempt: this.#s.maxAttempts,
+        kept: "",
+      });
+    } catch (error) {
+      this.#fail(
+        new Error(`Could not record "${assembly.relativePath}" as invalid: ${errorText(error)}`),
+      );
+      return;
+    }
+    this.#status.invalid++;
+    logger.error("Invalid file {path}: {reason}", { path: assembly.relativePath, reason });
+    for (const source of entry.sources) this.#settle(source);
+  }
+
+  /** Retries failed files kept from earlier runs (fewer attempts than the limit). */
+  #retryFailed(): void {
+    for (const record of this.#registry.failedFiles()) {
+      if (record.kept === "" || record.attempt >= this.#s.maxAttempts) continue;
+      this.#track(this.#retry(record));
+    }
+  }
+
+  async #retry(record: FailedRecord): Promise<void> {
+    const s = this.#s;
+    const keptPath = `${s.outputDir}/${record.kept}`;
+    let bytes: Uint8Array | undefined;
+    try {
+      if (s.mode !== "disk") bytes = await Deno.readFile(keptPath);
+      else await Deno.stat(keptPath);
+    } catch (error) {
+      logger.error("Cannot retry {path}: its kept data {kept} is unreadable: {error}", {
+        path: record.path,
+        kept: record.kept,
+        error: errorText(error),
+      });
+      return;
+    }
+    const file: Omit<DownloadedFile, "bytes"> = {
+      relativePath: record.path,
+      filename: record.path.split("/").at(-1)!,
+      subdir: record.path.includes("/") ? record.path.slice(0, record.path.lastIndexOf("/")) : "",
+      size: record.size,
+      sha512: record.sha512,
+      topic: s.topic,
+      partitions: record.partitions.map((p) => ({ partition: p, firstOffset: -1, lastOffset: -1 })),
+      attempt: record.attempt + 1,
+      ...(s.mode === "memory" ? {} : { path: keptPath }),
+    };
+    logger.info("Retrying {path} (attempt {attempt}).", {
+      path: record.path,
+      attempt: file.attempt,
+    });
+    const chunks = bytes ? [{ offset: 0, data: bytes }] : undefined;
+    const result = await this.#runJob(file, chunks);
+    await this.#recordResult(undefined, file, result, record.kept);
+    if (result.outcome === "processed" && record.kept.startsWith(`${FERRY_DIR}/failed/`)) {
+      await Deno.remove(keptPath).catch(() => undefined);
+    }
+  }
+
+  #applyBackpressure(): void {
+    const busy = this.#jobs.size >= this.#s.workers * 2 ||
+      this.#assembler.bytesInMemory > 512 * 1024 * 1024;
+    const assigned = this.#consumer.assignment();
+    if (busy && !this.#paused && assigned.length > 0) {
+      this.#consumer.pause(assigned);
+      this.#paused = true;
+    } else if (!busy && this.#paused) {
+      if (assigned.length > 0) this.#consumer.resume(assigned);
+      this.#paused = false;
+    }
+  }
+
+  async #commit(only?: readonly TopicPartition[]): Promise<void> {
+    this.#lastCommitAt = Date.now();
+    const offsets = this.#tracker.committable(only);
+    if (offsets.length === 0) return;
+    try {
+      await this.#consumer.commit(offsets);
+      this.#tracker.markCommitted(offsets);
+    } catch (error) {
+      logger.warn("Committing offsets failed (will retry): {error}", { error: errorText(error) });
+    }
+  }
+
+  async #onRebalance(event: RebalanceEvent): Promise<void> {
+    const names = event.partitions.map((p) => p.partition).join(", ");
+    if (event.kind === "assigned") {
+      this.#everAssigned = true;
+      logger.info("Assigned partitions {names} of {topic}.", { names, topic: this.#s.topic });
+      if (this.#paused) this.#consumer.pause(event.partitions);
+      return;
+    }
+    const gone = new Set(event.partitions.map((p) => p.partition));
+    if (event.kind === "revoked") {
+      // Last chance: let files from these partitions finish, then commit what settled.
+      const deadline = Date.now() + this.#s.stopGraceMs;
+      while (
+        [...this.#running.values()].some((r) => r.sources.some((src) => gone.has(src.partition))) &&
+        Date.now() < deadline
+      ) await sleep(50);
+      await this.#commit(event.partitions);
+    }
+    logger.info("Partitions {names} of {topic} {kind}.", {
+      names,
+      topic: this.#s.topic,
+      kind: event.kind,
+    });
+    this.#tracker.forget(event.partitions);
+    for (const assembly of this.#assembler.inProgress) {
+      assembly.dropPartitions(gone);
+      if (assembly.sources.length === 0) await this.#assembler.discard(assembly);
+    }
+  }
+
+  #onKafkaError(error: KafkaError): void {
+    if (error.fatal) {
+      this.#fail(error);
+      return;
+    }
+    logger.warn("Kafka: {message}", { message: error.message });
+  }
+
+  #fail(error: Error): void {
+    if (!this.#fatal) {
+      this.#fatal = error;
+      logger.error("Stopping: {error}", { error: error.message });
+    }
+  }
+
+  /** Waits for running `process` calls (up to the grace time) before stopping. */
+  async #drain(): Promise<void> {
+    const deadline = Date.now() + this.#s.stopGraceMs;
+    while (this.#jobs.size > 0 && Date.now() < deadline) {
+      await Promise.race([...this.#jobs, sleep(200)]);
+    }
+    if (this.#jobs.size > 0) {
+      logger.warn("{count} file(s) still processing at stop; they will be read again.", {
+        count: this.#jobs.size,
+      });
+    }
+  }
+
+  #snapshot(): RunStatus {
+    return {
+      ...this.#status,
+      inProgress: this.#assembler.inProgress.length,
+      running: this.#jobs.size,
+      seconds: (Date.now() - this.#started) / 1000,
+    };
+  }
+
+  #report(final: boolean): void {
+    this.#lastStatusAt = Date.now();
+    const status = this.#snapshot();
+    this.#s.onStatus?.(status);
+    if (final) {
+      logger.info(
+        "Summary: {processed} processed, {failed} failed, {invalid} invalid, {skipped} skipped, " +
+          "{filtered} chunks filtered, {malformed} malformed messages, {mb} MB in {seconds} s.",
+        { ...status, mb: (status.bytes / 1e6).toFixed(1), seconds: status.seconds.toFixed(1) },
+      );
+    }
+  }
+}
+
+/** The default consumer group for a processor: stable across restarts. */
+export function defaultGroup(name: string, topic: string): string {
+  return `ferry-${name}-${topic}`;
+}

@@ -1,0 +1,201 @@
+/**
+ * The entry module of every Ferry worker. It installs the registration hook, imports the
+ * user's script (whose `defineProcessor` call then only registers the definition, and whose
+ * `import.meta.main` is false here), and runs `process` on the files it is sent after checking
+ * each file's SHA-512.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { configure, getLogger, type LogRecord } from "@logtape/logtape";
+import { hashHex, Sha512Hasher } from "../chunks/hash.ts";
+import type { DownloadedFile } from "../files/downloaded_file.ts";
+import {
+  type OptionSpecs,
+  type OptionValues,
+  type ProcessorContext,
+  type ProcessorDefinition,
+  type RegisteredDefinition,
+  WORKER_REGISTRATION,
+} from "./define_processor.ts";
+import { createProcessLock } from "./lock.ts";
+import { FERRY_DIR } from "../registry/registry.ts";
+import {
+  type FileJobMessage,
+  type FromWorker,
+  serializeError,
+  type ToWorker,
+  type WorkerInit,
+} from "./worker_protocol.ts";
+
+let definition: ProcessorDefinition | undefined;
+let context: ProcessorContext<OptionValues<OptionSpecs>> | undefined;
+let registered: RegisteredDefinition | undefined;
+
+function send(message: FromWorker, transfer: Transferable[] = []): void {
+  self.postMessage(message, transfer);
+}
+
+(globalThis as { [WORKER_REGISTRATION]?: (r: RegisteredDefinition) => void })[
+  WORKER_REGISTRATION
+] = (r) => {
+  registered ??= r;
+};
+
+async function init(message: WorkerInit): Promise<void> {
+  if (message.logLevel !== undefined) {
+    await configure({
+      sinks: {
+        parent: (record: LogRecord) =>
+          send({
+            type: "log",
+            category: [...record.category],
+            level: record.level,
+            message: record.message.map((part) =>
+              typeof part === "string" ? part : JSON.stringify(part)
+            ).join(""),
+          }),
+      },
+      loggers: [
+        {
+          category: ["ferry"],
+          lowestLevel: message.logLevel as LogRecord["level"],
+          sinks: ["parent"],
+        },
+        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["parent"] },
+      ],
+    });
+  }
+  await import(message.scriptUrl);
+  if (registered?.kind !== "files") {
+    throw new Error(
+      `The script "${message.scriptUrl}" did not call defineProcessor() when imported.`,
+    );
+  }
+  definition = registered.definition;
+  context = {
+    name: message.name,
+    outputDir: message.outputDir,
+    topic: message.topic,
+    workerIndex: message.workerIndex,
+    options: message.options as OptionValues<OptionSpecs>,
+    logger: getLogger(["ferry", "processor", message.name]),
+  };
+  await definition.initialize?.(context);
+}
+
+async function readAndHash(path: string, hasher: Sha512Hasher): Promise<void> {
+  using file = await Deno.open(path, { read: true });
+  const buffer = new Uint8Array(1024 * 1024);
+  for (;;) {
+    const n = await file.read(buffer);
+    if (n === null) break;
+    hasher.update(buffer.subarray(0, n));
+  }
+}
+
+/**
+ * Keeps a failed file's bytes (memory mode) under `.ferry/failed/` for a retry on the next
+ * start; returns the path relative to the output directory, or undefined when it could not.
+ */
+async function keep(
+  sha512: string,
+  filename: string,
+  bytes: Uint8Array,
+): Promise<string | undefined> {
+  const relative = `${FERRY_DIR}/failed/${sha512.slice(0, 32)}/${filename}`;
+  const target = `${context!.outputDir}/${relative}`;
+  try {
+    await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+    await Deno.writeFile(target, bytes);
+    return relative;
+  } catch (error) {
+    getLogger(["ferry", "worker"]).error("Could not keep the failed file {filename}: {error}", {
+      filename,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return undefined;
+  }
+}
+
+async function runFile(message: FileJobMessage): Promise<void> {
+  const { file: meta, chunks } = message;
+  const hasher = new Sha512Hasher();
+  let bytes: Uint8Array<ArrayBuffer> | undefined;
+  if (chunks) {
+    if (chunks.length === 1 && chunks[0].offset === 0) {
+      bytes = chunks[0].data as Uint8Array<ArrayBuffer>;
+    } else {
+      bytes = new Uint8Array(meta.size);
+      for (const chunk of chunks) bytes.set(chunk.data, chunk.offset);
+    }
+    hasher.update(bytes);
+  } else if (meta.path !== undefined) {
+    await readAndHash(meta.path, hasher);
+  }
+  const digest = hashHex(hasher.digest());
+  if (digest !== meta.sha512) {
+    send({
+      type: "result",
+      id: message.id,
+      outcome: "invalid",
+      ms: 0,
+      error: {
+        name: "HashMismatchError",
+        message: `SHA-512 of the rebuilt "${meta.relativePath}" is ${digest.slice(0, 16)}..., ` +
+          `the chunks promised ${meta.sha512.slice(0, 16)}...; the file was not processed.`,
+      },
+    });
+    return;
+  }
+  const file: DownloadedFile = bytes === undefined ? { ...meta } : { ...meta, bytes };
+  const started = performance.now();
+  let outcome: unknown;
+  try {
+    outcome = await definition!.process(file, createProcessLock(context!.name), context!);
+  } catch (error) {
+    outcome = error instanceof Error ? error : new Error(String(error));
+  }
+  const ms = performance.now() - started;
+  if (outcome instanceof Error) {
+    const kept = bytes !== undefined && meta.path === undefined
+      ? await keep(meta.sha512, meta.filename, bytes)
+      : undefined;
+    send({
+      type: "result",
+      id: message.id,
+      outcome: "failed",
+      ms,
+      error: serializeError(outcome),
+      ...(kept === undefined ? {} : { kept }),
+    });
+  } else {
+    send({ type: "result", id: message.id, outcome: "processed", ms });
+  }
+}
+
+self.onmessage = async (event: MessageEvent<ToWorker>) => {
+  const message = event.data;
+  switch (message.type) {
+    case "init":
+      try {
+        await init(message);
+        send({ type: "ready" });
+      } catch (error) {
+        send({ type: "init-failed", error: serializeError(error) });
+      }
+      break;
+    case "file":
+      await runFile(message);
+      break;
+    case "shutdown":
+      try {
+        if (context) await definition?.shutdown?.(context);
+      } finally {
+        send({ type: "stopped" });
+      }
+      break;
+  }
+};

@@ -1,0 +1,103 @@
+/**
+ * The messages between the coordinator and its workers.
+ *
+ * @module
+ */
+
+import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
+
+/** An error, as it crosses a worker boundary. */
+export interface SerializedError {
+  /** The error's class name. */
+  name: string;
+  /** Its message. */
+  message: string;
+  /** Its stack, when it has one. */
+  stack?: string;
+}
+
+/** Turns anything thrown into a {@linkcode SerializedError}. */
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    return { name: error.name, message: error.message, stack: error.stack };
+  }
+  return { name: "Error", message: String(error) };
+}
+
+/** Settings a worker starts with. */
+export interface WorkerInit {
+  type: "init";
+  /** The module that calls `defineProcessor` (the user's script). */
+  scriptUrl: string;
+  /** Which worker this is, from 0. */
+  workerIndex: number;
+  /** The processor's name (from the definition the coordinator loaded). */
+  name: string;
+  /** The output directory. */
+  outputDir: string;
+  /** The topic. */
+  topic: string;
+  /** The reassembly mode. */
+  mode: ReassemblyMode;
+  /** The values of the processor's extra options. */
+  options: Record<string, unknown>;
+  /** The lowest log level to forward, or undefined for none. */
+  logLevel: string | undefined;
+}
+
+/** A rebuilt file to check and process. */
+export interface FileJobMessage {
+  type: "file";
+  /** The job's id. */
+  id: number;
+  /** The file, without its bytes. */
+  file: Omit<DownloadedFile, "bytes">;
+  /** The chunks' data in file order (memory and both modes); transferred, not copied. */
+  chunks?: { offset: number; data: Uint8Array }[];
+}
+
+/** What the coordinator sends a worker. */
+export type ToWorker = WorkerInit | FileJobMessage | { type: "shutdown" };
+
+/** How a file job ended. */
+export type JobOutcome =
+  /** `process` succeeded. */
+  | "processed"
+  /** `process` returned or threw an error. */
+  | "failed"
+  /** The rebuilt file's SHA-512 did not match: nothing was processed. */
+  | "invalid";
+
+/** A job's result. */
+export interface JobResult {
+  type: "result";
+  /** The job's id. */
+  id: number;
+  /** How it ended. */
+  outcome: JobOutcome;
+  /** The error for `failed` and `invalid`. */
+  error?: SerializedError;
+  /** How long `process` ran, in milliseconds. */
+  ms: number;
+  /** For `failed` in memory mode: where the worker kept a copy, relative to the output dir. */
+  kept?: string;
+}
+
+/** A log record forwarded from a worker. */
+export interface WorkerLog {
+  type: "log";
+  /** The logger category. */
+  category: string[];
+  /** The level. */
+  level: "trace" | "debug" | "info" | "warning" | "error" | "fatal";
+  /** The rendered message. */
+  message: string;
+}
+
+/** What a worker sends the coordinator. */
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "init-failed"; error: SerializedError }
+  | JobResult
+  | WorkerLog
+  | { type: "stopped" };
