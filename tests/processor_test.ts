@@ -27,7 +27,7 @@ function expected(files: TestFile[]): Map<string, { sha: string; size: number }>
   );
 }
 
-async function group(): Promise<string> {
+function group(): string {
   return `test-${crypto.randomUUID().slice(0, 8)}`;
 }
 
@@ -43,7 +43,7 @@ for (const mode of ["memory", "disk", "both"]) {
         "--output-dir",
         out,
         "--group",
-        await group(),
+        group(),
         "--mode",
         mode,
         "--workers",
@@ -78,7 +78,7 @@ Deno.test("files whose chunks are spread over partitions complete (OpenMSIStream
       "--output_dir",
       out,
       "--consumer_group_id",
-      await group(),
+      group(),
       "--n_threads",
       "4",
       "--exit-when-idle",
@@ -96,7 +96,7 @@ Deno.test("a restart with the same group processes nothing again", async () => {
     const files = sampleFiles(10, 5).filter((f) => f.bytes.length > 0);
     await putFiles(topic, files, { partitions: 2 });
     const out = await Deno.makeTempDir();
-    const g = await group();
+    const g = group();
     const args = ["--topic", topic, "--output-dir", out, "--group", g, "--exit-when-idle", "1"];
     assertEquals((await runProcessor(SCRIPT, [...args, "--run-id", "1"])).code, 0);
     // The same files uploaded again are skipped: the registry has them.
@@ -116,7 +116,7 @@ Deno.test("a failing file is recorded with its error, kept, and retried on the n
   await withTopic(1, async (topic) => {
     const files = sampleFiles(6, 9).filter((f) => f.bytes.length > 0);
     await putFiles(topic, files);
-    const g = await group();
+    const g = group();
     for (const mode of ["memory", "disk"]) {
       const out = await Deno.makeTempDir();
       const args = [
@@ -169,7 +169,7 @@ Deno.test("the download regex, malformed messages and empty values never block a
       await producer.produce({ topic, value: new Uint8Array([0x99, 0xc4]), key: "truncated" });
     }
     const out = await Deno.makeTempDir();
-    const g = await group();
+    const g = group();
     const run = await runProcessor(SCRIPT, [
       "--topic",
       topic,
