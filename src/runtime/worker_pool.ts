@@ -1,22 +1,16 @@
 /**
- * The pool of Deno workers that run `process`: one job per worker at a time, a time limit per
- * job, and a worker that dies (an uncaught error, `self.close()`, a time-out) replaced with a
- * fresh one while its job is reported as failed.
+ * The pool of workers that run `process` on files: one job per worker at a time, a time limit
+ * per job, and a worker that dies (an uncaught error, a time-out) replaced with a fresh one
+ * while its job is reported as failed.
  *
  * @module
  */
 
-import { getLogger, type Logger } from "@logtape/logtape";
-import type {
-  FileJobMessage,
-  FromWorker,
-  JobResult,
-  SerializedError,
-  WorkerInit,
-} from "./worker_protocol.ts";
+import { getLogger } from "@logtape/logtape";
+import { WorkerChannel } from "./worker_channel.ts";
+import type { FileJobMessage, JobResult, WorkerInit } from "./worker_protocol.ts";
 
 const logger = getLogger(["ferry", "workers"]);
-const HARNESS_URL = new URL("./worker_harness.ts", import.meta.url);
 
 /** Options for {@linkcode WorkerPool}. */
 export interface WorkerPoolOptions {
@@ -28,95 +22,23 @@ export interface WorkerPoolOptions {
   jobTimeoutMs: number;
 }
 
-/** Raised when a worker cannot start (for example the user's script fails to import). */
-export class WorkerStartError extends Error {
-  /**
-   * Creates the error.
-   *
-   * @example
-   * ```ts
-   * import { WorkerStartError } from "./worker_pool.ts";
-   * const error = new WorkerStartError({ name: "SyntaxError", message: "Unexpected token" });
-   * console.assert(error.message.includes("Unexpected token"));
-   * ```
-   */
-  constructor(error: SerializedError) {
-    super(`A worker could not start: ${error.name}: ${error.message}`);
-    this.name = "WorkerStartError";
-  }
-}
-
 interface Job {
   message: FileJobMessage;
   transfer: Transferable[];
   resolve: (result: JobResult) => void;
 }
 
-class PoolWorker {
-  readonly index: number;
-  readonly worker: Worker;
+interface Slot {
+  channel: WorkerChannel;
   job: Job | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
-  ready: Promise<void>;
-  stopped: Promise<void>;
-  #stoppedResolve!: () => void;
-
-  constructor(index: number, pool: WorkerPool, init: WorkerInit) {
-    this.index = index;
-    this.worker = new Worker(HARNESS_URL, { type: "module", name: `ferry-worker-${index}` });
-    this.stopped = new Promise((resolve) => this.#stoppedResolve = resolve);
-    this.ready = new Promise((resolve, reject) => {
-      this.worker.onmessage = (event: MessageEvent<FromWorker>) => {
-        const message = event.data;
-        if (message.type === "ready") resolve();
-        else if (message.type === "init-failed") reject(new WorkerStartError(message.error));
-        else if (message.type === "stopped") this.#stoppedResolve();
-        else if (message.type === "log") {
-          forwardLog(message.category, message.level, message.message, index);
-        } else if (message.type === "result") pool.finished(this, message);
-      };
-      this.worker.onerror = (event: ErrorEvent) => {
-        event.preventDefault();
-        const error = { name: "WorkerError", message: event.message || "the worker died" };
-        reject(new WorkerStartError(error));
-        pool.died(this, `the worker died: ${event.message}`);
-      };
-    });
-    this.worker.postMessage(init);
-  }
-
-  terminate(): void {
-    clearTimeout(this.timer);
-    this.worker.terminate();
-    this.#stoppedResolve();
-  }
+  up: boolean;
 }
 
-function forwardLog(category: string[], level: string, message: string, worker: number): void {
-  const target: Logger = getLogger(category);
-  const properties = { worker };
-  switch (level) {
-    case "trace":
-    case "debug":
-      target.debug(message.replaceAll("{", "{{").replaceAll("}", "}}"), properties);
-      break;
-    case "info":
-      target.info(message.replaceAll("{", "{{").replaceAll("}", "}}"), properties);
-      break;
-    case "warning":
-      target.warn(message.replaceAll("{", "{{").replaceAll("}", "}}"), properties);
-      break;
-    default:
-      target.error(message.replaceAll("{", "{{").replaceAll("}", "}}"), properties);
-  }
-}
-
-/**
- * Runs file jobs on a fixed number of workers.
- */
+/** Runs file jobs on a fixed number of workers. */
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;
-  readonly #workers: PoolWorker[] = [];
+  readonly #slots: Slot[] = [];
   readonly #queue: Job[] = [];
   #stopping = false;
 
@@ -124,24 +46,35 @@ export class WorkerPool {
     this.#options = options;
   }
 
-  /** Starts the workers; rejects with {@linkcode WorkerStartError} if one cannot start. */
+  /** Starts the workers; rejects with `WorkerStartError` if one cannot start. */
   async start(): Promise<void> {
-    for (let i = 0; i < this.#options.size; i++) this.#workers.push(this.#spawn(i));
+    for (let i = 0; i < this.#options.size; i++) this.#slots.push(this.#spawn(i));
     try {
-      await Promise.all(this.#workers.map((w) => w.ready));
+      await Promise.all(this.#slots.map((slot) => slot.channel.ready));
     } catch (error) {
-      for (const worker of this.#workers) worker.terminate();
+      for (const slot of this.#slots) slot.channel.terminate();
       throw error;
     }
   }
 
-  #spawn(index: number): PoolWorker {
-    return new PoolWorker(index, this, { type: "init", workerIndex: index, ...this.#options.init });
+  #spawn(index: number): Slot {
+    const slot: Slot = { channel: undefined!, job: undefined, timer: undefined, up: false };
+    slot.channel = new WorkerChannel({ type: "init", workerIndex: index, ...this.#options.init }, {
+      onMessage: (message) => {
+        if (message.type === "result") this.#finished(slot, message);
+      },
+      onDeath: (reason) => this.#died(slot, `the worker died: ${reason}`),
+    });
+    slot.channel.ready.then(() => {
+      slot.up = true;
+      this.#dispatch();
+    }, () => undefined);
+    return slot;
   }
 
   /** Jobs waiting for a worker plus jobs running. */
   get pending(): number {
-    return this.#queue.length + this.#workers.filter((w) => w.job).length;
+    return this.#queue.length + this.#slots.filter((s) => s.job).length;
   }
 
   /** Runs a job; resolves with its result (a worker's death becomes a `failed` result). */
@@ -153,50 +86,41 @@ export class WorkerPool {
   }
 
   #dispatch(): void {
-    for (const worker of this.#workers) {
+    for (const slot of this.#slots) {
       if (this.#queue.length === 0) return;
-      if (worker.job) continue;
+      if (slot.job || !slot.up) continue;
       const job = this.#queue.shift()!;
-      worker.job = job;
-      if (this.#options.jobTimeoutMs > 0) {
-        worker.timer = setTimeout(
-          () =>
-            this.died(
-              worker,
-              `process() did not finish within ${this.#options.jobTimeoutMs / 1000} s`,
-            ),
-          this.#options.jobTimeoutMs,
+      slot.job = job;
+      const limit = this.#options.jobTimeoutMs;
+      if (limit > 0) {
+        slot.timer = setTimeout(
+          () => this.#died(slot, `process() did not finish within ${limit / 1000} s`),
+          limit,
         );
       }
-      worker.worker.postMessage(job.message, job.transfer);
+      slot.channel.post(job.message, job.transfer);
     }
   }
 
-  /** Called by a worker when its job finished. */
-  finished(worker: PoolWorker, result: JobResult): void {
-    clearTimeout(worker.timer);
-    const job = worker.job;
-    worker.job = undefined;
+  #finished(slot: Slot, result: JobResult): void {
+    clearTimeout(slot.timer);
+    const job = slot.job;
+    slot.job = undefined;
     job?.resolve(result);
     this.#dispatch();
   }
 
-  /** Called when a worker died or timed out: fails its job and replaces it. */
-  died(worker: PoolWorker, reason: string): void {
-    const slot = this.#workers.indexOf(worker);
-    if (slot < 0) return;
-    worker.terminate();
-    const job = worker.job;
-    worker.job = undefined;
-    logger.error("Worker {worker} stopped: {reason}.", { worker: worker.index, reason });
-    if (!this.#stopping) {
-      const replacement = this.#spawn(worker.index);
-      this.#workers[slot] = replacement;
-      replacement.ready.then(
-        () => this.#dispatch(),
-        (error) => logger.error("A replacement worker failed to start: {error}", { error }),
-      );
-    } else this.#workers.splice(slot, 1);
+  /** A worker died or timed out: fail its job and put a fresh worker in its place. */
+  #died(slot: Slot, reason: string): void {
+    const at = this.#slots.indexOf(slot);
+    if (at < 0) return;
+    clearTimeout(slot.timer);
+    slot.channel.terminate();
+    const job = slot.job;
+    slot.job = undefined;
+    logger.error("Worker {worker} stopped: {reason}.", { worker: slot.channel.index, reason });
+    if (this.#stopping) this.#slots.splice(at, 1);
+    else this.#slots[at] = this.#spawn(slot.channel.index);
     job?.resolve({
       type: "result",
       id: job.message.id,
@@ -213,15 +137,16 @@ export class WorkerPool {
   async stop(graceMs = 10_000): Promise<void> {
     this.#stopping = true;
     this.#queue.length = 0;
-    const workers = [...this.#workers];
-    for (const worker of workers) worker.worker.postMessage({ type: "shutdown" });
+    const channels = this.#slots.map((s) => s.channel);
+    for (const slot of this.#slots) clearTimeout(slot.timer);
+    for (const channel of channels) channel.post({ type: "shutdown" });
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      Promise.all(workers.map((w) => w.stopped)),
+      Promise.all(channels.map((c) => c.stopped)),
       new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
     ]);
     clearTimeout(timer);
-    for (const worker of workers) worker.terminate();
-    this.#workers.length = 0;
+    for (const channel of channels) channel.terminate();
+    this.#slots.length = 0;
   }
 }
