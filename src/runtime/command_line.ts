@@ -78,6 +78,16 @@ export interface ProcessorArguments {
   logFileLevel: string | undefined;
   exitWhenIdleMs: number | undefined;
   maxAttempts: number;
+  /** Record processors: the error policy given on the command line. */
+  errorPolicy: "stop-partition" | "skip" | "exit" | undefined;
+  /** Record processors: attempts of a failing batch. */
+  retries: number | undefined;
+  /** Record processors: where skipped records go. */
+  deadLetterTopic: string | undefined;
+  /** Record processors: automatic checkpoint every this many records. */
+  checkpointEveryRecords: number | undefined;
+  /** Record processors: automatic checkpoint every this many ms. */
+  checkpointEveryMs: number | undefined;
   processTimeoutMs: number;
   /** The processor's own options, by their camelCase names. */
   options: Record<string, string | number | boolean | undefined>;
@@ -113,30 +123,34 @@ export const PROCESSOR_ENVIRONMENT: Readonly<Record<string, string>> = {
   FERRY_RDKAFKA_PATH: "full path of librdkafka (default: the system library)",
 };
 
+/** Which kind of processor a command line is for. */
+export type ProcessorKind = "files" | "records";
+
 /** Builds the commander program for a processor. */
 export function processorProgram(
   name: string,
   description: string | undefined,
   extra: OptionSpecs,
+  kind: ProcessorKind = "files",
 ): Command {
+  const files = kind === "files";
   const program = new Command(name)
-    .description(description ?? `Runs the "${name}" processor on files rebuilt from a topic.`)
+    .description(
+      description ??
+        (files
+          ? `Runs the "${name}" processor on files rebuilt from a topic.`
+          : `Runs the "${name}" record processor on each partition of a topic.`),
+    )
     .option("-c, --config <file>", "OpenMSIStream-style INI config file ([broker], [consumer])")
     .option("-b, --bootstrap-servers <list>", `Kafka brokers, such as host:9092`)
-    .requiredOption("-t, --topic <name>", "topic to read file chunks from")
+    .requiredOption("-t, --topic <name>", files ? "topic to read file chunks from" : "topic")
     .option("-g, --group <id>", `consumer group (default: "ferry-${name}-<topic>")`)
     .option(
       "-w, --workers <n>",
-      "number of worker threads running process()",
+      "number of worker threads running your code",
       positiveInt("--workers"),
       2,
     )
-    .addOption(
-      new Option("-m, --mode <mode>", "how files are rebuilt").choices(["memory", "disk", "both"])
-        .default("memory"),
-    )
-    .option("-o, --output-dir <dir>", "output directory (rebuilt files, logs)", `${name}-output`)
-    .option("--download-regex <regex>", "only process files whose relative path matches")
     .option("--status-interval <seconds>", "seconds between status lines", seconds, 30)
     .addOption(
       new Option("--log-level <level>", "console log level").choices(LOG_LEVELS).default("info"),
@@ -149,23 +163,50 @@ export function processorProgram(
       seconds,
     )
     .option(
-      "--max-attempts <n>",
-      "attempts per file before it stays failed",
-      positiveInt("--max-attempts"),
-      3,
-    )
-    .option(
-      "--process-timeout <seconds>",
-      "time limit of one process() call, 0 for none",
-      seconds,
-      0,
-    )
-    .option(
       "-X, --property <key=value>",
       "librdkafka consumer property (repeatable)",
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     );
+  if (files) {
+    program
+      .addOption(
+        new Option("-m, --mode <mode>", "how files are rebuilt").choices(["memory", "disk", "both"])
+          .default("memory"),
+      )
+      .option("-o, --output-dir <dir>", "output directory (rebuilt files, logs)", `${name}-output`)
+      .option("--download-regex <regex>", "only process files whose relative path matches")
+      .option(
+        "--max-attempts <n>",
+        "attempts per file before it stays failed",
+        positiveInt("--max-attempts"),
+        3,
+      )
+      .option(
+        "--process-timeout <seconds>",
+        "time limit of one process() call, 0 for none",
+        seconds,
+        0,
+      );
+  } else {
+    program
+      .addOption(
+        new Option("--error-policy <policy>", "when a batch keeps failing")
+          .choices(["stop-partition", "skip", "exit"]),
+      )
+      .option("--retries <n>", "attempts of a failing batch", positiveInt("--retries"))
+      .option("--dead-letter-topic <name>", "with --error-policy skip: send skipped records here")
+      .option(
+        "--checkpoint-every-records <n>",
+        "checkpoint automatically after this many records",
+        positiveInt("--checkpoint-every-records"),
+      )
+      .option(
+        "--checkpoint-every-seconds <seconds>",
+        "checkpoint automatically after this many seconds",
+        seconds,
+      );
+  }
   for (const [key, spec] of Object.entries(extra)) {
     const flag = `--${kebab(key)} ${spec.type === "boolean" ? "" : "<value>"}`.trim();
     const option = new Option(flag, spec.description);
@@ -208,8 +249,9 @@ export async function parseProcessorArguments(
   description: string | undefined,
   extra: OptionSpecs,
   args: readonly string[],
+  kind: ProcessorKind = "files",
 ): Promise<ProcessorArguments> {
-  const program = processorProgram(name, description, extra);
+  const program = processorProgram(name, description, extra, kind);
   try {
     program.parse(normalizeAliases(args, OPENMSISTREAM_ALIASES), { from: "user" });
   } catch (error) {
@@ -251,8 +293,15 @@ export async function parseProcessorArguments(
     logFile: o.logFile,
     logFileLevel: o.logFileLevel,
     exitWhenIdleMs: idle === undefined ? undefined : idle === true ? 5000 : idle * 1000,
-    maxAttempts: o.maxAttempts,
-    processTimeoutMs: o.processTimeout * 1000,
+    maxAttempts: o.maxAttempts ?? 3,
+    processTimeoutMs: (o.processTimeout ?? 0) * 1000,
+    errorPolicy: o.errorPolicy,
+    retries: o.retries,
+    deadLetterTopic: o.deadLetterTopic,
+    checkpointEveryRecords: o.checkpointEveryRecords,
+    checkpointEveryMs: o.checkpointEverySeconds === undefined
+      ? undefined
+      : o.checkpointEverySeconds * 1000,
     options,
   };
 }

@@ -4,11 +4,8 @@
  * @module
  */
 
-import { CommanderError } from "commander";
-import { dispose, getLogger } from "@logtape/logtape";
-import { ConfigError } from "../config/config_error.ts";
-import { LibraryLoadError } from "../kafka/mod.ts";
-import { parseProcessorArguments, UsageError } from "./command_line.ts";
+import { parseProcessorArguments } from "./command_line.ts";
+import { runCommand } from "./command_runner.ts";
 import {
   type OptionSpecs,
   type ProcessorDefinition,
@@ -16,9 +13,6 @@ import {
 } from "./define_processor.ts";
 import { defaultGroup, runFileProcessor, type RunStatus } from "./file_runner.ts";
 import type { FileRunSettings } from "./file_runner.ts";
-import { configureRunLogging, StatusLine } from "./run_output.ts";
-
-const logger = getLogger(["ferry", "runtime"]);
 
 /** Options for {@linkcode FileProcessor.runFromCommandLine}. */
 export interface CommandLineOptions {
@@ -76,91 +70,55 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
   ): Promise<number> {
     if (workerRegistrationHook()) return 0;
     const code = await this.#runCommandLine(args, options);
-    await dispose(); // flushes the log sinks
     if (options.exit ?? true) Deno.exit(code);
     return code;
   }
 
-  async #runCommandLine(args: readonly string[], options: CommandLineOptions): Promise<number> {
-    const name = this.definition.name;
-    let parsed;
-    try {
-      parsed = await parseProcessorArguments(
-        name,
-        this.definition.description,
-        this.definition.options ?? {},
-        args,
-      );
-    } catch (error) {
-      if (error instanceof CommanderError) return error.exitCode; // --help, --version
-      if (error instanceof UsageError || error instanceof ConfigError) {
-        writeError(`${name}: ${error.message}\nRun with --help for the options.`);
-        return 2;
-      }
-      throw error;
-    }
-    await configureRunLogging({
-      level: parsed.logLevel,
-      file: parsed.logFile,
-      fileLevel: parsed.logFileLevel,
+  #runCommandLine(args: readonly string[], options: CommandLineOptions): Promise<number> {
+    const definition = this.definition;
+    return runCommand({
+      name: definition.name,
+      parse: () =>
+        parseProcessorArguments(
+          definition.name,
+          definition.description,
+          definition.options ?? {},
+          args,
+        ),
+      logging: (parsed) => ({
+        level: parsed.logLevel,
+        file: parsed.logFile,
+        fileLevel: parsed.logFileLevel,
+      }),
+      run: async (parsed, signal, statusLine) => {
+        const status = await this.run({
+          scriptUrl: options.scriptUrl ?? Deno.mainModule,
+          topic: parsed.topic,
+          kafka: parsed.kafka,
+          outputDir: parsed.outputDir,
+          group: parsed.group ?? defaultGroup(definition.name, parsed.topic),
+          mode: parsed.mode,
+          workers: parsed.workers,
+          downloadRegex: parsed.downloadRegex,
+          options: parsed.options,
+          exitWhenIdleMs: parsed.exitWhenIdleMs,
+          statusIntervalMs: parsed.statusIntervalMs,
+          maxAttempts: parsed.maxAttempts,
+          processTimeoutMs: parsed.processTimeoutMs,
+          logLevel: parsed.logLevel,
+          signal,
+          onStatus: (s) =>
+            statusLine.update(
+              `${s.processed} processed, ${s.failed} failed, ` +
+                `${s.inProgress + s.running} in progress` +
+                (s.lag === undefined ? "" : `, lag ${s.lag}`),
+              s.bytes,
+            ),
+        });
+        return status.failed + status.invalid > 0 ? 1 : 0;
+      },
     });
-    const controller = new AbortController();
-    let signals = 0;
-    const onSignal = () => {
-      signals++;
-      if (signals === 1) {
-        logger.info("Stopping: finishing running files (a second signal stops at once).");
-        controller.abort();
-      } else {
-        logger.warn("Stopping at once.");
-        Deno.exit(130);
-      }
-    };
-    const listened: Deno.Signal[] = Deno.build.os === "windows"
-      ? ["SIGINT"]
-      : ["SIGINT", "SIGTERM"];
-    for (const signal of listened) Deno.addSignalListener(signal, onSignal);
-    const statusLine = new StatusLine();
-    try {
-      const status = await this.run({
-        scriptUrl: options.scriptUrl ?? Deno.mainModule,
-        topic: parsed.topic,
-        kafka: parsed.kafka,
-        outputDir: parsed.outputDir,
-        group: parsed.group ?? defaultGroup(name, parsed.topic),
-        mode: parsed.mode,
-        workers: parsed.workers,
-        downloadRegex: parsed.downloadRegex,
-        options: parsed.options,
-        exitWhenIdleMs: parsed.exitWhenIdleMs,
-        statusIntervalMs: parsed.statusIntervalMs,
-        maxAttempts: parsed.maxAttempts,
-        processTimeoutMs: parsed.processTimeoutMs,
-        logLevel: parsed.logLevel,
-        signal: controller.signal,
-        onStatus: (s) => statusLine.update(s),
-      });
-      statusLine.done();
-      return status.failed + status.invalid > 0 ? 1 : 0;
-    } catch (error) {
-      statusLine.done();
-      if (error instanceof ConfigError || error instanceof UsageError) {
-        writeError(`${name}: ${error.message}`);
-        return 2;
-      }
-      const message = error instanceof LibraryLoadError || !(error instanceof Error)
-        ? String(error instanceof Error ? error.message : error)
-        : error.message;
-      writeError(`${name}: ${message}`);
-      return 1;
-    } finally {
-      for (const signal of listened) Deno.removeSignalListener(signal, onSignal);
-    }
   }
-}
-
-function writeError(text: string): void {
-  Deno.stderr.writeSync(new TextEncoder().encode(text.endsWith("\n") ? text : text + "\n"));
 }
 
 /**

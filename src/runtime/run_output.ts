@@ -15,7 +15,6 @@ import {
   withFilter,
 } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
-import type { RunStatus } from "./file_runner.ts";
 
 /** Options for {@linkcode configureRunLogging}. */
 export interface RunLoggingOptions {
@@ -82,19 +81,17 @@ export class StatusLine {
   #lastAt = Date.now();
   #shown = false;
 
-  /** Shows a new status. */
-  update(status: RunStatus): void {
+  /** Shows `text`, followed by the data rate since the last update. */
+  update(text: string, bytes: number): void {
     const now = Date.now();
-    const rate = (status.bytes - this.#lastBytes) / Math.max(0.001, (now - this.#lastAt) / 1000);
-    this.#lastBytes = status.bytes;
+    const rate = (bytes - this.#lastBytes) / Math.max(0.001, (now - this.#lastAt) / 1000);
+    this.#lastBytes = bytes;
     this.#lastAt = now;
-    const text = `${status.processed} processed, ${status.failed} failed, ` +
-      `${status.inProgress + status.running} in progress, ${(rate / 1e6).toFixed(1)} MB/s` +
-      (status.lag === undefined ? "" : `, lag ${status.lag}`);
+    const line = `${text}, ${(rate / 1e6).toFixed(1)} MB/s`;
     if (this.#tty) {
-      Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${text}`));
+      Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${line}`));
       this.#shown = true;
-    } else this.#logger.info("Status: {text}", { text });
+    } else this.#logger.info("Status: {line}", { line });
   }
 
   /** Ends the line, so later output starts on a fresh one. */

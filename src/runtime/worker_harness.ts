@@ -9,7 +9,9 @@
 
 /// <reference lib="deno.worker" />
 
-import { configure, getLogger, type LogRecord } from "@logtape/logtape";
+import { configure, getLogger, type Logger, type LogRecord } from "@logtape/logtape";
+import { PartitionInstance } from "./partition_instance.ts";
+import type { RecordProcessorDefinition } from "./record_types.ts";
 import { hashHex, Sha512Hasher } from "../chunks/hash.ts";
 import type { DownloadedFile } from "../files/downloaded_file.ts";
 import {
@@ -23,8 +25,10 @@ import {
 import { createProcessLock } from "./lock.ts";
 import { FERRY_DIR } from "../registry/registry.ts";
 import {
+  type CheckpointFailure,
   type FileJobMessage,
   type FromWorker,
+  type RecordToWorker,
   serializeError,
   type ToWorker,
   type WorkerInit,
@@ -33,6 +37,65 @@ import {
 let definition: ProcessorDefinition | undefined;
 let context: ProcessorContext<OptionValues<OptionSpecs>> | undefined;
 let registered: RegisteredDefinition | undefined;
+let recordDefinition: RecordProcessorDefinition | undefined;
+let workerIndex = 0;
+let options: Record<string, unknown> = {};
+let logger: Logger = getLogger(["ferry", "worker"]);
+const instances = new Map<string, PartitionInstance>();
+const checkpointWaiters = new Map<number, (failure: CheckpointFailure | undefined) => void>();
+let nextCheckpointId = 1;
+
+function requestCommit(key: string, offset: number): Promise<CheckpointFailure | undefined> {
+  const requestId = nextCheckpointId++;
+  return new Promise((resolve) => {
+    checkpointWaiters.set(requestId, resolve);
+    send({ type: "checkpoint", key, requestId, offset });
+  });
+}
+
+async function handleRecordMessage(message: RecordToWorker): Promise<void> {
+  switch (message.type) {
+    case "open": {
+      const instance = new PartitionInstance(recordDefinition!, message, requestCommit, logger);
+      instances.set(message.key, instance);
+      try {
+        await instance.initialize(workerIndex, options);
+        send({ type: "opened", key: message.key });
+      } catch (error) {
+        send({ type: "opened", key: message.key, error: serializeError(error) });
+      }
+      break;
+    }
+    case "records": {
+      const instance = instances.get(message.key);
+      const error = instance
+        ? await instance.process(message.records, message.lag)
+        : { name: "Error", message: `No processor instance for "${message.key}".` };
+      if (error) {
+        send({
+          type: "batch-done",
+          key: message.key,
+          batchId: message.batchId,
+          error,
+          records: message.records,
+        });
+      } else send({ type: "batch-done", key: message.key, batchId: message.batchId });
+      break;
+    }
+    case "checkpoint-result": {
+      const resolve = checkpointWaiters.get(message.requestId);
+      checkpointWaiters.delete(message.requestId);
+      resolve?.(message.error);
+      break;
+    }
+    case "close": {
+      await instances.get(message.key)?.close(message.reason);
+      instances.delete(message.key);
+      send({ type: "closed", key: message.key });
+      break;
+    }
+  }
+}
 
 function send(message: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
@@ -69,10 +132,18 @@ async function init(message: WorkerInit): Promise<void> {
     });
   }
   await import(message.scriptUrl);
-  if (registered?.kind !== "files") {
+  if (registered === undefined) {
     throw new Error(
-      `The script "${message.scriptUrl}" did not call defineProcessor() when imported.`,
+      `The script "${message.scriptUrl}" did not call defineProcessor() or ` +
+        `defineRecordProcessor() when imported.`,
     );
+  }
+  workerIndex = message.workerIndex;
+  options = message.options;
+  logger = getLogger(["ferry", "processor", message.name]);
+  if (registered.kind === "records") {
+    recordDefinition = registered.definition as RecordProcessorDefinition;
+    return;
   }
   definition = registered.definition;
   context = {
@@ -189,6 +260,12 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       break;
     case "file":
       await runFile(message);
+      break;
+    case "open":
+    case "records":
+    case "checkpoint-result":
+    case "close":
+      await handleRecordMessage(message);
       break;
     case "shutdown":
       try {

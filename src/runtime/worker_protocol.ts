@@ -56,8 +56,73 @@ export interface FileJobMessage {
   chunks?: { offset: number; data: Uint8Array }[];
 }
 
+/** A record as it crosses to a worker (the same fields as a consumed message). */
+export interface WireRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers: { key: string; value: Uint8Array | null }[];
+  timestamp: number | null;
+}
+
+/** How far behind the end of its partition a batch is. */
+export interface BatchLag {
+  /** Messages in the partition after the batch's last record (when known). */
+  messagesBehindLatest: number | undefined;
+  /** Milliseconds between the last record's timestamp and now (when it has one). */
+  millisBehindLatest: number | undefined;
+}
+
+/** Automatic checkpoints after batches (when neither is set, only the user checkpoints). */
+export interface AutoCheckpoint {
+  /** Checkpoint once this many records were delivered since the last checkpoint. */
+  everyRecords?: number;
+  /** Checkpoint once this many milliseconds passed since the last checkpoint. */
+  everyMs?: number;
+}
+
+/** The coordinator's messages about record partitions. */
+export type RecordToWorker =
+  | {
+    type: "open";
+    key: string;
+    topic: string;
+    partition: number;
+    startOffset: number | undefined;
+    autoCheckpoint: AutoCheckpoint;
+    retries: number;
+    retryBackoffMs: number;
+  }
+  | { type: "records"; key: string; batchId: number; records: WireRecord[]; lag: BatchLag }
+  | { type: "checkpoint-result"; requestId: number; error?: CheckpointFailure }
+  | { type: "close"; key: string; reason: "revoked" | "lost" | "stopped" };
+
+/** Why a checkpoint failed. */
+export interface CheckpointFailure {
+  /** `lost`: the partition is no longer this process's; `failed`: the commit failed. */
+  kind: "lost" | "failed";
+  /** What happened. */
+  message: string;
+}
+
+/** A worker's messages about record partitions. */
+export type RecordFromWorker =
+  | { type: "opened"; key: string; error?: SerializedError }
+  | {
+    type: "batch-done";
+    key: string;
+    batchId: number;
+    /** Set when processRecords failed on every attempt; the records come back with it. */
+    error?: SerializedError;
+    records?: WireRecord[];
+  }
+  | { type: "checkpoint"; key: string; requestId: number; offset: number }
+  | { type: "closed"; key: string };
+
 /** What the coordinator sends a worker. */
-export type ToWorker = WorkerInit | FileJobMessage | { type: "shutdown" };
+export type ToWorker = WorkerInit | FileJobMessage | RecordToWorker | { type: "shutdown" };
 
 /** How a file job ended. */
 export type JobOutcome =
@@ -99,5 +164,6 @@ export type FromWorker =
   | { type: "ready" }
   | { type: "init-failed"; error: SerializedError }
   | JobResult
+  | RecordFromWorker
   | WorkerLog
   | { type: "stopped" };

@@ -1,0 +1,140 @@
+/**
+ * The user's side of record processors (the Kinesis Client Library's record-processor shape in
+ * Kafka terms): one instance per assigned partition, `initialize`, `processRecords` with a
+ * checkpointer, `shutdownRequested` and `shutdown` with a reason.
+ *
+ * @module
+ */
+
+import type { Logger } from "@logtape/logtape";
+import type { KafkaHeader } from "../kafka/mod.ts";
+import type { OptionSpecs, OptionValues } from "./define_processor.ts";
+
+/** A record read from a partition. */
+export interface KafkaRecord {
+  /** The topic. */
+  topic: string;
+  /** The partition. */
+  partition: number;
+  /** The record's offset. */
+  offset: number;
+  /** The key, or `null`. */
+  key: Uint8Array | null;
+  /** The value, or `null`. */
+  value: Uint8Array | null;
+  /** The headers, in order. */
+  headers: KafkaHeader[];
+  /** The timestamp in ms since the epoch, or `null`. */
+  timestamp: number | null;
+}
+
+/** How far behind the end of its partition a batch is (the KCL's millisBehindLatest). */
+export interface BatchInfo {
+  /** Messages in the partition after the batch's last record, when known. */
+  messagesBehindLatest: number | undefined;
+  /** Milliseconds between the last record's timestamp and now, when it has one. */
+  millisBehindLatest: number | undefined;
+}
+
+/** Commits a partition's progress. */
+export interface Checkpointer {
+  /**
+   * Commits after `record` (its offset + 1), or after the last record delivered when called
+   * without one. Resolves once the group coordinator has the offset.
+   *
+   * @throws {CheckpointError} `lost` after the partition was lost (nothing is committed),
+   * `invalid` for a checkpoint backwards or past what was delivered, `failed` when the
+   * broker refused the commit after retries.
+   */
+  checkpoint(record?: KafkaRecord | { offset: number }): Promise<void>;
+}
+
+/** Why a {@linkcode CheckpointError} was raised. */
+export type CheckpointErrorKind = "lost" | "invalid" | "failed";
+
+/** A checkpoint that could not be made. */
+export class CheckpointError extends Error {
+  /** `lost`, `invalid` or `failed`. */
+  readonly kind: CheckpointErrorKind;
+
+  /**
+   * Creates the error.
+   *
+   * @example
+   * ```ts
+   * import { CheckpointError } from "./record_types.ts";
+   * const error = new CheckpointError("lost", "Partition 3 was lost.");
+   * console.assert(error.kind === "lost");
+   * ```
+   */
+  constructor(kind: CheckpointErrorKind, message: string) {
+    super(message);
+    this.name = "CheckpointError";
+    this.kind = kind;
+  }
+}
+
+/**
+ * Why a partition's processor shuts down: `revoked` (a rebalance took the partition away
+ * gracefully), `stopped` (the process is stopping) — both may checkpoint; `lost` (the
+ * assignment was lost, the KCL's ZOMBIE) — checkpointing throws.
+ */
+export type ShutdownReason = "revoked" | "lost" | "stopped";
+
+/** What `initialize` is told. */
+export interface PartitionContext<O = Record<string, unknown>> {
+  /** The topic. */
+  topic: string;
+  /** The partition this instance owns. */
+  partition: number;
+  /** The offset processing starts at (the group's committed offset), when known. */
+  startOffset: number | undefined;
+  /** Which worker runs this instance, from 0. */
+  workerIndex: number;
+  /** The values of the processor's extra options. */
+  options: O;
+  /** A logger under `["ferry", "processor", <name>]`. */
+  logger: Logger;
+}
+
+/** What to do when `processRecords` keeps failing (after its retries). */
+export type ErrorPolicy =
+  /** Stop this partition (others go on); the process exits 1 at the end. */
+  | "stop-partition"
+  /** Skip the batch (sent to the dead-letter topic when one is set) and go on. */
+  | "skip"
+  /** Stop the whole process with exit code 1. */
+  | "exit";
+
+/**
+ * A record processor's definition. Each assigned partition gets its own instance: an object
+ * created from this definition, so `this` in the functions below is per-partition state.
+ */
+export interface RecordProcessorDefinition<S extends OptionSpecs = OptionSpecs> {
+  /** A short name: used in the default consumer group and log lines. */
+  name: string;
+  /** One line for `--help`. */
+  description?: string;
+  /** Extra command-line options. */
+  options?: S;
+  /** Runs once per partition instance, before any of its records. */
+  initialize?: (context: PartitionContext<OptionValues<S>>) => void | Promise<void>;
+  /** Runs on each batch of one partition's records, in offset order. */
+  processRecords: (
+    records: KafkaRecord[],
+    checkpointer: Checkpointer,
+    info: BatchInfo,
+  ) => void | Promise<void>;
+  /** Graceful revoke or stop: the last chance to checkpoint. */
+  shutdownRequested?: (checkpointer: Checkpointer) => void | Promise<void>;
+  /** Runs once when the instance ends. */
+  shutdown?: (
+    input: { reason: ShutdownReason; checkpointer: Checkpointer },
+  ) => void | Promise<void>;
+  /** What to do when a batch keeps failing; default `"stop-partition"`. */
+  errorPolicy?: ErrorPolicy;
+  /** Attempts of a failing batch before the policy applies; default 3. */
+  retries?: number;
+  /** Checkpoint automatically after batches (the user may still checkpoint too). */
+  autoCheckpoint?: { everyRecords?: number; everyMs?: number };
+}
