@@ -1,0 +1,334 @@
+/**
+ * The uploader: one file or a directory tree, once or watching for new and changed files, to a
+ * Kafka topic in OpenMSIStream's chunk format.
+ *
+ * @module
+ */
+
+import { basename, dirname, relative, resolve, sep } from "node:path";
+import { getLogger } from "@logtape/logtape";
+import { DEFAULT_CHUNK_SIZE } from "../chunks/chunk.ts";
+import { Admin, type KafkaConfig, type KafkaError, Producer } from "../kafka/mod.ts";
+import { ByteWindow } from "./byte_window.ts";
+import { type FileOutcome, type UploadEvents, uploadFile } from "./file_uploader.ts";
+import { FileFilter, type FileFilterOptions } from "./filter.ts";
+import { partitionForPath } from "./partition.ts";
+import { type ScannedFile, scanTree } from "./scan.ts";
+import { defaultUploadLogPath, UploadLog } from "./upload_log.ts";
+import { join } from "node:path";
+
+/** How the partition of a chunk is chosen. */
+export type PartitionerChoice = "path" | "default";
+
+/** Options of {@linkcode upload} and {@linkcode watchAndUpload}. */
+export interface UploadOptions extends FileFilterOptions {
+  /** librdkafka producer properties; `bootstrap.servers` at least. */
+  kafka: KafkaConfig;
+  /** The topic to upload to (it must exist). */
+  topic: string;
+  /** Chunk size in bytes; default 524288 (OpenMSIStream's default). */
+  chunkSize?: number;
+  /**
+   * `path` (default): every chunk of a file goes to the partition murmur2(relative path) modulo
+   * the partition count. `default`: the producer's partitioner chooses per chunk key, as
+   * OpenMSIStream does (chunks of one file spread over partitions).
+   */
+  partitioner?: PartitionerChoice;
+  /**
+   * Folder of the upload log (`upload_to_<topic>.jsonl`), default `<root>/.ferry`; `false` keeps
+   * no log (nothing is skipped on a restart).
+   */
+  uploadLogDir?: string | false;
+  /** Most bytes handed to the producer and not yet acknowledged; default 32 MiB. */
+  maxInFlightBytes?: number;
+  /** Files uploaded at once; default 4. */
+  concurrency?: number;
+  /**
+   * How long the producer keeps retrying a chunk while the broker is unreachable before the
+   * file fails (librdkafka's `message.timeout.ms`); default 300 000 ms.
+   */
+  deliveryTimeoutMs?: number;
+  /** Progress callbacks. */
+  events?: UploadEvents;
+  /** Called for errors librdkafka reports on its own (a broker going away). */
+  onKafkaError?: (error: KafkaError) => void;
+  /** Stops the upload (watch mode ends; files in progress fail). */
+  signal?: AbortSignal;
+}
+
+/** Options only {@linkcode watchAndUpload} takes. */
+export interface WatchOptions extends UploadOptions {
+  /** How long a file must stay unchanged before it is uploaded; default 3000 ms. */
+  settleMs?: number;
+  /** Upload the files already there when watching starts; default false. */
+  uploadExisting?: boolean;
+  /** How often the folder is scanned; default min(1000, settleMs / 2) ms. */
+  pollMs?: number;
+}
+
+/** The result of an upload run. */
+export interface UploadSummary {
+  /** Every file's outcome, in the order they finished. */
+  outcomes: FileOutcome[];
+  /** Files uploaded. */
+  uploaded: number;
+  /** Files skipped (already uploaded, or empty). */
+  skipped: number;
+  /** Files that failed. */
+  failed: number;
+  /** Bytes of file data sent and acknowledged in this run. */
+  bytes: number;
+  /** Wall-clock seconds. */
+  seconds: number;
+}
+
+const logger = getLogger(["ferry", "upload"]);
+
+/** The producer properties Ferry sets unless the user's configuration says otherwise. */
+export function producerDefaults(chunkSize: number, deliveryTimeoutMs: number): KafkaConfig {
+  return {
+    // Retries after a broker outage never duplicate or reorder chunks.
+    "enable.idempotence": true,
+    "linger.ms": 5,
+    "message.timeout.ms": deliveryTimeoutMs,
+    // A chunk message is the chunk plus about 300 bytes of fields.
+    "message.max.bytes": Math.max(1_000_000, chunkSize + 64 * 1024),
+  };
+}
+
+/** Sets up the shared pieces of a run: root, filter, log, producer, partitioner. */
+class Session implements AsyncDisposable {
+  readonly root: string;
+  readonly filter: FileFilter;
+  readonly producer: Producer;
+  readonly window: ByteWindow;
+  readonly chunkSize: number;
+  log: UploadLog | undefined;
+  partitionCount: number | undefined;
+  readonly summary: UploadSummary;
+  readonly #started = performance.now();
+
+  constructor(root: string, readonly options: UploadOptions) {
+    this.root = root;
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize < 1) {
+      throw new RangeError(`Chunk size ${options.chunkSize} is not a positive integer.`);
+    }
+    const logDir = options.uploadLogDir === false
+      ? undefined
+      : resolve(options.uploadLogDir ?? join(root, ".ferry"));
+    const inside = logDir === undefined ? undefined : relative(root, logDir);
+    const excludeDirs = [...(options.excludeDirs ?? [])];
+    if (inside !== undefined && inside !== "" && !inside.startsWith("..")) {
+      excludeDirs.push(inside.split(sep).join("/"));
+    }
+    this.filter = new FileFilter({ ...options, excludeDirs });
+    this.window = new ByteWindow(options.maxInFlightBytes ?? 32 * 1024 * 1024);
+    this.producer = new Producer(
+      {
+        ...producerDefaults(this.chunkSize, options.deliveryTimeoutMs ?? 300_000),
+        ...options.kafka,
+      },
+      { onError: options.onKafkaError, closeTimeoutMs: 5_000 },
+    );
+    this.summary = { outcomes: [], uploaded: 0, skipped: 0, failed: 0, bytes: 0, seconds: 0 };
+  }
+
+  async init(): Promise<void> {
+    if (this.options.uploadLogDir !== false) {
+      const path = this.options.uploadLogDir === undefined
+        ? defaultUploadLogPath(this.root, this.options.topic)
+        : join(this.options.uploadLogDir, `upload_to_${this.options.topic}.jsonl`);
+      this.log = await UploadLog.open(path);
+      logger.debug("Upload log: {path}", { path });
+    }
+    // Fails early and clearly when the broker or the topic is not there.
+    await using admin = new Admin(this.options.kafka, { onError: this.options.onKafkaError });
+    const count = await admin.partitionCount(this.options.topic, 30_000);
+    if ((this.options.partitioner ?? "path") === "path") this.partitionCount = count;
+  }
+
+  partitionFor = (path: string): number | undefined =>
+    this.partitionCount === undefined ? undefined : partitionForPath(path, this.partitionCount);
+
+  async uploadOne(path: string): Promise<FileOutcome> {
+    const events = this.options.events;
+    const outcome = await uploadFile(this.root, path, {
+      producer: this.producer,
+      topic: this.options.topic,
+      chunkSize: this.chunkSize,
+      partitionFor: this.partitionFor,
+      window: this.window,
+      log: this.log,
+      signal: this.options.signal,
+      events: {
+        chunkSent: events?.chunkSent,
+        chunkAcked: (info) => {
+          this.summary.bytes += info.bytes;
+          events?.chunkAcked?.(info);
+        },
+        fileDone: events?.fileDone,
+      },
+    });
+    this.summary.outcomes.push(outcome);
+    if (outcome.status === "uploaded") this.summary.uploaded++;
+    else if (outcome.status === "skipped") this.summary.skipped++;
+    else this.summary.failed++;
+    return outcome;
+  }
+
+  /** Uploads paths with at most `concurrency` files at once. */
+  async uploadAll(paths: readonly string[]): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < paths.length) {
+        if (this.options.signal?.aborted) return;
+        await this.uploadOne(paths[next++]);
+      }
+    };
+    const n = Math.max(1, Math.min(this.options.concurrency ?? 4, paths.length));
+    await Promise.all(Array.from({ length: n }, worker));
+  }
+
+  finish(): UploadSummary {
+    this.summary.seconds = (performance.now() - this.#started) / 1000;
+    return this.summary;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      await this.producer.close();
+    } finally {
+      await this.log?.close();
+    }
+  }
+}
+
+/**
+ * Uploads one file, or every file of a directory tree (relative paths become the chunks'
+ * subdirectories; hidden files and folders and Ferry's `.ferry` folder are left out). A file
+ * counts as uploaded only when the broker acknowledged every chunk.
+ *
+ * @example
+ * ```ts ignore
+ * import { upload } from "./uploader.ts";
+ * const summary = await upload("/data/run1", {
+ *   kafka: { "bootstrap.servers": "127.0.0.1:39092" },
+ *   topic: "raw-data",
+ * });
+ * if (summary.failed > 0) Deno.exit(1);
+ * ```
+ *
+ * @param target A file or a folder.
+ * @param options Broker, topic and the rest.
+ * @returns What happened to each file.
+ */
+export async function upload(target: string, options: UploadOptions): Promise<UploadSummary> {
+  const full = resolve(target);
+  const info = await Deno.stat(full);
+  const root = info.isDirectory ? full : dirname(full);
+  await using session = new Session(root, options);
+  await session.init();
+  if (info.isDirectory) {
+    const files = await scanTree(root, session.filter);
+    logger.info("Uploading {count} file(s) from {root} to topic {topic}.", {
+      count: files.length,
+      root,
+      topic: options.topic,
+    });
+    await session.uploadAll(files.map((f) => f.path));
+  } else {
+    await session.uploadOne(basename(full));
+  }
+  return session.finish();
+}
+
+/**
+ * Watches a folder and uploads each new or changed file once it has stayed unchanged for the
+ * settle time, until `options.signal` is aborted. Files already there are uploaded only with
+ * `uploadExisting` (files the upload log records as uploaded are skipped either way). The folder
+ * is polled (portable, and no event is ever missed), every `pollMs`.
+ *
+ * @example
+ * ```ts ignore
+ * import { watchAndUpload } from "./uploader.ts";
+ * const stop = new AbortController();
+ * Deno.addSignalListener("SIGINT", () => stop.abort());
+ * await watchAndUpload("/data", {
+ *   kafka: { "bootstrap.servers": "127.0.0.1:39092" },
+ *   topic: "raw-data",
+ *   uploadExisting: true,
+ *   signal: stop.signal,
+ * });
+ * ```
+ *
+ * @param dir The folder to watch.
+ * @param options Broker, topic, settle time and the rest.
+ * @returns What happened to each file, when the watch is stopped.
+ */
+export async function watchAndUpload(dir: string, options: WatchOptions): Promise<UploadSummary> {
+  const root = resolve(dir);
+  const info = await Deno.stat(root);
+  if (!info.isDirectory) throw new Error(`Watch target "${dir}" is not a folder.`);
+  await using session = new Session(root, options);
+  await session.init();
+  const settleMs = options.settleMs ?? 3000;
+  const pollMs = options.pollMs ?? Math.max(50, Math.min(1000, settleMs / 2));
+  const signal = options.signal;
+
+  // What each path looked like: its stamp, since when, and the stamp last handled.
+  const seen = new Map<string, { stamp: string; since: number; handled?: string }>();
+  const stampOf = (f: ScannedFile) => `${f.size}:${f.mtime}`;
+  const now = Date.now();
+  for (const file of await scanTree(root, session.filter)) {
+    const stamp = stampOf(file);
+    seen.set(file.path, { stamp, since: now, handled: options.uploadExisting ? undefined : stamp });
+  }
+  logger.info("Watching {root} for files to upload to topic {topic} ({existing}).", {
+    root,
+    topic: options.topic,
+    existing: options.uploadExisting ? "uploading files already there" : "new files only",
+  });
+  const active = new Set<Promise<void>>();
+  const busy = new Set<string>();
+  const limit = Math.max(1, options.concurrency ?? 4);
+  while (!signal?.aborted) {
+    const files = await scanTree(root, session.filter);
+    const t = Date.now();
+    const present = new Set<string>();
+    for (const file of files) {
+      present.add(file.path);
+      const stamp = stampOf(file);
+      const state = seen.get(file.path);
+      if (!state || state.stamp !== stamp) {
+        seen.set(file.path, { stamp, since: t, handled: state?.handled });
+        continue;
+      }
+      if (state.handled === stamp || busy.has(file.path) || t - state.since < settleMs) continue;
+      if (busy.size >= limit) continue;
+      state.handled = stamp;
+      busy.add(file.path);
+      const job = session.uploadOne(file.path).then((outcome) => {
+        // A file that changed under the upload is tried again once it settles.
+        if (outcome.status === "failed" && outcome.error.kind === "changed") {
+          const s = seen.get(file.path);
+          if (s) s.handled = undefined;
+        }
+      }).finally(() => {
+        busy.delete(file.path);
+        active.delete(job);
+      });
+      active.add(job);
+    }
+    for (const path of seen.keys()) if (!present.has(path)) seen.delete(path);
+    await new Promise<void>((wake) => {
+      const timer = setTimeout(wake, pollMs);
+      signal?.addEventListener("abort", () => {
+        clearTimeout(timer);
+        wake();
+      }, { once: true });
+    });
+  }
+  await Promise.all(active);
+  return session.finish();
+}

@@ -1,0 +1,117 @@
+/**
+ * What the upload tests share: reading a topic back, rebuilding the files from its chunk
+ * messages (checking every hash), and making test trees.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import type { DataFileChunk } from "../../src/chunks/chunk.ts";
+import { decodeChunk } from "../../src/chunks/codec.ts";
+import { hashesEqual, sha512 } from "../../src/chunks/hash.ts";
+import { chunkKey } from "../../src/chunks/key.ts";
+import { type ConsumedMessage, Consumer } from "../../src/kafka/mod.ts";
+import { assert, assertEquals } from "./assert.ts";
+import { BOOTSTRAP, uniqueName } from "./broker.ts";
+
+/** Reads every message of `topic` from the beginning until `count` arrived (then a bit more). */
+export async function readTopic(
+  topic: string,
+  count: number,
+  options: { bootstrap?: string; timeoutMs?: number } = {},
+): Promise<ConsumedMessage[]> {
+  await using consumer = new Consumer({
+    "bootstrap.servers": options.bootstrap ?? BOOTSTRAP,
+    "group.id": uniqueName("upload-test"),
+    "auto.offset.reset": "earliest",
+    "enable.auto.commit": false,
+  });
+  consumer.subscribe([topic]);
+  const out: ConsumedMessage[] = [];
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  while (out.length < count && Date.now() < deadline) {
+    out.push(...await consumer.poll({ timeoutMs: 200 }));
+  }
+  out.push(...await consumer.poll({ timeoutMs: 300 }));
+  return out;
+}
+
+/** One file rebuilt from a topic. */
+export interface RebuiltFile {
+  /** The bytes. */
+  bytes: Uint8Array;
+  /** Partitions its chunks were in. */
+  partitions: Set<number>;
+  /** Its chunks, by index. */
+  chunks: Map<number, DataFileChunk>;
+}
+
+/**
+ * Decodes every message (checking chunk hashes and keys), groups the chunks by relative path
+ * and file hash, and rebuilds each complete file, checking its SHA-512. Fails on a duplicate
+ * chunk with different data, a wrong key, or a mixed-up file.
+ */
+export function rebuild(messages: readonly ConsumedMessage[]): Map<string, RebuiltFile> {
+  const byPath = new Map<string, RebuiltFile & { hash: Uint8Array; total: number }>();
+  const decoder = new TextDecoder();
+  for (const message of messages) {
+    const chunk = decodeChunk(message.value!);
+    assertEquals(decoder.decode(message.key!), chunkKey(chunk), "message key");
+    const path = chunk.subdir === "" ? chunk.filename : `${chunk.subdir}/${chunk.filename}`;
+    let file = byPath.get(path);
+    if (!file || !hashesEqual(file.hash, chunk.fileHash)) {
+      assert(!file, `two versions of "${path}" in the topic`);
+      file = {
+        hash: chunk.fileHash,
+        total: chunk.totalChunks,
+        bytes: new Uint8Array(0),
+        partitions: new Set(),
+        chunks: new Map(),
+      };
+      byPath.set(path, file);
+    }
+    file.partitions.add(message.partition);
+    file.chunks.set(chunk.chunkIndex, chunk);
+  }
+  const out = new Map<string, RebuiltFile>();
+  for (const [path, file] of byPath) {
+    assertEquals(file.chunks.size, file.total, `chunks of "${path}"`);
+    const ordered = [...file.chunks.values()].sort((a, b) => a.chunkOffset - b.chunkOffset);
+    const last = ordered[ordered.length - 1];
+    const bytes = new Uint8Array(last.chunkOffset + last.data.length);
+    for (const chunk of ordered) bytes.set(chunk.data, chunk.chunkOffset);
+    assert(hashesEqual(sha512(bytes), file.hash), `file hash of "${path}"`);
+    out.set(path, { bytes, partitions: file.partitions, chunks: file.chunks });
+  }
+  return out;
+}
+
+/** Deterministic pseudo-random bytes (fast xorshift), so failures can be reproduced. */
+export function testBytes(length: number, seed = 1): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(length);
+  const words = new Uint32Array(out.buffer, 0, Math.floor(length / 4));
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    words[i] = x;
+  }
+  for (let i = words.length * 4; i < length; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+/** Writes files (relative POSIX path to bytes) under `root`, creating folders. */
+export async function writeTree(
+  root: string,
+  files: Record<string, Uint8Array | string>,
+): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    const full = join(root, ...path.split("/"));
+    await Deno.mkdir(dirname(full), { recursive: true });
+    if (typeof content === "string") await Deno.writeTextFile(full, content);
+    else await Deno.writeFile(full, content);
+  }
+}
