@@ -12,7 +12,8 @@ export type UploadFailureKind =
   | "changed"
   | "delivery"
   | "send"
-  | "log";
+  | "log"
+  | "interrupted";
 
 /**
  * A file that could not be uploaded; the message names the file.

@@ -239,6 +239,11 @@ function toUploadError(error: unknown, path: string): UploadError {
       `File "${path}" kept changing while it was uploaded; it was not uploaded.`,
     );
   }
+  if (error instanceof DOMException && error.name === "AbortError") {
+    return new UploadError("interrupted", path, `File "${path}" was not finished: interrupted.`, {
+      cause: error,
+    });
+  }
   if (error instanceof Deno.errors.NotFound) {
     return new UploadError("missing", path, `File "${path}" was deleted during upload.`, {
       cause: error,

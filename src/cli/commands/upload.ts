@@ -1,0 +1,370 @@
+/**
+ * `ferry upload`: upload a file or a directory tree (once, or watching it) to a Kafka topic in
+ * OpenMSIStream's chunk format.
+ *
+ * @module
+ */
+
+import { Command, Option } from "commander";
+import { getLogger } from "@logtape/logtape";
+import { DEFAULT_CHUNK_SIZE } from "../../chunks/chunk.ts";
+import {
+  BOOTSTRAP_ENV,
+  describeKafkaConfig,
+  resolveKafkaConfig,
+} from "../../config/kafka_config.ts";
+import { ConfigError } from "../../config/config_error.ts";
+import type { FileOutcome } from "../../upload/file_uploader.ts";
+import {
+  type PartitionerChoice,
+  upload,
+  type UploadSummary,
+  watchAndUpload,
+  type WatchOptions,
+} from "../../upload/uploader.ts";
+import { ExitCode } from "../exit_codes.ts";
+import type { CliContext, FlagAliases } from "../context.ts";
+import { configureLogging, parseLogLevel } from "../logging.ts";
+import { formatBytes, Progress } from "../progress.ts";
+
+/** OpenMSIStream's `UploadDataFile` / `DataFileUploadDirectory` flag names Ferry accepts. */
+export const UPLOAD_ALIASES: FlagAliases = {
+  "--topic_name": "--topic",
+  "--producer_topic_name": "--topic",
+  "--chunk_size": "--chunk-size",
+  "--upload_existing": "--upload-existing",
+  "--upload_regex": "--upload-regex",
+  "--watchdog_lag_time": "--settle-seconds",
+  "--n_threads": "--concurrency",
+  "--logger_stream_level": "--log-level",
+  "--logger_file_level": "--log-file-level",
+  "--logger_file_path": "--log-file",
+  "--bootstrap_servers": "--bootstrap-servers",
+};
+
+const logger = getLogger(["ferry", "cli", "upload"]);
+
+interface UploadFlags {
+  topic?: string;
+  bootstrapServers?: string;
+  config?: string;
+  property: string[];
+  chunkSize: number;
+  partitioner: PartitionerChoice;
+  watch?: boolean;
+  uploadExisting?: boolean;
+  settleSeconds: number;
+  include: string[];
+  exclude: string[];
+  uploadRegex?: string;
+  uploadLog: boolean;
+  uploadLogDir?: string;
+  deliveryTimeout: number;
+  concurrency: number;
+  maxInFlightMb: number;
+  logLevel: string;
+  logFile?: string;
+  logFileLevel?: string;
+  quiet?: boolean;
+}
+
+/**
+ * Parses a byte size: a whole number of bytes, or with a `K`/`KiB`/`M`/`MiB` suffix.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseByteSize } from "./upload.ts";
+ *
+ * assert.equal(parseByteSize("512KiB"), 524288);
+ * assert.equal(parseByteSize("1M"), 1048576);
+ * assert.equal(parseByteSize("4096"), 4096);
+ * ```
+ *
+ * @param text What the user typed.
+ * @returns The number of bytes.
+ * @throws {ConfigError} for anything else.
+ */
+export function parseByteSize(text: string): number {
+  const match = /^\s*(\d+)\s*(k|kib|kb|m|mib|mb)?\s*$/i.exec(text);
+  if (!match) {
+    throw new ConfigError(
+      `Size ${JSON.stringify(text)} is not a number of bytes (such as 524288, 512KiB or 1MiB).`,
+    );
+  }
+  const unit = (match[2] ?? "").toLowerCase();
+  const factor = unit.startsWith("k") ? 1024 : unit.startsWith("m") ? 1024 * 1024 : 1;
+  const bytes = Number(match[1]) * factor;
+  if (bytes < 1 || bytes > 64 * 1024 * 1024) {
+    throw new ConfigError(`Size ${JSON.stringify(text)} must be between 1 byte and 64 MiB.`);
+  }
+  return bytes;
+}
+
+function positiveNumber(name: string, integer: boolean) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+      throw new ConfigError(
+        `Option "${name}" is ${JSON.stringify(text)}, expected a positive ${
+          integer ? "integer" : "number"
+        }.`,
+      );
+    }
+    return value;
+  };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/**
+ * Builds the `upload` subcommand.
+ *
+ * @example
+ * ```ts ignore
+ * import { Command } from "commander";
+ * import { createUploadCommand } from "./upload.ts";
+ * const context = { exitCode: 0, signal: new AbortController().signal, print: () => {} };
+ * new Command("ferry").addCommand(createUploadCommand(context));
+ * ```
+ *
+ * @param context Where the action reports its exit code and prints its summary.
+ * @returns The command.
+ */
+export function createUploadCommand(context: CliContext): Command {
+  const command = new Command("upload")
+    .summary("upload a file or a folder to a Kafka topic as OpenMSIStream chunk messages")
+    .description(
+      "Upload a file, or every file of a folder tree (relative paths become the subdirectory " +
+        "field), to a Kafka topic in OpenMSIStream's chunk format. A file counts as uploaded " +
+        "only when the broker acknowledged every chunk; an upload log lets a restarted upload " +
+        "skip files already uploaded and resend only what was not acknowledged. Hidden files " +
+        "and folders (and Ferry's .ferry folder) are never uploaded; empty files are skipped " +
+        "(OpenMSIStream sends nothing for them either).",
+    )
+    .argument("<path>", "a file, or a folder to upload (or watch) recursively")
+    .addOption(new Option("-t, --topic <name>", "topic to upload to (alias --topic_name)").env(
+      "FERRY_TOPIC",
+    ))
+    .addOption(
+      new Option("-b, --bootstrap-servers <list>", "Kafka brokers, host:port[,host:port...]")
+        .env(BOOTSTRAP_ENV),
+    )
+    .addOption(
+      new Option(
+        "-c, --config <file>",
+        "OpenMSIStream-style config file ([broker] and [producer] sections, $VAR values)",
+      ).env("FERRY_CONFIG"),
+    )
+    .option(
+      "-X, --property <key=value>",
+      "librdkafka producer property (repeatable), wins over the config file",
+      collect,
+      [],
+    )
+    .option(
+      "--chunk-size <bytes>",
+      "chunk size, such as 524288 or 512KiB",
+      parseByteSize,
+      DEFAULT_CHUNK_SIZE,
+    )
+    .addOption(
+      new Option(
+        "--partitioner <kind>",
+        "path: all chunks of a file in the partition murmur2(relative path) picks; default: " +
+          "the producer's per-key partitioner, as OpenMSIStream does",
+      ).choices(["path", "default"]).default("path"),
+    )
+    .option("-w, --watch", "keep watching the folder; upload new and changed files once settled")
+    .option("--upload-existing", "with --watch: also upload the files already there")
+    .option(
+      "--settle-seconds <s>",
+      "with --watch: how long a file must stay unchanged before upload",
+      positiveNumber("--settle-seconds", false),
+      3,
+    )
+    .option(
+      "--include <glob>",
+      "only upload files matching (repeatable; without '/', matched against the file name)",
+      collect,
+      [],
+    )
+    .option("--exclude <glob>", "leave out files matching (repeatable)", collect, [])
+    .option("--upload-regex <regex>", "only upload relative paths matching this regex")
+    .option(
+      "--upload-log-dir <dir>",
+      "folder of the upload log upload_to_<topic>.jsonl (default <folder>/.ferry)",
+    )
+    .option("--no-upload-log", "keep no upload log (a restart uploads everything again)")
+    .option(
+      "--delivery-timeout <s>",
+      "how long to keep retrying while the broker is unreachable before a file fails",
+      positiveNumber("--delivery-timeout", false),
+      300,
+    )
+    .option(
+      "--concurrency <n>",
+      "files uploaded at once",
+      positiveNumber("--concurrency", true),
+      4,
+    )
+    .option(
+      "--max-in-flight-mb <n>",
+      "most MiB sent and not yet acknowledged (bounds memory)",
+      positiveNumber("--max-in-flight-mb", false),
+      32,
+    )
+    .addOption(
+      new Option("--log-level <level>", "console log level: debug, info, warning, error")
+        .default("info").env("FERRY_LOG_LEVEL"),
+    )
+    .option("--log-file <file>", "also log to this file (rotated at 10 MiB)")
+    .option("--log-file-level <level>", "log file level (default: --log-level)")
+    .option("-q, --quiet", "no progress line; only warnings and errors on the console")
+    .addHelpText(
+      "after",
+      `
+OpenMSIStream flag names are accepted too: ${Object.keys(UPLOAD_ALIASES).join(", ")}.
+
+Environment variables: FERRY_TOPIC, ${BOOTSTRAP_ENV}, FERRY_CONFIG, FERRY_LOG_LEVEL (defaults of
+the flags above), variables named as $VAR in the config file, FERRY_RDKAFKA_PATH (librdkafka).
+
+Exit status: 0 every file uploaded or skipped; 1 some file failed (each is named); 2 usage or
+configuration error.
+
+Examples:
+  ferry upload scan.tif -t raw-data -b 127.0.0.1:9092
+  ferry upload /data/run1 --config ferry.config --topic raw-data --include '*.tif'
+  ferry upload /data --watch --upload-existing -t raw-data   # Ctrl-C stops`,
+    )
+    .action(async (path: string, flags: UploadFlags) => {
+      context.exitCode = await runUpload(path, flags, context);
+    });
+  return command;
+}
+
+async function runUpload(path: string, flags: UploadFlags, context: CliContext): Promise<number> {
+  const level = parseLogLevel(flags.logLevel);
+  const fileLevel = flags.logFileLevel === undefined
+    ? undefined
+    : parseLogLevel(flags.logFileLevel);
+  if (flags.topic === undefined || flags.topic.trim() === "") {
+    throw new ConfigError("No topic given: use --topic (or --topic_name) or set FERRY_TOPIC.");
+  }
+  if (flags.uploadExisting && !flags.watch) {
+    logger.debug("--upload-existing has no effect without --watch (every file is uploaded).");
+  }
+  let regex: RegExp | undefined;
+  if (flags.uploadRegex !== undefined) {
+    try {
+      regex = new RegExp(flags.uploadRegex);
+    } catch (error) {
+      throw new ConfigError(
+        `Option "--upload-regex" is ${JSON.stringify(flags.uploadRegex)}, not a valid regular ` +
+          `expression: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+  const kafka = await resolveKafkaConfig("producer", {
+    configFile: flags.config,
+    bootstrapServers: flags.bootstrapServers,
+    overrides: flags.property,
+  });
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    throw new ConfigError(
+      `Path ${JSON.stringify(path)} cannot be uploaded: ${
+        error instanceof Deno.errors.NotFound
+          ? "it does not exist"
+          : error instanceof Error
+          ? error.message
+          : String(error)
+      }.`,
+    );
+  }
+  if (flags.watch && !info.isDirectory) {
+    throw new ConfigError(
+      `Option "--watch" needs a folder, and ${JSON.stringify(path)} is not one.`,
+    );
+  }
+
+  await configureLogging({ level, file: flags.logFile, fileLevel, quiet: flags.quiet });
+  logger.debug("Producer configuration:\n{config}", { config: describeKafkaConfig(kafka) });
+
+  const progress = new Progress({ noun: "files", quiet: flags.quiet });
+  const options: WatchOptions = {
+    kafka: kafka.config,
+    topic: flags.topic.trim(),
+    chunkSize: flags.chunkSize,
+    partitioner: flags.partitioner,
+    include: flags.include,
+    exclude: flags.exclude,
+    regex,
+    uploadLogDir: flags.uploadLog ? flags.uploadLogDir : false,
+    deliveryTimeoutMs: Math.round(flags.deliveryTimeout * 1000),
+    concurrency: flags.concurrency,
+    maxInFlightBytes: Math.round(flags.maxInFlightMb * 1024 * 1024),
+    settleMs: Math.round(flags.settleSeconds * 1000),
+    uploadExisting: flags.uploadExisting ?? false,
+    signal: context.signal,
+    onKafkaError: (error) => logger.warn("Kafka: {message}", { message: error.message }),
+    events: {
+      chunkAcked: (chunk) => {
+        progress.state.bytes += chunk.bytes;
+      },
+      fileDone: (outcome) => {
+        if (outcome.status === "failed") progress.state.failed++;
+        else progress.state.done++;
+      },
+    },
+  };
+  progress.start();
+  let summary: UploadSummary;
+  try {
+    summary = flags.watch ? await watchAndUpload(path, options) : await upload(path, options);
+  } finally {
+    progress.stop();
+  }
+  for (const line of summaryLines(summary)) context.print(line);
+  if (summary.failed > 0) return ExitCode.FAILURE;
+  if (context.signal.aborted && !flags.watch) return ExitCode.INTERRUPTED;
+  return ExitCode.OK;
+}
+
+/**
+ * The summary printed at the end of an upload: counts, bytes and rate, then each failed file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { summaryLines } from "./upload.ts";
+ *
+ * const lines = summaryLines({
+ *   outcomes: [], uploaded: 2, skipped: 1, failed: 0, bytes: 2_000_000, seconds: 1,
+ * });
+ * assert.match(lines[0], /^Uploaded 2 file\(s\)/);
+ * ```
+ *
+ * @param summary The run's summary.
+ * @returns The lines.
+ */
+export function summaryLines(summary: UploadSummary): string[] {
+  const skipped = summary.outcomes.filter((o): o is Extract<FileOutcome, { status: "skipped" }> =>
+    o.status === "skipped"
+  );
+  const empty = skipped.filter((o) => o.reason === "empty").length;
+  const rate = summary.bytes / 1e6 / Math.max(0.001, summary.seconds);
+  const lines = [
+    `Uploaded ${summary.uploaded} file(s), ${formatBytes(summary.bytes)} in ` +
+    `${summary.seconds.toFixed(1)} s (${rate.toFixed(1)} MB/s); skipped ${summary.skipped} ` +
+    `(${summary.skipped - empty} already uploaded, ${empty} empty); failed ${summary.failed}.`,
+  ];
+  for (const outcome of summary.outcomes) {
+    if (outcome.status === "failed") lines.push(`FAILED ${outcome.path}: ${outcome.error.message}`);
+  }
+  return lines;
+}

@@ -1,0 +1,118 @@
+/**
+ * Logging set-up for Ferry's commands (the only place, with `cli.ts`, that configures LogTape
+ * sinks; library code only calls `getLogger(["ferry", ...])`): a console sink on standard error
+ * that cooperates with the live status line, and an optional rotating log file.
+ *
+ * @module
+ */
+
+import {
+  configure,
+  dispose,
+  getTextFormatter,
+  type LogLevel,
+  type LogRecord,
+  type Sink,
+  withFilter,
+} from "@logtape/logtape";
+import { getRotatingFileSink } from "@logtape/file";
+import { ConfigError } from "../config/config_error.ts";
+import { stderrTerminal, type Terminal } from "./terminal.ts";
+
+/** The levels a user can choose, lowest first. */
+export const LOG_LEVELS: readonly LogLevel[] = [
+  "trace",
+  "debug",
+  "info",
+  "warning",
+  "error",
+  "fatal",
+];
+
+/** Options of {@linkcode configureLogging}. */
+export interface LoggingOptions {
+  /** The console's lowest level; default `info`. */
+  level?: LogLevel;
+  /** A log file (rotated at 10 MiB, 5 kept); none by default. */
+  file?: string;
+  /** The log file's lowest level; default the console's level. */
+  fileLevel?: LogLevel;
+  /** Only warnings and errors on the console (the file keeps its level). */
+  quiet?: boolean;
+  /** Where console lines go; default standard error. */
+  terminal?: Terminal;
+}
+
+/**
+ * Parses a level name as a user types it (`warn` and OpenMSIStream's upper-case names accepted).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseLogLevel } from "./logging.ts";
+ *
+ * assert.equal(parseLogLevel("WARN"), "warning");
+ * assert.throws(() => parseLogLevel("loud"), /"loud"/);
+ * ```
+ *
+ * @param text The name.
+ * @returns The LogTape level.
+ * @throws {ConfigError} for an unknown name.
+ */
+export function parseLogLevel(text: string): LogLevel {
+  const lower = text.trim().toLowerCase();
+  const level = lower === "warn" ? "warning" : lower === "critical" ? "fatal" : lower;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(
+      `Log level ${JSON.stringify(text)} is not one of ${LOG_LEVELS.join(", ")}.`,
+    );
+  }
+  return level as LogLevel;
+}
+
+function rank(level: LogLevel): number {
+  return LOG_LEVELS.indexOf(level);
+}
+
+/**
+ * Configures LogTape for a command run (replacing any earlier configuration). Library messages
+ * under `["ferry", ...]` go to the console sink (standard error) and, with `file`, to a rotating
+ * log file.
+ *
+ * @example
+ * ```ts ignore
+ * import { configureLogging } from "./logging.ts";
+ * await configureLogging({ level: "info", file: "ferry.log" });
+ * ```
+ *
+ * @param options Levels, file, quiet.
+ */
+export async function configureLogging(options: LoggingOptions = {}): Promise<void> {
+  const consoleLevel: LogLevel = options.quiet ? "warning" : options.level ?? "info";
+  const fileLevel: LogLevel = options.fileLevel ?? options.level ?? "info";
+  const formatter = getTextFormatter({ timestamp: "date-time", category: "." });
+  const terminal = options.terminal ?? stderrTerminal;
+  const consoleSink: Sink = (record: LogRecord) => terminal.writeLine(formatter(record));
+  const sinks: Record<string, Sink> = { console: withFilter(consoleSink, consoleLevel) };
+  let lowest = consoleLevel;
+  if (options.file !== undefined) {
+    sinks.file = withFilter(
+      getRotatingFileSink(options.file, { formatter, maxSize: 10 * 1024 * 1024, maxFiles: 5 }),
+      fileLevel,
+    );
+    if (rank(fileLevel) < rank(lowest)) lowest = fileLevel;
+  }
+  await configure({
+    reset: true,
+    sinks,
+    loggers: [
+      { category: ["ferry"], lowestLevel: lowest, sinks: Object.keys(sinks) },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+    ],
+  });
+}
+
+/** Flushes and closes the sinks (call before exiting). */
+export async function closeLogging(): Promise<void> {
+  await dispose();
+}

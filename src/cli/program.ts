@@ -1,0 +1,170 @@
+/**
+ * The `ferry` program: wires the subcommands (each in its own module under `commands/`), maps
+ * OpenMSIStream's snake_case flags to Ferry's, and turns errors into exit codes: usage and
+ * configuration errors exit 2, runtime errors exit 1.
+ *
+ * @module
+ */
+
+import { Command, CommanderError } from "commander";
+import { getLogger } from "@logtape/logtape";
+import { ConfigError } from "../config/config_error.ts";
+import { KafkaConfigError } from "../kafka/mod.ts";
+import { createUploadCommand, UPLOAD_ALIASES } from "./commands/upload.ts";
+import type { CliContext, FlagAliases } from "./context.ts";
+import { ExitCode, UsageError } from "./exit_codes.ts";
+import { closeLogging } from "./logging.ts";
+import { stderrTerminal } from "./terminal.ts";
+
+/** A subcommand: how to build it, and the OpenMSIStream flag names it accepts. */
+export interface SubcommandSpec {
+  /** The subcommand's name, as typed. */
+  name: string;
+  /** Builds the commander command. */
+  create(context: CliContext): Command;
+  /** snake_case aliases of its flags. */
+  aliases?: FlagAliases;
+}
+
+/** The subcommands of `ferry`; other modules add theirs here. */
+export const SUBCOMMANDS: SubcommandSpec[] = [
+  { name: "upload", create: createUploadCommand, aliases: UPLOAD_ALIASES },
+];
+
+const logger = getLogger(["ferry", "cli"]);
+const encoder = new TextEncoder();
+
+/**
+ * Rewrites OpenMSIStream's flag spellings (`--topic_name X`, `--chunk_size=1024`) into Ferry's
+ * for the subcommand named in `args`; other arguments are kept. After `--` nothing is touched.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { applyAliases } from "./program.ts";
+ *
+ * assert.deepEqual(
+ *   applyAliases(["upload", "d", "--topic_name", "t", "--chunk_size=1024"], [
+ *     { name: "upload", create: () => { throw new Error(); }, aliases: {
+ *       "--topic_name": "--topic", "--chunk_size": "--chunk-size" } },
+ *   ]),
+ *   ["upload", "d", "--topic", "t", "--chunk-size=1024"],
+ * );
+ * ```
+ *
+ * @param args The arguments after the program name.
+ * @param specs The subcommands.
+ * @returns The rewritten arguments.
+ */
+export function applyAliases(args: readonly string[], specs: readonly SubcommandSpec[]): string[] {
+  const name = args.find((a) => !a.startsWith("-"));
+  const aliases = specs.find((s) => s.name === name)?.aliases ?? {};
+  const out: string[] = [];
+  let rest = false;
+  for (const arg of args) {
+    if (rest || !arg.startsWith("--")) {
+      out.push(arg);
+      if (arg === "--") rest = true;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const renamed = aliases[flag];
+    out.push(renamed === undefined ? arg : renamed + (eq === -1 ? "" : arg.slice(eq)));
+  }
+  return out;
+}
+
+function applyToAll(command: Command, fn: (c: Command) => void): void {
+  fn(command);
+  for (const sub of command.commands) applyToAll(sub, fn);
+}
+
+/**
+ * Builds the program (exposed for tests and for help output).
+ *
+ * @param context The run's context.
+ * @param specs The subcommands; default {@linkcode SUBCOMMANDS}.
+ * @returns The commander program, with exit overridden (it throws instead of exiting).
+ */
+export function createProgram(
+  context: CliContext,
+  specs: readonly SubcommandSpec[] = SUBCOMMANDS,
+): Command {
+  const program = new Command("ferry")
+    .description(
+      "Move data files through Apache Kafka in OpenMSIStream's chunk format and run your " +
+        "TypeScript on them.",
+    )
+    .version("0.1.0", "-V, --version");
+  for (const spec of specs) program.addCommand(spec.create(context));
+  applyToAll(program, (c) => {
+    c.exitOverride();
+    c.showHelpAfterError("(run with --help for the options)");
+    c.configureOutput({
+      writeOut: (text) => Deno.stdout.writeSync(encoder.encode(text)),
+      writeErr: (text) => stderrTerminal.writeLine(text.replace(/\n$/, "")),
+    });
+  });
+  return program;
+}
+
+/**
+ * Runs `ferry` with `args` (the arguments after the program name); resolves with the exit code.
+ * The first SIGINT/SIGTERM aborts the context's signal (the command finishes what it can and
+ * prints its summary); a second one exits at once with 130.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCli } from "./program.ts";
+ * Deno.exit(await runCli(Deno.args));
+ * ```
+ *
+ * @param args The command-line arguments.
+ * @returns The exit code.
+ */
+export async function runCli(args: readonly string[]): Promise<number> {
+  const controller = new AbortController();
+  const context: CliContext = {
+    exitCode: ExitCode.OK,
+    signal: controller.signal,
+    print: (line) => Deno.stdout.writeSync(encoder.encode(`${line}\n`)),
+  };
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals === 1) {
+      logger.warn("Stopping (a second Ctrl-C stops at once).");
+      controller.abort();
+    } else Deno.exit(ExitCode.INTERRUPTED);
+  };
+  const listened: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const signal of listened) Deno.addSignalListener(signal, onSignal);
+  try {
+    const program = createProgram(context);
+    await program.parseAsync(applyAliases(args, SUBCOMMANDS), { from: "user" });
+    return context.exitCode;
+  } catch (error) {
+    return reportError(error);
+  } finally {
+    for (const signal of listened) Deno.removeSignalListener(signal, onSignal);
+    await closeLogging();
+  }
+}
+
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Help and version exit 0; every parsing error (already printed by commander) exits 2.
+    return error.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+  }
+  if (
+    error instanceof UsageError || error instanceof ConfigError ||
+    error instanceof KafkaConfigError
+  ) {
+    stderrTerminal.writeLine(`ferry: ${error.message}`);
+    return ExitCode.USAGE;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  stderrTerminal.writeLine(`ferry: ${message}`);
+  logger.debug("{stack}", { stack: error instanceof Error ? error.stack ?? "" : "" });
+  return ExitCode.FAILURE;
+}

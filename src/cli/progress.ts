@@ -1,0 +1,140 @@
+/**
+ * Progress of a long-running command: a live status line on a terminal (standard error),
+ * periodic log lines otherwise. Generic: counts of items and bytes, with a rate.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { stderrTerminal, type Terminal } from "./terminal.ts";
+
+/** What the progress display shows; totals are optional (unknown in watch mode). */
+export interface ProgressState {
+  /** Items done (files uploaded, files processed...). */
+  done: number;
+  /** Items expected, if known. */
+  total?: number;
+  /** Items that failed. */
+  failed: number;
+  /** Bytes done. */
+  bytes: number;
+  /** Bytes expected, if known. */
+  totalBytes?: number;
+}
+
+/** Options of {@linkcode Progress}. */
+export interface ProgressOptions {
+  /** What an item is called, plural ("files"). */
+  noun?: string;
+  /** Live line or log lines; default: live when standard error is a terminal. */
+  live?: boolean;
+  /** Refresh interval of the live line; default 250 ms. */
+  refreshMs?: number;
+  /** Interval of the log lines when not live; default 10 000 ms. */
+  logEveryMs?: number;
+  /** No output at all. */
+  quiet?: boolean;
+  /** Where the live line goes; default standard error. */
+  terminal?: Terminal;
+}
+
+const logger = getLogger(["ferry", "progress"]);
+
+/** Formats a byte count with a binary unit, for people. */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/**
+ * A progress display. Update the state as often as you like; it redraws on a timer.
+ *
+ * @example
+ * ```ts ignore
+ * import { Progress } from "./progress.ts";
+ * const progress = new Progress({ noun: "files" });
+ * progress.start();
+ * progress.state.done++;
+ * progress.state.bytes += 524288;
+ * progress.stop();
+ * ```
+ */
+export class Progress {
+  /** The live numbers; change them freely. */
+  readonly state: ProgressState = { done: 0, failed: 0, bytes: 0 };
+  readonly #noun: string;
+  readonly #live: boolean;
+  readonly #quiet: boolean;
+  readonly #refreshMs: number;
+  readonly #logEveryMs: number;
+  readonly #terminal: Terminal;
+  readonly #startedAt = performance.now();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #lastBytes = 0;
+  #lastAt = performance.now();
+  #rate = 0;
+
+  /** Creates the display (nothing is shown until {@linkcode Progress.start}). */
+  constructor(options: ProgressOptions = {}) {
+    this.#noun = options.noun ?? "items";
+    this.#live = options.live ?? Deno.stderr.isTerminal();
+    this.#quiet = options.quiet ?? false;
+    this.#refreshMs = options.refreshMs ?? 250;
+    this.#logEveryMs = options.logEveryMs ?? 10_000;
+    this.#terminal = options.terminal ?? stderrTerminal;
+  }
+
+  /** Starts redrawing. */
+  start(): void {
+    if (this.#quiet || this.#timer !== undefined) return;
+    this.#timer = setInterval(
+      () => this.#show(),
+      this.#live ? this.#refreshMs : this.#logEveryMs,
+    );
+    Deno.unrefTimer(this.#timer);
+  }
+
+  /** The status text, such as `3/10 files, 12.0 MiB/40.0 MiB, 85.1 MB/s`. */
+  text(): string {
+    const s = this.state;
+    const now = performance.now();
+    const dt = (now - this.#lastAt) / 1000;
+    if (dt >= 0.5) {
+      const instant = (s.bytes - this.#lastBytes) / dt;
+      this.#rate = this.#rate === 0 ? instant : 0.5 * this.#rate + 0.5 * instant;
+      this.#lastBytes = s.bytes;
+      this.#lastAt = now;
+    }
+    const items = s.total === undefined
+      ? `${s.done} ${this.#noun}`
+      : `${s.done}/${s.total} ${this.#noun}`;
+    const bytes = s.totalBytes === undefined
+      ? formatBytes(s.bytes)
+      : `${formatBytes(s.bytes)}/${formatBytes(s.totalBytes)}`;
+    const failed = s.failed > 0 ? `, ${s.failed} failed` : "";
+    return `${items}${failed}, ${bytes}, ${(this.#rate / 1e6).toFixed(1)} MB/s`;
+  }
+
+  /** Average rate since the start, in MB/s (10^6 bytes per second). */
+  averageMbPerSec(): number {
+    return this.state.bytes / 1e6 / Math.max(0.001, (performance.now() - this.#startedAt) / 1000);
+  }
+
+  #show(): void {
+    if (this.#live) this.#terminal.setStatus(this.text());
+    else logger.info("Progress: {status}", { status: this.text() });
+  }
+
+  /** Stops redrawing and removes the live line. */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#live && !this.#quiet) this.#terminal.clearStatus();
+  }
+}
