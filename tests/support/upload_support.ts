@@ -8,7 +8,7 @@
 import { dirname, join } from "node:path";
 import type { DataFileChunk } from "../../src/chunks/chunk.ts";
 import { decodeChunk } from "../../src/chunks/codec.ts";
-import { hashesEqual, sha512 } from "../../src/chunks/hash.ts";
+import { hashesEqual, hashHex, sha512 } from "../../src/chunks/hash.ts";
 import { chunkKey } from "../../src/chunks/key.ts";
 import { type ConsumedMessage, Consumer } from "../../src/kafka/mod.ts";
 import { assert, assertEquals } from "./assert.ts";
@@ -48,42 +48,60 @@ export interface RebuiltFile {
 
 /**
  * Decodes every message (checking chunk hashes and keys), groups the chunks by relative path
- * and file hash, and rebuilds each complete file, checking its SHA-512. Fails on a duplicate
- * chunk with different data, a wrong key, or a mixed-up file.
+ * and file hash, and rebuilds each complete version, checking its SHA-512. Versions with chunks
+ * missing are counted in `incomplete` (by path); two complete versions of one path fail.
  */
-export function rebuild(messages: readonly ConsumedMessage[]): Map<string, RebuiltFile> {
-  const byPath = new Map<string, RebuiltFile & { hash: Uint8Array; total: number }>();
+export function rebuildAll(
+  messages: readonly ConsumedMessage[],
+): { files: Map<string, RebuiltFile>; incomplete: Map<string, number> } {
+  const versions = new Map<
+    string,
+    { path: string; hash: Uint8Array; total: number; file: RebuiltFile }
+  >();
   const decoder = new TextDecoder();
   for (const message of messages) {
     const chunk = decodeChunk(message.value!);
     assertEquals(decoder.decode(message.key!), chunkKey(chunk), "message key");
     const path = chunk.subdir === "" ? chunk.filename : `${chunk.subdir}/${chunk.filename}`;
-    let file = byPath.get(path);
-    if (!file || !hashesEqual(file.hash, chunk.fileHash)) {
-      assert(!file, `two versions of "${path}" in the topic`);
-      file = {
+    const id = `${path}\u0000${hashHex(chunk.fileHash)}`;
+    let version = versions.get(id);
+    if (!version) {
+      version = {
+        path,
         hash: chunk.fileHash,
         total: chunk.totalChunks,
-        bytes: new Uint8Array(0),
-        partitions: new Set(),
-        chunks: new Map(),
+        file: { bytes: new Uint8Array(0), partitions: new Set(), chunks: new Map() },
       };
-      byPath.set(path, file);
+      versions.set(id, version);
     }
-    file.partitions.add(message.partition);
-    file.chunks.set(chunk.chunkIndex, chunk);
+    const previous = version.file.chunks.get(chunk.chunkIndex);
+    if (previous) assertEquals(previous.data, chunk.data, `duplicate chunk of "${path}"`);
+    version.file.partitions.add(message.partition);
+    version.file.chunks.set(chunk.chunkIndex, chunk);
   }
-  const out = new Map<string, RebuiltFile>();
-  for (const [path, file] of byPath) {
-    assertEquals(file.chunks.size, file.total, `chunks of "${path}"`);
+  const files = new Map<string, RebuiltFile>();
+  const incomplete = new Map<string, number>();
+  for (const { path, hash, total, file } of versions.values()) {
+    if (file.chunks.size !== total) {
+      incomplete.set(path, (incomplete.get(path) ?? 0) + 1);
+      continue;
+    }
     const ordered = [...file.chunks.values()].sort((a, b) => a.chunkOffset - b.chunkOffset);
     const last = ordered[ordered.length - 1];
     const bytes = new Uint8Array(last.chunkOffset + last.data.length);
     for (const chunk of ordered) bytes.set(chunk.data, chunk.chunkOffset);
-    assert(hashesEqual(sha512(bytes), file.hash), `file hash of "${path}"`);
-    out.set(path, { bytes, partitions: file.partitions, chunks: file.chunks });
+    assert(hashesEqual(sha512(bytes), hash), `file hash of "${path}"`);
+    assert(!files.has(path), `two complete versions of "${path}" in the topic`);
+    files.set(path, { ...file, bytes });
   }
-  return out;
+  return { files, incomplete };
+}
+
+/** Like {@linkcode rebuildAll}, but every version in the topic must be complete. */
+export function rebuild(messages: readonly ConsumedMessage[]): Map<string, RebuiltFile> {
+  const { files, incomplete } = rebuildAll(messages);
+  assertEquals([...incomplete.keys()], [], "files with chunks missing");
+  return files;
 }
 
 /** Deterministic pseudo-random bytes (fast xorshift), so failures can be reproduced. */
