@@ -12,7 +12,7 @@ import type { FileFilter } from "./filter.ts";
 export interface ScannedFile {
   /** POSIX path relative to the root. */
   path: string;
-  /** Size in bytes. */
+  /** Size in bytes; -1 when the file is listed but cannot be read (`stat` failed). */
   size: number;
   /** Modification time in milliseconds since the epoch, or null when the system has none. */
   mtime: number | null;
@@ -63,8 +63,14 @@ async function walk(root: string, dir: string, filter: FileFilter, out: ScannedF
     try {
       info = await Deno.stat(join(full, entry.name));
     } catch (error) {
-      // Gone between the listing and the stat, or a dangling link.
-      logger.debug("Skipping {path}: {error}", { path: rel, error: String(error) });
+      if (error instanceof Deno.errors.NotFound) {
+        // Gone between the listing and the stat, or a dangling link.
+        logger.debug("Skipping {path}: {error}", { path: rel, error: String(error) });
+        continue;
+      }
+      // Listed but not readable: kept, so the upload reports it as failed instead of
+      // silently leaving it out.
+      out.push({ path: rel, size: -1, mtime: null });
       continue;
     }
     if (info.isDirectory) {

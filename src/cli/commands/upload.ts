@@ -148,9 +148,9 @@ export function createUploadCommand(context: CliContext): Command {
     .addOption(new Option("-t, --topic <name>", "topic to upload to (alias --topic_name)").env(
       "FERRY_TOPIC",
     ))
-    .addOption(
-      new Option("-b, --bootstrap-servers <list>", "Kafka brokers, host:port[,host:port...]")
-        .env(BOOTSTRAP_ENV),
+    .option(
+      "-b, --bootstrap-servers <list>",
+      `Kafka brokers, host:port[,host:port...] (env: ${BOOTSTRAP_ENV}; wins over --config)`,
     )
     .addOption(
       new Option(
