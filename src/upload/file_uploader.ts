@@ -381,7 +381,8 @@ async function attemptUpload(
       let data: Uint8Array;
       if (inMemory) data = kept[index - 1];
       else {
-        data = new Uint8Array(length);
+        // The scratch buffer is reused: encodeChunk copies the data into the message.
+        data = scratch!.subarray(0, length);
         await file.seek(offset, Deno.SeekMode.Start);
         if (await readFull(file, data) !== length) throw new FileChanged();
         if (!hashesEqual(fingerprint(data), prints[index - 1])) throw new FileChanged();

@@ -39,7 +39,7 @@ export interface UploadOptions extends FileFilterOptions {
    * no log (nothing is skipped on a restart).
    */
   uploadLogDir?: string | false;
-  /** Most bytes handed to the producer and not yet acknowledged; default 32 MiB. */
+  /** Most bytes handed to the producer and not yet acknowledged; default 16 MiB. */
   maxInFlightBytes?: number;
   /** Files uploaded at once; default 4. */
   concurrency?: number;
@@ -123,7 +123,7 @@ class Session implements AsyncDisposable {
       excludeDirs.push(inside.split(sep).join("/"));
     }
     this.filter = new FileFilter({ ...options, excludeDirs });
-    this.window = new ByteWindow(options.maxInFlightBytes ?? 32 * 1024 * 1024);
+    this.window = new ByteWindow(options.maxInFlightBytes ?? 16 * 1024 * 1024);
     this.producer = new Producer(
       {
         ...producerDefaults(this.chunkSize, options.deliveryTimeoutMs ?? 300_000),

@@ -214,7 +214,7 @@ export function createUploadCommand(context: CliContext): Command {
       "--max-in-flight-mb <n>",
       "most MiB sent and not yet acknowledged (bounds memory)",
       positiveNumber("--max-in-flight-mb", false),
-      32,
+      16,
     )
     .addOption(
       new Option("--log-level <level>", "console log level: debug, info, warning, error")
