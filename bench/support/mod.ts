@@ -1,0 +1,31 @@
+/**
+ * What the benchmark sections share: the section contract ({@linkcode BenchOptions},
+ * {@linkcode BenchRow}), table printing, timing, measured child processes (wall time, CPU,
+ * peak RSS from `/proc/<pid>/status`), and Kafka topics through Ferry's binding.
+ *
+ * @module
+ */
+
+export type { BenchEntry, BenchOptions, BenchRow } from "./types.ts";
+export {
+  benchTable,
+  bestRate,
+  formatRatios,
+  formatTable,
+  ratioLines,
+  ratioToBaseline,
+  rowRate,
+} from "./table.ts";
+export type { Align, RatioLine } from "./table.ts";
+export { clockTicksPerSecond, cpuSeconds, mbPerSecond, median, stopwatch } from "./timing.ts";
+export type { Stopwatch } from "./timing.ts";
+export { measureProcess, readPeakRss, resetPeakRss, syncDisks } from "./process.ts";
+export type { MeasureOptions, ProcessMeasurement } from "./process.ts";
+export {
+  countMessages,
+  createTopics,
+  defaultBootstrap,
+  deleteTopics,
+  requireBroker,
+  uniqueTopicName,
+} from "./kafka.ts";
