@@ -60,6 +60,13 @@ export interface ClusterMetadata {
 const AdminOp = { CREATETOPICS: 1, DELETETOPICS: 2 } as const;
 
 /**
+ * `rd_kafka_metadata` first waits for a usable (connected, authenticated) broker, then for the
+ * answer, and neither wait can be cut short. Until a broker is usable it is called for this
+ * long at a time, so that a close after an authentication failure waits at most this long.
+ */
+const METADATA_SLICE_MS = 500;
+
+/**
  * An admin client.
  *
  * @example
@@ -72,7 +79,6 @@ const AdminOp = { CREATETOPICS: 1, DELETETOPICS: 2 } as const;
  */
 export class Admin extends KafkaClient {
   readonly #main: Deno.PointerObject;
-  readonly #bootstrap: string;
 
   /**
    * Creates an admin client.
@@ -84,10 +90,13 @@ export class Admin extends KafkaClient {
     const main = this.lib.rd_kafka_queue_get_main(this.handle);
     if (main === null) throw new Error("librdkafka returned no main queue.");
     this.#main = main;
-    this.#bootstrap = String(config["bootstrap.servers"] ?? config["metadata.broker.list"] ?? "");
   }
 
-  /** Creates topics; resolves when the broker confirms each one. */
+  /**
+   * Creates topics; resolves when the broker confirms each one.
+   *
+   * @throws {KafkaError} `_AUTHENTICATION` as soon as the broker refuses the credentials.
+   */
   async createTopics(
     topics: readonly NewTopic[],
     options: CreateTopicsOptions = {},
@@ -116,7 +125,7 @@ export class Admin extends KafkaClient {
           this.lib.rd_kafka_NewTopic_set_config(handle, cString(name), cString(value));
         }
       }
-      const results = await this.#runAdminOp(
+      const results = await this.track(this.#runAdminOp(
         AdminOp.CREATETOPICS,
         options.timeoutMs ?? 30_000,
         handles,
@@ -128,7 +137,7 @@ export class Admin extends KafkaClient {
             this.lib.rd_kafka_event_CreateTopics_result(event),
             cnt,
           ),
-      );
+      ));
       for (const result of results) {
         if (result.error === ErrorCode.TOPIC_ALREADY_EXISTS && options.ifNotExists) continue;
         if (result.error !== ErrorCode.NO_ERROR) {
@@ -140,7 +149,11 @@ export class Admin extends KafkaClient {
     }
   }
 
-  /** Deletes topics; a topic that does not exist is not an error. */
+  /**
+   * Deletes topics; a topic that does not exist is not an error.
+   *
+   * @throws {KafkaError} `_AUTHENTICATION` as soon as the broker refuses the credentials.
+   */
   async deleteTopics(topics: readonly string[], timeoutMs = 30_000): Promise<void> {
     this.assertUsable();
     const handles: Deno.PointerObject[] = [];
@@ -149,7 +162,7 @@ export class Admin extends KafkaClient {
         const handle = this.lib.rd_kafka_DeleteTopic_new(cString(topic));
         if (handle !== null) handles.push(handle);
       }
-      const results = await this.#runAdminOp(
+      const results = await this.track(this.#runAdminOp(
         AdminOp.DELETETOPICS,
         timeoutMs,
         handles,
@@ -161,7 +174,7 @@ export class Admin extends KafkaClient {
             this.lib.rd_kafka_event_DeleteTopics_result(event),
             cnt,
           ),
-      );
+      ));
       for (const result of results) {
         if (
           result.error !== ErrorCode.NO_ERROR && result.error !== ErrorCode.UNKNOWN_TOPIC_OR_PART
@@ -178,20 +191,34 @@ export class Admin extends KafkaClient {
    * Reads cluster metadata: all topics, or only `topics` (the others are filtered out here;
    * one asked for that does not exist is listed with error 3).
    *
-   * @throws {KafkaError} when no broker answers within `timeoutMs`, naming the address.
+   * @throws {KafkaError} when no broker answers within `timeoutMs`, naming the address;
+   *   `_AUTHENTICATION` as soon as the broker refuses the credentials.
    */
   async metadata(
     options: { topics?: readonly string[]; timeoutMs?: number } = {},
   ): Promise<ClusterMetadata> {
     this.assertUsable();
     const timeoutMs = options.timeoutMs ?? 10_000;
+    const deadline = Date.now() + timeoutMs;
     const cell = new BigUint64Array(1);
-    const code = await this.lib.rd_kafka_metadata(this.handle, 1, null, cell, timeoutMs);
-    this.#drainMain();
+    let sliceMs = METADATA_SLICE_MS;
+    let code: number;
+    for (;;) {
+      const waitMs = Math.min(Math.max(0, deadline - Date.now()), sliceMs);
+      code = await this.serveWhile(
+        this.lib.rd_kafka_metadata(this.handle, 1, null, cell, waitMs),
+        this.#main,
+      );
+      if (code === ErrorCode.NO_ERROR || Date.now() >= deadline) break;
+      // _TIMED_OUT: a broker was usable and got the request; wait for an answer in one go.
+      if (code === ErrorCode.TIMED_OUT) sliceMs = Infinity;
+      // _TRANSPORT: no usable broker within the slice (or the connection dropped): again.
+      else if (code !== ErrorCode.TRANSPORT) break;
+    }
     if (code !== ErrorCode.NO_ERROR) {
       throw kafkaError(
         code,
-        `No answer from the Kafka broker at "${this.#bootstrap}" within ${timeoutMs} ms`,
+        `No answer from the Kafka broker at "${this.bootstrap}" within ${timeoutMs} ms`,
         undefined,
       );
     }
@@ -221,7 +248,7 @@ export class Admin extends KafkaClient {
     if (found.error !== ErrorCode.NO_ERROR || found.partitions.length === 0) {
       throw kafkaError(
         found.error || ErrorCode.UNKNOWN_TOPIC_OR_PART,
-        `Topic "${topic}" is not available on "${this.#bootstrap}"`,
+        `Topic "${topic}" is not available on "${this.bootstrap}"`,
       );
     }
     return found.partitions.length;
@@ -261,11 +288,14 @@ export class Admin extends KafkaClient {
       call(new Uint8Array(array.buffer), BigInt(handles.length), options, queue);
       const deadline = Date.now() + timeoutMs + 5_000;
       for (;;) {
-        const event = await this.lib.rd_kafka_queue_poll_wait(queue, 200);
+        const event = await this.lib.rd_kafka_queue_poll_wait(queue, 100);
         this.#drainMain();
         if (event === null) {
+          // An authentication failure arrives on the main queue; the request would time out.
+          if (this.fatalError) throw this.fatalError;
+          if (this.closed) throw new Error(`The Kafka client "${this.clientName}" is closed.`);
           if (Date.now() > deadline) {
-            throw kafkaError(ErrorCode.TIMED_OUT, `No answer from "${this.#bootstrap}"`);
+            throw kafkaError(ErrorCode.TIMED_OUT, `No answer from "${this.bootstrap}"`);
           }
           continue;
         }
@@ -279,7 +309,7 @@ export class Admin extends KafkaClient {
           if (code !== ErrorCode.NO_ERROR) {
             throw kafkaError(
               code,
-              `Admin request to "${this.#bootstrap}" failed`,
+              `Admin request to "${this.bootstrap}" failed`,
               readCString(this.lib.rd_kafka_event_error_string(event)),
             );
           }
@@ -323,11 +353,11 @@ export class Admin extends KafkaClient {
     }
   }
 
-  /** Releases the main queue. */
-  protected override shutdown(): Promise<void> {
+  /** Waits for running requests (they use the main queue), then releases it. */
+  protected override async shutdown(): Promise<void> {
+    await this.settle();
     this.#drainMain();
     this.lib.rd_kafka_queue_destroy(this.#main);
-    return Promise.resolve();
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * What the producer, consumer and admin client share: one `rd_kafka_t` handle, its
- * configuration, its log and error events, and an idempotent close.
+ * configuration, its log and error events, terminal errors (fatal errors and authentication
+ * failures), blocking calls that give way to those errors, and an idempotent close.
  *
  * @module
  */
@@ -32,11 +33,39 @@ export interface ClientOptions {
   /**
    * Called for errors librdkafka reports on its own (a broker going down, authentication
    * failing). Without it they are logged at warning level under `["ferry", "kafka"]`.
+   * An authentication failure is reported once, with `fatal` set: the client is unusable
+   * from then on.
    */
   onError?: (error: KafkaError) => void;
 }
 
 const logger = getLogger(["ferry", "kafka"]);
+
+/** How long one wait on a queue lasts in {@linkcode KafkaClient.serveWhile}. */
+const SERVE_WAIT_MS = 100;
+
+/**
+ * Whether an error code means the broker refused the client's credentials. librdkafka reports
+ * that as an ERROR event and keeps reconnecting (and failing) in the background, while a
+ * blocking call waits for a usable broker until its timeout.
+ */
+function isAuthenticationFailure(code: number): boolean {
+  return code === ErrorCode.AUTHENTICATION || code === ErrorCode.SASL_AUTHENTICATION_FAILED;
+}
+
+/**
+ * The start of an authentication error message: the address and who tried to log in, such as
+ * `Authentication failed with the Kafka broker at "127.0.0.1:39094" (SASL_PLAINTEXT, mechanism
+ * PLAIN, user "ferry")`. Never the password: the caller redacts the secrets from it.
+ */
+function authenticationContext(config: KafkaConfig, bootstrap: string): string {
+  const details = [String(config["security.protocol"] ?? "plaintext").toUpperCase()];
+  const mechanism = config["sasl.mechanisms"] ?? config["sasl.mechanism"];
+  if (mechanism !== undefined) details.push(`mechanism ${mechanism}`);
+  const username = config["sasl.username"];
+  if (username !== undefined) details.push(`user "${username}"`);
+  return `Authentication failed with the Kafka broker at "${bootstrap}" (${details.join(", ")})`;
+}
 
 /** The shared part of {@linkcode Producer}, {@linkcode Consumer} and {@linkcode Admin}. */
 export abstract class KafkaClient implements AsyncDisposable {
@@ -48,7 +77,12 @@ export abstract class KafkaClient implements AsyncDisposable {
   protected readonly secrets: string[];
   /** The client's name from librdkafka, such as `rdkafka#producer-1`. */
   readonly clientName: string;
+  /** `bootstrap.servers` as configured (secrets redacted), for error messages. */
+  protected readonly bootstrap: string;
+  readonly #authContext: string;
   readonly #onError: ((error: KafkaError) => void) | undefined;
+  /** Calls into librdkafka still running on Deno's FFI threads; close waits for them. */
+  readonly #running = new Set<Promise<unknown>>();
   #fatal: KafkaError | undefined;
   #closing: Promise<void> | undefined;
 
@@ -62,6 +96,11 @@ export abstract class KafkaClient implements AsyncDisposable {
     this.lib = rdkafka();
     this.secrets = secretValues(config);
     this.#onError = options.onError;
+    this.bootstrap = redact(
+      String(config["bootstrap.servers"] ?? config["metadata.broker.list"] ?? ""),
+      this.secrets,
+    );
+    this.#authContext = redact(authenticationContext(config, this.bootstrap), this.secrets);
     const conf = buildConf(config, events | EventType.LOG | EventType.ERROR);
     const errstr = errorBuffer();
     const handle = this.lib.rd_kafka_new(type, conf, errstr, BigInt(errstr.length));
@@ -75,7 +114,11 @@ export abstract class KafkaClient implements AsyncDisposable {
       );
     }
     this.handle = handle;
-    this.clientName = readCString(this.lib.rd_kafka_name(handle)) ?? "rdkafka";
+    // client.id is part of the name: redacted too, since it is on every log record.
+    this.clientName = redact(
+      readCString(this.lib.rd_kafka_name(handle)) ?? "rdkafka",
+      this.secrets,
+    );
     // NULL: log events go to the main queue, served by the subclass's poll loop.
     this.lib.rd_kafka_set_log_queue(handle, null);
   }
@@ -85,12 +128,15 @@ export abstract class KafkaClient implements AsyncDisposable {
     return this.#closing !== undefined;
   }
 
-  /** The fatal error that made this client unusable, if one happened. */
+  /**
+   * The error that made this client unusable, if one happened: a fatal librdkafka error, or an
+   * authentication failure (code `_AUTHENTICATION`, `fatal` set).
+   */
   get fatalError(): KafkaError | undefined {
     return this.#fatal;
   }
 
-  /** Throws if the client is closed or has had a fatal error. */
+  /** Throws if the client is closed or has had a fatal error or an authentication failure. */
   protected assertUsable(): void {
     if (this.#closing) throw new Error(`The Kafka client "${this.clientName}" is closed.`);
     if (this.#fatal) throw this.#fatal;
@@ -127,12 +173,25 @@ export abstract class KafkaClient implements AsyncDisposable {
       );
     }
     const text = readCString(this.lib.rd_kafka_event_error_string(event));
-    return kafkaError(code, context, text && redact(text, this.secrets));
+    const detail = text && redact(text, this.secrets);
+    if (isAuthenticationFailure(code)) {
+      // Terminal here, though librdkafka would retry: the same credentials fail again, and a
+      // caller waiting out a timeout learns nothing. Java's client does the same.
+      return kafkaError(code, this.#authContext, detail, { fatal: true, retriable: false });
+    }
+    return kafkaError(code, context, detail);
   }
 
-  /** Reports an error librdkafka raised on its own: remembers fatal ones, tells the caller. */
+  /**
+   * Reports an error librdkafka raised on its own: remembers fatal ones (and authentication
+   * failures) as terminal, tells the caller.
+   */
   protected reportError(error: KafkaError): void {
-    if (error.fatal && !this.#fatal) this.#fatal = error;
+    if (error.fatal) {
+      // librdkafka repeats an authentication failure on every reconnect: report it once.
+      if (this.#fatal && isAuthenticationFailure(error.code)) return;
+      this.#fatal ??= error;
+    }
     if (this.#onError) this.#onError(error);
     else {
       logger.warn("{client}: {message}", { client: this.clientName, message: error.message });
@@ -145,14 +204,87 @@ export abstract class KafkaClient implements AsyncDisposable {
   }
 
   /**
-   * Closes the client: the subclass's shutdown (flush, leave the group), then
-   * `rd_kafka_destroy`. Calling it again returns the same promise.
+   * Registers a call into librdkafka that runs on Deno's FFI thread pool (a `nonblocking`
+   * symbol), or a loop that makes such calls, so that {@linkcode close} waits for it before
+   * destroying the handle. Returns the same promise.
+   */
+  protected track<T>(running: Promise<T>): Promise<T> {
+    this.#running.add(running);
+    const forget = () => {
+      this.#running.delete(running);
+    };
+    running.then(forget, forget);
+    return running;
+  }
+
+  /** Waits until every {@linkcode track}ed call has returned. */
+  protected async settle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+
+  /**
+   * Waits for a blocking librdkafka call (a `nonblocking` symbol: it runs on Deno's FFI thread
+   * pool) while serving `queue` in short waits, so that an authentication failure or a fatal
+   * error reported meanwhile rejects at once instead of when the call gives up. The call itself
+   * cannot be interrupted: it keeps its thread until it returns, and {@linkcode close} waits for
+   * it. `handle` takes each event (and destroys it); by default log and error events are
+   * handled and anything else is dropped.
+   *
+   * @throws {KafkaError} the client's {@linkcode fatalError} as soon as there is one.
+   */
+  protected serveWhile<T>(
+    call: Promise<T>,
+    queue: Deno.PointerObject,
+    handle: (event: Deno.PointerObject) => void = (event) => this.#handleCommonOwned(event),
+  ): Promise<T> {
+    let settled = false;
+    let serving = true;
+    const done = this.track(call).finally(() => {
+      settled = true;
+      // Ends the wait below at once. A yield nobody is waiting for makes one later poll of the
+      // queue return empty, which every loop here tolerates.
+      if (serving) this.lib.rd_kafka_queue_yield(queue);
+    });
+    done.catch(() => {}); // Awaited below, unless a terminal error came first.
+    return this.track((async () => {
+      try {
+        while (!settled) {
+          for (
+            let event = await this.lib.rd_kafka_queue_poll_wait(queue, SERVE_WAIT_MS);
+            event !== null;
+            event = this.lib.rd_kafka_queue_poll(queue, 0)
+          ) {
+            handle(event);
+          }
+          if (this.#fatal) throw this.#fatal;
+        }
+      } finally {
+        serving = false;
+      }
+      return await done;
+    })());
+  }
+
+  #handleCommonOwned(event: Deno.PointerObject): void {
+    try {
+      this.handleCommonEvent(event, this.lib.rd_kafka_event_type(event));
+    } finally {
+      this.destroyEvent(event);
+    }
+  }
+
+  /**
+   * Closes the client: the subclass's shutdown (flush, leave the group), then waits for any
+   * call still running on Deno's FFI threads, then `rd_kafka_destroy`. Calling it again returns
+   * the same promise.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       try {
         await this.shutdown();
       } finally {
+        // Destroying the handle under a running call would be a use after free.
+        await this.settle();
         await this.lib.rd_kafka_destroy(this.handle);
       }
     })();

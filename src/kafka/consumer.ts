@@ -172,10 +172,16 @@ export class Consumer extends KafkaClient {
    * rebalances, errors and log lines on the way. Never blocks Deno's event loop: the wait
    * runs on a worker thread. Only one poll may run at a time.
    *
-   * @throws {KafkaError} when the consumer has had a fatal error.
+   * @throws {KafkaError} (a rejection) when the consumer has had a fatal error or the broker
+   *   refused its credentials (`_AUTHENTICATION`, `fatal` set): from then on every poll
+   *   rejects with that error, so a loop around it ends instead of spinning.
    */
   poll(options: PollOptions = {}): Promise<ConsumedMessage[]> {
-    this.assertUsable();
+    try {
+      this.assertUsable();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.#polling) throw new Error("Consumer.poll() is already running; await it first.");
     const run = this.#poll(options.maxMessages ?? 1000, options.timeoutMs ?? 100);
     this.#polling = run;
@@ -377,13 +383,13 @@ export class Consumer extends KafkaClient {
   async commit(offsets?: readonly TopicPartitionOffset[]): Promise<void> {
     this.assertUsable();
     if (offsets === undefined) {
-      const code = await this.lib.rd_kafka_commit(this.handle, null, 0);
+      const code = await this.track(this.lib.rd_kafka_commit(this.handle, null, 0));
       if (code !== ErrorCode.NO_OFFSET) check(code, "Commit failed");
       return;
     }
     if (offsets.length === 0) return;
     using list = TopicPartitionList.from(offsets);
-    const code = await this.lib.rd_kafka_commit(this.handle, list.pointer, 0);
+    const code = await this.track(this.lib.rd_kafka_commit(this.handle, list.pointer, 0));
     throwPartitionErrors(list, "Commit failed", code);
   }
 
@@ -394,7 +400,9 @@ export class Consumer extends KafkaClient {
   ): Promise<TopicPartitionOffset[]> {
     this.assertUsable();
     using list = TopicPartitionList.from(partitions);
-    const code = await this.lib.rd_kafka_committed(this.handle, list.pointer, timeoutMs);
+    const code = await this.track(
+      this.lib.rd_kafka_committed(this.handle, list.pointer, timeoutMs),
+    );
     throwPartitionErrors(list, "Reading committed offsets failed", code);
     return list.toArray().map(({ topic, partition, offset }) => ({ topic, partition, offset }));
   }
@@ -428,7 +436,7 @@ export class Consumer extends KafkaClient {
     this.assertUsable();
     using list = TopicPartitionList.from(offsets);
     const error = takeErrorObject(
-      await this.lib.rd_kafka_seek_partitions(this.handle, list.pointer, timeoutMs),
+      await this.track(this.lib.rd_kafka_seek_partitions(this.handle, list.pointer, timeoutMs)),
       "Seek failed",
     );
     if (error) throw error;
@@ -441,14 +449,14 @@ export class Consumer extends KafkaClient {
     const low = new BigInt64Array(1);
     const high = new BigInt64Array(1);
     check(
-      await this.lib.rd_kafka_query_watermark_offsets(
+      await this.track(this.lib.rd_kafka_query_watermark_offsets(
         this.handle,
         cString(topic),
         partition,
         low,
         high,
         timeoutMs,
-      ),
+      )),
       `Reading the watermarks of "${topic}" partition ${partition} failed`,
     );
     return { low: Number(low[0]), high: Number(high[0]) };

@@ -104,6 +104,9 @@ const symbols = {
 
   // rd_kafka_error_t *rd_kafka_produceva(rd_kafka_t *rk, const rd_kafka_vu_t *vus, size_t cnt);
   rd_kafka_produceva: { parameters: ["pointer", "buffer", "usize"], result: "pointer" },
+  // rd_kafka_resp_err_t rd_kafka_purge(rd_kafka_t *rk, int purge_flags);
+  // Called with RD_KAFKA_PURGE_F_NON_BLOCKING only: never waits for librdkafka's threads.
+  rd_kafka_purge: { parameters: ["pointer", "i32"], result: "i32" },
 
   // rd_kafka_resp_err_t rd_kafka_message_headers(const rd_kafka_message_t *rkmessage,
   //                                              rd_kafka_headers_t **hdrsp);

@@ -1,14 +1,15 @@
 /**
  * The Kafka producer: `rd_kafka_produceva` with headers, delivery reports as events on the
  * main queue, and backpressure that waits (never drops, never spins) when librdkafka's local
- * queue is full.
+ * queue is full. An authentication failure (or a fatal error) fails every pending delivery at
+ * once, and every later `send`, instead of leaving messages to time out.
  *
  * @module
  */
 
 import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client.ts";
 import type { KafkaConfig } from "./config.ts";
-import { ErrorCode, kafkaError, takeErrorObject } from "./errors.ts";
+import { ErrorCode, type KafkaError, kafkaError, takeErrorObject } from "./errors.ts";
 import { cString, readCString } from "./ffi.ts";
 
 /** A message header; the same key may appear more than once. */
@@ -71,6 +72,9 @@ const VType = {
 } as const;
 const MSG_F_COPY = 0x2;
 const PARTITION_UA = -1;
+// rd_kafka_purge flags: messages not yet sent; do not wait for librdkafka's threads.
+const PURGE_F_QUEUE = 0x1;
+const PURGE_F_NON_BLOCKING = 0x4;
 
 const encoder = new TextEncoder();
 
@@ -128,6 +132,10 @@ export class Producer extends KafkaClient {
    * Hands a message to librdkafka. Resolves once librdkafka holds a copy of it; when its local
    * queue is full this waits for deliveries to make room. The returned `delivered` promise
    * settles when the broker acknowledges the message (or it fails).
+   *
+   * @throws {KafkaError} the producer's {@linkcode fatalError} (such as `_AUTHENTICATION`
+   *   when the broker refused the credentials): it fails `delivered` too, as soon as it
+   *   arrives.
    */
   async send(message: ProducerMessage): Promise<PendingDelivery> {
     this.assertUsable();
@@ -253,10 +261,23 @@ export class Producer extends KafkaClient {
         this.#handleEvent(event);
         event = this.lib.rd_kafka_queue_poll(this.#queue, 0);
       }
+      if (this.fatalError) this.#failPending(this.fatalError);
       const waiters = this.#spaceWaiters;
       this.#spaceWaiters = [];
       for (const wake of waiters) wake();
     }
+  }
+
+  /**
+   * After an authentication failure or a fatal error: fails every pending delivery with it.
+   * Messages librdkafka has not sent yet are purged first, so that none is delivered after it
+   * was reported failed (messages already in flight cannot be called back).
+   */
+  #failPending(error: KafkaError): void {
+    if (this.#waiting.size === 0) return;
+    this.lib.rd_kafka_purge(this.handle, PURGE_F_QUEUE | PURGE_F_NON_BLOCKING);
+    for (const waiter of this.#waiting.values()) waiter.reject(error);
+    this.#waiting.clear();
   }
 
   #handleEvent(event: Deno.PointerObject): void {
