@@ -29,6 +29,20 @@ export type {
   ProcessorDefinition,
 } from "./src/runtime/define_processor.ts";
 export type { RunStatus } from "./src/runtime/file_runner.ts";
+export { defineRecordProcessor, RecordProcessor } from "./src/runtime/record_processor.ts";
+export type { RecordRunOptions } from "./src/runtime/record_processor.ts";
+export type { RecordRunStatus } from "./src/runtime/record_runner.ts";
+export { CheckpointError } from "./src/runtime/record_types.ts";
+export type {
+  BatchInfo,
+  Checkpointer,
+  CheckpointErrorKind,
+  ErrorPolicy,
+  KafkaRecord,
+  PartitionContext,
+  RecordProcessorDefinition,
+  ShutdownReason,
+} from "./src/runtime/record_types.ts";
 export type {
   DownloadedFile,
   PartitionRange,

@@ -82,6 +82,8 @@ export interface ProcessorArguments {
   errorPolicy: "stop-partition" | "skip" | "exit" | undefined;
   /** Record processors: attempts of a failing batch. */
   retries: number | undefined;
+  /** Record processors: most records per batch. */
+  maxBatch: number;
   /** Record processors: where skipped records go. */
   deadLetterTopic: string | undefined;
   /** Record processors: automatic checkpoint every this many records. */
@@ -195,6 +197,12 @@ export function processorProgram(
           .choices(["stop-partition", "skip", "exit"]),
       )
       .option("--retries <n>", "attempts of a failing batch", positiveInt("--retries"))
+      .option(
+        "--max-batch <n>",
+        "most records per processRecords call",
+        positiveInt("--max-batch"),
+        500,
+      )
       .option("--dead-letter-topic <name>", "with --error-policy skip: send skipped records here")
       .option(
         "--checkpoint-every-records <n>",
@@ -297,6 +305,7 @@ export async function parseProcessorArguments(
     processTimeoutMs: (o.processTimeout ?? 0) * 1000,
     errorPolicy: o.errorPolicy,
     retries: o.retries,
+    maxBatch: o.maxBatch ?? 500,
     deadLetterTopic: o.deadLetterTopic,
     checkpointEveryRecords: o.checkpointEveryRecords,
     checkpointEveryMs: o.checkpointEverySeconds === undefined

@@ -82,6 +82,8 @@ export class PartitionInstance implements Checkpointer {
     let lastError: unknown;
     const first = records[0].offset;
     const last = records[records.length - 1].offset;
+    // Without a committed start offset, the first record delivered is where this began.
+    if (this.#checkpointed < 0) this.#checkpointed = first;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
         // Checkpoints inside the call may go up to the end of this batch.
@@ -133,7 +135,7 @@ export class PartitionInstance implements Checkpointer {
       );
     }
     const offset = record === undefined ? this.#delivered : record.offset + 1;
-    if (offset < 0) return; // nothing delivered yet
+    if (record === undefined && offset < 0) return; // nothing delivered yet
     if (offset > this.#delivered) {
       throw new CheckpointError(
         "invalid",

@@ -1,0 +1,144 @@
+/**
+ * `defineRecordProcessor` and the runnable it returns.
+ *
+ * @module
+ */
+
+import { parseProcessorArguments } from "./command_line.ts";
+import { runCommand } from "./command_runner.ts";
+import { type OptionSpecs, workerRegistrationHook } from "./define_processor.ts";
+import type { CommandLineOptions } from "./file_processor.ts";
+import { defaultGroup } from "./file_runner.ts";
+import {
+  type RecordRunSettings,
+  type RecordRunStatus,
+  runRecordProcessor,
+} from "./record_runner.ts";
+import type { RecordProcessorDefinition } from "./record_types.ts";
+
+/** Settings for {@linkcode RecordProcessor.run}; what is left out takes its default. */
+export type RecordRunOptions =
+  & Pick<RecordRunSettings, "topic" | "kafka">
+  & Partial<Omit<RecordRunSettings, "topic" | "kafka" | "name">>;
+
+/** A record processor defined with {@linkcode defineRecordProcessor}. */
+export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
+  /** The definition. */
+  readonly definition: RecordProcessorDefinition<S>;
+
+  /** Wraps a definition; use {@linkcode defineRecordProcessor}. */
+  constructor(definition: RecordProcessorDefinition<S>) {
+    this.definition = definition;
+  }
+
+  /** Runs with settings given in code until stopped through `signal` or idle. */
+  run(options: RecordRunOptions): Promise<RecordRunStatus> {
+    const d = this.definition;
+    return runRecordProcessor({
+      name: d.name,
+      scriptUrl: options.scriptUrl ?? Deno.mainModule,
+      group: options.group ?? defaultGroup(d.name, options.topic),
+      workers: 2,
+      options: {},
+      errorPolicy: d.errorPolicy ?? "stop-partition",
+      retries: d.retries ?? 3,
+      autoCheckpoint: d.autoCheckpoint ?? {},
+      maxBatch: 500,
+      statusIntervalMs: 30_000,
+      stopGraceMs: 30_000,
+      ...options,
+    });
+  }
+
+  /**
+   * Parses the command line, runs until stopped (SIGINT/SIGTERM) or idle with
+   * `--exit-when-idle`, and exits: 0, 1 on a runtime error or a stopped partition, 2 on a usage
+   * error. Inside a Ferry worker this does nothing.
+   */
+  async runFromCommandLine(
+    args: readonly string[] = Deno.args,
+    options: CommandLineOptions = {},
+  ): Promise<number> {
+    if (workerRegistrationHook()) return 0;
+    const d = this.definition;
+    const code = await runCommand({
+      name: d.name,
+      parse: () => parseProcessorArguments(d.name, d.description, d.options ?? {}, args, "records"),
+      logging: (parsed) => ({
+        level: parsed.logLevel,
+        file: parsed.logFile,
+        fileLevel: parsed.logFileLevel,
+      }),
+      run: async (parsed, signal, statusLine) => {
+        const everyRecords = parsed.checkpointEveryRecords ?? d.autoCheckpoint?.everyRecords;
+        const everyMs = parsed.checkpointEveryMs ?? d.autoCheckpoint?.everyMs;
+        const status = await this.run({
+          scriptUrl: options.scriptUrl ?? Deno.mainModule,
+          topic: parsed.topic,
+          kafka: parsed.kafka,
+          group: parsed.group ?? defaultGroup(d.name, parsed.topic),
+          workers: parsed.workers,
+          options: parsed.options,
+          errorPolicy: parsed.errorPolicy ?? d.errorPolicy ?? "stop-partition",
+          retries: parsed.retries ?? d.retries ?? 3,
+          deadLetterTopic: parsed.deadLetterTopic,
+          maxBatch: parsed.maxBatch,
+          autoCheckpoint: {
+            ...(everyRecords === undefined ? {} : { everyRecords }),
+            ...(everyMs === undefined ? {} : { everyMs }),
+          },
+          exitWhenIdleMs: parsed.exitWhenIdleMs,
+          statusIntervalMs: parsed.statusIntervalMs,
+          logLevel: parsed.logLevel,
+          signal,
+          onStatus: (s) =>
+            statusLine.update(
+              `${s.records} records, ${s.partitions} partitions, ${s.failedBatches} failed batches`,
+              s.bytes,
+            ),
+        });
+        return status.stoppedPartitions > 0 ? 1 : 0;
+      },
+    });
+    if (options.exit ?? true) Deno.exit(code);
+    return code;
+  }
+}
+
+/**
+ * Defines a record processor: one instance per assigned partition (`this` is per-partition
+ * state), `initialize`, `processRecords(records, checkpointer, info)`, `shutdownRequested`
+ * and `shutdown({ reason, checkpointer })`.
+ *
+ * @example
+ * ```ts
+ * import { defineRecordProcessor } from "../../mod.ts";
+ *
+ * const counter = defineRecordProcessor({
+ *   name: "counter",
+ *   async processRecords(records, checkpointer) {
+ *     console.log(`partition ${records[0].partition}: ${records.length} records`);
+ *     await checkpointer.checkpoint();
+ *   },
+ * });
+ * if (import.meta.main) await counter.runFromCommandLine();
+ * ```
+ */
+export function defineRecordProcessor<S extends OptionSpecs = Record<never, never>>(
+  definition: RecordProcessorDefinition<S>,
+): RecordProcessor<S> {
+  if (
+    typeof definition.name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(definition.name)
+  ) {
+    throw new TypeError(
+      `Processor name ${JSON.stringify(definition.name)} must be letters, digits, ".", "_" or "-".`,
+    );
+  }
+  if (typeof definition.processRecords !== "function") {
+    throw new TypeError(
+      `Record processor "${definition.name}" has no processRecords(records, checkpointer).`,
+    );
+  }
+  workerRegistrationHook()?.({ kind: "records", definition });
+  return new RecordProcessor(definition);
+}
