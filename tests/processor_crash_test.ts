@@ -120,6 +120,7 @@ Deno.test(`kill -9 ${KILLS} times over ${FILES} files: nothing lost, nothing pro
     const perRun = recordedBefore.map((_, run) =>
       calls.filter((c) => Number(c.run) === run).length
     );
+    // deno-lint-ignore no-console
     console.log(
       `${calls.length} process calls for ${FILES} files (${calls.length - FILES} repeats of ` +
         `files killed before being recorded); calls per run: ${perRun.join(" ")}`,
