@@ -23,15 +23,18 @@ export type {
   OptionSpec,
   OptionSpecs,
   OptionType,
+  OptionValue,
   OptionValues,
   ProcessLock,
   ProcessorContext,
   ProcessorDefinition,
+  ProcessorLogger,
 } from "./src/runtime/define_processor.ts";
-export type { RunStatus } from "./src/runtime/file_runner.ts";
+export type { FileRunSettings, RunStatus } from "./src/runtime/file_runner.ts";
 export { defineRecordProcessor, RecordProcessor } from "./src/runtime/record_processor.ts";
 export type { RecordRunOptions } from "./src/runtime/record_processor.ts";
-export type { RecordRunStatus } from "./src/runtime/record_runner.ts";
+export type { RecordRunSettings, RecordRunStatus } from "./src/runtime/record_runner.ts";
+export type { AutoCheckpoint } from "./src/runtime/worker_protocol.ts";
 export { CheckpointError } from "./src/runtime/record_types.ts";
 export type {
   BatchInfo,

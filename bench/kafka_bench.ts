@@ -158,7 +158,7 @@ async function consumeLeg(spec: LegSpec): Promise<LegResult> {
     });
     if (spec.kind === "subscribe") consumer.subscribe([spec.topic]);
     else {
-      consumer.assign(
+      await consumer.assign(
         Array.from({ length: PARTITIONS }, (_, partition) => ({
           topic: spec.topic,
           partition,

@@ -3,6 +3,7 @@
 #   - Deno 2.x (Deno 2.9.6 from npm into $FERRY_CACHE unless a Deno 2.x is on PATH)
 #   - librdkafka1 and kcat (Debian packages, via apt-get)
 #   - Apache Kafka 3.9.1 jars from Maven Central (via mvn, into $FERRY_CACHE)
+#   - versitygw, the S3 test server (built with `go install` from the Go module proxy, cached)
 # Usage: bash scripts/install.sh
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -11,3 +12,4 @@ set -euo pipefail
 ferry_ensure_deno
 ferry_ensure_librdkafka
 ferry_ensure_kafka_jars
+bash "$(dirname "${BASH_SOURCE[0]}")/s3/server.sh" install

@@ -17,6 +17,10 @@ cd "$FERRY_ROOT"
 ferry_ensure_deno
 ferry_ensure_librdkafka
 ferry_ensure_kafka_jars
+# versitygw, the S3-compatible server of the S3 transfer example's test (built once, cached).
+# Without it only that test fails (naming the problem), so the other tests still run.
+bash "$FERRY_ROOT/scripts/s3/server.sh" install ||
+  ferry_say "versitygw is missing: tests/examples_s3_transfer_test.ts will fail (see above)"
 
 PORT=${FERRY_KAFKA_PORT:-39092}
 export FERRY_KAFKA_PORT=$PORT

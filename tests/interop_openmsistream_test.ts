@@ -3,7 +3,10 @@
  * throwaway virtual environment by `scripts/openmsistream/venv.sh`), on the project's broker:
  *
  * - files uploaded by Ferry are rebuilt byte-identical by OpenMSIStream's
- *   `DataFileDownloadDirectory`;
+ *   `DataFileDownloadDirectory`, and by `ferry download` from the same topic and config file;
+ * - files uploaded by OpenMSIStream's `UploadDataFile` (its default partitioner spreads a file's
+ *   chunks over the partitions) are rebuilt byte-identical by `ferry download` and processed
+ *   once each by a Ferry processor with several workers;
  * - chunks produced by OpenMSIStream's `UploadDataFile` and `DataFileUploadDirectory` decode in
  *   Ferry with every field right.
  *
@@ -13,7 +16,9 @@
 import { dirname, join } from "node:path";
 import { assert, assertEquals } from "./support/assert.ts";
 import { BOOTSTRAP, withTopic } from "./support/broker.ts";
-import { readTopic, testBytes, writeTree } from "./support/upload_support.ts";
+import { ferry } from "./support/cli.ts";
+import { readCalls, runProcessor } from "./support/processor.ts";
+import { assertRebuiltTree, readTopic, testBytes, writeTree } from "./support/upload_support.ts";
 import { decodeChunk } from "../src/chunks/codec.ts";
 import { hashHex, sha512 } from "../src/chunks/hash.ts";
 import { chunkKey } from "../src/chunks/key.ts";
@@ -105,6 +110,19 @@ async function runTool(bin: string, tool: string, args: string[], timeoutMs = 12
   return text;
 }
 
+/** Uploads one file with OpenMSIStream's `UploadDataFile`, in 16 KiB chunks. */
+function uploadDataFile(bin: string, path: string, config: string, topic: string) {
+  return runTool(bin, "UploadDataFile", [
+    path,
+    "--config",
+    config,
+    "--topic_name",
+    topic,
+    "--chunk_size",
+    "16384",
+  ]);
+}
+
 /**
  * Runs a long-running OpenMSIStream tool (it stops when "q" arrives on stdin) until `done()`
  * holds or the timeout passes; then sends "q", and kills it if it does not exit in 30 s.
@@ -168,7 +186,7 @@ Deno.test("the OpenMSIStream venv is there, and its version is one the README li
   );
 });
 
-Deno.test("files uploaded by Ferry are rebuilt byte-identical by OpenMSIStream's DataFileDownloadDirectory", async () => {
+Deno.test("files uploaded by Ferry are rebuilt byte-identical by OpenMSIStream's DataFileDownloadDirectory and by ferry download", async () => {
   const bin = await openmsistreamBin();
   const files: Record<string, Uint8Array> = {
     "small.txt": encoder.encode("hello from Ferry\n"),
@@ -201,6 +219,84 @@ Deno.test("files uploaded by Ferry are rebuilt byte-identical by OpenMSIStream's
         },
       );
       assert(log.includes("4 files were successfully reconstructed"), log);
+      // ferry download, from the same topic with the same OpenMSIStream config file and flags.
+      const ferryDir = join(dir, "ferry-down");
+      const run = await ferry(
+        ["download", ferryDir, "--config", config, "--topic_name", topic, "--exit-when-idle=1"],
+        { env: pythonEnv },
+      );
+      assertEquals(run.code, 0, run.stderr);
+      await assertRebuiltTree(ferryDir, files);
+      await assertRebuiltTree(downDir, files);
+    });
+  });
+});
+
+Deno.test("files uploaded by OpenMSIStream's UploadDataFile, chunks spread over 4 partitions, are rebuilt by ferry download and processed once by a Ferry processor", async () => {
+  const bin = await openmsistreamBin();
+  const files: Record<string, Uint8Array> = {
+    "ten chunks ü.dat": testBytes(16_384 * 9 + 5, 81),
+    "three.bin": testBytes(16_384 * 3, 82),
+    "tiny.txt": encoder.encode("one small chunk\n"),
+  };
+  const chunkCount = 10 + 3 + 1;
+  await withWorkspace(async (dir, config) => {
+    const upDir = join(dir, "up");
+    await writeTree(upDir, files);
+    await withTopic(4, async (topic) => {
+      for (const name of Object.keys(files)) {
+        await uploadDataFile(bin, join(upDir, name), config, topic);
+      }
+      // OpenMSIStream's default partitioner put each chunk by its key: one file over several
+      // partitions, which Ferry's processors must still complete (inside one process).
+      const messages = await readTopic(topic, chunkCount);
+      assertEquals(messages.length, chunkCount);
+      const partitions = new Set(
+        messages.filter((m) => decodeChunk(m.value!).totalChunks === 10).map((m) => m.partition),
+      );
+      assert(partitions.size > 1, `the 10 chunks are in partitions ${[...partitions]}`);
+
+      const downDir = join(dir, "ferry-down");
+      const run = await ferry(
+        [
+          "download",
+          "--config",
+          config,
+          "--topic_name",
+          topic,
+          "--output_dir",
+          downDir,
+          "--n_threads",
+          "2",
+          "--exit-when-idle=1",
+        ],
+        { env: pythonEnv },
+      );
+      assertEquals(run.code, 0, run.stderr);
+      assert(run.stdout.startsWith("Rebuilt 3 file(s)"), run.stdout);
+      await assertRebuiltTree(downDir, files);
+
+      // A user's processor (memory mode, 3 workers): each file once, with the right SHA-512.
+      const processorDir = join(dir, "recording");
+      const processed = await runProcessor("tests/fixtures/recording_processor.ts", [
+        "--topic",
+        topic,
+        "--output-dir",
+        processorDir,
+        "--workers",
+        "3",
+        "--exit-when-idle=1",
+      ]);
+      assertEquals(processed.code, 0, processed.stderr);
+      const calls = await readCalls(processorDir);
+      assertEquals(
+        calls.map((c) => [c.path, c.sha, c.size]).sort(),
+        Object.entries(files).map(([path, bytes]) => [
+          path,
+          hashHex(sha512(bytes)).slice(0, 16),
+          bytes.length,
+        ]).sort(),
+      );
     });
   });
 });
@@ -213,15 +309,7 @@ Deno.test("chunks from OpenMSIStream's UploadDataFile decode in Ferry with every
     await Deno.writeFile(path, bytes);
     const mtime = (await Deno.stat(path)).mtime!.getTime() / 1000;
     await withTopic(2, async (topic) => {
-      await runTool(bin, "UploadDataFile", [
-        path,
-        "--config",
-        config,
-        "--topic_name",
-        topic,
-        "--chunk_size",
-        "16384",
-      ]);
+      await uploadDataFile(bin, path, config, topic);
       const messages = await readTopic(topic, 8);
       assertEquals(messages.length, 8);
       const fileHash = sha512(bytes);

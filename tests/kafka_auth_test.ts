@@ -90,7 +90,7 @@ Deno.test("right credentials: create a topic, produce and consume a message thro
       { ...sasl(PASSWORD), "group.id": uniqueName("ferry-auth") },
       { onError },
     );
-    consumer.assign([{ topic, partition: 0, offset: Offset.BEGINNING }]);
+    await consumer.assign([{ topic, partition: 0, offset: Offset.BEGINNING }]);
     const deadline2 = Date.now() + 15_000;
     let messages = await consumer.poll({ timeoutMs: 500 });
     while (messages.length === 0 && Date.now() < deadline2) {

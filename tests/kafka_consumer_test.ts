@@ -50,7 +50,11 @@ Deno.test("pause stops a partition, resume restarts it; positions and watermarks
       "bootstrap.servers": BOOTSTRAP,
       "group.id": uniqueName("pause"),
     });
-    consumer.assign([{ topic, partition: 0, offset: -2 }, { topic, partition: 1, offset: -2 }]);
+    await consumer.assign([{ topic, partition: 0, offset: -2 }, {
+      topic,
+      partition: 1,
+      offset: -2,
+    }]);
     consumer.pause([{ topic, partition: 1 }]);
     const seen: number[] = [];
     const deadline = Date.now() + 5_000;

@@ -180,7 +180,7 @@ Deno.test("committed offsets survive closing and reopening a consumer", async ()
     let firstOffsets = new Map<number, number>();
     {
       await using consumer = new Consumer(config);
-      consumer.assign([{ topic, partition: 1, offset: -2 }]);
+      await consumer.assign([{ topic, partition: 1, offset: -2 }]);
       let got = 0;
       while (got < 100) {
         for (const message of await consumer.poll({ maxMessages: 100 - got })) {
@@ -197,7 +197,7 @@ Deno.test("committed offsets survive closing and reopening a consumer", async ()
       (await reopened.committed([{ topic, partition: 1 }])).map((tp) => tp.offset),
       [100],
     );
-    reopened.assign([{ topic, partition: 1, offset: -1000 }]);
+    await reopened.assign([{ topic, partition: 1, offset: -1000 }]);
     let first: number | undefined;
     while (first === undefined) {
       const batch = await reopened.poll();

@@ -121,7 +121,7 @@ Deno.test("right password, debug=all: the password is in no log record and no er
         sasl(PASSWORD, { "group.id": uniqueName("ferry-redaction") }),
         { onError },
       );
-      consumer.assign([{ topic, partition: 0, offset: Offset.BEGINNING }]);
+      await consumer.assign([{ topic, partition: 0, offset: Offset.BEGINNING }]);
       const deadline2 = Date.now() + 15_000;
       let received = 0;
       while (received === 0 && Date.now() < deadline2) {

@@ -40,6 +40,12 @@ export interface EncodeChunkOptions {
    * version reads (versions up to 1.8.5 refuse 10).
    */
   includeMtime?: boolean;
+  /**
+   * A buffer to encode into when it is large enough (the result is then a view on its start,
+   * valid until the buffer is reused); otherwise a new buffer is allocated. Lets a sender whose
+   * transport copies the message (librdkafka's `RD_KAFKA_MSG_F_COPY`) reuse one buffer.
+   */
+  into?: Uint8Array<ArrayBuffer>;
 }
 
 /**
@@ -250,9 +256,9 @@ class Writer {
   readonly #view: DataView;
   pos = 0;
 
-  constructor(length: number) {
-    this.bytes = new Uint8Array(length);
-    this.#view = new DataView(this.bytes.buffer);
+  constructor(length: number, into?: Uint8Array<ArrayBuffer>) {
+    this.bytes = into && into.length >= length ? into.subarray(0, length) : new Uint8Array(length);
+    this.#view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
   }
 
   uint(value: number): void {
@@ -390,7 +396,7 @@ export function encodeChunk(
     binHeaderLength(dataLength) + dataLength +
     (includeMtime ? 9 : 0);
 
-  const writer = new Writer(length);
+  const writer = new Writer(length, options.into);
   writer.bytes[0] = includeMtime ? 0x9a : 0x99;
   writer.pos = 1;
   writer.str(chunk.filename, filenameLength);

@@ -10,11 +10,15 @@ import { Command, CommanderError } from "commander";
 import { getLogger } from "@logtape/logtape";
 import { ConfigError } from "../config/config_error.ts";
 import { KafkaConfigError } from "../kafka/mod.ts";
+import { createDownloadCommand, DOWNLOAD_ALIASES } from "./commands/download.ts";
+import { createNewCommand } from "./commands/new.ts";
+import { createPermissionsCommand } from "./commands/permissions.ts";
+import { createStatusCommand } from "./commands/status.ts";
 import { createUploadCommand, UPLOAD_ALIASES } from "./commands/upload.ts";
 import type { CliContext, FlagAliases } from "./context.ts";
-import { ExitCode, UsageError } from "./exit_codes.ts";
-import { closeLogging } from "./logging.ts";
-import { stderrTerminal } from "./terminal.ts";
+import { ExitCode, UsageError } from "../command/exit_codes.ts";
+import { closeLogging } from "../command/logging.ts";
+import { stderrTerminal } from "../command/terminal.ts";
 
 /** A subcommand: how to build it, and the OpenMSIStream flag names it accepts. */
 export interface SubcommandSpec {
@@ -29,6 +33,10 @@ export interface SubcommandSpec {
 /** The subcommands of `ferry`; other modules add theirs here. */
 export const SUBCOMMANDS: SubcommandSpec[] = [
   { name: "upload", create: createUploadCommand, aliases: UPLOAD_ALIASES },
+  { name: "new", create: createNewCommand },
+  { name: "download", create: createDownloadCommand, aliases: DOWNLOAD_ALIASES },
+  { name: "status", create: createStatusCommand },
+  { name: "permissions", create: createPermissionsCommand },
 ];
 
 const logger = getLogger(["ferry", "cli"]);

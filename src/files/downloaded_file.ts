@@ -20,6 +20,21 @@ export interface PartitionRange {
 /**
  * A file rebuilt from its chunks, with its SHA-512 checked. `bytes` is there in `memory` and
  * `both` modes, `path` in `disk` and `both` modes.
+ *
+ * @example Read the content whatever the mode
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DownloadedFile } from "../../mod.ts";
+ *
+ * async function content(file: DownloadedFile): Promise<Uint8Array> {
+ *   return file.bytes ?? await Deno.readFile(file.path!);
+ * }
+ * const file: DownloadedFile = {
+ *   relativePath: "run1/a.csv", filename: "a.csv", subdir: "run1", size: 4, sha512: "…",
+ *   topic: "raw", partitions: [], bytes: new TextEncoder().encode("a;b\n"), attempt: 1,
+ * };
+ * assert.equal((await content(file)).length, file.size);
+ * ```
  */
 export interface DownloadedFile {
   /** The path relative to the upload root and the output directory, such as `run1/a.csv`. */
@@ -44,4 +59,11 @@ export interface DownloadedFile {
   path?: string;
   /** Which attempt this is: 1, or more when a failed file is retried on a later start. */
   attempt: number;
+  /**
+   * When the file's last chunk was read from Kafka, in ms since the epoch with sub-millisecond
+   * precision (`performance.timeOrigin + performance.now()` of the coordinator; compare it with
+   * the same expression in `process` to see how long the file waited). Absent for a failed
+   * file retried on a later start.
+   */
+  receivedAt?: number;
 }

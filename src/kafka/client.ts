@@ -67,9 +67,25 @@ function authenticationContext(config: KafkaConfig, bootstrap: string): string {
   return `Authentication failed with the Kafka broker at "${bootstrap}" (${details.join(", ")})`;
 }
 
-/** The shared part of {@linkcode Producer}, {@linkcode Consumer} and {@linkcode Admin}. */
+/**
+ * The shared part of {@linkcode Producer}, {@linkcode Consumer} and {@linkcode Admin}: the
+ * librdkafka handle, its log and error events, and `close` (also through `await using`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Consumer, KafkaClient, Producer } from "../../mod.ts";
+ *
+ * assert.ok(Producer.prototype instanceof KafkaClient);
+ * assert.ok(Consumer.prototype instanceof KafkaClient);
+ * ```
+ */
 export abstract class KafkaClient implements AsyncDisposable {
-  /** The librdkafka symbols. */
+  /**
+   * The librdkafka symbols.
+   *
+   * @internal
+   */
   protected readonly lib: RdKafka;
   /** The `rd_kafka_t` handle; valid until {@linkcode close} finishes. */
   protected readonly handle: Deno.PointerObject;

@@ -19,9 +19,10 @@ export class KafkaConfigError extends Error {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { KafkaConfigError } from "./config.ts";
    * const error = new KafkaConfigError("bootstrap.server", "No such configuration property");
-   * console.assert(error.message.includes('"bootstrap.server"'));
+   * assert.ok(error.message.includes('"bootstrap.server"'));
    * ```
    */
   constructor(property: string, reason: string) {
@@ -33,19 +34,51 @@ export class KafkaConfigError extends Error {
 
 const SECRET_PROPERTY = /(password|secret|sasl\.jaas|private\.key|keystore|token)/i;
 
-/** Whether a property holds a secret that must never reach a log line. */
+/**
+ * Whether a property holds a secret that must never reach a log line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isSecretProperty } from "../../mod.ts";
+ *
+ * assert.equal(isSecretProperty("sasl.password"), true);
+ * assert.equal(isSecretProperty("bootstrap.servers"), false);
+ * ```
+ */
 export function isSecretProperty(name: string): boolean {
   return SECRET_PROPERTY.test(name);
 }
 
-/** The secret values in a configuration, for redacting log lines and error messages. */
+/**
+ * The secret values in a configuration, for redacting log lines and error messages.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { secretValues } from "../../mod.ts";
+ *
+ * const config = { "bootstrap.servers": "k:9092", "sasl.password": "hunter2" };
+ * assert.deepEqual(secretValues(config), ["hunter2"]);
+ * ```
+ */
 export function secretValues(config: KafkaConfig): string[] {
   return Object.entries(config)
     .filter(([name, value]) => isSecretProperty(name) && String(value).length > 0)
     .map(([, value]) => String(value));
 }
 
-/** Replaces every secret value in `text` with `***`. */
+/**
+ * Replaces every secret value in `text` with `***`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { redact } from "../../mod.ts";
+ *
+ * assert.equal(redact("login hunter2 failed", ["hunter2"]), "login *** failed");
+ * ```
+ */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) out = out.split(secret).join("***");
@@ -87,4 +120,23 @@ export function buildConf(config: KafkaConfig, events: number): Deno.PointerObje
     lib.rd_kafka_conf_destroy(conf);
     throw error;
   }
+}
+
+/**
+ * Checks every property with librdkafka without creating a client, so a bad name or value is
+ * reported before anything starts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KafkaConfigError, validateKafkaConfig } from "./config.ts";
+ *
+ * validateKafkaConfig({ "bootstrap.servers": "127.0.0.1:9092" });
+ * assert.throws(() => validateKafkaConfig({ "no.such.property": 1 }), KafkaConfigError);
+ * ```
+ *
+ * @throws {KafkaConfigError} naming the first property librdkafka rejects.
+ */
+export function validateKafkaConfig(config: KafkaConfig): void {
+  rdkafka().rd_kafka_conf_destroy(buildConf(config, 0));
 }

@@ -10,6 +10,7 @@ import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client
 import type { KafkaConfig } from "./config.ts";
 import { check, ErrorCode, KafkaError, kafkaError, takeErrorObject } from "./errors.ts";
 import { cString, pointerCell, readCString } from "./ffi.ts";
+import { type MessageBatch, MessageBatchBuilder } from "./message_batch.ts";
 import type { KafkaHeader } from "./producer.ts";
 import {
   partitionKey,
@@ -72,7 +73,30 @@ export interface PollOptions {
   maxMessages?: number;
   /** How long to wait for a first message; default 100 ms. */
   timeoutMs?: number;
+  /**
+   * Returns the array each message value is copied into, exactly `length` bytes long (it may
+   * be a view on a larger, reused buffer); default: a new array per value. Lets a caller that
+   * hands values on by transfer recycle their buffers instead of allocating fresh memory for
+   * every message (measured: a fresh 512 KiB array costs 10 times its copy).
+   */
+  allocateValue?: (length: number) => Uint8Array;
 }
+
+/** Options for one {@linkcode Consumer.pollBatch}. */
+export interface PollBatchOptions {
+  /** The most messages to return; default 1000. */
+  maxMessages?: number;
+  /**
+   * About the most key and value bytes to return: the poll stops taking messages once it has
+   * this many (so it may go over by one message); default 4 MiB.
+   */
+  maxBytes?: number;
+  /** How long to wait for a first message; default 100 ms. */
+  timeoutMs?: number;
+}
+
+/** Where a poll puts the messages it reads. */
+type Collector = ConsumedMessage[] | MessageBatchBuilder;
 
 /** The low and high watermarks of a partition. */
 export interface Watermarks {
@@ -81,6 +105,9 @@ export interface Watermarks {
   /** The offset the next message will get. */
   high: number;
 }
+
+/** How long {@linkcode Consumer.assign} waits for the topics' metadata before assigning. */
+export const ASSIGN_METADATA_TIMEOUT_MS = 5_000;
 
 /**
  * A Kafka consumer in a consumer group.
@@ -110,7 +137,11 @@ export class Consumer extends KafkaClient {
   readonly #intCell = new Int32Array(1);
   #deferred: Deno.PointerObject | null = null;
   #polling: Promise<unknown> | undefined;
+  /** The running poll's `allocateValue`. */
+  #allocateValue: ((length: number) => Uint8Array) | undefined;
   #stopping = false;
+  /** Key and value bytes of the last {@linkcode pollBatch} that returned messages. */
+  #lastBatchBytes = 0;
 
   /**
    * Creates a consumer.
@@ -142,13 +173,39 @@ export class Consumer extends KafkaClient {
     );
   }
 
-  /** Assigns partitions by hand, outside any group rebalance (offsets: where to start). */
-  assign(partitions: readonly TopicPartitionOffset[]): void {
+  /**
+   * Assigns partitions by hand, outside any group rebalance (offsets: where to start). The
+   * topics' metadata is read first (at most {@linkcode ASSIGN_METADATA_TIMEOUT_MS}): without
+   * it librdkafka looks the partitions' leaders up after the assignment, and the first fetch
+   * started about 0.5-1 s late (measured on a local broker: first message 1012 ms after
+   * assign without, 8 ms with). The assignment is in place when the promise resolves.
+   */
+  async assign(partitions: readonly TopicPartitionOffset[]): Promise<void> {
+    this.assertUsable();
+    await Promise.all([...new Set(partitions.map((p) => p.topic))].map((t) => this.#warmUp(t)));
     this.assertUsable();
     using list = TopicPartitionList.from(partitions);
     check(this.lib.rd_kafka_assign(this.handle, list.pointer), "Could not assign partitions");
     this.#assigned.clear();
     for (const tp of partitions) this.#assigned.set(partitionKey(tp), tp);
+  }
+
+  /** Reads a topic's metadata into librdkafka's cache; failures are left to the fetcher. */
+  async #warmUp(topic: string): Promise<void> {
+    const rkt = this.lib.rd_kafka_topic_new(this.handle, cString(topic), null);
+    if (rkt === null) return;
+    const cell = new BigUint64Array(1);
+    try {
+      const code = await this.track(
+        this.lib.rd_kafka_metadata(this.handle, 0, rkt, cell, ASSIGN_METADATA_TIMEOUT_MS),
+      );
+      const metadata = pointerCell(cell);
+      if (code === ErrorCode.NO_ERROR && metadata !== null) {
+        this.lib.rd_kafka_metadata_destroy(metadata);
+      }
+    } finally {
+      this.lib.rd_kafka_topic_destroy(rkt);
+    }
   }
 
   /** The partitions currently assigned to this consumer. */
@@ -183,15 +240,52 @@ export class Consumer extends KafkaClient {
       return Promise.reject(error);
     }
     if (this.#polling) throw new Error("Consumer.poll() is already running; await it first.");
-    const run = this.#poll(options.maxMessages ?? 1000, options.timeoutMs ?? 100);
+    this.#allocateValue = options.allocateValue;
+    const out: ConsumedMessage[] = [];
+    const run = this.#poll(out, options.maxMessages ?? 1000, options.timeoutMs ?? 100, Infinity)
+      .then(() => out);
     this.#polling = run;
     return run.finally(() => {
       this.#polling = undefined;
+      this.#allocateValue = undefined;
     });
   }
 
-  async #poll(maxMessages: number, timeoutMs: number): Promise<ConsumedMessage[]> {
-    const out: ConsumedMessage[] = [];
+  /**
+   * Like {@linkcode poll}, but returns the messages packed into one {@linkcode MessageBatch}:
+   * keys and values copied straight from librdkafka's buffers into one buffer, no object per
+   * message. For consumers that move messages on in bulk (the record processor's coordinator).
+   *
+   * @throws {KafkaError} (a rejection) as {@linkcode poll} does.
+   */
+  pollBatch(options: PollBatchOptions = {}): Promise<MessageBatch> {
+    try {
+      this.assertUsable();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#polling) throw new Error("Consumer.poll() is already running; await it first.");
+    const maxMessages = Math.max(1, options.maxMessages ?? 1000);
+    const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+    // The buffer starts at about the last batch's size (it grows by doubling): zero-filling
+    // maxBytes for every poll cost more than reading small messages.
+    const initial = Math.min(maxBytes, Math.max(65536, Math.ceil(this.#lastBatchBytes * 1.25)));
+    const out = new MessageBatchBuilder(maxMessages, initial + 65536);
+    const run = this.#poll(out, maxMessages, options.timeoutMs ?? 100, maxBytes)
+      .then(() => {
+        if (out.length > 0) this.#lastBatchBytes = out.bytes;
+        return out.finish();
+      });
+    this.#polling = run;
+    return run.finally(() => this.#polling = undefined);
+  }
+
+  async #poll(
+    out: Collector,
+    maxMessages: number,
+    timeoutMs: number,
+    maxBytes: number,
+  ): Promise<void> {
     if (this.#deferred !== null) {
       const deferred = this.#deferred;
       this.#deferred = null;
@@ -210,14 +304,14 @@ export class Consumer extends KafkaClient {
       }
       await this.#handleOwned(event, out);
       if (out.length >= maxMessages || this.#stopping) break;
+      if (out instanceof MessageBatchBuilder && out.bytes >= maxBytes) break;
       event = this.lib.rd_kafka_queue_poll(this.#queue, 0);
     }
     if (this.fatalError) throw this.fatalError;
-    return out;
   }
 
   /** Handles an event and destroys it. */
-  async #handleOwned(event: Deno.PointerObject, out: ConsumedMessage[]): Promise<void> {
+  async #handleOwned(event: Deno.PointerObject, out: Collector): Promise<void> {
     try {
       const type = this.lib.rd_kafka_event_type(event);
       if (type === EventType.FETCH) this.#readMessages(event, out);
@@ -233,7 +327,7 @@ export class Consumer extends KafkaClient {
     }
   }
 
-  #readMessages(event: Deno.PointerObject, out: ConsumedMessage[]): void {
+  #readMessages(event: Deno.PointerObject, out: Collector): void {
     for (
       let message = this.lib.rd_kafka_event_message_next(event);
       message !== null;
@@ -258,20 +352,37 @@ export class Consumer extends KafkaClient {
         continue;
       }
       const timestamp = Number(this.lib.rd_kafka_message_timestamp(message, this.#intCell));
+      if (out instanceof MessageBatchBuilder) {
+        out.add(
+          topic,
+          partition,
+          offset,
+          this.#intCell[0] === 0 ? null : timestamp,
+          view.getPointer(40),
+          Number(view.getBigUint64(48)),
+          view.getPointer(24),
+          Number(view.getBigUint64(32)),
+          this.#readHeaders(message),
+        );
+        continue;
+      }
       out.push({
         topic,
         partition,
         offset,
         key: copyOut(view.getPointer(40), Number(view.getBigUint64(48))),
-        value: copyOut(view.getPointer(24), Number(view.getBigUint64(32))),
-        headers: this.#readHeaders(message),
+        value: copyOut(view.getPointer(24), Number(view.getBigUint64(32)), this.#allocateValue),
+        headers: this.#readHeaders(message) ?? [],
         timestamp: this.#intCell[0] === 0 ? null : timestamp,
       });
     }
   }
 
-  #readHeaders(message: Deno.PointerObject): KafkaHeader[] {
-    if (this.lib.rd_kafka_message_headers(message, this.#cell) !== ErrorCode.NO_ERROR) return [];
+  /** The message's headers, `undefined` when it has none. */
+  #readHeaders(message: Deno.PointerObject): KafkaHeader[] | undefined {
+    if (this.lib.rd_kafka_message_headers(message, this.#cell) !== ErrorCode.NO_ERROR) {
+      return undefined;
+    }
     const headers = pointerCell(this.#cell);
     const out: KafkaHeader[] = [];
     for (let i = 0n;; i++) {
@@ -508,9 +619,16 @@ export class Consumer extends KafkaClient {
   }
 }
 
-function copyOut(pointer: Deno.PointerValue, length: number): Uint8Array | null {
+function copyOut(
+  pointer: Deno.PointerValue,
+  length: number,
+  allocate?: (length: number) => Uint8Array,
+): Uint8Array | null {
   if (pointer === null) return null;
-  const out = new Uint8Array(length);
+  const out = allocate ? allocate(length) : new Uint8Array(length);
+  if (out.length !== length) {
+    throw new RangeError(`The value buffer is ${out.length} bytes long, expected ${length}.`);
+  }
   if (length > 0) Deno.UnsafePointerView.copyInto(pointer, out);
   return out;
 }

@@ -6,7 +6,18 @@
 
 import { rdkafka, readCString } from "./ffi.ts";
 
-/** The librdkafka error codes Ferry looks at by name. */
+/**
+ * The librdkafka error codes Ferry looks at by name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, KafkaError } from "../../mod.ts";
+ *
+ * const error = new KafkaError(ErrorCode.TIMED_OUT, "_TIMED_OUT", "Commit failed: timed out.");
+ * assert.equal(error.code === ErrorCode.TIMED_OUT, true);
+ * ```
+ */
 export const ErrorCode = {
   NO_ERROR: 0,
   BAD_MSG: -199,
@@ -90,9 +101,10 @@ export interface KafkaErrorOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ErrorCode, KafkaError } from "./errors.ts";
  * const error = new KafkaError(ErrorCode.TIMED_OUT, "_TIMED_OUT", "Commit failed: timed out.");
- * console.assert(error.retriable && !error.fatal);
+ * assert.ok(error.retriable && !error.fatal);
  * ```
  */
 export class KafkaError extends Error {

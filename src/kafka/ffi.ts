@@ -124,6 +124,11 @@ const symbols = {
   rd_kafka_message_errstr: { parameters: ["pointer"], result: "pointer" },
   // const char *rd_kafka_topic_name(const rd_kafka_topic_t *rkt);
   rd_kafka_topic_name: { parameters: ["pointer"], result: "pointer" },
+  // rd_kafka_topic_t *rd_kafka_topic_new(rd_kafka_t *rk, const char *topic,
+  //                                      rd_kafka_topic_conf_t *conf);
+  rd_kafka_topic_new: { parameters: ["pointer", "buffer", "pointer"], result: "pointer" },
+  // void rd_kafka_topic_destroy(rd_kafka_topic_t *rkt);
+  rd_kafka_topic_destroy: { parameters: ["pointer"], result: "void" },
 
   // rd_kafka_topic_partition_list_t *rd_kafka_topic_partition_list_new(int size);
   rd_kafka_topic_partition_list_new: { parameters: ["i32"], result: "pointer" },
@@ -289,6 +294,11 @@ const SYSTEM_LIBRARY_NAMES: Record<string, string[]> = {
 const INSTALL_HINT = "Install librdkafka (Debian/Ubuntu: `apt-get install librdkafka1`, " +
   "macOS: `brew install librdkafka`) or set FERRY_RDKAFKA_PATH to the full path of the library.";
 
+/** What to do when Deno refuses FFI. */
+const FFI_HINT = "Ferry loads librdkafka through Deno's FFI and reads its structures with " +
+  "Deno.UnsafePointerView, which needs --allow-ffi without a path: run Deno with --allow-ffi " +
+  "(`ferry permissions <script> --output-dir <dir>` prints every flag a processor needs).";
+
 /** Raised when librdkafka cannot be loaded: names every path tried and how to install it. */
 export class LibraryLoadError extends Error {
   /** Every path or library name that was tried, in order. */
@@ -299,9 +309,10 @@ export class LibraryLoadError extends Error {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { LibraryLoadError } from "./ffi.ts";
    * const error = new LibraryLoadError(["librdkafka.so.1"], ["not found"]);
-   * console.assert(error.message.includes("librdkafka.so.1"));
+   * assert.ok(error.message.includes("librdkafka.so.1"));
    * ```
    */
   constructor(tried: string[], reasons: string[], hint: string = INSTALL_HINT) {
@@ -345,18 +356,16 @@ export function rdkafka(): RdKafka {
     tried.push(path);
     try {
       const handle = Deno.dlopen(path, symbols);
+      // A scoped --allow-ffi=<path> loads the library, but Deno allows pointer reads only with
+      // --allow-ffi for every library (denoland/deno#15511): say so now, not at the first read.
+      Deno.UnsafePointer.of(new Uint8Array(1));
       loaded = { lib: handle.symbols, path };
       return handle.symbols;
     } catch (error) {
       if (
         error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
       ) {
-        throw new LibraryLoadError(
-          tried,
-          ["permission denied"],
-          "Ferry loads librdkafka through Deno's FFI: run Deno with --allow-ffi " +
-            "(for example `--allow-ffi=/usr/lib/x86_64-linux-gnu/librdkafka.so.1`).",
-        );
+        throw new LibraryLoadError(tried, ["permission denied"], FFI_HINT);
       }
       reasons.push(error instanceof Error ? error.message : String(error));
     }
@@ -364,12 +373,33 @@ export function rdkafka(): RdKafka {
   throw new LibraryLoadError(tried, reasons);
 }
 
-/** The path librdkafka was loaded from, after the first successful {@linkcode rdkafka} call. */
+/**
+ * The path librdkafka was loaded from, after the first successful {@linkcode rdkafka} call.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { librdkafkaVersion, loadedLibraryPath } from "../../mod.ts";
+ *
+ * librdkafkaVersion(); // loads the library
+ * assert.ok(loadedLibraryPath()?.includes("rdkafka"));
+ * ```
+ */
 export function loadedLibraryPath(): string | undefined {
   return loaded?.path;
 }
 
-/** librdkafka's version as a string, such as `"2.0.2"`. */
+/**
+ * librdkafka's version as a string, such as `"2.0.2"`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { librdkafkaVersion } from "../../mod.ts";
+ *
+ * assert.match(librdkafkaVersion(), /^\d+\.\d+\.\d+/);
+ * ```
+ */
 export function librdkafkaVersion(): string {
   return readCString(rdkafka().rd_kafka_version_str()) ?? "unknown";
 }

@@ -35,6 +35,35 @@ export function routeLogEvent(
   } else logger.debug("{client} {facility}: " + escapeBraces(message), properties);
 }
 
+/**
+ * The librdkafka `debug` contexts that make its own debug lines appear at a Ferry log level:
+ * `debug` turns on the consumer-group, consumer and topic contexts for a consumer (broker and
+ * topic for a producer), `trace` all of them; other levels none (librdkafka then logs only
+ * notices, warnings and errors).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { librdkafkaDebugContexts } from "./log.ts";
+ *
+ * assert.equal(librdkafkaDebugContexts("debug"), "cgrp,consumer,topic");
+ * assert.equal(librdkafkaDebugContexts("debug", "producer"), "broker,topic");
+ * assert.equal(librdkafkaDebugContexts("info"), undefined);
+ * ```
+ *
+ * @param level The Ferry (LogTape) log level.
+ * @param role Which client the contexts are for; default `consumer`.
+ * @returns The value for librdkafka's `debug` property, or undefined for none.
+ */
+export function librdkafkaDebugContexts(
+  level: string,
+  role: "consumer" | "producer" = "consumer",
+): string | undefined {
+  if (level === "trace") return "all";
+  if (level === "debug") return role === "consumer" ? "cgrp,consumer,topic" : "broker,topic";
+  return undefined;
+}
+
 /** LogTape treats `{name}` as a placeholder: librdkafka's text is literal. */
 function escapeBraces(text: string): string {
   return text.replaceAll("{", "{{").replaceAll("}", "}}");

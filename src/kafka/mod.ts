@@ -12,6 +12,7 @@ export type {
   PartitionMetadata,
   TopicMetadata,
 } from "./admin.ts";
+export { KafkaClient } from "./client.ts";
 export type { ClientOptions } from "./client.ts";
 export { isSecretProperty, KafkaConfigError, redact, secretValues } from "./config.ts";
 export type { KafkaConfig } from "./config.ts";
@@ -19,11 +20,14 @@ export { Consumer } from "./consumer.ts";
 export type {
   ConsumedMessage,
   ConsumerOptions,
+  PollBatchOptions,
   PollOptions,
   RebalanceEvent,
   RebalanceKind,
   Watermarks,
 } from "./consumer.ts";
+export { MessageBatchBuilder } from "./message_batch.ts";
+export type { MessageBatch } from "./message_batch.ts";
 export { ErrorCode, KafkaError } from "./errors.ts";
 export { LibraryLoadError, librdkafkaVersion, loadedLibraryPath } from "./ffi.ts";
 export { Offset, partitionKey } from "./partitions.ts";

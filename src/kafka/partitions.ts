@@ -20,7 +20,18 @@ export interface TopicPartitionOffset extends TopicPartition {
   offset: number;
 }
 
-/** Special offsets librdkafka understands. */
+/**
+ * Special offsets librdkafka understands.
+ *
+ * @example Start reading a partition from its oldest message
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Offset, type TopicPartitionOffset } from "../../mod.ts";
+ *
+ * const start: TopicPartitionOffset = { topic: "raw", partition: 0, offset: Offset.BEGINNING };
+ * assert.equal(start.offset, -2);
+ * ```
+ */
 export const Offset = {
   /** The oldest offset still in the partition. */
   BEGINNING: -2,
@@ -42,7 +53,17 @@ export interface TopicPartitionResult extends TopicPartitionOffset {
   error: number;
 }
 
-/** A key for maps and sets of partitions, such as `"raw-data/3"`. */
+/**
+ * A key for maps and sets of partitions, such as `"raw-data/3"`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { partitionKey } from "../../mod.ts";
+ *
+ * assert.equal(partitionKey({ topic: "raw-data", partition: 3 }), "raw-data/3");
+ * ```
+ */
 export function partitionKey(tp: TopicPartition): string {
   return `${tp.topic}/${tp.partition}`;
 }

@@ -103,6 +103,7 @@ export class Producer extends KafkaClient {
   readonly #queue: Deno.PointerObject;
   readonly #waiting = new Map<bigint, Waiter>();
   readonly #topicNames = new Map<string, Uint8Array>();
+  readonly #topicHandles: Deno.PointerObject[] = [];
   readonly #rktNames = new Map<bigint, string>();
   readonly #closeTimeoutMs: number;
   #spaceWaiters: (() => void)[] = [];
@@ -154,8 +155,23 @@ export class Producer extends KafkaClient {
     const delivered = new Promise<DeliveryReport>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
     });
+    this.#serveReady();
     this.#startPump();
     return { delivered };
+  }
+
+  /**
+   * Handles the events already waiting, without blocking (librdkafka's `poll(0)` after each
+   * send). A sender that keeps sending leaves the pump little time, and each delivered
+   * message's copy is only freed once its report is served: serving here keeps them few
+   * (measured: peak RSS of sending 512 MiB in 512 KiB messages 600 MB without, 490-520 MB with).
+   */
+  #serveReady(): void {
+    for (
+      let event = this.lib.rd_kafka_queue_poll(this.#queue, 0);
+      event !== null;
+      event = this.lib.rd_kafka_queue_poll(this.#queue, 0)
+    ) this.#handleEvent(event);
   }
 
   /** Produces a message and resolves when the broker has acknowledged it. */
@@ -242,6 +258,11 @@ export class Producer extends KafkaClient {
     if (!name) {
       name = cString(topic);
       this.#topicNames.set(topic, name);
+      // A topic handle makes librdkafka ask for the topic's metadata now; a topic known only
+      // from rd_kafka_produceva waits for its once-a-second topic scan (the first message of
+      // a run was acknowledged about a second late).
+      const handle = this.lib.rd_kafka_topic_new(this.handle, name, null);
+      if (handle !== null) this.#topicHandles.push(handle);
     }
     return name;
   }
@@ -350,5 +371,6 @@ export class Producer extends KafkaClient {
       this.#handleEvent(event);
     }
     this.lib.rd_kafka_queue_destroy(this.#queue);
+    for (const handle of this.#topicHandles.splice(0)) this.lib.rd_kafka_topic_destroy(handle);
   }
 }

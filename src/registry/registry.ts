@@ -138,6 +138,7 @@ function compact(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FileRegistry } from "./registry.ts";
  * const dir = await Deno.makeTempDir();
  * const registry = await FileRegistry.open(dir, "raw", "checksum");
@@ -145,7 +146,7 @@ function compact(
  *   time: new Date().toISOString(), path: "a.csv", sha512: "00", size: 1,
  *   partitions: [0], ms: 1, attempt: 1,
  * });
- * console.assert(registry.isProcessed("a.csv", "00"));
+ * assert.ok(registry.isProcessed("a.csv", "00"));
  * await registry.close();
  * ```
  */

@@ -6,11 +6,24 @@
  * @module
  */
 
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import {
+  Command,
+  CommanderError,
+  InvalidArgumentError,
+  Option,
+  type OptionValues,
+} from "commander";
+import type { LogLevel } from "@logtape/logtape";
 import { BOOTSTRAP_ENV, resolveKafkaConfig } from "../config/kafka_config.ts";
 import type { ReassemblyMode } from "../files/downloaded_file.ts";
-import type { KafkaConfig } from "../kafka/mod.ts";
+import { DEFAULT_MAX_PARTIAL_BYTES, DEFAULT_MAX_PARTIAL_FILES } from "../files/reassembly.ts";
+import { type KafkaConfig, KafkaConfigError } from "../kafka/mod.ts";
+import { validateKafkaConfig } from "../kafka/config.ts";
+import { ConfigError } from "../config/config_error.ts";
+import { librdkafkaDebugContexts } from "../kafka/log.ts";
 import type { OptionSpecs } from "./define_processor.ts";
+import { UsageError } from "../command/exit_codes.ts";
+import { parseLogLevel } from "../command/logging.ts";
 
 /** OpenMSIStream's flag names (and their kebab-case spellings) and Ferry's names for them. */
 export const OPENMSISTREAM_ALIASES: Readonly<Record<string, string>> = {
@@ -46,23 +59,6 @@ export function normalizeAliases(
   });
 }
 
-/** Raised for a command line that cannot be used: the process exits with status 2. */
-export class UsageError extends Error {
-  /**
-   * Creates the error.
-   *
-   * @example
-   * ```ts
-   * import { UsageError } from "./command_line.ts";
-   * console.assert(new UsageError('Option "--workers" must be at least 1.').name === "UsageError");
-   * ```
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
 /** The parsed built-in options of a processor's command line. */
 export interface ProcessorArguments {
   kafka: KafkaConfig;
@@ -73,9 +69,9 @@ export interface ProcessorArguments {
   outputDir: string;
   downloadRegex: RegExp | undefined;
   statusIntervalMs: number;
-  logLevel: string;
+  logLevel: LogLevel;
   logFile: string | undefined;
-  logFileLevel: string | undefined;
+  logFileLevel: LogLevel | undefined;
   exitWhenIdleMs: number | undefined;
   maxAttempts: number;
   /** Record processors: the error policy given on the command line. */
@@ -91,6 +87,14 @@ export interface ProcessorArguments {
   /** Record processors: automatic checkpoint every this many ms. */
   checkpointEveryMs: number | undefined;
   processTimeoutMs: number;
+  /** File processors: exit with an error once the broker is unreachable this long (ms); 0 waits. */
+  brokerTimeoutMs: number;
+  /** File processors: the most incomplete files at once. */
+  maxPartialFiles: number;
+  /** File processors: the most bytes of incomplete files held in memory. */
+  maxPartialBytes: number;
+  /** File processors: serve Prometheus metrics on this port of 127.0.0.1. */
+  metricsPort: number | undefined;
   /** The processor's own options, by their camelCase names. */
   options: Record<string, string | number | boolean | undefined>;
 }
@@ -105,6 +109,16 @@ function positiveInt(name: string): (value: string) => number {
   };
 }
 
+function tcpPort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new InvalidArgumentError(
+      `"${value}" is not a TCP port from 0 to 65535 (--metrics-port).`,
+    );
+  }
+  return n;
+}
+
 function seconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) {
@@ -117,7 +131,13 @@ function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"];
+function logLevel(value: string): LogLevel {
+  try {
+    return parseLogLevel(value);
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+  }
+}
 
 /** Environment variables a processor reads, for `--help`. */
 export const PROCESSOR_ENVIRONMENT: Readonly<Record<string, string>> = {
@@ -125,8 +145,13 @@ export const PROCESSOR_ENVIRONMENT: Readonly<Record<string, string>> = {
   FERRY_RDKAFKA_PATH: "full path of librdkafka (default: the system library)",
 };
 
-/** Which kind of processor a command line is for. */
-export type ProcessorKind = "files" | "records";
+/**
+ * Which kind of processor a command line is for: `files` (defineProcessor), `records`
+ * (defineRecordProcessor), or `download` (`ferry download`: files rebuilt in disk mode by the
+ * built-in processor, so no `--mode`, `--max-attempts` or `--process-timeout`, and no default
+ * output directory).
+ */
+export type ProcessorKind = "files" | "records" | "download";
 
 /** Builds the commander program for a processor. */
 export function processorProgram(
@@ -135,7 +160,7 @@ export function processorProgram(
   extra: OptionSpecs,
   kind: ProcessorKind = "files",
 ): Command {
-  const files = kind === "files";
+  const files = kind !== "records";
   const program = new Command(name)
     .description(
       description ??
@@ -146,19 +171,29 @@ export function processorProgram(
     .option("-c, --config <file>", "OpenMSIStream-style INI config file ([broker], [consumer])")
     .option("-b, --bootstrap-servers <list>", `Kafka brokers, such as host:9092`)
     .requiredOption("-t, --topic <name>", files ? "topic to read file chunks from" : "topic")
-    .option("-g, --group <id>", `consumer group (default: "ferry-${name}-<topic>")`)
+    .option(
+      "-g, --group <id>",
+      `consumer group (default: "ferry-${name}-<topic>${
+        kind === "download" ? "-<hash of the output directory>" : ""
+      }")`,
+    )
     .option(
       "-w, --workers <n>",
-      "number of worker threads running your code",
+      kind === "download"
+        ? "number of worker threads checking rebuilt files"
+        : "number of worker threads running your code",
       positiveInt("--workers"),
       2,
     )
     .option("--status-interval <seconds>", "seconds between status lines", seconds, 30)
-    .addOption(
-      new Option("--log-level <level>", "console log level").choices(LOG_LEVELS).default("info"),
+    .option(
+      "--log-level <level>",
+      "console log level: trace, debug, info, warning, error, fatal",
+      logLevel,
+      "info",
     )
-    .option("--log-file <path>", "also log to this file (rotated)")
-    .addOption(new Option("--log-file-level <level>", "log file level").choices(LOG_LEVELS))
+    .option("--log-file <path>", "also log to this file (rotated at 10 MiB, 5 kept)")
+    .option("--log-file-level <level>", "log file level (default: --log-level)", logLevel)
     .option(
       "--exit-when-idle [seconds]",
       "exit 0 once caught up and idle for this long (default 5 s)",
@@ -171,6 +206,30 @@ export function processorProgram(
       [] as string[],
     );
   if (files) {
+    program
+      .option(
+        "--max-partial-files <n>",
+        "most incomplete files at once; beyond, the least recently active is abandoned",
+        positiveInt("--max-partial-files"),
+        DEFAULT_MAX_PARTIAL_FILES,
+      )
+      .option(
+        "--max-partial-mb <n>",
+        "most MiB of incomplete files held in memory; beyond, they continue on disk",
+        positiveInt("--max-partial-mb"),
+        DEFAULT_MAX_PARTIAL_BYTES / (1024 * 1024),
+      )
+      .option(
+        "--metrics-port <port>",
+        "serve Prometheus metrics on http://127.0.0.1:<port>/metrics",
+        tcpPort,
+      );
+  }
+  if (kind === "download") {
+    program
+      .option("-o, --output-dir <dir>", "output directory (rebuilt files, logs)")
+      .option("--download-regex <regex>", "only download files whose relative path matches");
+  } else if (files) {
     program
       .addOption(
         new Option("-m, --mode <mode>", "how files are rebuilt").choices(["memory", "disk", "both"])
@@ -186,7 +245,13 @@ export function processorProgram(
       )
       .option(
         "--process-timeout <seconds>",
-        "time limit of one process() call, 0 for none",
+        "time limit of one process() call (the file fails, the worker is replaced), 0 for none",
+        seconds,
+        3600,
+      )
+      .option(
+        "--broker-timeout <seconds>",
+        "exit with an error once the broker is unreachable this long, 0 to wait for it",
         seconds,
         0,
       );
@@ -268,7 +333,19 @@ export async function parseProcessorArguments(
     }
     throw error;
   }
-  const o = program.opts();
+  return await readProcessorArguments(program.opts(), extra);
+}
+
+/**
+ * Turns the option values of a parsed {@linkcode processorProgram} into a processor's arguments:
+ * checks the download regex, reads the config file and resolves the Kafka configuration.
+ *
+ * @throws {UsageError} for a bad regex; {@linkcode ConfigError} for a bad config.
+ */
+export async function readProcessorArguments(
+  o: OptionValues,
+  extra: OptionSpecs,
+): Promise<ProcessorArguments> {
   let downloadRegex: RegExp | undefined;
   if (o.downloadRegex !== undefined) {
     try {
@@ -285,15 +362,30 @@ export async function parseProcessorArguments(
     bootstrapServers: o.bootstrapServers,
     overrides: o.property,
   });
+  // --log-level debug (or trace) also shows librdkafka's own lines, unless `debug` is set.
+  const rdkafkaDebug = librdkafkaDebugContexts(o.logLevel);
+  if (rdkafkaDebug !== undefined && config.debug === undefined) config.debug = rdkafkaDebug;
+  // Unknown or invalid librdkafka properties are configuration errors: report them before
+  // anything starts.
+  try {
+    validateKafkaConfig(config);
+  } catch (error) {
+    if (!(error instanceof KafkaConfigError)) throw error;
+    throw new ConfigError(error.message, { cause: error });
+  }
   const options: Record<string, string | number | boolean | undefined> = {};
-  for (const key of Object.keys(extra)) options[key] = o[key];
+  for (const [key, spec] of Object.entries(extra)) {
+    // commander reads a flag "--no-x" as the negation of "x" (true unless given).
+    const negated = spec.type === "boolean" && /^no[A-Z]/.test(key);
+    options[key] = negated ? o[key[2].toLowerCase() + key.slice(3)] === false : o[key];
+  }
   const idle = o.exitWhenIdle;
   return {
     kafka: config,
     topic: o.topic,
     group: o.group,
     workers: o.workers,
-    mode: o.mode,
+    mode: o.mode ?? "disk", // `ferry download` has no --mode: always disk
     outputDir: o.outputDir,
     downloadRegex,
     statusIntervalMs: o.statusInterval * 1000,
@@ -302,7 +394,11 @@ export async function parseProcessorArguments(
     logFileLevel: o.logFileLevel,
     exitWhenIdleMs: idle === undefined ? undefined : idle === true ? 5000 : idle * 1000,
     maxAttempts: o.maxAttempts ?? 3,
-    processTimeoutMs: (o.processTimeout ?? 0) * 1000,
+    processTimeoutMs: (o.processTimeout ?? 3600) * 1000,
+    brokerTimeoutMs: (o.brokerTimeout ?? 0) * 1000,
+    maxPartialFiles: o.maxPartialFiles ?? DEFAULT_MAX_PARTIAL_FILES,
+    maxPartialBytes: (o.maxPartialMb ?? DEFAULT_MAX_PARTIAL_BYTES / (1024 * 1024)) * 1024 * 1024,
+    metricsPort: o.metricsPort,
     errorPolicy: o.errorPolicy,
     retries: o.retries,
     maxBatch: o.maxBatch ?? 500,

@@ -7,10 +7,13 @@
  */
 
 import { CommanderError } from "commander";
-import { dispose, getLogger } from "@logtape/logtape";
+import { getLogger } from "@logtape/logtape";
 import { ConfigError } from "../config/config_error.ts";
-import { UsageError } from "./command_line.ts";
-import { configureRunLogging, type RunLoggingOptions, StatusLine } from "./run_output.ts";
+import { KafkaConfigError, LibraryLoadError } from "../kafka/mod.ts";
+import { ExitCode, UsageError } from "../command/exit_codes.ts";
+import { closeLogging, configureLogging, type LoggingOptions } from "../command/logging.ts";
+import { Progress } from "../command/progress.ts";
+import { stderrTerminal } from "../command/terminal.ts";
 
 const logger = getLogger(["ferry", "runtime"]);
 
@@ -18,12 +21,19 @@ const logger = getLogger(["ferry", "runtime"]);
 export interface CommandRun<P> {
   /** The processor's name, for messages. */
   name: string;
+  /** What its progress counts, plural (`files`, `records`). */
+  noun: string;
   /** Parses the command line. */
   parse(): Promise<P>;
   /** The logging the parsed command line asks for. */
-  logging(parsed: P): RunLoggingOptions;
-  /** Runs; resolves with the exit code. */
-  run(parsed: P, signal: AbortSignal, status: StatusLine): Promise<number>;
+  logging(parsed: P): LoggingOptions;
+  /** How often, in ms, a status line is logged when standard error is not a terminal. */
+  statusIntervalMs(parsed: P): number;
+  /**
+   * Runs, showing its numbers through `progress` (set its state and call `show()` every
+   * `progress.intervalMs`); resolves with the exit code.
+   */
+  run(parsed: P, signal: AbortSignal, progress: Progress): Promise<number>;
 }
 
 /** Runs a processor from the command line; resolves with the exit code. */
@@ -35,11 +45,15 @@ export async function runCommand<P>(command: CommandRun<P>): Promise<number> {
     if (error instanceof CommanderError) return error.exitCode; // --help
     if (error instanceof UsageError || error instanceof ConfigError) {
       writeError(`${command.name}: ${error.message}\nRun with --help for the options.`);
-      return 2;
+      return ExitCode.USAGE;
+    }
+    if (error instanceof LibraryLoadError) {
+      writeError(`${command.name}: ${error.message}`);
+      return ExitCode.FAILURE;
     }
     throw error;
   }
-  await configureRunLogging(command.logging(parsed));
+  await configureLogging(command.logging(parsed));
   const controller = new AbortController();
   let signals = 0;
   const onSignal = () => {
@@ -49,29 +63,35 @@ export async function runCommand<P>(command: CommandRun<P>): Promise<number> {
       controller.abort();
     } else {
       logger.warn("Stopping at once.");
-      Deno.exit(130);
+      Deno.exit(ExitCode.INTERRUPTED);
     }
   };
   const listened: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const signal of listened) Deno.addSignalListener(signal, onSignal);
-  const status = new StatusLine();
+  const progress = new Progress({
+    noun: command.noun,
+    logEveryMs: command.statusIntervalMs(parsed),
+  });
   try {
-    return await command.run(parsed, controller.signal, status);
+    return await command.run(parsed, controller.signal, progress);
   } catch (error) {
-    status.done();
-    if (error instanceof ConfigError || error instanceof UsageError) {
+    progress.stop();
+    if (
+      error instanceof ConfigError || error instanceof UsageError ||
+      error instanceof KafkaConfigError
+    ) {
       writeError(`${command.name}: ${error.message}`);
-      return 2;
+      return ExitCode.USAGE;
     }
     writeError(`${command.name}: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
+    return ExitCode.FAILURE;
   } finally {
-    status.done();
+    progress.stop();
     for (const signal of listened) Deno.removeSignalListener(signal, onSignal);
-    await dispose(); // flushes the log sinks
+    await closeLogging(); // flushes the log sinks
   }
 }
 
 function writeError(text: string): void {
-  Deno.stderr.writeSync(new TextEncoder().encode(text.endsWith("\n") ? text : text + "\n"));
+  stderrTerminal.writeLine(text);
 }

@@ -6,10 +6,51 @@
  * @module
  */
 
-import type { Logger } from "@logtape/logtape";
 import type { DownloadedFile } from "../files/downloaded_file.ts";
 
-/** A section that only one worker at a time may run (the seed's threading lock). */
+/**
+ * The logger handed to processors: a LogTape logger under `["ferry", "processor", <name>]`,
+ * typed by the methods scripts use. Messages are LogTape templates: `{name}` is replaced by the
+ * property of that name.
+ *
+ * @example
+ * ```ts
+ * import { getLogger } from "@logtape/logtape";
+ * import type { ProcessorLogger } from "./define_processor.ts";
+ *
+ * const logger: ProcessorLogger = getLogger(["ferry", "processor", "checksum"]);
+ * logger.info("Checked {path}.", { path: "run1/scan.csv" });
+ * ```
+ */
+export interface ProcessorLogger {
+  /** Logs at debug level. */
+  debug(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at info level. */
+  info(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at warning level. */
+  warn(message: string, properties?: Record<string, unknown>): void;
+  /** Logs at error level. */
+  error(message: string, properties?: Record<string, unknown>): void;
+}
+
+/**
+ * A section that only one worker at a time may run (the seed's threading lock).
+ *
+ * @example Append to one results file from every worker
+ * ```ts
+ * import { defineProcessor } from "../../mod.ts";
+ *
+ * defineProcessor({
+ *   name: "sizes",
+ *   async process(file, lock, context) {
+ *     const line = `${file.relativePath}\t${file.size}\n`;
+ *     await lock.run(() =>
+ *       Deno.writeTextFile(`${context.outputDir}/sizes.tsv`, line, { append: true })
+ *     );
+ *   },
+ * });
+ * ```
+ */
 export interface ProcessLock {
   /** Runs `fn` while holding the lock shared by every worker of this run. */
   run<T>(fn: () => T | Promise<T>): Promise<T>;
@@ -30,21 +71,54 @@ export interface OptionSpec {
   required?: boolean;
 }
 
-/** Extra options by name (camelCase; the flag is its kebab-case form). */
+/**
+ * Extra options by name (camelCase; the flag is its kebab-case form).
+ *
+ * @example `--threshold 2.5 --label run7`: typed values in `context.options`
+ * ```ts
+ * import type { OptionSpecs, OptionValues } from "../../mod.ts";
+ *
+ * const options = {
+ *   threshold: { type: "number", description: "alarm above this", default: 1 },
+ *   label: { type: "string", description: "a tag for the results" },
+ * } satisfies OptionSpecs;
+ * const values: OptionValues<typeof options> = { threshold: 2.5, label: undefined };
+ * const threshold: number = values.threshold; // has a default: never undefined
+ * ```
+ */
 export type OptionSpecs = Record<string, OptionSpec>;
 
-type ValueOf<T extends OptionType> = T extends "number" ? number
+/** The value type of an extra option of type `T`. */
+export type OptionValue<T extends OptionType> = T extends "number" ? number
   : T extends "boolean" ? boolean
   : string;
 
 /** The parsed values of extra options. */
 export type OptionValues<S extends OptionSpecs> = {
   [K in keyof S]: S[K] extends { default: string | number | boolean } | { required: true }
-    ? ValueOf<S[K]["type"]>
-    : ValueOf<S[K]["type"]> | undefined;
+    ? OptionValue<S[K]["type"]>
+    : OptionValue<S[K]["type"]> | undefined;
 };
 
-/** What `initialize`, `process` and `shutdown` are told about the run. */
+/**
+ * What `initialize`, `process` and `shutdown` are told about the run.
+ *
+ * @example
+ * ```ts
+ * import { defineProcessor } from "../../mod.ts";
+ *
+ * defineProcessor({
+ *   name: "hello",
+ *   initialize(context) {
+ *     context.logger.info("Worker {index} writes into {dir}.", {
+ *       index: context.workerIndex,
+ *       dir: context.outputDir,
+ *     });
+ *   },
+ *   process() {},
+ * });
+ * ```
+ */
 export interface ProcessorContext<O = Record<string, unknown>> {
   /** The processor's name. */
   name: string;
@@ -57,10 +131,29 @@ export interface ProcessorContext<O = Record<string, unknown>> {
   /** The values of the processor's extra command-line options. */
   options: O;
   /** A logger under `["ferry", "processor", <name>]`. */
-  logger: Logger;
+  logger: ProcessorLogger;
 }
 
-/** A processor's definition. */
+/**
+ * A processor's definition.
+ *
+ * @example A processor with its own `--min-size` option
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineProcessor } from "../../mod.ts";
+ *
+ * const processor = defineProcessor({
+ *   name: "min-size",
+ *   description: "Fails files smaller than --min-size bytes.",
+ *   options: { minSize: { type: "number", description: "Smallest size", default: 1 } },
+ *   process(file, _lock, context) {
+ *     const minSize: number = context.options.minSize;
+ *     if (file.size < minSize) return new Error(`"${file.relativePath}" is too small.`);
+ *   },
+ * });
+ * assert.equal(processor.definition.name, "min-size");
+ * ```
+ */
 export interface ProcessorDefinition<S extends OptionSpecs = OptionSpecs> {
   /** A short name: used in the default consumer group and log lines. */
   name: string;

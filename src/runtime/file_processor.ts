@@ -4,7 +4,8 @@
  * @module
  */
 
-import { parseProcessorArguments } from "./command_line.ts";
+import { parseProcessorArguments, type ProcessorArguments } from "./command_line.ts";
+import type { Progress } from "../command/progress.ts";
 import { runCommand } from "./command_runner.ts";
 import {
   type OptionSpecs,
@@ -27,7 +28,46 @@ export type RunSettings =
   & Pick<FileRunSettings, "topic" | "kafka" | "outputDir">
   & Partial<Omit<FileRunSettings, "topic" | "kafka" | "outputDir" | "name">>;
 
-/** A processor defined with {@linkcode defineProcessor}: run it from the command line or code. */
+/**
+ * The exit code of a finished file processor run: 0 when every file was processed (or
+ * skipped), 1 when some failed or were invalid.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { exitCodeOf } from "./file_processor.ts";
+ * assert.equal(exitCodeOf({ failed: 0, invalid: 1 }), 1);
+ * ```
+ *
+ * @param status The run's final counts.
+ * @returns The exit code.
+ */
+export function exitCodeOf(status: Pick<RunStatus, "failed" | "invalid">): number {
+  return status.failed + status.invalid > 0 ? 1 : 0;
+}
+
+/**
+ * A processor defined with {@linkcode defineProcessor}: run it from the command line or code.
+ *
+ * @example Run from code until the topic is idle for two seconds (needs a broker)
+ * ```ts ignore
+ * import { defineProcessor } from "../../mod.ts";
+ *
+ * const sizes = defineProcessor({
+ *   name: "sizes",
+ *   process(file) {
+ *     console.log(file.relativePath, file.size);
+ *   },
+ * });
+ * const status = await sizes.run({
+ *   topic: "raw-data",
+ *   kafka: { "bootstrap.servers": "127.0.0.1:39092" },
+ *   outputDir: "./out",
+ *   exitWhenIdleMs: 2_000,
+ * });
+ * console.log(`${status.processed} processed, ${status.failed} failed`);
+ * ```
+ */
 export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
   /** The definition. */
   readonly definition: ProcessorDefinition<S>;
@@ -52,7 +92,8 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
       options: {},
       statusIntervalMs: 30_000,
       maxAttempts: 3,
-      processTimeoutMs: 0,
+      processTimeoutMs: 3_600_000,
+      brokerTimeoutMs: 0,
       stopGraceMs: 30_000,
       ...settings,
     });
@@ -74,10 +115,61 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
     return code;
   }
 
+  /**
+   * Runs with an already parsed command line, showing the numbers through `progress`: what
+   * `runFromCommandLine` does once it has parsed its arguments, and what `ferry download`
+   * runs. Resolves with the final counts ({@linkcode exitCodeOf} turns them into the exit
+   * code).
+   *
+   * @param parsed The parsed command line.
+   * @param signal Aborting it stops the run gracefully.
+   * @param progress Where the run's numbers are shown.
+   * @param scriptUrl The module the workers load; default `Deno.mainModule`.
+   * @returns The final counts.
+   * @internal Ferry's own commands use it; not part of the public API.
+   */
+  runArguments(
+    parsed: ProcessorArguments,
+    signal: AbortSignal,
+    progress: Progress,
+    scriptUrl: string = Deno.mainModule,
+  ): Promise<RunStatus> {
+    return this.run({
+      scriptUrl,
+      topic: parsed.topic,
+      kafka: parsed.kafka,
+      outputDir: parsed.outputDir,
+      group: parsed.group ?? defaultGroup(this.definition.name, parsed.topic),
+      mode: parsed.mode,
+      workers: parsed.workers,
+      downloadRegex: parsed.downloadRegex,
+      options: parsed.options,
+      exitWhenIdleMs: parsed.exitWhenIdleMs,
+      statusIntervalMs: progress.intervalMs,
+      maxAttempts: parsed.maxAttempts,
+      processTimeoutMs: parsed.processTimeoutMs,
+      brokerTimeoutMs: parsed.brokerTimeoutMs,
+      maxPartialFiles: parsed.maxPartialFiles,
+      maxPartialBytes: parsed.maxPartialBytes,
+      metricsPort: parsed.metricsPort,
+      logLevel: parsed.logLevel,
+      signal,
+      onStatus: (s) =>
+        progress.update({
+          done: s.processed,
+          failed: s.failed + s.invalid,
+          bytes: s.bytes,
+          inProgress: s.inProgress + s.running,
+          lag: s.lag,
+        }),
+    });
+  }
+
   #runCommandLine(args: readonly string[], options: CommandLineOptions): Promise<number> {
     const definition = this.definition;
     return runCommand({
       name: definition.name,
+      noun: "files",
       parse: () =>
         parseProcessorArguments(
           definition.name,
@@ -88,35 +180,12 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
       logging: (parsed) => ({
         level: parsed.logLevel,
         file: parsed.logFile,
+        runLog: { outputDir: parsed.outputDir, name: definition.name },
         fileLevel: parsed.logFileLevel,
       }),
-      run: async (parsed, signal, statusLine) => {
-        const status = await this.run({
-          scriptUrl: options.scriptUrl ?? Deno.mainModule,
-          topic: parsed.topic,
-          kafka: parsed.kafka,
-          outputDir: parsed.outputDir,
-          group: parsed.group ?? defaultGroup(definition.name, parsed.topic),
-          mode: parsed.mode,
-          workers: parsed.workers,
-          downloadRegex: parsed.downloadRegex,
-          options: parsed.options,
-          exitWhenIdleMs: parsed.exitWhenIdleMs,
-          statusIntervalMs: parsed.statusIntervalMs,
-          maxAttempts: parsed.maxAttempts,
-          processTimeoutMs: parsed.processTimeoutMs,
-          logLevel: parsed.logLevel,
-          signal,
-          onStatus: (s) =>
-            statusLine.update(
-              `${s.processed} processed, ${s.failed} failed, ` +
-                `${s.inProgress + s.running} in progress` +
-                (s.lag === undefined ? "" : `, lag ${s.lag}`),
-              s.bytes,
-            ),
-        });
-        return status.failed + status.invalid > 0 ? 1 : 0;
-      },
+      statusIntervalMs: (parsed) => parsed.statusIntervalMs,
+      run: async (parsed, signal, progress) =>
+        exitCodeOf(await this.runArguments(parsed, signal, progress, options.scriptUrl)),
     });
   }
 }

@@ -11,10 +11,18 @@
 
 import { getLogger } from "@logtape/logtape";
 import { decodeChunk } from "../chunks/codec.ts";
-import { hashHex } from "../chunks/hash.ts";
+import { hashesEqual, hashHex } from "../chunks/hash.ts";
+import { FileHashLane } from "./file_hashes.ts";
+import { ValuePool } from "./value_pool.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
 import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
-import { type ChunkSource, FileAssembler, type FileAssembly } from "../files/reassembly.ts";
+import { resolveInside, UnsafePathError } from "../files/path.ts";
+import {
+  type ChunkSource,
+  DEFAULT_MAX_PARTIAL_FILES,
+  FileAssembler,
+  type FileAssembly,
+} from "../files/reassembly.ts";
 import {
   Admin,
   type ConsumedMessage,
@@ -26,7 +34,10 @@ import {
 } from "../kafka/mod.ts";
 import { type FailedRecord, FERRY_DIR, FileRegistry } from "../registry/registry.ts";
 import { OffsetTracker } from "./offsets.ts";
+import { FetcherWaker } from "./fetcher_waker.ts";
+import { BrokerUnreachableError, BrokerWatch } from "./broker_watch.ts";
 import { WorkerPool } from "./worker_pool.ts";
+import { fileRunMetrics, type PartitionLag, serveMetrics } from "./metrics.ts";
 import type { FileJobMessage, JobResult } from "./worker_protocol.ts";
 
 const logger = getLogger(["ferry", "runtime"]);
@@ -61,17 +72,42 @@ export interface FileRunSettings {
   maxAttempts: number;
   /** Time limit of one `process` call (ms); 0 for none. */
   processTimeoutMs: number;
+  /** Stop with an error once the broker is unreachable this long (ms); 0 or undefined waits. */
+  brokerTimeoutMs?: number;
   /** How long a graceful stop waits for running `process` calls (ms). */
   stopGraceMs: number;
+  /** The most files in progress (default 1000); beyond, the least recently active is abandoned. */
+  maxPartialFiles?: number;
+  /** The most bytes of files in progress held in memory (default 256 MiB); beyond, they spill to disk. */
+  maxPartialBytes?: number;
   /** The log level forwarded from workers. */
   logLevel?: string;
   /** Aborting it stops the run gracefully. */
   signal?: AbortSignal;
   /** Called with the status every `statusIntervalMs` and once at the end. */
   onStatus?: (status: RunStatus) => void;
+  /** Serve Prometheus metrics on `http://127.0.0.1:<port>/metrics` while running (0: any port). */
+  metricsPort?: number;
 }
 
-/** Counters of a run. */
+/**
+ * Counters of a run.
+ *
+ * @example One line from a status
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { RunStatus } from "../../mod.ts";
+ *
+ * function line(s: RunStatus): string {
+ *   return `${s.processed} done, ${s.failed + s.invalid} failed, ${s.inProgress} in progress`;
+ * }
+ * const status: RunStatus = {
+ *   processed: 9, failed: 1, invalid: 0, skipped: 0, filtered: 0, malformed: 0, abandoned: 0,
+ *   inProgress: 2, running: 1, bytes: 1_000_000, seconds: 3, lag: 0,
+ * };
+ * assert.equal(line(status), "9 done, 1 failed, 2 in progress");
+ * ```
+ */
 export interface RunStatus {
   /** Files processed successfully. */
   processed: number;
@@ -85,6 +121,8 @@ export interface RunStatus {
   filtered: number;
   /** Messages that were not valid chunks. */
   malformed: number;
+  /** Files in progress abandoned to keep within `maxPartialFiles` (their chunks skipped). */
+  abandoned: number;
   /** Files being rebuilt. */
   inProgress: number;
   /** Files being processed. */
@@ -100,6 +138,27 @@ export interface RunStatus {
 interface RunningFile {
   assembly: FileAssembly;
   sources: ChunkSource[];
+  /** When the poll that brought its last chunk returned (`performance.timeOrigin + now()`). */
+  receivedAt?: number;
+  /** Whether its SHA-512 is known to be right already (a file of one checked chunk). */
+  checked?: boolean;
+}
+
+/** How long the loop waits for running jobs before it pauses the partitions (ms). */
+const BACKPRESSURE_WAIT_MS = 5_000;
+
+/**
+ * The most messages read per poll: 32 chunks of 512 KiB are 16 MiB held at once, and a file
+ * completed in a batch waits for at most that batch to be decoded before its job is sent.
+ */
+const POLL_MAX_MESSAGES = 32;
+
+/** How often the loop lets other events in while it handles a batch of messages (ms). */
+const YIELD_EVERY_MS = 2;
+
+/** Resolves after the events already queued (workers' messages, timers, I/O) were handled. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function errorText(error: unknown): string {
@@ -123,6 +182,10 @@ class FileRunner {
   readonly #s: FileRunSettings;
   readonly #tracker = new OffsetTracker();
   readonly #assembler: FileAssembler;
+  /** Whole-file hashes computed while chunks arrive (each byte hashed once per hash). */
+  #hashes!: FileHashLane;
+  /** Message value buffers back from the hash worker, reused for later values. */
+  readonly #values = new ValuePool();
   readonly #running = new Map<string, RunningFile>();
   readonly #jobs = new Set<Promise<void>>();
   readonly #started = Date.now();
@@ -132,10 +195,15 @@ class FileRunner {
   #nextJobId = 1;
   #lastMessageAt = Date.now();
   #lastCommitAt = 0;
+  /** The periodic commit in flight: a commit waits for the coordinator, so it is not awaited. */
+  #committing: Promise<void> | undefined;
   #lastStatusAt = Date.now();
   #fatal: Error | undefined;
   #paused = false;
   #everAssigned = false;
+  /** Wakes librdkafka's fetchers while messages come in (see {@linkcode FetcherWaker}). */
+  #fetchers: FetcherWaker | undefined;
+  readonly #watch: BrokerWatch;
   readonly #status: RunStatus = {
     processed: 0,
     failed: 0,
@@ -143,6 +211,7 @@ class FileRunner {
     skipped: 0,
     filtered: 0,
     malformed: 0,
+    abandoned: 0,
     inProgress: 0,
     running: 0,
     bytes: 0,
@@ -152,13 +221,32 @@ class FileRunner {
 
   constructor(settings: FileRunSettings) {
     this.#s = settings;
-    this.#assembler = new FileAssembler({ outputDir: settings.outputDir, mode: settings.mode });
+    this.#assembler = new FileAssembler({
+      outputDir: settings.outputDir,
+      mode: settings.mode,
+      maxFiles: settings.maxPartialFiles,
+      maxMemoryBytes: settings.maxPartialBytes,
+    });
+    this.#watch = new BrokerWatch({
+      bootstrap: String(settings.kafka["bootstrap.servers"] ?? ""),
+      limitMs: settings.brokerTimeoutMs ?? 0,
+    });
   }
 
   async run(): Promise<RunStatus> {
     const s = this.#s;
-    await Deno.mkdir(s.outputDir, { recursive: true });
+    // Check the broker and topic first: a bad config or topic leaves nothing half-started.
     await this.#checkTopic();
+    await Deno.mkdir(s.outputDir, { recursive: true });
+    try {
+      await resolveInside(s.outputDir, `${FERRY_DIR}/partial`);
+    } catch (error) {
+      if (!(error instanceof UnsafePathError)) throw error;
+      throw new Error(
+        `Ferry's folder in the output directory must be a real folder: ${error.message} ` +
+          `Remove the link or choose another --output-dir.`,
+      );
+    }
     this.#registry = await FileRegistry.open(s.outputDir, s.topic, s.group);
     await Deno.remove(`${s.outputDir}/${FERRY_DIR}/partial`, { recursive: true }).catch(
       (error) => {
@@ -178,9 +266,12 @@ class FileRunner {
         logLevel: s.logLevel,
       },
     });
+    // Started here, stopped in the `finally` below: a worker left running keeps Deno alive.
+    this.#hashes = new FileHashLane({ onBuffer: (buffer) => this.#values.give(buffer) });
     try {
-      await this.#pool.start();
-      this.#retryFailed();
+      // The workers start (each loads the user's script) while the consumer joins the group.
+      const poolStarted = this.#pool.start();
+      poolStarted.catch(() => undefined); // awaited below, once the consumer exists
       this.#consumer = new Consumer({
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
@@ -194,24 +285,55 @@ class FileRunner {
       });
       try {
         this.#consumer.subscribe([s.topic]);
+        await poolStarted;
+        this.#retryFailed();
         logger.info(
           "Processor {name} reading {topic} as group {group} into {outputDir} " +
             "({workers} workers, {mode} mode).",
           { ...s, name: s.name },
         );
+        await using _metrics = s.metricsPort === undefined ? undefined : serveMetrics({
+          port: s.metricsPort,
+          collect: () => fileRunMetrics(s.name, s.topic, this.#snapshot(), this.#partitionLags()),
+        });
         await this.#loop();
         await this.#drain();
-        await this.#commit();
+        if (!this.#watch.down) {
+          await this.#committing;
+          await this.#commit();
+        }
       } finally {
-        await this.#consumer.close();
+        await this.#closeConsumer();
       }
     } finally {
+      this.#hashes.close();
       await this.#pool.stop(s.stopGraceMs);
       await this.#registry.close();
     }
     this.#report(true);
     if (this.#fatal) throw this.#fatal;
     return this.#snapshot();
+  }
+
+  /**
+   * Closes the consumer. With the broker away, a commit in flight and the group leave wait for
+   * it; after 10 s the run ends without them (nothing unfinished was committed).
+   */
+  async #closeConsumer(): Promise<void> {
+    const closing = this.#consumer.close();
+    if (!this.#watch.down) return await closing;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const closed = await Promise.race([
+      closing.then(() => true, (error) => {
+        logger.warn("Closing the Kafka consumer failed: {error}", { error: errorText(error) });
+        return true;
+      }),
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 10_000)),
+    ]);
+    clearTimeout(timer);
+    if (!closed) {
+      logger.warn("The Kafka consumer did not close within 10 s with the broker away; leaving it.");
+    }
   }
 
   async #checkTopic(): Promise<void> {
@@ -222,11 +344,39 @@ class FileRunner {
   async #loop(): Promise<void> {
     const s = this.#s;
     while (!s.signal?.aborted && !this.#fatal) {
-      const batch = await this.#consumer.poll({ maxMessages: 500, timeoutMs: 100 });
-      if (batch.length > 0) this.#lastMessageAt = Date.now();
-      for (const message of batch) await this.#handle(message);
-      this.#applyBackpressure();
-      if (Date.now() - this.#lastCommitAt >= 1000) await this.#commit();
+      const batch = await this.#consumer.poll({
+        maxMessages: POLL_MAX_MESSAGES,
+        timeoutMs: 100,
+        allocateValue: (length) => this.#values.take(length),
+      });
+      if (batch.length > 0) {
+        this.#lastMessageAt = Date.now();
+        this.#watch.noteReachable();
+      }
+      try {
+        await this.#watch.tick(() => this.#consumer.queryWatermarks(s.topic, 0, 2_000));
+      } catch (error) {
+        if (!(error instanceof BrokerUnreachableError)) throw error;
+        this.#fail(error);
+        break;
+      }
+      const receivedAt = performance.timeOrigin + performance.now();
+      (this.#fetchers ??= new FetcherWaker(this.#consumer)).polled(batch.length);
+      let yieldedAt = performance.now();
+      for (const message of batch) {
+        await this.#handle(message, receivedAt);
+        await this.#hashes.waitForRoom();
+        // A batch can take tens of ms to decode and hash: let the workers' results in
+        // between, so that they get their next files without waiting for the whole batch.
+        if (performance.now() - yieldedAt >= YIELD_EVERY_MS) {
+          await yieldToEventLoop();
+          yieldedAt = performance.now();
+        }
+      }
+      await this.#applyBackpressure();
+      if (Date.now() - this.#lastCommitAt >= 1000 && !this.#committing && !this.#watch.down) {
+        this.#committing = this.#commit().finally(() => this.#committing = undefined);
+      }
       if (Date.now() - this.#lastStatusAt >= s.statusIntervalMs) this.#report(false);
       if (s.exitWhenIdleMs !== undefined && await this.#idle(s.exitWhenIdleMs)) {
         for (const assembly of this.#assembler.inProgress) {
@@ -247,7 +397,7 @@ class FileRunner {
 
   /** Whether the run is caught up: nothing running, every assigned partition read to its end. */
   async #idle(idleMs: number): Promise<boolean> {
-    if (!this.#everAssigned || this.#jobs.size > 0) return false;
+    if (!this.#everAssigned || this.#jobs.size > 0 || this.#watch.down) return false;
     if (Date.now() - this.#lastMessageAt < idleMs) return false;
     const lag = await this.#lag();
     return lag === 0;
@@ -274,6 +424,17 @@ class FileRunner {
     return total;
   }
 
+  /** The lag of each assigned partition, from cached positions and watermarks (no requests). */
+  #partitionLags(): PartitionLag[] {
+    const lags: PartitionLag[] = [];
+    for (const position of this.#consumer.position(this.#consumer.assignment())) {
+      const { high } = this.#consumer.cachedWatermarks(position.topic, position.partition);
+      if (high < 0 || position.offset < 0) continue; // not known before the first fetch
+      lags.push({ ...position, lag: Math.max(0, high - position.offset) });
+    }
+    return lags;
+  }
+
   #settle(source: ChunkSource): void {
     this.#tracker.settle({ topic: this.#s.topic, partition: source.partition }, source.offset);
   }
@@ -289,7 +450,7 @@ class FileRunner {
     this.#settle(message);
   }
 
-  async #handle(message: ConsumedMessage): Promise<void> {
+  async #handle(message: ConsumedMessage, receivedAt: number): Promise<void> {
     const s = this.#s;
     this.#tracker.add(message, message.offset);
     if (message.value === null || message.value.length === 0) {
@@ -309,10 +470,13 @@ class FileRunner {
     }
     const sha = hashHex(chunk.fileHash);
     const key = `${sha}:${path}`;
+    // Where the chunk came from, without the message: a source kept with its file must not
+    // keep the message's value (the chunk's bytes) alive until the file is settled.
+    const source: ChunkSource = { partition: message.partition, offset: message.offset };
     const running = this.#running.get(key);
     if (running) {
       // A repeat of a chunk of a file being processed: settles with it.
-      running.sources.push(message);
+      running.sources.push(source);
       return;
     }
     if (this.#registry.isProcessed(path, sha) || this.#isFailed(path, sha)) {
@@ -321,14 +485,30 @@ class FileRunner {
     }
     let result;
     try {
-      result = await this.#assembler.add(chunk, message);
+      result = await this.#assembler.add(chunk, source);
     } catch (error) {
       this.#fail(new Error(`Could not write a chunk of "${path}": ${errorText(error)}`));
       return;
     }
     if (result.kind === "conflict") return this.#skip(message, result.reason);
     if (result.kind === "duplicate") return this.#settle(message);
+    if (result.kind === "invalid") {
+      const sources = [...result.assembly.sources];
+      return await this.#recordInvalid({ assembly: result.assembly, sources }, result.reason);
+    }
     const assembly = result.assembly;
+    if (chunk.totalChunks > 1) {
+      // A chunk written to disk or copied into its file's buffer is no longer needed here:
+      // its message's buffer is handed over (no copy), and comes back to be reused.
+      this.#hashes.add(
+        key,
+        chunk.chunkOffset,
+        chunk.data,
+        assembly.receivedChunks === 1,
+        result.released,
+      );
+    }
+    await this.#enforceLimits();
     if (assembly.receivedChunks === 1) {
       this.#registry.recordStarted({ time: new Date().toISOString(), path, sha512: sha }).catch(
         (error) => logger.warn("Could not note {path} as started: {error}", { path, error }),
@@ -336,9 +516,53 @@ class FileRunner {
     }
     if (assembly.complete) {
       this.#assembler.remove(assembly);
-      const entry: RunningFile = { assembly, sources: [...assembly.sources] };
+      const entry: RunningFile = {
+        assembly,
+        sources: [...assembly.sources],
+        receivedAt,
+        // One chunk from byte 0 whose checked hash is the file's hash: the file is checked.
+        checked: chunk.totalChunks === 1 && chunk.chunkOffset === 0 &&
+          hashesEqual(chunk.chunkHash, chunk.fileHash),
+      };
       this.#running.set(key, entry);
       this.#track(this.#processAssembly(entry).finally(() => this.#running.delete(key)));
+    }
+  }
+
+  /** Keeps files in progress within their limits; abandoned files' messages are skipped. */
+  async #enforceLimits(): Promise<void> {
+    let limits;
+    try {
+      limits = await this.#assembler.enforceLimits();
+    } catch (error) {
+      this.#fail(new Error(`Could not spill files in progress to disk: ${errorText(error)}`));
+      return;
+    }
+    for (const assembly of limits.spilled) {
+      logger.debug("Moved {path} ({bytes} bytes so far) from memory to disk.", {
+        path: assembly.relativePath,
+        bytes: assembly.receivedBytes,
+      });
+    }
+    for (const assembly of limits.abandoned) {
+      this.#status.abandoned++;
+      const ranges = assembly.partitionRanges()
+        .map((r) => `partition ${r.partition} offsets ${r.firstOffset}-${r.lastOffset}`)
+        .join(", ");
+      logger.warn(
+        "Abandoning incomplete {path} ({received} of {total} chunks, {ranges} of {topic}): " +
+          "more than {max} files in progress and it is the least recently active; its " +
+          "messages are skipped.",
+        {
+          path: assembly.relativePath,
+          received: assembly.receivedChunks,
+          total: assembly.totalChunks,
+          ranges,
+          topic: this.#s.topic,
+          max: this.#s.maxPartialFiles ?? DEFAULT_MAX_PARTIAL_FILES,
+        },
+      );
+      for (const source of assembly.sources) this.#settle(source);
     }
   }
 
@@ -373,19 +597,45 @@ class FileRunner {
       topic: s.topic,
       partitions: assembly.partitionRanges(),
       attempt: 1,
+      ...(entry.receivedAt === undefined ? {} : { receivedAt: entry.receivedAt }),
       ...(assembly.mtime === undefined ? {} : { mtime: assembly.mtime }),
       ...(path === undefined ? {} : { path }),
     };
-    const chunks = s.mode === "disk" ? undefined : assembly.chunkData();
-    const result = await this.#runJob(file, chunks);
+    let chunks;
+    try {
+      chunks = s.mode === "disk" ? undefined : await this.#assembler.completeData(assembly, path);
+    } catch (error) {
+      this.#fail(new Error(`Could not read back "${file.relativePath}": ${errorText(error)}`));
+      return;
+    }
+    const key = `${assembly.sha512}:${assembly.relativePath}`;
+    // Hashed while its chunks arrived (undefined: not in order, the worker hashes the file).
+    const digest = entry.checked ? assembly.sha512 : await this.#hashes.finish(key, size);
+    if (digest !== undefined && digest !== assembly.sha512) {
+      await this.#recordResult(entry, file, {
+        type: "result",
+        id: 0,
+        outcome: "invalid",
+        ms: 0,
+        error: {
+          name: "HashMismatchError",
+          message: `SHA-512 of the rebuilt "${file.relativePath}" is ${digest.slice(0, 16)}..., ` +
+            `the chunks promised ${assembly.sha512.slice(0, 16)}...; the file was not processed.`,
+        },
+      });
+      return;
+    }
+    const result = await this.#runJob(file, chunks, digest !== undefined);
     await this.#recordResult(entry, file, result);
   }
 
   #runJob(
     file: Omit<DownloadedFile, "bytes">,
     chunks: { offset: number; data: Uint8Array }[] | undefined,
+    checked = false,
   ): Promise<JobResult> {
     const message: FileJobMessage = { type: "file", id: this.#nextJobId++, file };
+    if (checked) message.checked = true;
     const transfer: Transferable[] = [];
     if (chunks) {
       // Each chunk's data lives in its own message buffer: transfer instead of copying.
@@ -439,8 +689,10 @@ class FileRunner {
           kept,
         });
         this.#status.failed++;
-        logger.error("Processing {path} failed (attempt {attempt}): {error}", {
+        logger.error("Failed {path} ({size} bytes) in {ms} ms (attempt {attempt}): {error}", {
           path: file.relativePath,
+          size: file.size,
+          ms: Math.round(result.ms),
           attempt: file.attempt,
           error: result.error?.message ?? "unknown error",
         });
@@ -490,7 +742,14 @@ class FileRunner {
       return;
     }
     this.#status.invalid++;
-    logger.error("Invalid file {path}: {reason}", { path: assembly.relativePath, reason });
+    logger.error("Invalid file {path} ({ranges} of {topic}): {reason}", {
+      path: assembly.relativePath,
+      ranges: assembly.partitionRanges()
+        .map((r) => `partition ${r.partition} offsets ${r.firstOffset}-${r.lastOffset}`)
+        .join(", "),
+      topic: this.#s.topic,
+      reason,
+    });
     for (const source of entry.sources) this.#settle(source);
   }
 
@@ -540,9 +799,19 @@ class FileRunner {
     }
   }
 
-  #applyBackpressure(): void {
-    const busy = this.#jobs.size >= this.#s.workers * 2 ||
-      this.#assembler.bytesInMemory > 512 * 1024 * 1024;
+  async #applyBackpressure(): Promise<void> {
+    // Memory held by files in progress is bounded by spilling (#enforceLimits), not by pausing:
+    // pausing for files that never complete would block the partitions for good.
+    const limit = this.#s.workers * 2;
+    // Wait a little for running jobs before pausing: librdkafka drops what it fetched for a
+    // paused partition and refetches it after resume (about 1 s lost each time, measured), so
+    // short waits cost far less. Polling resumes within BACKPRESSURE_WAIT_MS, and pausing
+    // keeps a long process() from stalling the group (max.poll.interval.ms).
+    const deadline = Date.now() + BACKPRESSURE_WAIT_MS;
+    while (
+      this.#jobs.size >= limit && Date.now() < deadline && !this.#s.signal?.aborted && !this.#fatal
+    ) await Promise.race([...this.#jobs, sleep(50)]);
+    const busy = this.#jobs.size >= limit;
     const assigned = this.#consumer.assignment();
     if (busy && !this.#paused && assigned.length > 0) {
       this.#consumer.pause(assigned);
@@ -561,7 +830,10 @@ class FileRunner {
       await this.#consumer.commit(offsets);
       this.#tracker.markCommitted(offsets);
     } catch (error) {
-      logger.warn("Committing offsets failed (will retry): {error}", { error: errorText(error) });
+      // While the broker is away the outage has been reported; the commit is retried later.
+      const message = "Committing offsets failed (will retry): {error}";
+      if (this.#watch.down) logger.debug(message, { error: errorText(error) });
+      else logger.warn(message, { error: errorText(error) });
     }
   }
 
@@ -600,6 +872,7 @@ class FileRunner {
       this.#fail(error);
       return;
     }
+    if (this.#watch.noteError(error)) return;
     logger.warn("Kafka: {message}", { message: error.message });
   }
 
@@ -639,7 +912,8 @@ class FileRunner {
     if (final) {
       logger.info(
         "Summary: {processed} processed, {failed} failed, {invalid} invalid, {skipped} skipped, " +
-          "{filtered} chunks filtered, {malformed} malformed messages, {mb} MB in {seconds} s.",
+          "{filtered} chunks filtered, {malformed} malformed messages, {abandoned} incomplete " +
+          "files abandoned, {mb} MB in {seconds} s.",
         { ...status, mb: (status.bytes / 1e6).toFixed(1), seconds: status.seconds.toFixed(1) },
       );
     }

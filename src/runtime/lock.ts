@@ -17,10 +17,11 @@ interface LockManagerLike {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createProcessLock } from "./lock.ts";
  * const lock = createProcessLock("example");
  * const value = await lock.run(() => 42);
- * console.assert(value === 42);
+ * assert.ok(value === 42);
  * ```
  */
 export function createProcessLock(name: string): ProcessLock {

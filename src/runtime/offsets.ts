@@ -64,15 +64,17 @@ class PartitionOffsets {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { OffsetTracker } from "./offsets.ts";
  * const tracker = new OffsetTracker();
  * const tp = { topic: "raw", partition: 0 };
  * tracker.add(tp, 10);
  * tracker.add(tp, 11);
  * tracker.settle(tp, 11);
- * console.assert(tracker.committable().length === 0); // 10 is not settled yet
+ * // 10 is not settled yet: the committable offset stays at 10 (the next one to read).
+ * assert.deepEqual(tracker.committable(), [{ topic: "raw", partition: 0, offset: 10 }]);
  * tracker.settle(tp, 10);
- * console.assert(tracker.committable()[0].offset === 12);
+ * assert.deepEqual(tracker.committable(), [{ topic: "raw", partition: 0, offset: 12 }]);
  * ```
  */
 export class OffsetTracker {

@@ -111,6 +111,9 @@ export class PartitionInstance implements Checkpointer {
         }
       }
     }
+    // The failed batch counts as not delivered: a later checkpoint() never commits past it
+    // (with the skip policy the next batch moves on).
+    this.#delivered = Math.max(this.#checkpointed, first);
     return serializeError(lastError);
   }
 
@@ -173,6 +176,18 @@ export class PartitionInstance implements Checkpointer {
         partition: this.#open.partition,
         error: error instanceof Error ? error.message : String(error),
       });
+    }
+    const auto = this.#auto.everyRecords !== undefined || this.#auto.everyMs !== undefined;
+    if (auto && reason !== "lost" && this.#delivered > this.#checkpointed) {
+      // Automatic checkpoints also cover what was processed since the last one.
+      try {
+        await this.checkpoint();
+      } catch (error) {
+        this.#logger.error("The final checkpoint of partition {partition} failed: {error}", {
+          partition: this.#open.partition,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
     }
     try {
       await this.#state.shutdown?.({ reason, checkpointer: this });

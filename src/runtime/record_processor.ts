@@ -21,7 +21,28 @@ export type RecordRunOptions =
   & Pick<RecordRunSettings, "topic" | "kafka">
   & Partial<Omit<RecordRunSettings, "topic" | "kafka" | "name">>;
 
-/** A record processor defined with {@linkcode defineRecordProcessor}. */
+/**
+ * A record processor defined with {@linkcode defineRecordProcessor}.
+ *
+ * @example Run from code until the topic is idle for two seconds (needs a broker)
+ * ```ts ignore
+ * import { defineRecordProcessor } from "../../mod.ts";
+ *
+ * const counter = defineRecordProcessor({
+ *   name: "counter",
+ *   processRecords(records) {
+ *     console.log(`partition ${records[0].partition}: ${records.length} records`);
+ *   },
+ *   autoCheckpoint: { everyRecords: 1_000 },
+ * });
+ * const status = await counter.run({
+ *   topic: "events",
+ *   kafka: { "bootstrap.servers": "127.0.0.1:39092" },
+ *   exitWhenIdleMs: 2_000,
+ * });
+ * console.log(status);
+ * ```
+ */
 export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
   /** The definition. */
   readonly definition: RecordProcessorDefinition<S>;
@@ -63,13 +84,15 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
     const d = this.definition;
     const code = await runCommand({
       name: d.name,
+      noun: "records",
       parse: () => parseProcessorArguments(d.name, d.description, d.options ?? {}, args, "records"),
       logging: (parsed) => ({
         level: parsed.logLevel,
         file: parsed.logFile,
         fileLevel: parsed.logFileLevel,
       }),
-      run: async (parsed, signal, statusLine) => {
+      statusIntervalMs: (parsed) => parsed.statusIntervalMs,
+      run: async (parsed, signal, progress) => {
         const everyRecords = parsed.checkpointEveryRecords ?? d.autoCheckpoint?.everyRecords;
         const everyMs = parsed.checkpointEveryMs ?? d.autoCheckpoint?.everyMs;
         const status = await this.run({
@@ -88,14 +111,15 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
             ...(everyMs === undefined ? {} : { everyMs }),
           },
           exitWhenIdleMs: parsed.exitWhenIdleMs,
-          statusIntervalMs: parsed.statusIntervalMs,
+          statusIntervalMs: progress.intervalMs,
           logLevel: parsed.logLevel,
           signal,
           onStatus: (s) =>
-            statusLine.update(
-              `${s.records} records, ${s.partitions} partitions, ${s.failedBatches} failed batches`,
-              s.bytes,
-            ),
+            progress.update({
+              done: s.records,
+              bytes: s.bytes,
+              detail: `${s.partitions} partitions, ${s.failedBatches} failed batches`,
+            }),
         });
         return status.stoppedPartitions > 0 ? 1 : 0;
       },

@@ -6,11 +6,27 @@
  * @module
  */
 
-import type { Logger } from "@logtape/logtape";
 import type { KafkaHeader } from "../kafka/mod.ts";
-import type { OptionSpecs, OptionValues } from "./define_processor.ts";
+import type { OptionSpecs, OptionValues, ProcessorLogger } from "./define_processor.ts";
 
-/** A record read from a partition. */
+/**
+ * A record read from a partition.
+ *
+ * @example Decode JSON values
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { KafkaRecord } from "../../mod.ts";
+ *
+ * function json(record: KafkaRecord): unknown {
+ *   return record.value === null ? null : JSON.parse(new TextDecoder().decode(record.value));
+ * }
+ * const record: KafkaRecord = {
+ *   topic: "events", partition: 0, offset: 41, key: null, headers: [], timestamp: null,
+ *   value: new TextEncoder().encode('{"t":21.5}'),
+ * };
+ * assert.deepEqual(json(record), { t: 21.5 });
+ * ```
+ */
 export interface KafkaRecord {
   /** The topic. */
   topic: string;
@@ -36,7 +52,25 @@ export interface BatchInfo {
   millisBehindLatest: number | undefined;
 }
 
-/** Commits a partition's progress. */
+/**
+ * Commits a partition's progress.
+ *
+ * @example Checkpoint every batch, and once more on a graceful shutdown
+ * ```ts
+ * import { defineRecordProcessor } from "../../mod.ts";
+ *
+ * defineRecordProcessor({
+ *   name: "sum",
+ *   async processRecords(records, checkpointer) {
+ *     // ... handle the records ...
+ *     await checkpointer.checkpoint(records[records.length - 1]);
+ *   },
+ *   async shutdown({ reason, checkpointer }) {
+ *     if (reason !== "lost") await checkpointer.checkpoint();
+ *   },
+ * });
+ * ```
+ */
 export interface Checkpointer {
   /**
    * Commits after `record` (its offset + 1), or after the last record delivered when called
@@ -52,7 +86,24 @@ export interface Checkpointer {
 /** Why a {@linkcode CheckpointError} was raised. */
 export type CheckpointErrorKind = "lost" | "invalid" | "failed";
 
-/** A checkpoint that could not be made. */
+/**
+ * A checkpoint that could not be made.
+ *
+ * @example Tell a lost partition from other failures
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CheckpointError } from "../../mod.ts";
+ *
+ * function describe(error: unknown): string {
+ *   if (error instanceof CheckpointError && error.kind === "lost") {
+ *     return "another member owns the partition now; stop quietly";
+ *   }
+ *   return "a real failure";
+ * }
+ * const lost = new CheckpointError("lost", "Partition 3 was lost.");
+ * assert.match(describe(lost), /another member/);
+ * ```
+ */
 export class CheckpointError extends Error {
   /** `lost`, `invalid` or `failed`. */
   readonly kind: CheckpointErrorKind;
@@ -62,9 +113,10 @@ export class CheckpointError extends Error {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { CheckpointError } from "./record_types.ts";
    * const error = new CheckpointError("lost", "Partition 3 was lost.");
-   * console.assert(error.kind === "lost");
+   * assert.ok(error.kind === "lost");
    * ```
    */
   constructor(kind: CheckpointErrorKind, message: string) {
@@ -81,7 +133,25 @@ export class CheckpointError extends Error {
  */
 export type ShutdownReason = "revoked" | "lost" | "stopped";
 
-/** What `initialize` is told. */
+/**
+ * What `initialize` is told.
+ *
+ * @example
+ * ```ts
+ * import { defineRecordProcessor } from "../../mod.ts";
+ *
+ * defineRecordProcessor({
+ *   name: "tail",
+ *   initialize(context) {
+ *     context.logger.info("Partition {p} starts at {offset}.", {
+ *       p: context.partition,
+ *       offset: context.startOffset ?? "the beginning",
+ *     });
+ *   },
+ *   processRecords() {},
+ * });
+ * ```
+ */
 export interface PartitionContext<O = Record<string, unknown>> {
   /** The topic. */
   topic: string;
@@ -94,7 +164,7 @@ export interface PartitionContext<O = Record<string, unknown>> {
   /** The values of the processor's extra options. */
   options: O;
   /** A logger under `["ferry", "processor", <name>]`. */
-  logger: Logger;
+  logger: ProcessorLogger;
 }
 
 /** What to do when `processRecords` keeps failing (after its retries). */
@@ -109,6 +179,24 @@ export type ErrorPolicy =
 /**
  * A record processor's definition. Each assigned partition gets its own instance: an object
  * created from this definition, so `this` in the functions below is per-partition state.
+ *
+ * @example Per-partition state through `this`, skipping batches that keep failing
+ * ```ts
+ * import { defineRecordProcessor } from "../../mod.ts";
+ *
+ * defineRecordProcessor({
+ *   name: "count",
+ *   errorPolicy: "skip",
+ *   retries: 2,
+ *   autoCheckpoint: { everyRecords: 1_000, everyMs: 5_000 },
+ *   initialize(this: { seen: number }) {
+ *     this.seen = 0;
+ *   },
+ *   processRecords(this: { seen: number }, records) {
+ *     this.seen += records.length;
+ *   },
+ * });
+ * ```
  */
 export interface RecordProcessorDefinition<S extends OptionSpecs = OptionSpecs> {
   /** A short name: used in the default consumer group and log lines. */

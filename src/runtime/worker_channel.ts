@@ -17,9 +17,10 @@ export class WorkerStartError extends Error {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { WorkerStartError } from "./worker_channel.ts";
    * const error = new WorkerStartError({ name: "SyntaxError", message: "Unexpected token" });
-   * console.assert(error.message.includes("Unexpected token"));
+   * assert.ok(error.message.includes("Unexpected token"));
    * ```
    */
   constructor(error: SerializedError) {
@@ -67,6 +68,14 @@ export class WorkerChannel {
             break;
           case "log":
             forwardLog(message.category, message.level, message.message, this.index);
+            break;
+          case "closing":
+            // Deno gives the parent no event when a worker closes itself: the harness says so.
+            reject(new WorkerStartError({ name: "WorkerError", message: message.reason }));
+            if (!this.#dead) {
+              this.#dead = true;
+              handlers.onDeath(message.reason);
+            }
             break;
           default:
             handlers.onMessage(message);

@@ -11,6 +11,7 @@
 
 import { configure, getLogger, type Logger, type LogRecord } from "@logtape/logtape";
 import { PartitionInstance } from "./partition_instance.ts";
+import { unpackRecords } from "./record_batch.ts";
 import type { RecordProcessorDefinition } from "./record_types.ts";
 import { hashHex, Sha512Hasher } from "../chunks/hash.ts";
 import type { DownloadedFile } from "../files/downloaded_file.ts";
@@ -24,6 +25,7 @@ import {
 } from "./define_processor.ts";
 import { createProcessLock } from "./lock.ts";
 import { FERRY_DIR } from "../registry/registry.ts";
+import { resolveInside } from "../files/path.ts";
 import {
   type CheckpointFailure,
   type FileJobMessage,
@@ -68,8 +70,9 @@ async function handleRecordMessage(message: RecordToWorker): Promise<void> {
     }
     case "records": {
       const instance = instances.get(message.key);
+      const records = unpackRecords(message.records);
       const error = instance
-        ? await instance.process(message.records, message.lag)
+        ? await instance.process(records, message.lag)
         : { name: "Error", message: `No processor instance for "${message.key}".` };
       if (error) {
         send({
@@ -77,7 +80,7 @@ async function handleRecordMessage(message: RecordToWorker): Promise<void> {
           key: message.key,
           batchId: message.batchId,
           error,
-          records: message.records,
+          records,
         });
       } else send({ type: "batch-done", key: message.key, batchId: message.batchId });
       break;
@@ -89,8 +92,10 @@ async function handleRecordMessage(message: RecordToWorker): Promise<void> {
       break;
     }
     case "close": {
-      await instances.get(message.key)?.close(message.reason);
-      instances.delete(message.key);
+      const instance = instances.get(message.key);
+      await instance?.close(message.reason);
+      // A new instance for a partition assigned again meanwhile stays.
+      if (instances.get(message.key) === instance) instances.delete(message.key);
       send({ type: "closed", key: message.key });
       break;
     }
@@ -100,6 +105,19 @@ async function handleRecordMessage(message: RecordToWorker): Promise<void> {
 function send(message: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
 }
+
+// A worker that ends itself (`self.close()`, `Deno.exit()`) gives its parent no event in Deno:
+// say so first, so that the coordinator fails the running job and replaces the worker.
+const closeWorker = self.close.bind(self);
+self.close = () => {
+  send({ type: "closing", reason: "the processor's code called self.close()" });
+  closeWorker();
+};
+const exitWorker = Deno.exit;
+(Deno as { exit: (code?: number) => never }).exit = (code?: number): never => {
+  send({ type: "closing", reason: `the processor's code called Deno.exit(${code ?? ""})` });
+  return exitWorker(code);
+};
 
 (globalThis as { [WORKER_REGISTRATION]?: (r: RegisteredDefinition) => void })[
   WORKER_REGISTRATION
@@ -177,9 +195,11 @@ async function keep(
   bytes: Uint8Array,
 ): Promise<string | undefined> {
   const relative = `${FERRY_DIR}/failed/${sha512.slice(0, 32)}/${filename}`;
-  const target = `${context!.outputDir}/${relative}`;
   try {
+    // Never through a symlink planted in the output directory.
+    const target = await resolveInside(context!.outputDir, relative);
     await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+    await resolveInside(context!.outputDir, relative);
     await Deno.writeFile(target, bytes);
     return relative;
   } catch (error) {
@@ -190,6 +210,11 @@ async function keep(
     return undefined;
   }
 }
+
+/** The files sent to this worker, run one after the other. */
+let fileQueue: Promise<void> = Promise.resolve();
+/** Set by `shutdown`: files not started yet are not run. */
+let stopping = false;
 
 async function runFile(message: FileJobMessage): Promise<void> {
   const { file: meta, chunks } = message;
@@ -202,11 +227,12 @@ async function runFile(message: FileJobMessage): Promise<void> {
       bytes = new Uint8Array(meta.size);
       for (const chunk of chunks) bytes.set(chunk.data, chunk.offset);
     }
-    hasher.update(bytes);
-  } else if (meta.path !== undefined) {
+    if (!message.checked) hasher.update(bytes);
+  } else if (meta.path !== undefined && !message.checked) {
     await readAndHash(meta.path, hasher);
   }
-  const digest = hashHex(hasher.digest());
+  // `checked`: the coordinator hashed the file while its chunks arrived; not again here.
+  const digest = message.checked ? meta.sha512 : hashHex(hasher.digest());
   if (digest !== meta.sha512) {
     send({
       type: "result",
@@ -259,7 +285,9 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       }
       break;
     case "file":
-      await runFile(message);
+      // The coordinator may send the next file while one runs: run them one at a time.
+      fileQueue = fileQueue.then(() => stopping ? undefined : runFile(message));
+      await fileQueue;
       break;
     case "open":
     case "records":
@@ -268,6 +296,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       await handleRecordMessage(message);
       break;
     case "shutdown":
+      // Files sent ahead that have not started are not run (they stay unsettled).
+      stopping = true;
       try {
         if (context) await definition?.shutdown?.(context);
       } finally {

@@ -3,6 +3,13 @@
  * per job, and a worker that dies (an uncaught error, a time-out) replaced with a fresh one
  * while its job is reported as failed.
  *
+ * A busy worker is also sent its next small job ahead (up to {@linkcode JOBS_IN_FLIGHT} jobs,
+ * {@linkcode AHEAD_MAX_BYTES} of data each): the worker runs them one after the other, so it
+ * starts its next file at once instead of idling for a round trip to the coordinator (which
+ * may be busy decoding and hashing a batch of chunks). A job sent ahead is copied, not
+ * transferred, so that if the worker dies before running it, it goes back to the queue whole.
+ * A job's time limit starts when the job before it on that worker finished.
+ *
  * @module
  */
 
@@ -28,11 +35,24 @@ interface Job {
   resolve: (result: JobResult) => void;
 }
 
+/** Jobs sent to one worker at a time: the one running plus the ones queued behind it. */
+export const JOBS_IN_FLIGHT = 2;
+
+/** The most data of a job sent ahead to a busy worker (larger jobs wait for an idle one). */
+export const AHEAD_MAX_BYTES = 4 * 1024 * 1024;
+
 interface Slot {
   channel: WorkerChannel;
-  job: Job | undefined;
+  /** Jobs sent to the worker, in order; the first is running. */
+  jobs: Job[];
   timer: ReturnType<typeof setTimeout> | undefined;
   up: boolean;
+}
+
+function transferBytes(transfer: readonly Transferable[]): number {
+  let total = 0;
+  for (const item of transfer) if (item instanceof ArrayBuffer) total += item.byteLength;
+  return total;
 }
 
 /** Runs file jobs on a fixed number of workers. */
@@ -58,7 +78,7 @@ export class WorkerPool {
   }
 
   #spawn(index: number): Slot {
-    const slot: Slot = { channel: undefined!, job: undefined, timer: undefined, up: false };
+    const slot: Slot = { channel: undefined!, jobs: [], timer: undefined, up: false };
     slot.channel = new WorkerChannel({ type: "init", workerIndex: index, ...this.#options.init }, {
       onMessage: (message) => {
         if (message.type === "result") this.#finished(slot, message);
@@ -74,7 +94,7 @@ export class WorkerPool {
 
   /** Jobs waiting for a worker plus jobs running. */
   get pending(): number {
-    return this.#queue.length + this.#slots.filter((s) => s.job).length;
+    return this.#queue.length + this.#slots.reduce((n, s) => n + s.jobs.length, 0);
   }
 
   /** Runs a job; resolves with its result (a worker's death becomes a `failed` result). */
@@ -86,26 +106,36 @@ export class WorkerPool {
   }
 
   #dispatch(): void {
-    for (const slot of this.#slots) {
-      if (this.#queue.length === 0) return;
-      if (slot.job || !slot.up) continue;
-      const job = this.#queue.shift()!;
-      slot.job = job;
-      const limit = this.#options.jobTimeoutMs;
-      if (limit > 0) {
-        slot.timer = setTimeout(
-          () => this.#died(slot, `process() did not finish within ${limit / 1000} s`),
-          limit,
-        );
+    // Fill the idle workers first, then queue one more job behind each running one.
+    for (let depth = 0; depth < JOBS_IN_FLIGHT; depth++) {
+      for (const slot of this.#slots) {
+        if (this.#queue.length === 0) return;
+        if (slot.jobs.length !== depth || !slot.up) continue;
+        if (depth > 0 && transferBytes(this.#queue[0].transfer) > AHEAD_MAX_BYTES) return;
+        const job = this.#queue.shift()!;
+        slot.jobs.push(job);
+        if (depth === 0) this.#startTimer(slot);
+        slot.channel.post(job.message, depth === 0 ? job.transfer : []);
       }
-      slot.channel.post(job.message, job.transfer);
+    }
+  }
+
+  /** Starts the time limit of the slot's first job. */
+  #startTimer(slot: Slot): void {
+    const limit = this.#options.jobTimeoutMs;
+    if (limit > 0) {
+      slot.timer = setTimeout(
+        () => this.#died(slot, `process() did not finish within ${limit / 1000} s`),
+        limit,
+      );
     }
   }
 
   #finished(slot: Slot, result: JobResult): void {
     clearTimeout(slot.timer);
-    const job = slot.job;
-    slot.job = undefined;
+    const at = slot.jobs.findIndex((j) => j.message.id === result.id);
+    const [job] = at < 0 ? [] : slot.jobs.splice(at, 1);
+    if (slot.jobs.length > 0) this.#startTimer(slot);
     job?.resolve(result);
     this.#dispatch();
   }
@@ -116,8 +146,10 @@ export class WorkerPool {
     if (at < 0) return;
     clearTimeout(slot.timer);
     slot.channel.terminate();
-    const job = slot.job;
-    slot.job = undefined;
+    // The first job was running; the ones behind it never started: they go back to the queue.
+    const [job, ...waiting] = slot.jobs;
+    slot.jobs = [];
+    this.#queue.unshift(...waiting);
     logger.error("Worker {worker} stopped: {reason}.", { worker: slot.channel.index, reason });
     if (this.#stopping) this.#slots.splice(at, 1);
     else this.#slots[at] = this.#spawn(slot.channel.index);

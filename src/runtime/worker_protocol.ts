@@ -5,6 +5,7 @@
  */
 
 import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
+import type { PackedRecords } from "./record_batch.ts";
 
 /** An error, as it crosses a worker boundary. */
 export interface SerializedError {
@@ -54,6 +55,8 @@ export interface FileJobMessage {
   file: Omit<DownloadedFile, "bytes">;
   /** The chunks' data in file order (memory and both modes); transferred, not copied. */
   chunks?: { offset: number; data: Uint8Array }[];
+  /** The coordinator checked the file's SHA-512 already (while its chunks arrived). */
+  checked?: boolean;
 }
 
 /** A record as it crosses to a worker (the same fields as a consumed message). */
@@ -95,7 +98,7 @@ export type RecordToWorker =
     retries: number;
     retryBackoffMs: number;
   }
-  | { type: "records"; key: string; batchId: number; records: WireRecord[]; lag: BatchLag }
+  | { type: "records"; key: string; batchId: number; records: PackedRecords; lag: BatchLag }
   | { type: "checkpoint-result"; requestId: number; error?: CheckpointFailure }
   | { type: "close"; key: string; reason: "revoked" | "lost" | "stopped" };
 
@@ -166,4 +169,6 @@ export type FromWorker =
   | JobResult
   | RecordFromWorker
   | WorkerLog
-  | { type: "stopped" };
+  | { type: "stopped" }
+  /** The worker's own code ended it (`self.close()`, `Deno.exit()`); sent just before. */
+  | { type: "closing"; reason: string };

@@ -3,25 +3,30 @@
  *
  * 1. `stat` the file; an empty file is skipped (OpenMSIStream sends no chunk for it either), a
  *    file the upload log records with the same size and mtime is skipped without reading it.
- * 2. First pass: read it chunk by chunk, computing the whole-file SHA-512 (every chunk message
- *    carries it, so it must be known before the first chunk is sent) and a SHA-1 fingerprint
- *    of each chunk. Small files (up to {@linkcode IN_MEMORY_CHUNKS} chunks) keep their chunks
- *    in memory and are not read again.
- * 3. Second pass: read each chunk not yet acknowledged, check its fingerprint (a file that
- *    changed since the first pass is never sent as a torn mix), compute its SHA-512, encode it,
- *    and hand it to the producer, keeping at most a window of bytes in flight.
+ * 2. First pass: read it chunk by chunk and compute the whole-file SHA-512 (every chunk message
+ *    carries it, so it must be known before the first chunk is sent), each chunk's SHA-512 and a
+ *    CRC-32 of each chunk. Both SHA-512s run on background threads
+ *    ({@linkcode backgroundSha512}) while this thread reads on, so the file is hashed on one
+ *    core and its chunks on another. Small files (up to {@linkcode IN_MEMORY_CHUNKS} chunks)
+ *    keep their chunks in memory and are not read again.
+ * 3. Second pass: read each chunk not yet acknowledged, check its CRC-32 against the first read
+ *    (a file that changed since is never sent as a torn mix: the hashes sent are those of the
+ *    first read), encode it, and hand it to the producer, keeping at most a window of bytes in
+ *    flight. Once every chunk is handed over the file is closed and the caller is told
+ *    (`allSent`), so that it can start on the next file while acknowledgements arrive.
  * 4. Wait for every acknowledgement, `stat` again: a file whose size or mtime moved is uploaded
  *    again (its new version, with its new hash); otherwise it is recorded as done.
  *
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { getLogger } from "@logtape/logtape";
 import type { DataFileChunk } from "../chunks/chunk.ts";
 import { encodeChunk } from "../chunks/codec.ts";
-import { hashesEqual, hashHex, sha512, Sha512Hasher } from "../chunks/hash.ts";
+import { backgroundSha512 } from "../chunks/background_hash.ts";
+import { hashHex } from "../chunks/hash.ts";
 import { chunkKey } from "../chunks/key.ts";
 import { ErrorCode, KafkaError, type Producer } from "../kafka/mod.ts";
 import type { ByteWindow } from "./byte_window.ts";
@@ -74,6 +79,11 @@ export interface UploadEvents {
   chunkSent?(info: { path: string; chunkIndex: number; totalChunks: number; bytes: number }): void;
   /** A chunk was acknowledged; `bytes` is its data length. */
   chunkAcked?(info: { path: string; chunkIndex: number; bytes: number }): void;
+  /**
+   * Every chunk still to send was handed to the producer and the file is closed; only the
+   * acknowledgements are awaited now (the uploader starts reading the next file).
+   */
+  allSent?(info: { path: string }): void;
   /** A file is finished, whatever the outcome. */
   fileDone?(outcome: FileOutcome): void;
 }
@@ -107,8 +117,63 @@ class FileChanged extends Error {}
 
 const logger = getLogger(["ferry", "upload"]);
 
-function fingerprint(data: Uint8Array): Uint8Array {
-  return createHash("sha1").update(data).digest();
+/** What the first pass learns about a file. */
+interface FirstPass {
+  /** SHA-512 of the whole file. */
+  fileHash: Uint8Array;
+  /** SHA-512 of each chunk (for a file of one chunk, the file hash). */
+  chunkHashes: Uint8Array[];
+  /** CRC-32 of each chunk: the second read must return the same bytes. */
+  prints: Uint32Array;
+  /** The chunks themselves, for files of at most {@linkcode IN_MEMORY_CHUNKS} chunks. */
+  kept: Uint8Array<ArrayBuffer>[] | undefined;
+}
+
+/**
+ * Reads the file once. The whole-file hash and each chunk's hash are computed on background
+ * threads (see {@linkcode backgroundSha512}) while this thread reads the next chunk: chunk `i`'s
+ * buffer is reused only once both hashes of chunk `i - 3` are done.
+ */
+async function firstPass(file: Deno.FsFile, size: number, chunkSize: number): Promise<FirstPass> {
+  const sha = backgroundSha512();
+  const total = Math.ceil(size / chunkSize);
+  const kept = total <= IN_MEMORY_CHUNKS ? [] as Uint8Array<ArrayBuffer>[] : undefined;
+  const ring = kept ? undefined : Array.from({ length: 3 }, () => new Uint8Array(chunkSize));
+  const prints = new Uint32Array(total);
+  const chunkHashes: Uint8Array[] = new Array(total);
+  // A file of one chunk needs one hash: its chunk hash is the file hash.
+  const hasher = total > 1 ? sha.hasher() : undefined;
+  const busy: Promise<unknown>[] = []; // per ring slot (or chunk): both hashes of its data
+  let fileUpdates: Promise<void> = Promise.resolve(); // updates run one after the other
+  let failure: { error: unknown } | undefined;
+  const fail = (error: unknown) => {
+    failure ??= { error };
+  };
+  try {
+    for (let i = 0; i < total; i++) {
+      const slot = ring ? i % ring.length : i;
+      await busy[slot];
+      if (failure) throw failure.error;
+      const length = Math.min(chunkSize, size - i * chunkSize);
+      const chunk = ring ? ring[slot].subarray(0, length) : new Uint8Array(length);
+      if (await readFull(file, chunk) !== length) throw new FileChanged();
+      prints[i] = crc32(chunk);
+      kept?.push(chunk);
+      const chunkHash = sha.digest(chunk).then((digest) => {
+        chunkHashes[i] = digest;
+      });
+      if (hasher) fileUpdates = fileUpdates.then(() => hasher.update(chunk));
+      busy[slot] = Promise.all([chunkHash, fileUpdates]).catch(fail);
+    }
+    if (await file.read(new Uint8Array(1)) !== null) throw new FileChanged(); // it grew
+    await Promise.all(busy);
+    if (failure) throw failure.error;
+    return { fileHash: hasher?.digest() ?? chunkHashes[0], chunkHashes, prints, kept };
+  } finally {
+    // No background hash may still be reading a buffer once this returns.
+    await Promise.allSettled([...busy, fileUpdates]);
+    hasher?.free();
+  }
 }
 
 function mtimeOf(info: Deno.FileInfo): number | null {
@@ -327,24 +392,15 @@ async function attemptUpload(
     });
   }
   const sends: Promise<void>[] = [];
+  let open = true;
+  const closeFile = () => {
+    if (open) file.close();
+    open = false;
+  };
   try {
-    // ---- First pass: the whole-file hash, and a fingerprint (or the data) of each chunk.
+    // ---- First pass: the whole-file hash, each chunk's hash and CRC-32 (or the data itself).
     const total = Math.ceil(size / chunkSize);
-    const inMemory = total <= IN_MEMORY_CHUNKS;
-    const kept: Uint8Array[] = [];
-    const prints: Uint8Array[] = [];
-    const hasher = new Sha512Hasher();
-    const scratch = inMemory ? undefined : new Uint8Array(chunkSize);
-    for (let i = 0; i < total; i++) {
-      const length = Math.min(chunkSize, size - i * chunkSize);
-      const buffer = scratch ? scratch.subarray(0, length) : new Uint8Array(length);
-      if (await readFull(file, buffer) !== length) throw new FileChanged();
-      hasher.update(buffer);
-      if (inMemory) kept.push(buffer);
-      else prints.push(fingerprint(buffer));
-    }
-    if (await file.read(new Uint8Array(1)) !== null) throw new FileChanged(); // it grew
-    const fileHash = hasher.digest();
+    const { fileHash, chunkHashes, prints, kept } = await firstPass(file, size, chunkSize);
     const hex = hashHex(fileHash);
     if (done && !done.empty && done.sha512 === hex && done.size === size) {
       // Same content as uploaded before (only its mtime moved): remember the new mtime.
@@ -372,6 +428,9 @@ async function attemptUpload(
     const partition = context.partitionFor(path);
     let failure: unknown;
     let sent = 0;
+    let scratch: Uint8Array | undefined;
+    let message: Uint8Array<ArrayBuffer> | undefined;
+    let position = size; // where the file handle is: the first pass read it all
     for (let index = 1; index <= total; index++) {
       if (acked.has(index)) continue;
       if (failure !== undefined) break;
@@ -379,18 +438,21 @@ async function attemptUpload(
       const offset = (index - 1) * chunkSize;
       const length = Math.min(chunkSize, size - offset);
       let data: Uint8Array;
-      if (inMemory) data = kept[index - 1];
+      if (kept) data = kept[index - 1];
       else {
         // The scratch buffer is reused: encodeChunk copies the data into the message.
-        data = scratch!.subarray(0, length);
-        await file.seek(offset, Deno.SeekMode.Start);
+        scratch ??= new Uint8Array(chunkSize);
+        data = scratch.subarray(0, length);
+        if (position !== offset) await file.seek(offset, Deno.SeekMode.Start);
         if (await readFull(file, data) !== length) throw new FileChanged();
-        if (!hashesEqual(fingerprint(data), prints[index - 1])) throw new FileChanged();
+        position = offset + length;
+        // The hashes sent are those of the first read: the bytes must be the same.
+        if (crc32(data) !== prints[index - 1]) throw new FileChanged();
       }
       const chunk: DataFileChunk = {
         filename,
         fileHash,
-        chunkHash: total === 1 ? fileHash : sha512(data),
+        chunkHash: chunkHashes[index - 1],
         chunkOffset: offset,
         chunkIndex: index,
         totalChunks: total,
@@ -398,7 +460,9 @@ async function attemptUpload(
         filenameAppend: "",
         data,
       };
-      const value = encodeChunk(chunk);
+      // One message buffer per file, reused: the producer copies each message (MSG_F_COPY).
+      const value = encodeChunk(chunk, { into: message });
+      message = value.buffer === message?.buffer ? message : value;
       await context.window.acquire(value.length);
       let pending;
       try {
@@ -414,6 +478,8 @@ async function attemptUpload(
       }
       sent++;
       context.events?.chunkSent?.({ path, chunkIndex: index, totalChunks: total, bytes: length });
+      // Only the size is kept: librdkafka holds its own copy of the message.
+      const bytes = value.length;
       sends.push(
         pending.delivered.then(
           () => {
@@ -423,9 +489,12 @@ async function attemptUpload(
           (error) => {
             failure ??= error;
           },
-        ).finally(() => context.window.release(value.length)),
+        ).finally(() => context.window.release(bytes)),
       );
     }
+    // Only acknowledgements are awaited from here: the file is no longer read.
+    closeFile();
+    context.events?.allSent?.({ path });
     await Promise.all(sends);
     sends.length = 0;
     if (failure !== undefined) {
@@ -468,6 +537,6 @@ async function attemptUpload(
   } finally {
     // Chunks already handed over must settle before the window and log are trusted again.
     await Promise.allSettled(sends);
-    file.close();
+    closeFile();
   }
 }

@@ -39,7 +39,7 @@ export interface UploadOptions extends FileFilterOptions {
    * no log (nothing is skipped on a restart).
    */
   uploadLogDir?: string | false;
-  /** Most bytes handed to the producer and not yet acknowledged; default 16 MiB. */
+  /** Most bytes handed to the producer and not yet acknowledged; default 32 MiB. */
   maxInFlightBytes?: number;
   /** Files uploaded at once; default 4. */
   concurrency?: number;
@@ -84,6 +84,9 @@ export interface UploadSummary {
 
 const logger = getLogger(["ferry", "upload"]);
 
+/** Files at most whose chunks were all sent and whose acknowledgements are awaited. */
+const MAX_FILES_AWAITING_ACKS = 256;
+
 /** The producer properties Ferry sets unless the user's configuration says otherwise. */
 export function producerDefaults(chunkSize: number, deliveryTimeoutMs: number): KafkaConfig {
   return {
@@ -123,7 +126,7 @@ class Session implements AsyncDisposable {
       excludeDirs.push(inside.split(sep).join("/"));
     }
     this.filter = new FileFilter({ ...options, excludeDirs });
-    this.window = new ByteWindow(options.maxInFlightBytes ?? 16 * 1024 * 1024);
+    this.window = new ByteWindow(options.maxInFlightBytes ?? 32 * 1024 * 1024);
     this.producer = new Producer(
       {
         ...producerDefaults(this.chunkSize, options.deliveryTimeoutMs ?? 300_000),
@@ -135,6 +138,13 @@ class Session implements AsyncDisposable {
   }
 
   async init(): Promise<void> {
+    // Fails early and clearly when the broker or the topic is not there, before anything is
+    // written (the upload log folder included).
+    {
+      await using admin = new Admin(this.options.kafka, { onError: this.options.onKafkaError });
+      const count = await admin.partitionCount(this.options.topic, 30_000);
+      if ((this.options.partitioner ?? "path") === "path") this.partitionCount = count;
+    }
     if (this.options.uploadLogDir !== false) {
       const path = this.options.uploadLogDir === undefined
         ? defaultUploadLogPath(this.root, this.options.topic)
@@ -142,16 +152,13 @@ class Session implements AsyncDisposable {
       this.log = await UploadLog.open(path);
       logger.debug("Upload log: {path}", { path });
     }
-    // Fails early and clearly when the broker or the topic is not there.
-    await using admin = new Admin(this.options.kafka, { onError: this.options.onKafkaError });
-    const count = await admin.partitionCount(this.options.topic, 30_000);
-    if ((this.options.partitioner ?? "path") === "path") this.partitionCount = count;
   }
 
   partitionFor = (path: string): number | undefined =>
     this.partitionCount === undefined ? undefined : partitionForPath(path, this.partitionCount);
 
-  async uploadOne(path: string): Promise<FileOutcome> {
+  /** Uploads one file; `onAllSent` is called once only acknowledgements are awaited. */
+  async uploadOne(path: string, onAllSent?: () => void): Promise<FileOutcome> {
     const events = this.options.events;
     const outcome = await uploadFile(this.root, path, {
       producer: this.producer,
@@ -167,6 +174,10 @@ class Session implements AsyncDisposable {
           this.summary.bytes += info.bytes;
           events?.chunkAcked?.(info);
         },
+        allSent: (info) => {
+          onAllSent?.();
+          events?.allSent?.(info);
+        },
         fileDone: events?.fileDone,
       },
     });
@@ -177,17 +188,38 @@ class Session implements AsyncDisposable {
     return outcome;
   }
 
-  /** Uploads paths with at most `concurrency` files at once. */
+  /**
+   * Uploads paths, reading and sending at most `concurrency` files at once. A file whose chunks
+   * were all handed to the producer no longer takes a place while its acknowledgements arrive
+   * (at most {@linkcode MAX_FILES_AWAITING_ACKS} such files; the byte window bounds the rest):
+   * otherwise many small files would each wait a broker round trip with the next one idle.
+   */
   async uploadAll(paths: readonly string[]): Promise<void> {
     let next = 0;
+    const finishing = new Set<Promise<FileOutcome>>();
     const worker = async () => {
       while (next < paths.length) {
         if (this.options.signal?.aborted) return;
-        await this.uploadOne(paths[next++]);
+        while (finishing.size >= MAX_FILES_AWAITING_ACKS) await Promise.race(finishing);
+        const sent = Promise.withResolvers<void>();
+        const done = this.uploadOne(paths[next++], sent.resolve);
+        finishing.add(done);
+        done.then(() => finishing.delete(done), (error) => {
+          finishing.delete(done);
+          failures.push(error);
+        });
+        await Promise.race([sent.promise, done]);
       }
     };
+    const failures: unknown[] = [];
     const n = Math.max(1, Math.min(this.options.concurrency ?? 4, paths.length));
-    await Promise.all(Array.from({ length: n }, worker));
+    const stopped = await Promise.all(Array.from({ length: n }, worker)).then(
+      () => undefined,
+      (error) => ({ error }),
+    );
+    while (finishing.size > 0) await Promise.allSettled(finishing);
+    if (stopped) throw stopped.error;
+    if (failures.length > 0) throw failures[0];
   }
 
   finish(): UploadSummary {

@@ -72,3 +72,68 @@ async function waitForPartitions(admin: Admin, topic: string, partitions: number
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * A broker of a test's own (plaintext only) on `port`, with its data in a temporary directory,
+ * for tests that stop and start it; never the shared test broker. Stopping keeps its data, so
+ * topics and committed offsets survive a restart. Dispose of it to stop it and delete its data.
+ */
+export class OwnBroker implements AsyncDisposable {
+  /** Its bootstrap address. */
+  readonly bootstrap: string;
+  readonly #port: number;
+  readonly #dataDir: string;
+
+  private constructor(port: number, dataDir: string) {
+    this.#port = port;
+    this.#dataDir = dataDir;
+    this.bootstrap = `127.0.0.1:${port}`;
+  }
+
+  /** Starts a broker on `port` with fresh data. */
+  static async start(port: number): Promise<OwnBroker> {
+    const broker = new OwnBroker(port, await Deno.makeTempDir({ prefix: `ferry-kafka-${port}-` }));
+    await broker.start();
+    return broker;
+  }
+
+  async #run(command: "start" | "stop"): Promise<void> {
+    const script = new URL("../../scripts/kafka/broker.sh", import.meta.url).pathname;
+    const out = await new Deno.Command("bash", {
+      args: [script, "--port", String(this.#port), "--no-sasl", command],
+      env: { FERRY_KAFKA_DIR: this.#dataDir },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(120_000),
+    }).output();
+    if (!out.success) {
+      throw new Error(
+        `broker.sh --port ${this.#port} ${command} failed:\n` +
+          new TextDecoder().decode(out.stderr),
+      );
+    }
+  }
+
+  /** Starts it (again); resolves once it answers. */
+  start(): Promise<void> {
+    return this.#run("start");
+  }
+
+  /** Stops it (TERM, then KILL after 30 s); its data stays. */
+  stop(): Promise<void> {
+    return this.#run("stop");
+  }
+
+  /** Creates a topic and waits until every partition has a leader. */
+  async createTopic(topic: string, partitions: number): Promise<void> {
+    await using admin = new Admin({ "bootstrap.servers": this.bootstrap });
+    await admin.createTopics([{ topic, partitions }]);
+    await waitForPartitions(admin, topic, partitions);
+  }
+
+  /** Stops it and deletes its data. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+    await Deno.remove(this.#dataDir, { recursive: true });
+  }
+}

@@ -5,6 +5,14 @@
  */
 
 import { BOOTSTRAP } from "./broker.ts";
+import { assert, assertEquals } from "./assert.ts";
+import {
+  type FailedRecord,
+  FERRY_DIR,
+  type ProcessedRecord,
+  readRegistry,
+  registryFileNames,
+} from "../../src/registry/registry.ts";
 
 /** What a finished processor run left behind. */
 export interface ProcessorRun {
@@ -19,20 +27,42 @@ export function repoPath(relative: string): string {
   return new URL(`../../${relative}`, import.meta.url).pathname;
 }
 
+/** How {@linkcode startProcessor} runs the script. */
+export interface StartOptions {
+  /** Deno permission flags; default `["-A"]`. */
+  permissions?: readonly string[];
+  /** Whether to add `--bootstrap-servers` for the test broker; default true. */
+  bootstrap?: boolean;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Kill (SIGKILL) a process still running after this many ms, so a hung run fails. */
+  timeoutMs?: number;
+}
+
 /** Starts a processor script with the test broker; the caller waits or kills it. */
 export function startProcessor(
   script: string,
   args: readonly string[],
+  options: StartOptions = {},
 ): { child: Deno.ChildProcess; result: Promise<ProcessorRun> } {
+  const broker = options.bootstrap ?? true ? ["--bootstrap-servers", BOOTSTRAP] : [];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", repoPath(script), "--bootstrap-servers", BOOTSTRAP, ...args],
+    args: ["run", ...options.permissions ?? ["-A"], repoPath(script), ...broker, ...args],
     stdout: "null",
     stderr: "piped",
     stdin: "null",
+    env: options.env,
   }).spawn();
+  const timer = options.timeoutMs === undefined
+    ? undefined
+    : setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
   const result = (async () => {
-    const output = await child.output();
-    return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+    try {
+      const output = await child.output();
+      return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+    } finally {
+      clearTimeout(timer);
+    }
   })();
   return { child, result };
 }
@@ -42,8 +72,9 @@ export async function runProcessor(
   script: string,
   args: readonly string[],
   timeoutMs = 120_000,
+  options: StartOptions = {},
 ): Promise<ProcessorRun> {
-  const { child, result } = startProcessor(script, args);
+  const { child, result } = startProcessor(script, args, options);
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   try {
     const run = await result;
@@ -70,4 +101,105 @@ export async function readCalls(
     const [run, path, sha, size, attempt] = line.split("\t");
     return { run, path, sha, size: Number(size), attempt: Number(attempt) };
   });
+}
+
+/** Waits until `condition` holds, checking every 50 ms; fails naming `what` after the timeout. */
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The records of a JSON-lines file, every line of which must parse (a missing file has none). */
+async function strictJsonLines<T>(path: string): Promise<T[]> {
+  let text = "";
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return text.split("\n").filter((line) => line.trim()).map((line, i) => {
+    try {
+      return JSON.parse(line) as T;
+    } catch (error) {
+      throw new Error(`Line ${i + 1} of "${path}" is not readable: ${line}`, { cause: error });
+    }
+  });
+}
+
+/** What {@linkcode assertEveryFileOnce} found. */
+export interface FileOutcome {
+  /** `process` calls per relative path, over every calls directory. */
+  callsPerPath: Map<string, number>;
+  /** Processed records over every output directory (each file once). */
+  processed: ProcessedRecord[];
+  /** Files whose latest attempt failed, over every output directory. */
+  failed: FailedRecord[];
+}
+
+/**
+ * The end of every fault test: every file processed at least once (`process` was called on it
+ * and it is recorded as processed; or, for those listed in `failed`, recorded as failed and not
+ * as processed), none recorded twice (one line per file in the processed logs of all the output
+ * directories together), and the logs readable (every line of the registry logs and of
+ * `calls.log` parses). Several output directories are for processes sharing a group;
+ * `callsDirs` is where `calls.log` is when not in the output directories.
+ */
+export async function assertEveryFileOnce(
+  outputDirs: string | readonly string[],
+  topic: string,
+  group: string,
+  paths: readonly string[],
+  options: { failed?: readonly string[]; callsDirs?: readonly string[] } = {},
+): Promise<FileOutcome> {
+  const dirs = typeof outputDirs === "string" ? [outputDirs] : outputDirs;
+  const names = registryFileNames(topic, group);
+  const callsPerPath = new Map<string, number>();
+  const processed: ProcessedRecord[] = [];
+  const failed: FailedRecord[] = [];
+  for (const dir of options.callsDirs ?? dirs) {
+    for (const call of await readCalls(dir)) {
+      assert(Number.isInteger(call.attempt), `a torn line in "${dir}/calls.log": ${call.path}`);
+      callsPerPath.set(call.path, (callsPerPath.get(call.path) ?? 0) + 1);
+    }
+  }
+  for (const dir of dirs) {
+    const ferry = `${dir}/${FERRY_DIR}`;
+    processed.push(...await strictJsonLines<ProcessedRecord>(`${ferry}/${names.processed}`));
+    await strictJsonLines(`${ferry}/${names.failed}`);
+    await strictJsonLines(`${ferry}/${names.inProgress}`);
+    failed.push(...(await readRegistry(ferry, topic, group)).failed);
+  }
+  const recorded = new Map<string, number>();
+  for (const record of processed) recorded.set(record.path, (recorded.get(record.path) ?? 0) + 1);
+  const twice = [...recorded].filter(([, n]) => n > 1).map(([path]) => path);
+  assertEquals(twice, [], "files recorded as processed more than once");
+  const wantFailed = new Set(options.failed ?? []);
+  const notRecorded = paths.filter((p) => !wantFailed.has(p) && !recorded.has(p));
+  assertEquals(notRecorded, [], "files never recorded as processed");
+  const notCalled = paths.filter((p) => !wantFailed.has(p) && !callsPerPath.has(p));
+  assertEquals(notCalled, [], "files recorded as processed that process() never saw");
+  const failedPaths = new Set(failed.map((f) => f.path));
+  for (const path of wantFailed) {
+    assert(failedPaths.has(path), `"${path}" is not recorded as failed`);
+    assert(!recorded.has(path), `"${path}" is recorded as processed, expected failed`);
+  }
+  return { callsPerPath, processed, failed };
+}
+
+/** Sends `signal` to a child unless it has exited already. */
+export function killIfRunning(child: Deno.ChildProcess, signal: Deno.Signal = "SIGKILL"): void {
+  try {
+    child.kill(signal);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error; // it had exited
+  }
 }

@@ -13,6 +13,7 @@ import { chunkKey } from "../../src/chunks/key.ts";
 import { type ConsumedMessage, Consumer } from "../../src/kafka/mod.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { BOOTSTRAP, uniqueName } from "./broker.ts";
+import { upload } from "../../src/upload/uploader.ts";
 
 /** Reads every message of `topic` from the beginning until `count` arrived (then a bit more). */
 export async function readTopic(
@@ -132,4 +133,44 @@ export async function writeTree(
     if (typeof content === "string") await Deno.writeTextFile(full, content);
     else await Deno.writeFile(full, content);
   }
+}
+
+/**
+ * Checks that every file of `files` was rebuilt at `<dir>/<relative path>` with the same bytes
+ * and the same SHA-512 (computed from the rebuilt file, compared with the original's).
+ */
+export async function assertRebuiltTree(
+  dir: string,
+  files: Record<string, Uint8Array>,
+): Promise<void> {
+  for (const [path, expected] of Object.entries(files)) {
+    const full = join(dir, ...path.split("/"));
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(full);
+    } catch (error) {
+      throw new Error(`"${path}" was not rebuilt at "${full}"`, { cause: error });
+    }
+    assertEquals(hashHex(sha512(bytes)), hashHex(sha512(expected)), `SHA-512 of "${path}"`);
+    assertEquals(bytes, expected, `bytes of "${path}"`);
+  }
+}
+
+/**
+ * Writes `files` under `root` and uploads them with Ferry's uploader (a file's chunks in one
+ * partition) to `topic` on the test broker, checking that every one was uploaded.
+ */
+export async function uploadTree(
+  topic: string,
+  root: string,
+  files: Record<string, Uint8Array>,
+  chunkSize = 16_384,
+): Promise<void> {
+  await writeTree(root, files);
+  const summary = await upload(root, {
+    kafka: { "bootstrap.servers": BOOTSTRAP },
+    topic,
+    chunkSize,
+  });
+  assertEquals(summary.uploaded, Object.keys(files).length, "files uploaded");
 }

@@ -14,6 +14,7 @@ import {
   resolveKafkaConfig,
 } from "../../config/kafka_config.ts";
 import { ConfigError } from "../../config/config_error.ts";
+import { librdkafkaDebugContexts } from "../../kafka/log.ts";
 import type { FileOutcome } from "../../upload/file_uploader.ts";
 import {
   type PartitionerChoice,
@@ -22,10 +23,10 @@ import {
   watchAndUpload,
   type WatchOptions,
 } from "../../upload/uploader.ts";
-import { ExitCode } from "../exit_codes.ts";
+import { ExitCode } from "../../command/exit_codes.ts";
 import type { CliContext, FlagAliases } from "../context.ts";
-import { configureLogging, parseLogLevel } from "../logging.ts";
-import { formatBytes, Progress } from "../progress.ts";
+import { configureLogging, parseLogLevel } from "../../command/logging.ts";
+import { formatBytes, Progress } from "../../command/progress.ts";
 
 /** OpenMSIStream's `UploadDataFile` / `DataFileUploadDirectory` flag names Ferry accepts. */
 export const UPLOAD_ALIASES: FlagAliases = {
@@ -214,7 +215,7 @@ export function createUploadCommand(context: CliContext): Command {
       "--max-in-flight-mb <n>",
       "most MiB sent and not yet acknowledged (bounds memory)",
       positiveNumber("--max-in-flight-mb", false),
-      16,
+      32,
     )
     .addOption(
       new Option("--log-level <level>", "console log level: debug, info, warning, error")
@@ -272,6 +273,11 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
     bootstrapServers: flags.bootstrapServers,
     overrides: flags.property,
   });
+  // --log-level debug (or trace) also shows librdkafka's own lines, unless `debug` is set.
+  const rdkafkaDebug = librdkafkaDebugContexts(level, "producer");
+  if (rdkafkaDebug !== undefined && kafka.config.debug === undefined) {
+    kafka.config.debug = rdkafkaDebug;
+  }
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(path);

@@ -1,6 +1,7 @@
 /**
- * Progress of a long-running command: a live status line on a terminal (standard error),
- * periodic log lines otherwise. Generic: counts of items and bytes, with a rate.
+ * Progress of a long-running command (`ferry upload`, every processor): a live status line on a
+ * terminal (standard error), periodic log lines otherwise. Generic: counts of items and bytes,
+ * with a rate, and optionally items in progress and the consumer lag.
  *
  * @module
  */
@@ -20,6 +21,12 @@ export interface ProgressState {
   bytes: number;
   /** Bytes expected, if known. */
   totalBytes?: number;
+  /** Items under way (files being rebuilt or processed), when that means something. */
+  inProgress?: number;
+  /** Messages not yet read (consumers), when known. */
+  lag?: number;
+  /** Further counts, shown as written after the others (`4 partitions`). */
+  detail?: string;
 }
 
 /** Options of {@linkcode Progress}. */
@@ -30,7 +37,7 @@ export interface ProgressOptions {
   live?: boolean;
   /** Refresh interval of the live line; default 250 ms. */
   refreshMs?: number;
-  /** Interval of the log lines when not live; default 10 000 ms. */
+  /** Interval of the log lines when not live (a processor's status interval); default 10 000 ms. */
   logEveryMs?: number;
   /** No output at all. */
   quiet?: boolean;
@@ -80,7 +87,7 @@ export class Progress {
   #lastAt = performance.now();
   #rate = 0;
 
-  /** Creates the display (nothing is shown until {@linkcode Progress.start}). */
+  /** Creates the display (nothing is shown until {@linkcode Progress.start} or {@linkcode Progress.show}). */
   constructor(options: ProgressOptions = {}) {
     this.#noun = options.noun ?? "items";
     this.#live = options.live ?? Deno.stderr.isTerminal();
@@ -90,17 +97,37 @@ export class Progress {
     this.#terminal = options.terminal ?? stderrTerminal;
   }
 
-  /** Starts redrawing. */
+  /** Whether it draws a live line (on a terminal) rather than log lines. */
+  get live(): boolean {
+    return this.#live;
+  }
+
+  /** How often it wants fresh numbers: its refresh interval when live, its log interval otherwise. */
+  get intervalMs(): number {
+    return this.#live ? this.#refreshMs : this.#logEveryMs;
+  }
+
+  /** Starts redrawing every {@linkcode Progress.intervalMs}. */
   start(): void {
     if (this.#quiet || this.#timer !== undefined) return;
-    this.#timer = setInterval(
-      () => this.#show(),
-      this.#live ? this.#refreshMs : this.#logEveryMs,
-    );
+    this.#timer = setInterval(() => this.show(), this.intervalMs);
     Deno.unrefTimer(this.#timer);
   }
 
-  /** The status text, such as `3/10 files, 12.0 MiB/40.0 MiB, 85.1 MB/s`. */
+  /**
+   * The status text, such as `3/10 files, 1 failed, 12.0 MiB/40.0 MiB, 85.1 MB/s`, or for a
+   * processor `3 files, 2 in progress, lag 40, 12.0 MiB, 85.1 MB/s`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Progress } from "./progress.ts";
+   *
+   * const progress = new Progress({ noun: "files", live: false });
+   * Object.assign(progress.state, { done: 3, failed: 1, bytes: 2048, inProgress: 2, lag: 40 });
+   * assert.equal(progress.text(), "3 files, 1 failed, 2 in progress, lag 40, 2.0 KiB, 0.0 MB/s");
+   * ```
+   */
   text(): string {
     const s = this.state;
     const now = performance.now();
@@ -117,8 +144,13 @@ export class Progress {
     const bytes = s.totalBytes === undefined
       ? formatBytes(s.bytes)
       : `${formatBytes(s.bytes)}/${formatBytes(s.totalBytes)}`;
-    const failed = s.failed > 0 ? `, ${s.failed} failed` : "";
-    return `${items}${failed}, ${bytes}, ${(this.#rate / 1e6).toFixed(1)} MB/s`;
+    const parts = [items];
+    if (s.failed > 0) parts.push(`${s.failed} failed`);
+    if (s.inProgress !== undefined) parts.push(`${s.inProgress} in progress`);
+    if (s.lag !== undefined) parts.push(`lag ${s.lag}`);
+    if (s.detail) parts.push(s.detail);
+    parts.push(bytes, `${(this.#rate / 1e6).toFixed(1)} MB/s`);
+    return parts.join(", ");
   }
 
   /** Average rate since the start, in MB/s (10^6 bytes per second). */
@@ -126,7 +158,15 @@ export class Progress {
     return this.state.bytes / 1e6 / Math.max(0.001, (performance.now() - this.#startedAt) / 1000);
   }
 
-  #show(): void {
+  /** Sets some of the numbers and draws them at once (see {@linkcode Progress.show}). */
+  update(state: Partial<ProgressState>): void {
+    Object.assign(this.state, state);
+    this.show();
+  }
+
+  /** Draws the current numbers now (unless quiet): the live line, or one log line. */
+  show(): void {
+    if (this.#quiet) return;
     if (this.#live) this.#terminal.setStatus(this.text());
     else logger.info("Progress: {status}", { status: this.text() });
   }

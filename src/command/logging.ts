@@ -1,7 +1,8 @@
 /**
- * Logging set-up for Ferry's commands (the only place, with `cli.ts`, that configures LogTape
- * sinks; library code only calls `getLogger(["ferry", ...])`): a console sink on standard error
- * that cooperates with the live status line, and an optional rotating log file.
+ * Logging set-up for Ferry's commands, the `ferry` subcommands and every processor's own
+ * command line alike (the only place that configures LogTape sinks on the main thread; library
+ * code only calls `getLogger(["ferry", ...])`): a console sink on standard error that cooperates
+ * with the live status line, and an optional rotating log file.
  *
  * @module
  */
@@ -9,6 +10,7 @@
 import {
   configure,
   dispose,
+  getLogger,
   getTextFormatter,
   type LogLevel,
   type LogRecord,
@@ -16,6 +18,9 @@ import {
   withFilter,
 } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
+import { dirname, join } from "node:path";
+import { resolveInside, UnsafePathError } from "../files/path.ts";
+import { FERRY_DIR } from "../registry/registry.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { stderrTerminal, type Terminal } from "./terminal.ts";
 
@@ -33,8 +38,13 @@ export const LOG_LEVELS: readonly LogLevel[] = [
 export interface LoggingOptions {
   /** The console's lowest level; default `info`. */
   level?: LogLevel;
-  /** A log file (rotated at 10 MiB, 5 kept); none by default. */
+  /** A log file (rotated at 10 MiB, 5 kept); none by default (but see `runLog`). */
   file?: string;
+  /**
+   * When `file` is not given: log to {@linkcode runLogFile} in this output directory, after
+   * checking that no symbolic link there leads the file outside it.
+   */
+  runLog?: { outputDir: string; name: string };
   /** The log file's lowest level; default the console's level. */
   fileLevel?: LogLevel;
   /** Only warnings and errors on the console (the file keeps its level). */
@@ -95,9 +105,21 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
   const consoleSink: Sink = (record: LogRecord) => terminal.writeLine(formatter(record));
   const sinks: Record<string, Sink> = { console: withFilter(consoleSink, consoleLevel) };
   let lowest = consoleLevel;
-  if (options.file !== undefined) {
+  let file = options.file;
+  let unsafe: string | undefined;
+  if (file === undefined && options.runLog !== undefined) {
+    const { outputDir, name } = options.runLog;
+    try {
+      file = await resolveInside(outputDir, `${FERRY_DIR}/${name}.log`);
+    } catch (error) {
+      if (!(error instanceof UnsafePathError)) throw error;
+      unsafe = error.message; // the run itself refuses this output directory with its reason
+    }
+  }
+  if (file !== undefined) {
+    await Deno.mkdir(dirname(file), { recursive: true });
     sinks.file = withFilter(
-      getRotatingFileSink(options.file, { formatter, maxSize: 10 * 1024 * 1024, maxFiles: 5 }),
+      getRotatingFileSink(file, { formatter, maxSize: 10 * 1024 * 1024, maxFiles: 5 }),
       fileLevel,
     );
     if (rank(fileLevel) < rank(lowest)) lowest = fileLevel;
@@ -110,6 +132,29 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
     ],
   });
+  if (unsafe !== undefined) {
+    getLogger(["ferry", "logging"]).warn("Not logging to a file: {reason}", { reason: unsafe });
+  }
+}
+
+/**
+ * Where a processor run logs when no `--log-file` is given: `<outputDir>/.ferry/<name>.log`,
+ * next to the run's registry (rotated at 10 MiB into `<name>.log.1` … `<name>.log.5`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runLogFile } from "./logging.ts";
+ *
+ * assert.equal(runLogFile("out", "checksum"), "out/.ferry/checksum.log");
+ * ```
+ *
+ * @param outputDir The run's output directory.
+ * @param name The processor's name.
+ * @returns The log file's path.
+ */
+export function runLogFile(outputDir: string, name: string): string {
+  return join(outputDir, FERRY_DIR, `${name}.log`);
 }
 
 /** Flushes and closes the sinks (call before exiting). */

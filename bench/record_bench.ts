@@ -1,0 +1,264 @@
+// deno-lint-ignore-file no-console
+/**
+ * Record processors against kcat (issue 5), on the same broker, in the same run, on the same
+ * topics: records of 100 bytes and of 10 KiB written once by `kcat -P -l` into a 4-partition
+ * topic each, then read from the beginning by
+ *
+ * - `kcat -C -e -o beginning -q > /dev/null`: raw consumption (the baseline);
+ * - a no-op record processor (`bench/fixtures/noop_record_processor.ts`, 2 workers, a fresh
+ *   consumer group each run): every record goes through the coordinator, the worker channel,
+ *   its partition's instance and `processRecords`.
+ *
+ * Times are wall clock from spawning the process: for kcat until it exits (which includes one
+ * `fetch.wait.max.ms`, 500 ms, to see every partition's end), for Ferry until the last
+ * `processRecords` call ended (read from the fixture's notes, so `--exit-when-idle`'s wait is
+ * left out; Deno's start-up and the workers' start are in). Peak memory is `VmHWM` of the
+ * process. Target: Ferry at 0.8 of kcat's MB/s or more for 10 KiB records.
+ *
+ *     deno task bench --only records [--size-mib 256] [--runs 3]
+ *     deno run -A bench/record_bench.ts [--size-mib N] [--runs N]
+ *
+ * `--size-mib` is the 10 KiB topic's size; the 100-byte topic gets an eighth of it.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { NoopRecordNotes } from "./fixtures/noop_record_processor.ts";
+import {
+  type BenchOptions,
+  type BenchRow,
+  benchTable,
+  createTopics,
+  defaultBootstrap,
+  deleteTopics,
+  formatRatios,
+  measureProcess,
+  median,
+  ratioLines,
+  requireBroker,
+  uniqueTopicName,
+} from "./support/mod.ts";
+
+/** Partitions of the topics. */
+export const PARTITIONS = 4;
+/** Default size of the 10 KiB-record topic, MiB. */
+export const DEFAULT_SIZE_MIB = 256;
+/** Default timed runs per contender. */
+export const DEFAULT_RUNS = 3;
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const CONFIG = join(ROOT, "deno.json");
+const FIXTURE = join(ROOT, "bench/fixtures/noop_record_processor.ts");
+
+interface Sample {
+  seconds: number;
+  cpuSeconds: number | undefined;
+  peakRssBytes: number | undefined;
+}
+
+/** Writes `count` records of `size` bytes (printable, no newline) to a file, one per line. */
+async function writeRecords(path: string, size: number, count: number): Promise<void> {
+  using file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const perChunk = Math.max(1, Math.floor((4 << 20) / (size + 1)));
+  const line = new Uint8Array(size + 1);
+  for (let written = 0; written < count;) {
+    const n = Math.min(perChunk, count - written);
+    const chunk = new Uint8Array(n * (size + 1));
+    for (let i = 0; i < n; i++) {
+      crypto.getRandomValues(line.subarray(0, Math.min(size, 65536)));
+      for (let j = 65536; j < size; j += 65536) {
+        crypto.getRandomValues(line.subarray(j, Math.min(size, j + 65536)));
+      }
+      for (let j = 0; j < size; j++) line[j] = 33 + (line[j] % 94);
+      line[size] = 10;
+      chunk.set(line, i * (size + 1));
+    }
+    let offset = 0;
+    while (offset < chunk.length) offset += await file.write(chunk.subarray(offset));
+    written += n;
+  }
+}
+
+async function kcatProduce(bootstrap: string, topic: string, file: string): Promise<void> {
+  await measureProcess("kcat", [
+    "-P",
+    "-b",
+    bootstrap,
+    "-t",
+    topic,
+    "-l",
+    "-q",
+    "-X",
+    "linger.ms=5",
+    "-X",
+    "batch.size=1000000",
+    file,
+  ]);
+}
+
+async function runKcat(bootstrap: string, topic: string): Promise<Sample> {
+  const run = await measureProcess("kcat", [
+    "-C",
+    "-b",
+    bootstrap,
+    "-t",
+    topic,
+    "-e",
+    "-o",
+    "beginning",
+    "-q",
+  ]);
+  return { seconds: run.seconds, cpuSeconds: run.cpuSeconds, peakRssBytes: run.peakRssBytes };
+}
+
+/** Runs the no-op record processor until idle; checks it saw every record exactly once. */
+async function runFerry(
+  bootstrap: string,
+  topic: string,
+  expect: { records: number; bytes: number },
+  work: string,
+): Promise<Sample> {
+  const notesDir = join(work, `notes-${crypto.randomUUID().slice(0, 8)}`);
+  await Deno.mkdir(notesDir);
+  const profileDir = Deno.env.get("FERRY_BENCH_CPU_PROF");
+  const profile = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
+  const started = performance.timeOrigin + performance.now();
+  try {
+    const run = await measureProcess(Deno.execPath(), [
+      "run",
+      "--allow-all",
+      "--config",
+      CONFIG,
+      ...profile,
+      FIXTURE,
+      "-t",
+      topic,
+      "-b",
+      bootstrap,
+      "-g",
+      uniqueTopicName("ferry-bench-records"),
+      "--notes-dir",
+      notesDir,
+      "--exit-when-idle=0.5",
+      "--log-level",
+      "warning",
+    ]);
+    const notes: NoopRecordNotes[] = [];
+    for await (const entry of Deno.readDir(notesDir)) {
+      notes.push(JSON.parse(await Deno.readTextFile(join(notesDir, entry.name))));
+    }
+    const records = notes.reduce((a, n) => a + n.records, 0);
+    const bytes = notes.reduce((a, n) => a + n.bytes, 0);
+    if (records !== expect.records || bytes !== expect.bytes) {
+      throw new Error(
+        `The record processor saw ${records} records, ${bytes} bytes; expected ` +
+          `${expect.records} records, ${expect.bytes} bytes.\n${run.stderr}`,
+      );
+    }
+    const lastEnd = Math.max(...notes.map((n) => n.lastEnd));
+    return {
+      seconds: (lastEnd - started) / 1000,
+      cpuSeconds: run.cpuSeconds,
+      peakRssBytes: run.peakRssBytes,
+    };
+  } finally {
+    await Deno.remove(notesDir, { recursive: true }).catch(() => {});
+  }
+}
+
+function summarize(
+  group: string,
+  name: string,
+  samples: Sample[],
+  data: { records: number; bytes: number },
+): BenchRow {
+  const seconds = samples.map((s) => s.seconds);
+  const cpu = samples.map((s) => s.cpuSeconds).filter((c): c is number => c !== undefined);
+  const rss = samples.map((s) => s.peakRssBytes).filter((r): r is number => r !== undefined);
+  return {
+    group,
+    name,
+    bytes: data.bytes,
+    messages: data.records,
+    seconds: median(seconds),
+    ...(samples.length > 1 ? { samples: seconds } : {}),
+    ...(cpu.length > 0 ? { cpuSeconds: median(cpu) } : {}),
+    ...(rss.length > 0 ? { peakRssBytes: Math.max(...rss) } : {}),
+  };
+}
+
+/** Options of {@linkcode run}. */
+export interface RecordBenchOptions extends BenchOptions {
+  /** Record sizes in bytes; default 100 and 10240. */
+  recordSizes?: number[];
+}
+
+/**
+ * Runs the record-processor benchmark and returns its rows: per record size, kcat (the
+ * baseline) and the no-op record processor (target 0.8 of kcat for 10 KiB records).
+ */
+export async function run(options: RecordBenchOptions): Promise<BenchRow[]> {
+  const { bootstrap, log } = options;
+  const sizeMiB = options.sizeMiB ?? DEFAULT_SIZE_MIB;
+  const runs = options.runs ?? DEFAULT_RUNS;
+  await requireBroker(bootstrap);
+  const work = await Deno.makeTempDir({ prefix: "ferry-record-bench-" });
+  const rows: BenchRow[] = [];
+  const topics: string[] = [];
+  try {
+    for (const size of options.recordSizes ?? [100, 10240]) {
+      const total = (size >= 10240 ? sizeMiB : sizeMiB / 8) * 1024 * 1024;
+      const count = Math.max(1, Math.floor(total / size));
+      const data = { records: count, bytes: count * size };
+      const topic = uniqueTopicName(`ferry-bench-records-${size}`);
+      topics.push(topic);
+      await createTopics(bootstrap, [topic], PARTITIONS, { "retention.ms": "-1" });
+      const file = join(work, `records-${size}.txt`);
+      log(`records: writing ${count} records of ${size} bytes with kcat -P -l`);
+      await writeRecords(file, size, count);
+      await kcatProduce(bootstrap, topic, file);
+      await Deno.remove(file);
+      const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+      const group = `${label} records, ${(data.bytes / 1048576).toFixed(0)} MiB`;
+      const kcat: Sample[] = [];
+      const ferry: Sample[] = [];
+      // Warm-up (page cache, broker), then alternate the contenders.
+      await runKcat(bootstrap, topic);
+      for (let i = 0; i < runs; i++) {
+        const order = i % 2 === 0 ? ["kcat", "ferry"] : ["ferry", "kcat"];
+        for (const who of order) {
+          if (who === "kcat") kcat.push(await runKcat(bootstrap, topic));
+          else ferry.push(await runFerry(bootstrap, topic, data, work));
+          const last = (who === "kcat" ? kcat : ferry).at(-1)!;
+          log(`records: ${group}, ${who} run ${i + 1}: ${last.seconds.toFixed(2)} s`);
+        }
+      }
+      rows.push({ ...summarize(group, "kcat -C -e > /dev/null", kcat, data), baseline: true });
+      rows.push({
+        ...summarize(group, "no-op record processor, 2 workers", ferry, data),
+        ...(size >= 10240 ? { target: 0.8 } : {}),
+      });
+    }
+  } finally {
+    await deleteTopics(bootstrap, topics).catch(() => {});
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+  return rows;
+}
+
+if (import.meta.main) {
+  const args = [...Deno.args];
+  const value = (flag: string) => {
+    const i = args.indexOf(flag);
+    return i < 0 ? undefined : Number(args[i + 1]);
+  };
+  const rows = await run({
+    bootstrap: Deno.env.get("FERRY_BENCH_BOOTSTRAP") ?? defaultBootstrap(),
+    sizeMiB: value("--size-mib"),
+    runs: value("--runs"),
+    log: (line) => console.error(line),
+  });
+  console.log(benchTable(rows));
+  console.log(formatRatios(ratioLines(rows)));
+}

@@ -1,0 +1,80 @@
+/**
+ * `ferry permissions <script> --output-dir D [--config F] [--log-file L]`: prints the
+ * `deno run` line with the narrowest permissions that run the processor script (see
+ * `src/runtime/permissions.ts` for why each flag is there).
+ *
+ * @module
+ */
+
+import { Command } from "commander";
+import { UsageError } from "../../command/exit_codes.ts";
+import { denoRunLine, processorPermissions } from "../../runtime/permissions.ts";
+import type { CliContext } from "../context.ts";
+
+interface PermissionFlags {
+  outputDir: string;
+  config?: string;
+  logFile?: string;
+}
+
+/**
+ * Builds the `permissions` subcommand.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createPermissionsCommand } from "./permissions.ts";
+ *
+ * const context = { exitCode: 0, signal: new AbortController().signal, print: () => {} };
+ * assert.equal(createPermissionsCommand(context).name(), "permissions");
+ * ```
+ *
+ * @param context Where the action prints.
+ * @returns The command.
+ */
+export function createPermissionsCommand(context: CliContext): Command {
+  return new Command("permissions")
+    .summary("print the deno run line with the narrowest permissions for a processor script")
+    .description(
+      "Print the `deno run` command line that runs a processor script with the narrowest Deno " +
+        "permissions that work: --allow-ffi (librdkafka; Deno cannot scope it to one library " +
+        "for code that reads C structures), --allow-read of Ferry's modules, the script's " +
+        "folder, the output directory and the config file, --allow-write of the output " +
+        "directory, --allow-env of the variables Ferry and the config file read. No --allow-net: " +
+        "librdkafka's sockets are native.",
+    )
+    .argument("<script>", "the processor script")
+    .requiredOption("-o, --output-dir <dir>", "the output directory the run will use")
+    .option("-c, --config <file>", "the config file the run will use")
+    .option("--log-file <path>", "the log file the run will use, if outside the output directory")
+    .addHelpText(
+      "after",
+      `
+Add the topic and the other options to the printed line. Modules the script imports from other
+local folders need adding to --allow-read.
+
+Example:
+  ferry permissions examples/checksum.ts --output-dir out --config ferry.config`,
+    )
+    .action(async (script: string, flags: PermissionFlags) => {
+      try {
+        await Deno.stat(script);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        throw new UsageError(`Script ${JSON.stringify(script)} does not exist.`);
+      }
+      let permissions;
+      try {
+        permissions = await processorPermissions({
+          script,
+          outputDir: flags.outputDir,
+          configFile: flags.config,
+          logFile: flags.logFile,
+        });
+      } catch (error) {
+        if (error instanceof RangeError) throw new UsageError(error.message);
+        throw error;
+      }
+      context.print(denoRunLine(permissions));
+    });
+}

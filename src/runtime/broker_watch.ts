@@ -1,0 +1,151 @@
+/**
+ * Watching whether the Kafka broker is reachable during a run: librdkafka reports
+ * `_ALL_BROKERS_DOWN` when it loses every broker connection but says nothing when they come
+ * back, so while the broker is away a cheap request probes it. The outage is logged once when
+ * it starts (the broker is unreachable), every minute while it lasts, and when it ends; with a
+ * limit, an outage that lasts longer stops the run with {@linkcode BrokerUnreachableError}.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { ErrorCode, type KafkaError } from "../kafka/mod.ts";
+
+const logger = getLogger(["ferry", "runtime"]);
+
+/** Raised when the broker stayed unreachable for longer than the run's limit. */
+export class BrokerUnreachableError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @example
+   * ```ts
+   * import { BrokerUnreachableError } from "./broker_watch.ts";
+   * const error = new BrokerUnreachableError("127.0.0.1:9092", 300_000);
+   * console.assert(error.message.includes("unreachable for 300 s"));
+   * ```
+   */
+  constructor(bootstrap: string, limitMs: number) {
+    super(
+      `The Kafka broker "${bootstrap}" was unreachable for ${limitMs / 1000} s ` +
+        `(--broker-timeout); stopping. Nothing unfinished was committed: start the processor ` +
+        `again once the broker is back, or raise --broker-timeout (0 waits for ever).`,
+    );
+    this.name = "BrokerUnreachableError";
+  }
+}
+
+/** Options for {@linkcode BrokerWatch}. */
+export interface BrokerWatchOptions {
+  /** The bootstrap servers, for messages. */
+  bootstrap: string;
+  /** Stop after this long unreachable (ms); 0 waits for ever. */
+  limitMs: number;
+  /** How often to probe while unreachable (ms); default 1000. */
+  probeEveryMs?: number;
+  /** How often to repeat that it is still unreachable (ms); default 60 000. */
+  reportEveryMs?: number;
+}
+
+/**
+ * Tracks the broker's reachability from the client's errors and probes.
+ *
+ * @example
+ * ```ts
+ * import { BrokerWatch } from "./broker_watch.ts";
+ * import { ErrorCode, KafkaError } from "../kafka/mod.ts";
+ * const watch = new BrokerWatch({ bootstrap: "127.0.0.1:9092", limitMs: 0 });
+ * watch.noteError(new KafkaError(ErrorCode.ALL_BROKERS_DOWN, "_ALL_BROKERS_DOWN", "1/1 brokers are down"));
+ * console.assert(watch.down);
+ * await watch.tick(() => Promise.resolve()); // the probe answers: reachable again
+ * await new Promise((resolve) => setTimeout(resolve, 0));
+ * console.assert(!watch.down);
+ * ```
+ */
+export class BrokerWatch {
+  readonly #options: Required<BrokerWatchOptions>;
+  #downSince: number | undefined;
+  #lastProbeAt = 0;
+  #lastReportAt = 0;
+  #probing: Promise<void> | undefined;
+
+  constructor(options: BrokerWatchOptions) {
+    this.#options = { probeEveryMs: 1000, reportEveryMs: 60_000, ...options };
+  }
+
+  /** Whether the broker is unreachable now (as far as is known). */
+  get down(): boolean {
+    return this.#downSince !== undefined;
+  }
+
+  /**
+   * Takes a librdkafka error. Returns true when it was about reaching the broker (the caller
+   * need not log it again): the first one of an outage is logged here as an error.
+   */
+  noteError(error: KafkaError): boolean {
+    if (error.code === ErrorCode.ALL_BROKERS_DOWN) {
+      if (this.#downSince === undefined) {
+        this.#downSince = Date.now();
+        this.#lastReportAt = this.#downSince;
+        const { bootstrap, limitMs } = this.#options;
+        const waiting = limitMs > 0
+          ? `Waiting for it to come back for up to ${limitMs / 1000} s (--broker-timeout)`
+          : "Waiting for it to come back";
+        logger.error(
+          `The Kafka broker {bootstrap} is unreachable ({message}). ${waiting}; files in ` +
+            "progress are kept and nothing unfinished is committed.",
+          { bootstrap, message: error.message },
+        );
+      }
+      return true;
+    }
+    // Connection attempts failing while it is away: already reported.
+    return this.#downSince !== undefined &&
+      (error.code === ErrorCode.TRANSPORT || error.code === ErrorCode.RESOLVE);
+  }
+
+  /** Something came from the broker (messages, a successful request): it is reachable. */
+  noteReachable(): void {
+    if (this.#downSince === undefined) return;
+    const seconds = ((Date.now() - this.#downSince) / 1000).toFixed(1);
+    this.#downSince = undefined;
+    logger.info("The Kafka broker {bootstrap} is reachable again after {seconds} s; continuing.", {
+      bootstrap: this.#options.bootstrap,
+      seconds,
+    });
+  }
+
+  /**
+   * Called on every turn of the run's loop: while the broker is away, probes it now and then
+   * (any request that needs it; resolving means it answered), repeats the report, and enforces
+   * the limit. A probe is not waited for (a request to an absent broker can outlast its own
+   * timeout); one at a time runs in the background.
+   *
+   * @throws {BrokerUnreachableError} once it has been away longer than the limit.
+   */
+  async tick(probe: () => Promise<unknown>): Promise<void> {
+    if (this.#downSince === undefined) return;
+    const now = Date.now();
+    if (this.#probing === undefined && now - this.#lastProbeAt >= this.#options.probeEveryMs) {
+      this.#lastProbeAt = now;
+      this.#probing = probe().then(
+        () => this.noteReachable(),
+        (error) =>
+          logger.debug("The broker probe failed: {error}", {
+            error: error instanceof Error ? error.message : String(error),
+          }),
+      ).finally(() => this.#probing = undefined);
+    }
+    await Promise.resolve();
+    const away = Date.now() - this.#downSince;
+    const { limitMs, reportEveryMs, bootstrap } = this.#options;
+    if (limitMs > 0 && away >= limitMs) throw new BrokerUnreachableError(bootstrap, limitMs);
+    if (Date.now() - this.#lastReportAt >= reportEveryMs) {
+      this.#lastReportAt = Date.now();
+      logger.warn("The Kafka broker {bootstrap} is still unreachable after {seconds} s.", {
+        bootstrap,
+        seconds: Math.round(away / 1000),
+      });
+    }
+  }
+}

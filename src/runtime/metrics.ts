@@ -1,0 +1,259 @@
+/**
+ * An optional Prometheus-style metrics endpoint for a running file processor
+ * (`--metrics-port <n>`): `GET http://127.0.0.1:<n>/metrics` answers in the Prometheus text
+ * exposition format (version 0.0.4) with the run's counters (files processed, failed, invalid,
+ * skipped; bytes received), gauges (files being rebuilt and processed) and the lag of every
+ * assigned partition. It listens on loopback only: put a reverse proxy in front to expose it.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { RunStatus } from "./file_runner.ts";
+
+const logger = getLogger(["ferry", "metrics"]);
+
+/** One value of a metric, with its labels. */
+export interface MetricSample {
+  /** Label names and values, such as `{ partition: "3" }`. */
+  labels?: Record<string, string>;
+  /** The value. */
+  value: number;
+}
+
+/** A metric family: a name, its help line, its type and its samples. */
+export interface MetricFamily {
+  /** The metric name, such as `ferry_files_processed_total`. */
+  name: string;
+  /** One line describing it. */
+  help: string;
+  /** `counter` (only goes up during a run) or `gauge`. */
+  type: "counter" | "gauge";
+  /** The samples; a family without samples is left out. */
+  samples: MetricSample[];
+}
+
+/** How far one partition's reading is behind its end. */
+export interface PartitionLag {
+  /** The topic. */
+  topic: string;
+  /** The partition. */
+  partition: number;
+  /** Messages between the consumer's position and the partition's end. */
+  lag: number;
+}
+
+function escapeLabel(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}
+
+/**
+ * Renders metric families in the Prometheus text exposition format.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderMetrics } from "./metrics.ts";
+ *
+ * const text = renderMetrics([{
+ *   name: "ferry_partition_lag",
+ *   help: "Messages not yet read.",
+ *   type: "gauge",
+ *   samples: [{ labels: { topic: "raw", partition: "0" }, value: 12 }],
+ * }]);
+ * assert.equal(
+ *   text,
+ *   "# HELP ferry_partition_lag Messages not yet read.\n" +
+ *     "# TYPE ferry_partition_lag gauge\n" +
+ *     'ferry_partition_lag{topic="raw",partition="0"} 12\n',
+ * );
+ * ```
+ *
+ * @param families The metric families.
+ * @returns The exposition text, one line per sample.
+ */
+export function renderMetrics(families: readonly MetricFamily[]): string {
+  const lines: string[] = [];
+  for (const family of families) {
+    if (family.samples.length === 0) continue;
+    lines.push(`# HELP ${family.name} ${family.help.replaceAll("\n", " ")}`);
+    lines.push(`# TYPE ${family.name} ${family.type}`);
+    for (const sample of family.samples) {
+      const labels = Object.entries(sample.labels ?? {})
+        .map(([name, value]) => `${name}="${escapeLabel(value)}"`)
+        .join(",");
+      lines.push(`${family.name}${labels ? `{${labels}}` : ""} ${formatValue(sample.value)}`);
+    }
+  }
+  return lines.length === 0 ? "" : lines.join("\n") + "\n";
+}
+
+/**
+ * The metric families of a file processor's run.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fileRunMetrics, renderMetrics } from "./metrics.ts";
+ *
+ * const status = {
+ *   processed: 3, failed: 1, invalid: 0, skipped: 0, filtered: 0, malformed: 0, abandoned: 0,
+ *   inProgress: 2, running: 1, bytes: 4096, seconds: 9.5, lag: undefined,
+ * };
+ * const lags = [{ topic: "raw", partition: 0, lag: 7 }];
+ * const text = renderMetrics(fileRunMetrics("checksum", "raw", status, lags));
+ * assert.match(text, /^ferry_files_processed_total\{processor="checksum",topic="raw"\} 3$/m);
+ * assert.match(text, /^ferry_partition_lag\{processor="checksum",topic="raw",partition="0"\} 7$/m);
+ * ```
+ *
+ * @param processor The processor's name (a label on every sample).
+ * @param topic The topic (a label on every sample).
+ * @param status The run's counters.
+ * @param lags The lag of each assigned partition whose lag is known.
+ * @returns The families, in a stable order.
+ */
+export function fileRunMetrics(
+  processor: string,
+  topic: string,
+  status: RunStatus,
+  lags: readonly PartitionLag[],
+): MetricFamily[] {
+  const labels = { processor, topic };
+  const one = (
+    name: string,
+    type: "counter" | "gauge",
+    help: string,
+    value: number,
+  ): MetricFamily => ({ name, type, help, samples: [{ labels, value }] });
+  return [
+    one(
+      "ferry_files_processed_total",
+      "counter",
+      "Files processed successfully.",
+      status.processed,
+    ),
+    one("ferry_files_failed_total", "counter", "Files whose process() failed.", status.failed),
+    one(
+      "ferry_files_invalid_total",
+      "counter",
+      "Files whose content did not match their hash, or whose chunks did not fit.",
+      status.invalid,
+    ),
+    one(
+      "ferry_files_skipped_total",
+      "counter",
+      "Files skipped because an earlier run processed (or failed) them.",
+      status.skipped,
+    ),
+    one(
+      "ferry_messages_malformed_total",
+      "counter",
+      "Messages that were not valid chunks.",
+      status.malformed,
+    ),
+    one("ferry_bytes_received_total", "counter", "Bytes of chunk data received.", status.bytes),
+    one(
+      "ferry_files_in_progress",
+      "gauge",
+      "Files being rebuilt from their chunks.",
+      status.inProgress,
+    ),
+    one("ferry_files_running", "gauge", "Files in process() right now.", status.running),
+    one("ferry_run_seconds", "gauge", "Seconds since the run started.", status.seconds),
+    {
+      name: "ferry_partition_lag",
+      type: "gauge",
+      help: "Messages between the consumer's position and the end of the partition.",
+      samples: lags.map((lag) => ({
+        labels: { ...labels, partition: String(lag.partition) },
+        value: lag.lag,
+      })),
+    },
+  ];
+}
+
+/** Options of {@linkcode serveMetrics}. */
+export interface MetricsServerOptions {
+  /** The TCP port on 127.0.0.1; 0 picks a free one (see {@linkcode MetricsServer.port}). */
+  port: number;
+  /** Called on every scrape. */
+  collect: () => readonly MetricFamily[] | Promise<readonly MetricFamily[]>;
+}
+
+/** A running metrics endpoint; dispose of it (or call `close`) to stop listening. */
+export interface MetricsServer extends AsyncDisposable {
+  /** The port it listens on. */
+  readonly port: number;
+  /** Stops listening. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `GET /metrics` on 127.0.0.1 (any other path answers 404).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serveMetrics } from "./metrics.ts";
+ *
+ * await using server = serveMetrics({
+ *   port: 0,
+ *   collect: () => [{ name: "up", help: "Up.", type: "gauge", samples: [{ value: 1 }] }],
+ * });
+ * const response = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+ * assert.match(await response.text(), /^up 1$/m);
+ * ```
+ *
+ * @param options The port and the collector.
+ * @returns The server.
+ * @throws {Deno.errors.AddrInUse} when the port is taken.
+ */
+export function serveMetrics(options: MetricsServerOptions): MetricsServer {
+  try {
+    return listen(options);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    throw new Deno.errors.AddrInUse(
+      `The metrics port ${options.port} on 127.0.0.1 is in use: choose another --metrics-port.`,
+    );
+  }
+}
+
+function listen(options: MetricsServerOptions): MetricsServer {
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: options.port,
+    onListen: () => {},
+  }, async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname !== "/metrics") {
+      return new Response("Not found: metrics are at /metrics.\n", { status: 404 });
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return new Response("Method not allowed.\n", { status: 405 });
+    }
+    try {
+      const text = renderMetrics(await options.collect());
+      return new Response(text, {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      });
+    } catch (error) {
+      logger.warn("Could not collect metrics: {error}", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return new Response("Could not collect metrics.\n", { status: 500 });
+    }
+  });
+  const port = server.addr.port;
+  logger.info("Metrics at http://127.0.0.1:{port}/metrics", { port });
+  let closing: Promise<void> | undefined;
+  const close = () => closing ??= server.shutdown();
+  return { port, close, [Symbol.asyncDispose]: close };
+}

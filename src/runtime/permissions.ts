@@ -1,0 +1,197 @@
+/**
+ * The narrowest Deno permissions a processor script runs with, and the `deno run` line that
+ * grants them (what `ferry permissions` prints).
+ *
+ * - `--allow-ffi`, unscoped: Ferry reads librdkafka's structures with `Deno.UnsafePointerView`,
+ *   which Deno allows only with `--allow-ffi` for every library (denoland/deno#15511); a scoped
+ *   `--allow-ffi=<librdkafka>` loads the library but fails at the first pointer read. FFI is
+ *   native code in the process anyway: grant it only to code you trust.
+ * - `--allow-read`: the output directory; Ferry's own modules and the script's folder (workers
+ *   read the modules they load); the config file and the log file when given.
+ * - `--allow-write`: the output directory (and the log file when given).
+ * - `--allow-env`: the variables Ferry reads (`FERRY_BOOTSTRAP_SERVERS`, `FERRY_RDKAFKA_PATH`)
+ *   and those the config file names (`$VAR`, `${VAR}`).
+ * - No `--allow-net`: librdkafka opens its sockets natively, outside Deno's permission checks.
+ *   No `--allow-sys`, `--allow-run`.
+ *
+ * Workers inherit the script's permissions.
+ *
+ * @module
+ */
+
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConfigError } from "../config/config_error.ts";
+import { parseIni } from "../config/ini.ts";
+import { BOOTSTRAP_ENV } from "../config/kafka_config.ts";
+
+/** The environment variables Ferry itself reads when running a processor. */
+export const PROCESSOR_ENV_VARS: readonly string[] = [BOOTSTRAP_ENV, "FERRY_RDKAFKA_PATH"];
+
+/** What {@linkcode processorPermissions} needs to know about a run. */
+export interface PermissionRequest {
+  /** The processor script. */
+  script: string;
+  /** The run's output directory. */
+  outputDir: string;
+  /** The config file, when the run uses one. */
+  configFile?: string;
+  /** A log file outside the output directory, when the run uses one. */
+  logFile?: string;
+  /** Ferry's own folder (holding `mod.ts` and `src/`); default: this copy's, when local. */
+  ferryRoot?: string;
+}
+
+/** The permission flags of a run and the absolute paths they name. */
+export interface ProcessorPermissions {
+  /** The `deno run` flags, in order. */
+  flags: string[];
+  /** The absolute script path. */
+  script: string;
+  /** The absolute output directory. */
+  outputDir: string;
+  /** The absolute config file, when given. */
+  configFile?: string;
+}
+
+/** Ferry's folder in this copy, or undefined when it was loaded from a remote URL. */
+function localFerryRoot(): string | undefined {
+  const url = new URL("../../", import.meta.url);
+  return url.protocol === "file:" ? fileURLToPath(url).replace(/\/$/, "") : undefined;
+}
+
+/**
+ * The environment variables a config file names (`$VAR`, `${VAR}`), read without needing
+ * them to be set.
+ */
+export async function configVariables(configFile: string): Promise<string[]> {
+  const names = new Set<string>();
+  let text: string;
+  try {
+    text = await Deno.readTextFile(configFile);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new ConfigError(`Config file ${JSON.stringify(configFile)} does not exist.`);
+  }
+  parseIni(text, configFile, {
+    env: (name) => {
+      names.add(name);
+      return "";
+    },
+  });
+  return [...names];
+}
+
+/**
+ * Works out the narrowest permissions for running a processor script (see the module notes).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { processorPermissions } from "./permissions.ts";
+ *
+ * const p = await processorPermissions({
+ *   script: "/srv/jobs/checksum.ts",
+ *   outputDir: "/data/out",
+ *   ferryRoot: "/opt/ferry",
+ * });
+ * assert.deepEqual(p.flags, [
+ *   "--allow-ffi",
+ *   "--allow-read=/opt/ferry/mod.ts,/opt/ferry/src,/srv/jobs,/data/out",
+ *   "--allow-write=/data/out",
+ *   "--allow-env=FERRY_BOOTSTRAP_SERVERS,FERRY_RDKAFKA_PATH",
+ * ]);
+ * ```
+ *
+ * @param request The script, output directory, config and log files.
+ * @returns The flags and the absolute paths.
+ * @throws {ConfigError} when the config file does not parse.
+ * @throws {RangeError} when a path contains a comma.
+ */
+export async function processorPermissions(
+  request: PermissionRequest,
+): Promise<ProcessorPermissions> {
+  const script = resolve(request.script);
+  const outputDir = resolve(request.outputDir);
+  const configFile = request.configFile === undefined ? undefined : resolve(request.configFile);
+  const logFile = request.logFile === undefined ? undefined : resolve(request.logFile);
+  const root = request.ferryRoot ?? localFerryRoot();
+  const read = [
+    ...(root === undefined ? [] : [`${root}/mod.ts`, `${root}/src`]),
+    dirname(script),
+    outputDir,
+    ...(configFile === undefined ? [] : [configFile]),
+    ...(logFile === undefined ? [] : [logFile]),
+  ];
+  const write = [outputDir, ...(logFile === undefined ? [] : [logFile])];
+  const env = [...PROCESSOR_ENV_VARS];
+  if (configFile !== undefined) {
+    for (const name of await configVariables(configFile)) if (!env.includes(name)) env.push(name);
+  }
+  for (const path of [...read, ...write]) {
+    if (path.includes(",")) {
+      throw new RangeError(
+        `Path ${JSON.stringify(path)} contains a ",", which Deno's permission lists cannot ` +
+          "hold: use a path without one.",
+      );
+    }
+  }
+  const unique = (paths: string[]) => [...new Set(paths)];
+  return {
+    flags: [
+      "--allow-ffi",
+      `--allow-read=${unique(read).join(",")}`,
+      `--allow-write=${unique(write).join(",")}`,
+      `--allow-env=${env.join(",")}`,
+    ],
+    script,
+    outputDir,
+    ...(configFile === undefined ? {} : { configFile }),
+  };
+}
+
+/**
+ * Quotes a word for a POSIX shell when it needs it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shellQuote } from "./permissions.ts";
+ *
+ * assert.equal(shellQuote("--allow-read=/a,/b"), "--allow-read=/a,/b");
+ * assert.equal(shellQuote("/my data"), "'/my data'");
+ * assert.equal(shellQuote("it's"), "'it'\\''s'");
+ * ```
+ */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_\/.,=:@%+-]+$/.test(word)) return word;
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The `deno run` command line for a run with these permissions: flags, script, then
+ * `--output-dir` and `--config` (add the topic and the rest).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { denoRunLine } from "./permissions.ts";
+ *
+ * assert.equal(
+ *   denoRunLine({ flags: ["--allow-ffi"], script: "/s/p.ts", outputDir: "/o" }),
+ *   "deno run --allow-ffi /s/p.ts --output-dir /o",
+ * );
+ * ```
+ */
+export function denoRunLine(permissions: ProcessorPermissions): string {
+  const words = [
+    "deno",
+    "run",
+    ...permissions.flags,
+    permissions.script,
+    "--output-dir",
+    permissions.outputDir,
+    ...(permissions.configFile === undefined ? [] : ["--config", permissions.configFile]),
+  ];
+  return words.map(shellQuote).join(" ");
+}

@@ -1,0 +1,215 @@
+/**
+ * A batch of records as it crosses to a worker: packed into a few typed arrays and one buffer
+ * of keys and values, transferred without a copy, instead of one object and one transferred
+ * `ArrayBuffer` per key and value (whose structured clone cost more than the records' bytes
+ * for small records).
+ *
+ * @module
+ */
+
+import type { MessageBatch } from "../kafka/mod.ts";
+import type { KafkaRecord } from "./record_types.ts";
+import type { WireRecord } from "./worker_protocol.ts";
+
+/** Records of one partition, packed. */
+export interface PackedRecords {
+  /** The topic of every record. */
+  topic: string;
+  /** The partition of every record. */
+  partition: number;
+  /** Each record's offset. */
+  offsets: Float64Array<ArrayBuffer>;
+  /** Each record's timestamp, `NaN` for none. */
+  timestamps: Float64Array<ArrayBuffer>;
+  /** Each record's key length, `-1` for no key. */
+  keyLengths: Int32Array<ArrayBuffer>;
+  /** Each record's value length, `-1` for no value. */
+  valueLengths: Int32Array<ArrayBuffer>;
+  /** Every key and value, back to back (key, then value, record after record). */
+  data: Uint8Array<ArrayBuffer>;
+  /** The headers of the records that have any, by index in the batch. */
+  headers: { index: number; headers: WireRecord["headers"] }[];
+}
+
+/**
+ * Packs records of one partition (copying their keys and values once into one buffer).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { packRecords, packedTransfer, unpackRecords } from "./record_batch.ts";
+ * const key = new TextEncoder().encode("k");
+ * const packed = packRecords([
+ *   { topic: "t", partition: 0, offset: 7, key, value: null, headers: [], timestamp: 1 },
+ * ]);
+ * assert.equal(packedTransfer(packed).length, 5);
+ * const [record] = unpackRecords(packed);
+ * assert.equal(record.offset, 7);
+ * assert.deepEqual(record.key, key);
+ * assert.equal(record.value, null);
+ * ```
+ */
+export function packRecords(records: readonly WireRecord[]): PackedRecords {
+  const n = records.length;
+  const offsets = new Float64Array(n);
+  const timestamps = new Float64Array(n);
+  const keyLengths = new Int32Array(n);
+  const valueLengths = new Int32Array(n);
+  const headers: PackedRecords["headers"] = [];
+  let total = 0;
+  for (const record of records) total += (record.key?.length ?? 0) + (record.value?.length ?? 0);
+  const data = new Uint8Array(total);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const record = records[i];
+    offsets[i] = record.offset;
+    timestamps[i] = record.timestamp ?? NaN;
+    keyLengths[i] = record.key === null ? -1 : record.key.length;
+    valueLengths[i] = record.value === null ? -1 : record.value.length;
+    if (record.key !== null) {
+      data.set(record.key, at);
+      at += record.key.length;
+    }
+    if (record.value !== null) {
+      data.set(record.value, at);
+      at += record.value.length;
+    }
+    if (record.headers.length > 0) headers.push({ index: i, headers: record.headers });
+  }
+  const { topic, partition } = records[0] ?? { topic: "", partition: -1 };
+  return { topic, partition, offsets, timestamps, keyLengths, valueLengths, data, headers };
+}
+
+/** The buffers to transfer with a packed batch. */
+export function packedTransfer(packed: PackedRecords): Transferable[] {
+  return [
+    packed.offsets.buffer,
+    packed.timestamps.buffer,
+    packed.keyLengths.buffer,
+    packed.valueLengths.buffer,
+    packed.data.buffer,
+  ];
+}
+
+/** The records of a packed batch; keys and values are views into its one buffer. */
+export function unpackRecords(packed: PackedRecords): KafkaRecord[] {
+  const { topic, partition, offsets, timestamps, keyLengths, valueLengths, data } = packed;
+  const records: KafkaRecord[] = new Array(offsets.length);
+  let at = 0;
+  for (let i = 0; i < offsets.length; i++) {
+    const keyLength = keyLengths[i];
+    const valueLength = valueLengths[i];
+    const key = keyLength < 0 ? null : data.subarray(at, at + keyLength);
+    at += Math.max(0, keyLength);
+    const value = valueLength < 0 ? null : data.subarray(at, at + valueLength);
+    at += Math.max(0, valueLength);
+    const timestamp = timestamps[i];
+    records[i] = {
+      topic,
+      partition,
+      offset: offsets[i],
+      key,
+      value,
+      headers: [],
+      timestamp: Number.isNaN(timestamp) ? null : timestamp,
+    };
+  }
+  for (const { index, headers } of packed.headers) records[index].headers = headers;
+  return records;
+}
+
+/** Messages `from` (inclusive) to `to` (exclusive) of a polled batch, all of one partition. */
+export interface BatchRun {
+  /** The batch. */
+  batch: MessageBatch;
+  /** The first message's index. */
+  from: number;
+  /** One past the last message's index. */
+  to: number;
+}
+
+/** Where message `i`'s key and value end in its batch's data. */
+function messageEnd(batch: MessageBatch, i: number): number {
+  return batch.starts[i] + Math.max(0, batch.keyLengths[i]) + Math.max(0, batch.valueLengths[i]);
+}
+
+/** The key and value bytes of a run. */
+export function runBytes(run: BatchRun): number {
+  return run.to > run.from ? messageEnd(run.batch, run.to - 1) - run.batch.starts[run.from] : 0;
+}
+
+/**
+ * Splits a polled batch into runs of consecutive messages of the same partition (librdkafka
+ * delivers each fetched message set in one piece, so there are few).
+ */
+export function splitRuns(batch: MessageBatch): BatchRun[] {
+  const runs: BatchRun[] = [];
+  for (let from = 0; from < batch.length;) {
+    let to = from + 1;
+    while (
+      to < batch.length && batch.partitions[to] === batch.partitions[from] &&
+      batch.topics[to] === batch.topics[from]
+    ) to++;
+    runs.push({ batch, from, to });
+    from = to;
+  }
+  return runs;
+}
+
+/**
+ * Packs runs of one partition (in offset order) like {@linkcode packRecords}: a copy of each
+ * run's typed arrays and one copy of its keys and values, which lie back to back already.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MessageBatchBuilder } from "../kafka/mod.ts";
+ * import { packRuns, splitRuns, unpackRecords } from "./record_batch.ts";
+ * const builder = new MessageBatchBuilder(2, 16);
+ * const value = new TextEncoder().encode("v");
+ * builder.add("t", 0, 5, null, null, 0, Deno.UnsafePointer.of(value), 1, undefined);
+ * builder.add("t", 0, 6, 9, null, 0, null, 0, undefined);
+ * const [run] = splitRuns(builder.finish());
+ * const [first, second] = unpackRecords(packRuns([run]));
+ * assert.deepEqual(first.value, value);
+ * assert.equal(second.value, null);
+ * assert.equal(second.timestamp, 9);
+ * ```
+ */
+export function packRuns(runs: readonly BatchRun[]): PackedRecords {
+  let n = 0;
+  let total = 0;
+  for (const run of runs) {
+    n += run.to - run.from;
+    total += runBytes(run);
+  }
+  const offsets = new Float64Array(n);
+  const timestamps = new Float64Array(n);
+  const keyLengths = new Int32Array(n);
+  const valueLengths = new Int32Array(n);
+  const data = new Uint8Array(total);
+  const headers: PackedRecords["headers"] = [];
+  let i = 0;
+  let at = 0;
+  for (const run of runs) {
+    const { batch, from, to } = run;
+    offsets.set(batch.offsets.subarray(from, to), i);
+    timestamps.set(batch.timestamps.subarray(from, to), i);
+    keyLengths.set(batch.keyLengths.subarray(from, to), i);
+    valueLengths.set(batch.valueLengths.subarray(from, to), i);
+    const bytes = runBytes(run);
+    if (bytes > 0) {
+      const start = batch.starts[from];
+      data.set(batch.data.subarray(start, start + bytes), at);
+      at += bytes;
+    }
+    for (const [index, list] of batch.headers) {
+      if (index >= from && index < to) headers.push({ index: i + index - from, headers: list });
+    }
+    i += to - from;
+  }
+  const first = runs[0];
+  const topic = first ? first.batch.topics[first.from] : "";
+  const partition = first ? first.batch.partitions[first.from] : -1;
+  return { topic, partition, offsets, timestamps, keyLengths, valueLengths, data, headers };
+}

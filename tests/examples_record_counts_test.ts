@@ -1,0 +1,57 @@
+/**
+ * `examples/record_counts.ts` run as its doc comment tells a user to run it, against the test
+ * broker: the counts per key are exact, checkpoints follow them, and a second run over more
+ * records goes on from the saved counts without counting anything twice.
+ */
+
+import { assertEquals } from "./support/assert.ts";
+import { withTopic } from "./support/broker.ts";
+import { runProcessor } from "./support/processor.ts";
+import { committedOffsets, putRecords } from "./support/records.ts";
+
+const SCRIPT = "examples/record_counts.ts";
+
+/** What `putRecords` wrote with keys `k<i % 7>` for i in [0, count), per partition. */
+function expected(count: number): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (let i = 0; i < count; i++) counts[`k${i % 7}`] = (counts[`k${i % 7}`] ?? 0) + 1;
+  return counts;
+}
+
+Deno.test("examples/record_counts.ts counts records per key and resumes from its checkpoints", async () => {
+  await withTopic(2, async (topic) => {
+    const out = await Deno.makeTempDir();
+    const group = `counts-${crypto.randomUUID().slice(0, 8)}`;
+    const args = [
+      "--topic",
+      topic,
+      "--group",
+      group,
+      "--output-dir",
+      out,
+      "--every-seconds",
+      "0.2",
+      "--max-batch",
+      "25",
+      "--exit-when-idle",
+      "2",
+    ];
+    await putRecords(topic, 2, 70);
+    const first = await runProcessor(SCRIPT, args);
+    assertEquals(first.code, 0, first.stderr);
+    for (const p of [0, 1]) {
+      const saved = JSON.parse(await Deno.readTextFile(`${out}/counts-${p}.json`));
+      assertEquals(saved, { nextOffset: 70, counts: expected(70) });
+    }
+    assertEquals(await committedOffsets(group, topic, 2), [70, 70]);
+
+    await putRecords(topic, 2, 30, { first: 70 });
+    const second = await runProcessor(SCRIPT, args);
+    assertEquals(second.code, 0, second.stderr);
+    for (const p of [0, 1]) {
+      const saved = JSON.parse(await Deno.readTextFile(`${out}/counts-${p}.json`));
+      assertEquals(saved, { nextOffset: 100, counts: expected(100) });
+    }
+    assertEquals(await committedOffsets(group, topic, 2), [100, 100]);
+  });
+});

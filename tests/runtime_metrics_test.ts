@@ -1,0 +1,162 @@
+/**
+ * The metrics endpoint (`--metrics-port`) and the per-file log lines: the exposition format, and
+ * a real processor run against the broker scraped while it works, whose log file in the output
+ * directory holds one line per file.
+ */
+
+import { assert, assertEquals } from "./support/assert.ts";
+import { withTopic } from "./support/broker.ts";
+import { putFiles, testBytes, type TestFile } from "./support/chunks.ts";
+import { startProcessor, waitUntil } from "./support/processor.ts";
+import { renderMetrics, serveMetrics } from "../src/runtime/metrics.ts";
+
+const SCRIPT = "tests/fixtures/recording_processor.ts";
+
+/** A TCP port free right now on 127.0.0.1. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** The samples of an exposition text by name and labels, such as `name{a="b"}`. */
+function parseMetrics(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    samples.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return samples;
+}
+
+/** One sample, matched by name and a label substring; undefined when absent. */
+function sample(samples: Map<string, number>, name: string, label = ""): number | undefined {
+  for (const [key, value] of samples) {
+    if (key.startsWith(`${name}{`) && key.includes(label)) return value;
+  }
+  return undefined;
+}
+
+Deno.test("renderMetrics escapes label values and leaves out empty families", () => {
+  const text = renderMetrics([
+    { name: "empty", help: "None.", type: "gauge", samples: [] },
+    {
+      name: "ferry_files_processed_total",
+      help: "Files.",
+      type: "counter",
+      samples: [{ labels: { topic: 'a"b\\c\nd' }, value: 3 }],
+    },
+  ]);
+  assertEquals(
+    text,
+    "# HELP ferry_files_processed_total Files.\n# TYPE ferry_files_processed_total counter\n" +
+      'ferry_files_processed_total{topic="a\\"b\\\\c\\nd"} 3\n',
+  );
+});
+
+Deno.test("serveMetrics answers /metrics on loopback and 404 elsewhere", async () => {
+  await using server = serveMetrics({
+    port: 0,
+    collect: () => [{ name: "up", help: "Up.", type: "gauge", samples: [{ value: 1 }] }],
+  });
+  const ok = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+  assertEquals(ok.status, 200);
+  assert(ok.headers.get("content-type")?.startsWith("text/plain; version=0.0.4"));
+  assertEquals(await ok.text(), "# HELP up Up.\n# TYPE up gauge\nup 1\n");
+  const missing = await fetch(`http://127.0.0.1:${server.port}/other`);
+  assertEquals(missing.status, 404);
+  await missing.body?.cancel();
+});
+
+Deno.test("a running processor serves its metrics and logs one line per file", async () => {
+  await withTopic(2, async (topic) => {
+    const files: TestFile[] = [];
+    for (let i = 0; i < 5; i++) {
+      files.push({ path: `run/ok${i}.dat`, bytes: testBytes(20_000 + i * 1000, i) });
+    }
+    files.push({ path: "run/bad.dat", bytes: testBytes(5_000, 99) });
+    await putFiles(topic, files, { partitions: 2, chunkSize: 8192 });
+    const totalBytes = files.reduce((sum, file) => sum + file.bytes.length, 0);
+    const out = await Deno.makeTempDir({ prefix: "ferry_metrics_" });
+    const port = freePort();
+    const { child, result } = startProcessor(SCRIPT, [
+      "--topic",
+      topic,
+      "--output-dir",
+      out,
+      "--group",
+      `metrics-${crypto.randomUUID().slice(0, 8)}`,
+      "--workers",
+      "1",
+      "--sleep-ms",
+      "300",
+      "--fail-pattern",
+      "bad",
+      "--max-attempts",
+      "1",
+      "--metrics-port",
+      String(port),
+      "--exit-when-idle",
+      "3",
+    ]);
+    let exited = false;
+    result.finally(() => exited = true);
+    const killer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    try {
+      let latest = new Map<string, number>();
+      let sawRunning = false;
+      const scrape = async () => {
+        try {
+          const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+          latest = parseMetrics(await response.text());
+        } catch (error) {
+          if (!(error instanceof TypeError)) throw error; // not listening yet
+          return false;
+        }
+        if ((sample(latest, "ferry_files_running") ?? 0) > 0) sawRunning = true;
+        return sample(latest, "ferry_files_processed_total") === 5 &&
+          sample(latest, "ferry_files_failed_total") === 1;
+      };
+      await waitUntil(scrape, "the metrics to count 5 processed files and 1 failed", 90_000);
+      assert(sawRunning, "no scrape saw a file in process()");
+      assertEquals(sample(latest, "ferry_bytes_received_total"), totalBytes);
+      assertEquals(sample(latest, "ferry_files_invalid_total"), 0);
+      for (const partition of [0, 1]) {
+        const lag = sample(latest, "ferry_partition_lag", `partition="${partition}"`);
+        assert(lag !== undefined && lag >= 0, `no lag for partition ${partition}`);
+      }
+      assert(
+        [...latest.keys()].every((key) => key.includes(`topic="${topic}"`)),
+        "every sample carries the topic label",
+      );
+
+      const run = await result;
+      assertEquals(run.code, 1, `one file failed, so exit 1:\n${run.stderr}`);
+      // The port is free again once the run is over.
+      await Deno.listen({ hostname: "127.0.0.1", port }).close();
+
+      // One line per file in the rotating log file in the output directory, as on the console.
+      const log = await Deno.readTextFile(`${out}/.ferry/recording.log`);
+      const lines = log.split("\n").filter((line) =>
+        /\] ferry\.runtime: (Processed|Failed) "run\//.test(line)
+      );
+      assertEquals(lines.length, files.length, log);
+      for (const file of files) {
+        const line = lines.find((l) =>
+          l.includes(`"${file.path}" (${file.bytes.length} bytes) in`)
+        );
+        assert(line !== undefined, `no log line for "${file.path}":\n${log}`);
+        assert(/ in \d+ ms/.test(line), line);
+        assert(line.includes(file.path === "run/bad.dat" ? "[ERR]" : "[INF]"), line);
+      }
+      for (const line of lines) assert(run.stderr.includes(line), `not on the console: ${line}`);
+    } finally {
+      clearTimeout(killer);
+      if (!exited) child.kill("SIGKILL");
+      await result;
+      await Deno.remove(out, { recursive: true });
+    }
+  });
+});

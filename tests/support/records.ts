@@ -1,0 +1,90 @@
+/**
+ * Plain records for the record-processor tests: putting keyed records on a topic, reading the
+ * events the recording record processor (`tests/fixtures/recording_record_processor.ts`)
+ * writes, and reading a group's committed offsets.
+ *
+ * @module
+ */
+
+import { Consumer, Producer } from "../../src/kafka/mod.ts";
+import { BOOTSTRAP } from "./broker.ts";
+
+/**
+ * Produces `count` records per partition, valued `p<partition>-<i>` (from `first`; padded with
+ * zeros to `valueBytes`), keyed `k<i % 7>`, with a header `n` = i when `headers` is set.
+ */
+export async function putRecords(
+  topic: string,
+  partitions: number,
+  count: number,
+  options: { first?: number; headers?: boolean; valueBytes?: number } = {},
+): Promise<void> {
+  const encoder = new TextEncoder();
+  await using producer = new Producer({ "bootstrap.servers": BOOTSTRAP, "linger.ms": 5 });
+  const deliveries: Promise<unknown>[] = [];
+  const first = options.first ?? 0;
+  for (let i = first; i < first + count; i++) {
+    for (let partition = 0; partition < partitions; partition++) {
+      const pending = await producer.send({
+        topic,
+        partition,
+        key: encoder.encode(`k${i % 7}`),
+        value: padded(encoder.encode(`p${partition}-${i}`), options.valueBytes ?? 0),
+        ...(options.headers ? { headers: [{ key: "n", value: encoder.encode(String(i)) }] } : {}),
+      });
+      deliveries.push(pending.delivered);
+    }
+  }
+  await Promise.all(deliveries);
+}
+
+/** `bytes` followed by zeros up to `size` bytes (itself when already that long). */
+function padded(bytes: Uint8Array, size: number): Uint8Array {
+  if (bytes.length >= size) return bytes;
+  const out = new Uint8Array(size);
+  out.set(bytes);
+  return out;
+}
+
+/** One line of the recording record processor's events file. */
+export interface RecordEvent {
+  /** The `--run-id` of the process that wrote it. */
+  run: string;
+  /** The partition. */
+  partition: number;
+  /** `initialize`, `records`, `checkpoint`, `shutdownRequested`, `shutdown`, ... */
+  event: string;
+  /** The event's detail (for `records`: `<first>-<last> <count> <messagesBehindLatest>`). */
+  detail: string;
+}
+
+/** The events written so far to `file` (none when it does not exist yet). */
+export async function readEvents(file: string): Promise<RecordEvent[]> {
+  let text = "";
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return text.split("\n").filter((line) => line.trim()).map((line) => {
+    const [run, partition, event, detail] = line.split("\t");
+    return { run, partition: Number(partition), event, detail: detail ?? "" };
+  });
+}
+
+/** The offsets `[first, last]` of a `records` event. */
+export function recordRange(event: RecordEvent): [number, number] {
+  const [first, last] = event.detail.split(" ")[0].split("-").map(Number);
+  return [first, last];
+}
+
+/** A group's committed offsets for partitions 0..partitions-1 (`-1001` where none). */
+export async function committedOffsets(
+  group: string,
+  topic: string,
+  partitions: number,
+): Promise<number[]> {
+  await using reader = new Consumer({ "bootstrap.servers": BOOTSTRAP, "group.id": group });
+  const list = [...Array(partitions).keys()].map((partition) => ({ topic, partition }));
+  return (await reader.committed(list)).map((tp) => tp.offset);
+}
