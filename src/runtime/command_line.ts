@@ -141,7 +141,10 @@ function logLevel(value: string): LogLevel {
 
 /** Environment variables a processor reads, for `--help`. */
 export const PROCESSOR_ENVIRONMENT: Readonly<Record<string, string>> = {
+  FERRY_CONFIG: "config file (--config wins)",
+  FERRY_TOPIC: "topic (--topic wins)",
   [BOOTSTRAP_ENV]: "Kafka bootstrap servers (a --config file or --bootstrap-servers wins)",
+  FERRY_LOG_LEVEL: "console log level (--log-level wins)",
   FERRY_RDKAFKA_PATH: "full path of librdkafka (default: the system library)",
 };
 
@@ -168,9 +171,18 @@ export function processorProgram(
           ? `Runs the "${name}" processor on files rebuilt from a topic.`
           : `Runs the "${name}" record processor on each partition of a topic.`),
     )
-    .option("-c, --config <file>", "OpenMSIStream-style INI config file ([broker], [consumer])")
+    .addOption(
+      new Option(
+        "-c, --config <file>",
+        "OpenMSIStream-style INI config file ([broker], [consumer])",
+      )
+        .env("FERRY_CONFIG"),
+    )
     .option("-b, --bootstrap-servers <list>", `Kafka brokers, such as host:9092`)
-    .requiredOption("-t, --topic <name>", files ? "topic to read file chunks from" : "topic")
+    .addOption(
+      new Option("-t, --topic <name>", files ? "topic to read file chunks from" : "topic")
+        .env("FERRY_TOPIC").makeOptionMandatory(),
+    )
     .option(
       "-g, --group <id>",
       `consumer group (default: "ferry-${name}-<topic>${
@@ -186,11 +198,12 @@ export function processorProgram(
       2,
     )
     .option("--status-interval <seconds>", "seconds between status lines", seconds, 30)
-    .option(
-      "--log-level <level>",
-      "console log level: trace, debug, info, warning, error, fatal",
-      logLevel,
-      "info",
+    .addOption(
+      new Option(
+        "--log-level <level>",
+        "console log level: trace, debug, info, warning, error, fatal",
+      )
+        .argParser(logLevel).default("info").env("FERRY_LOG_LEVEL"),
     )
     .option("--log-file <path>", "also log to this file (rotated at 10 MiB, 5 kept)")
     .option("--log-file-level <level>", "log file level (default: --log-level)", logLevel)
@@ -307,6 +320,8 @@ export function processorProgram(
   program.configureOutput({
     writeErr: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
     writeOut: (text) => Deno.stdout.writeSync(new TextEncoder().encode(text)),
+    // Parse errors become a UsageError, reported once by the command runner.
+    outputError: () => {},
   });
   return program;
 }

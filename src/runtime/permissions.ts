@@ -9,8 +9,8 @@
  * - `--allow-read`: the output directory; Ferry's own modules and the script's folder (workers
  *   read the modules they load); the config file and the log file when given.
  * - `--allow-write`: the output directory (and the log file when given).
- * - `--allow-env`: the variables Ferry reads (`FERRY_BOOTSTRAP_SERVERS`, `FERRY_RDKAFKA_PATH`)
- *   and those the config file names (`$VAR`, `${VAR}`).
+ * - `--allow-env`: the variables Ferry reads (`FERRY_CONFIG`, `FERRY_TOPIC`,
+ *   `FERRY_BOOTSTRAP_SERVERS`, `FERRY_LOG_LEVEL`, `FERRY_RDKAFKA_PATH`) and those the config file names (`$VAR`, `${VAR}`).
  * - No `--allow-net`: librdkafka opens its sockets natively, outside Deno's permission checks.
  *   No `--allow-sys`, `--allow-run`.
  *
@@ -23,10 +23,10 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../config/config_error.ts";
 import { parseIni } from "../config/ini.ts";
-import { BOOTSTRAP_ENV } from "../config/kafka_config.ts";
+import { PROCESSOR_ENVIRONMENT } from "./command_line.ts";
 
-/** The environment variables Ferry itself reads when running a processor. */
-export const PROCESSOR_ENV_VARS: readonly string[] = [BOOTSTRAP_ENV, "FERRY_RDKAFKA_PATH"];
+/** The environment variables Ferry itself reads when running a processor (as `--help` lists them). */
+export const PROCESSOR_ENV_VARS: readonly string[] = Object.keys(PROCESSOR_ENVIRONMENT);
 
 /** What {@linkcode processorPermissions} needs to know about a run. */
 export interface PermissionRequest {
@@ -99,7 +99,7 @@ export async function configVariables(configFile: string): Promise<string[]> {
  *   "--allow-ffi",
  *   "--allow-read=/opt/ferry/mod.ts,/opt/ferry/src,/srv/jobs,/data/out",
  *   "--allow-write=/data/out",
- *   "--allow-env=FERRY_BOOTSTRAP_SERVERS,FERRY_RDKAFKA_PATH",
+ *   "--allow-env=FERRY_CONFIG,FERRY_TOPIC,FERRY_BOOTSTRAP_SERVERS,FERRY_LOG_LEVEL,FERRY_RDKAFKA_PATH",
  * ]);
  * ```
  *
