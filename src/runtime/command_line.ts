@@ -320,8 +320,6 @@ export function processorProgram(
   program.configureOutput({
     writeErr: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
     writeOut: (text) => Deno.stdout.writeSync(new TextEncoder().encode(text)),
-    // Parse errors become a UsageError, reported once by the command runner.
-    outputError: () => {},
   });
   return program;
 }
@@ -340,6 +338,8 @@ export async function parseProcessorArguments(
   kind: ProcessorKind = "files",
 ): Promise<ProcessorArguments> {
   const program = processorProgram(name, description, extra, kind);
+  // Parse errors become a UsageError, reported once by the command runner.
+  program.configureOutput({ outputError: () => {} });
   try {
     program.parse(normalizeAliases(args, OPENMSISTREAM_ALIASES), { from: "user" });
   } catch (error) {
