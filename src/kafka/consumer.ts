@@ -302,7 +302,15 @@ export class Consumer extends KafkaClient {
         this.#deferred = event;
         break;
       }
-      await this.#handleOwned(event, out);
+      if (type === EventType.FETCH) {
+        // The common case, without an await per message (measured: a tenth of the time of
+        // reading 100-byte messages went to those microtask turns).
+        try {
+          this.#readMessages(event, out);
+        } finally {
+          this.destroyEvent(event);
+        }
+      } else await this.#handleOwned(event, out);
       if (out.length >= maxMessages || this.#stopping) break;
       if (out instanceof MessageBatchBuilder && out.bytes >= maxBytes) break;
       event = this.lib.rd_kafka_queue_poll(this.#queue, 0);
@@ -337,7 +345,7 @@ export class Consumer extends KafkaClient {
       // key_len 48, offset 56.
       const view = new Deno.UnsafePointerView(message);
       const code = view.getInt32(0);
-      const topic = this.#rktName(view.getPointer(8));
+      const topic = this.#rktName(view.getBigUint64(8));
       const partition = view.getInt32(16);
       const offset = Number(view.getBigInt64(56));
       if (code === ErrorCode.PARTITION_EOF) {
@@ -402,11 +410,11 @@ export class Consumer extends KafkaClient {
     return out;
   }
 
-  #rktName(rkt: Deno.PointerValue): string {
-    const key = Deno.UnsafePointer.value(rkt);
+  /** The name of a topic handle, by its address (no pointer object per message). */
+  #rktName(key: bigint): string {
     let name = this.#rktNames.get(key);
     if (name === undefined) {
-      name = readCString(this.lib.rd_kafka_topic_name(rkt)) ?? "";
+      name = readCString(this.lib.rd_kafka_topic_name(Deno.UnsafePointer.create(key))) ?? "";
       this.#rktNames.set(key, name);
     }
     return name;

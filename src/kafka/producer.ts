@@ -83,9 +83,16 @@ interface Waiter {
   reject(error: Error): void;
 }
 
+/**
+ * Stands in for an empty buffer: Deno gives a zero-length buffer no address, and a NULL payload
+ * would reach the consumer as a `null` value instead of an empty one.
+ */
+const EMPTY = new Uint8Array(1);
+
+/** The address of `buffer` for librdkafka: 0 (NULL) for `null`, never 0 for an empty buffer. */
 function address(buffer: Uint8Array | null): bigint {
-  if (buffer === null || buffer.byteLength === 0) return 0n;
-  return Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer));
+  if (buffer === null) return 0n;
+  return Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer.byteLength === 0 ? EMPTY : buffer));
 }
 
 /**

@@ -146,6 +146,8 @@ class RecordRunner {
   /** Set while a cooperative rebalance is between its rounds: commits wait (see #checkpoint). */
   #rebalance: { assignsLeft: number; settled: Promise<void>; settle: () => void } | undefined;
   readonly #workers: WorkerChannel[] = [];
+  /** Resolves once every worker is ready; rejects when one could not start. */
+  #workersReady: Promise<true> = Promise.resolve(true);
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #started = Date.now();
   #consumer!: Consumer;
@@ -217,15 +219,14 @@ class RecordRunner {
       this.#fetchers = new FetcherWaker(this.#consumer);
       try {
         this.#consumer.subscribe([s.topic]);
-        try {
-          // Polling (and with it the rebalance handler) starts once every worker is ready.
-          await Promise.all(this.#workers.map((w) => w.ready));
-        } catch (error) {
-          // Leave the group without opening anything: the workers are not there (the error
-          // is reported by whoever catches it, so not logged here).
+        // Polling starts at once: the group join and the first fetches overlap the workers'
+        // start; partitions are opened on the workers once they are ready (#onRebalance).
+        this.#workersReady = Promise.all(this.#workers.map((w) => w.ready)).then(() => true);
+        this.#workersReady.catch((error) => {
+          // Leave the group without opening anything: the workers are not there (run()
+          // throws the error, so it is not logged here).
           this.#fatal ??= error instanceof Error ? error : new Error(String(error));
-          throw error;
-        }
+        });
         logger.info("Record processor {name} reading {topic} as group {group}.", {
           name: s.name,
           topic: s.topic,
@@ -601,6 +602,8 @@ class RecordRunner {
       } catch (error) {
         logger.warn("Could not read committed offsets: {error}", { error: errorText(error) });
       }
+      // librdkafka fetches meanwhile; a worker that could not start stops the run instead.
+      if (!await this.#workersReady.catch(() => false)) return;
       event.partitions.forEach((tp, i) => this.#open(tp, committed[i].offset));
       return;
     }
