@@ -15,19 +15,13 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$FERRY_ROOT"
 
-ferry_ensure_deno
-ferry_ensure_librdkafka
-ferry_ensure_kafka_jars
+ferry_ensure_dev_tools
 
-PORT=${FERRY_KAFKA_PORT:-39092}
-export FERRY_KAFKA_PORT=$PORT
-BOOTSTRAP=127.0.0.1:$PORT
-BROKER=(bash "$FERRY_ROOT/scripts/kafka/broker.sh")
+BOOTSTRAP=127.0.0.1:${FERRY_KAFKA_PORT:-39092}
 RUN_ID=$(date +%Y%m%d-%H%M%S)-$$
 TOPIC=ferry-demo-$RUN_ID
 OUT=${FERRY_DEMO_OUTPUT:-$FERRY_ROOT/.cache/demo/$RUN_ID}
 
-started_broker=0
 created_topic=0
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
@@ -35,10 +29,7 @@ cleanup() {
     created_topic=0
     deno run -A examples/demo/topic.ts delete "$BOOTSTRAP" "$TOPIC" || true
   fi
-  if [ "$started_broker" = 1 ]; then
-    started_broker=0
-    "${BROKER[@]}" stop || true
-  fi
+  ferry_broker_down
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -52,14 +43,7 @@ step() {
   "$@"
 }
 
-if "${BROKER[@]}" status >/dev/null 2>&1; then
-  ferry_say "using the Kafka broker already running on $BOOTSTRAP"
-elif kcat -b "$BOOTSTRAP" -L -m 5 >/dev/null 2>&1; then
-  ferry_say "using the Kafka broker answering on $BOOTSTRAP (not started from this checkout)"
-else
-  started_broker=1
-  "${BROKER[@]}" start >&2
-fi
+ferry_broker_up
 
 mkdir -p "$OUT"
 step "Creating topic $TOPIC (4 partitions)" \

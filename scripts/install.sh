@@ -9,7 +9,5 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ferry_ensure_deno
-ferry_ensure_librdkafka
-ferry_ensure_kafka_jars
+ferry_ensure_dev_tools
 bash "$(dirname "${BASH_SOURCE[0]}")/s3/server.sh" install

@@ -241,3 +241,47 @@ ferry_ensure_kafka_jars() {
   fi
   ferry_say "Kafka jars ready in $FERRY_KAFKA_LIBS"
 }
+
+# ferry_ensure_dev_tools: everything the dev broker and the tests need, installed when missing
+# (Deno, librdkafka and kcat, the Kafka jars).
+ferry_ensure_dev_tools() {
+  ferry_ensure_deno
+  ferry_ensure_librdkafka
+  ferry_ensure_kafka_jars
+}
+
+# --- the dev broker, for scripts that need one ------------------------------------------------
+
+# Whether ferry_broker_up started the broker (so ferry_broker_down stops it again).
+_ferry_started_broker=0
+
+# ferry_broker [ARGS...]: runs scripts/kafka/broker.sh (its port from FERRY_KAFKA_PORT).
+ferry_broker() {
+  bash "$FERRY_ROOT/scripts/kafka/broker.sh" "$@"
+}
+
+# ferry_broker_up: makes sure a Kafka broker answers on 127.0.0.1:$FERRY_KAFKA_PORT (default
+# 39092), exporting FERRY_KAFKA_PORT. Uses one that is already running there, from this checkout
+# or started some other way (another checkout, another data dir: used and left alone); otherwise
+# starts the dev broker, which ferry_broker_down then stops again.
+ferry_broker_up() {
+  export FERRY_KAFKA_PORT=${FERRY_KAFKA_PORT:-39092}
+  local bootstrap=127.0.0.1:$FERRY_KAFKA_PORT
+  if ferry_broker status >/dev/null 2>&1; then
+    ferry_say "using the Kafka broker already running on $bootstrap"
+  elif kcat -b "$bootstrap" -L -m 5 >/dev/null 2>&1; then
+    ferry_say "using the Kafka broker answering on $bootstrap (not started from this checkout)"
+  else
+    _ferry_started_broker=1
+    ferry_broker start >&2
+  fi
+}
+
+# ferry_broker_down: stops the broker if ferry_broker_up started it (for an EXIT trap); never
+# fails.
+ferry_broker_down() {
+  if [ "$_ferry_started_broker" = 1 ]; then
+    _ferry_started_broker=0
+    ferry_broker stop || true
+  fi
+}

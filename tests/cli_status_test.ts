@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { assert, assertEquals } from "./support/assert.ts";
 import { withTopic } from "./support/broker.ts";
 import { ferry, withTempDir } from "./support/cli.ts";
-import { runProcessor } from "./support/processor.ts";
+import { processorArgs, runProcessor } from "./support/processor.ts";
 import { putFiles, testBytes } from "./support/chunks.ts";
 import { FERRY_DIR, FileRegistry, registryFileNames } from "../src/registry/registry.ts";
 import type { OutputStatus } from "../src/registry/output_status.ts";
@@ -141,10 +141,7 @@ Deno.test("ferry status reads what a real processor run recorded, including a fa
       ]);
       const out = join(dir, "out");
       const run = await runProcessor("tests/fixtures/recording_processor.ts", [
-        "--topic",
-        topic,
-        "--output-dir",
-        out,
+        ...processorArgs(topic, out),
         "--fail-pattern",
         "^bad/",
         "--max-attempts",

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { assert, assertEquals } from "./support/assert.ts";
 import { withTopic } from "./support/broker.ts";
 import { withTempDir } from "./support/cli.ts";
-import { runProcessor } from "./support/processor.ts";
+import { processorArgs, runProcessor } from "./support/processor.ts";
 import { testBytes, uploadTree } from "./support/upload_support.ts";
 
 async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
@@ -28,10 +28,7 @@ Deno.test("examples/checksum.ts, run as a user would, writes one line per file w
       await uploadTree(topic, join(dir, "up"), files);
       const out = join(dir, "checksum-output");
       const run = await runProcessor("examples/checksum.ts", [
-        "--topic",
-        topic,
-        "--output-dir",
-        out,
+        ...processorArgs(topic, out),
         "--workers",
         "3",
         "--exit-when-idle",

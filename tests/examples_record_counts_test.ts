@@ -36,22 +36,19 @@ Deno.test("examples/record_counts.ts counts records per key and resumes from its
       "--exit-when-idle",
       "2",
     ];
+    /** Runs the example to idle: both partitions' saved counts and commits reach `total`. */
+    const runAndCheck = async (total: number) => {
+      const run = await runProcessor(SCRIPT, args);
+      assertEquals(run.code, 0, run.stderr);
+      for (const p of [0, 1]) {
+        const saved = JSON.parse(await Deno.readTextFile(`${out}/counts-${p}.json`));
+        assertEquals(saved, { nextOffset: total, counts: expected(total) });
+      }
+      assertEquals(await committedOffsets(group, topic, 2), [total, total]);
+    };
     await putRecords(topic, 2, 70);
-    const first = await runProcessor(SCRIPT, args);
-    assertEquals(first.code, 0, first.stderr);
-    for (const p of [0, 1]) {
-      const saved = JSON.parse(await Deno.readTextFile(`${out}/counts-${p}.json`));
-      assertEquals(saved, { nextOffset: 70, counts: expected(70) });
-    }
-    assertEquals(await committedOffsets(group, topic, 2), [70, 70]);
-
+    await runAndCheck(70);
     await putRecords(topic, 2, 30, { first: 70 });
-    const second = await runProcessor(SCRIPT, args);
-    assertEquals(second.code, 0, second.stderr);
-    for (const p of [0, 1]) {
-      const saved = JSON.parse(await Deno.readTextFile(`${out}/counts-${p}.json`));
-      assertEquals(saved, { nextOffset: 100, counts: expected(100) });
-    }
-    assertEquals(await committedOffsets(group, topic, 2), [100, 100]);
+    await runAndCheck(100);
   });
 });

@@ -6,7 +6,8 @@
 import { CreateBucketCommand, GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { assert, assertEquals } from "./support/assert.ts";
 import { BOOTSTRAP, withTopic } from "./support/broker.ts";
-import { repoPath, runProcessor } from "./support/processor.ts";
+import { freePort } from "./support/net.ts";
+import { processorArgs, type ProcessorRun, repoPath, runProcessor } from "./support/processor.ts";
 import { testBytes, writeTree } from "./support/upload_support.ts";
 import { upload } from "../src/upload/uploader.ts";
 
@@ -26,13 +27,6 @@ async function serverScript(port: number, dir: string, command: string): Promise
         new TextDecoder().decode(output.stderr),
     );
   }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** Starts versitygw on a free port for `fn` and stops it again. */
@@ -88,31 +82,38 @@ async function objectBytes(client: S3Client, bucket: string, key: string): Promi
   return new Uint8Array(bytes);
 }
 
+/** Runs the example on `topic` with `secretKey`, writing to a new output folder. */
+async function transfer(
+  topic: string,
+  endpoint: string,
+  secretKey: string,
+  more: readonly string[] = [],
+): Promise<{ out: string; run: ProcessorRun }> {
+  const out = await Deno.makeTempDir({ prefix: "ferry-s3-out-" });
+  const run = await runProcessor(
+    SCRIPT,
+    [
+      ...processorArgs(topic, out),
+      "--bucket-name",
+      "ferry-test",
+      "--endpoint-url",
+      endpoint,
+      ...more,
+      "--exit-when-idle",
+      "2",
+    ],
+    120_000,
+    { env: { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: secretKey } },
+  );
+  return { out, run };
+}
+
 Deno.test("s3_transfer copies every file to the bucket, byte for byte, verified", async () => {
   await withS3Server(async (endpoint, client, root) => {
     await client.send(new CreateBucketCommand({ Bucket: "ferry-test" }));
     await withTopic(3, async (topic) => {
       await uploadFiles(topic);
-      const out = await Deno.makeTempDir({ prefix: "ferry-s3-out-" });
-      const run = await runProcessor(
-        SCRIPT,
-        [
-          "--topic",
-          topic,
-          "--output-dir",
-          out,
-          "--bucket-name",
-          "ferry-test",
-          "--endpoint-url",
-          endpoint,
-          "--exit-when-idle",
-          "2",
-        ],
-        120_000,
-        {
-          env: { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY },
-        },
-      );
+      const { out, run } = await transfer(topic, endpoint, SECRET_KEY);
       assertEquals(run.code, 0, run.stderr);
       assert(!run.stderr.includes(SECRET_KEY), "the secret key is never logged");
       for (const [path, bytes] of Object.entries(FILES)) {
@@ -137,28 +138,10 @@ Deno.test("s3_transfer fails the files (exit 1) when the server refuses the cred
     await client.send(new CreateBucketCommand({ Bucket: "ferry-test" }));
     await withTopic(1, async (topic) => {
       await uploadFiles(topic);
-      const out = await Deno.makeTempDir({ prefix: "ferry-s3-out-" });
-      const run = await runProcessor(
-        SCRIPT,
-        [
-          "--topic",
-          topic,
-          "--output-dir",
-          out,
-          "--bucket-name",
-          "ferry-test",
-          "--endpoint-url",
-          endpoint,
-          "--max-attempts",
-          "1",
-          "--exit-when-idle",
-          "2",
-        ],
-        120_000,
-        {
-          env: { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: "wrong-secret" },
-        },
-      );
+      const { out, run } = await transfer(topic, endpoint, "wrong-secret", [
+        "--max-attempts",
+        "1",
+      ]);
       assertEquals(run.code, 1, run.stderr);
       assert(!run.stderr.includes("wrong-secret"), "the secret key is never logged");
       for (const path of Object.keys(FILES)) {

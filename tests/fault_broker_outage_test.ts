@@ -12,7 +12,9 @@ import { OwnBroker, uniqueName } from "./support/broker.ts";
 import { testBytes } from "./support/chunks.ts";
 import {
   assertEveryFileOnce,
+  FAST_GROUP,
   killIfRunning,
+  processorArgs,
   readCalls,
   runProcessor,
   startProcessor,
@@ -52,16 +54,8 @@ function args(broker: OwnBroker, topic: string, out: string, group: string): str
   return [
     "--bootstrap-servers",
     broker.bootstrap,
-    "--topic",
-    topic,
-    "--output-dir",
-    out,
-    "--group",
-    group,
-    "-X",
-    "session.timeout.ms=6000",
-    "-X",
-    "heartbeat.interval.ms=500",
+    ...processorArgs(topic, out, group),
+    ...FAST_GROUP,
     "-X",
     "socket.timeout.ms=10000",
   ];
@@ -134,7 +128,7 @@ Deno.test("the broker away longer than the client's timeouts", async (t) => {
         const seconds = (Date.now() - stoppedAt) / 1000;
         assertEquals(run.code, 1, run.stderr);
         assert(
-          run.stderr.includes('The Kafka broker "127.0.0.1:39420" was unreachable for 5 s'),
+          run.stderr.includes(`The Kafka broker "127.0.0.1:${PORT}" was unreachable for 5 s`),
           run.stderr,
         );
         assert(seconds < 30, `exited ${seconds} s after the broker stopped`);

@@ -8,7 +8,14 @@ import { join } from "node:path";
 import { assert, assertEquals } from "./support/assert.ts";
 import { OwnBroker, uniqueName } from "./support/broker.ts";
 import { testBytes } from "./support/chunks.ts";
-import { assertEveryFileOnce, readCalls, startProcessor, waitUntil } from "./support/processor.ts";
+import {
+  assertEveryFileOnce,
+  FAST_GROUP,
+  processorArgs,
+  readCalls,
+  startProcessor,
+  waitUntil,
+} from "./support/processor.ts";
 import { upload } from "../src/upload/uploader.ts";
 
 const PORT = Number(Deno.env.get("FERRY_TEST_RESTART_PORT") ?? "39410");
@@ -40,18 +47,10 @@ Deno.test("the broker restarted during upload and processing: every file once", 
   const processor = startProcessor(SCRIPT, [
     "--bootstrap-servers",
     broker.bootstrap,
-    "--topic",
-    topic,
-    "--output-dir",
-    out,
-    "--group",
-    group,
+    ...processorArgs(topic, out, group),
     "--sleep-ms",
     "20",
-    "-X",
-    "session.timeout.ms=6000",
-    "-X",
-    "heartbeat.interval.ms=500",
+    ...FAST_GROUP,
   ], { bootstrap: false });
   try {
     const a = await upload(join(root, "a"), {

@@ -11,7 +11,12 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { withTopic } from "./support/broker.ts";
 import { putFiles, testBytes, type TestFile } from "./support/chunks.ts";
-import { assertEveryFileOnce, readCalls, runProcessor } from "./support/processor.ts";
+import {
+  assertEveryFileOnce,
+  processorArgs,
+  readCalls,
+  runProcessor,
+} from "./support/processor.ts";
 import { committedOffsets } from "./support/records.ts";
 import { readTopic } from "./support/upload_support.ts";
 import { decodeChunk } from "../src/chunks/codec.ts";
@@ -74,12 +79,7 @@ async function assertNothingCommittedPast(
 
 function args(topic: string, out: string, group: string, calls: string, run: string): string[] {
   return [
-    "--topic",
-    topic,
-    "--output-dir",
-    out,
-    "--group",
-    group,
+    ...processorArgs(topic, out, group),
     "--calls-log",
     `${calls}/calls.log`,
     "--run-id",

@@ -9,7 +9,7 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { withTopic } from "./support/broker.ts";
 import { putFiles, testBytes, type TestFile } from "./support/chunks.ts";
-import { assertEveryFileOnce, runProcessor } from "./support/processor.ts";
+import { assertEveryFileOnce, processorArgs, runProcessor } from "./support/processor.ts";
 
 const SCRIPT = "tests/fixtures/faulty_processor.ts";
 const PARTITIONS = 2;
@@ -43,12 +43,7 @@ Deno.test("process() throwing, hanging or killing its worker: recorded as failed
     const group = `faults-${crypto.randomUUID().slice(0, 8)}`;
     const started = Date.now();
     const run = await runProcessor(SCRIPT, [
-      "--topic",
-      topic,
-      "--output-dir",
-      out,
-      "--group",
-      group,
+      ...processorArgs(topic, out, group),
       "--workers",
       "2",
       "--process-timeout",

@@ -11,7 +11,9 @@ import { BOOTSTRAP, withTopic } from "./support/broker.ts";
 import { fileChunks, testBytes, type TestFile } from "./support/chunks.ts";
 import {
   assertEveryFileOnce,
+  FAST_GROUP,
   killIfRunning,
+  processorArgs,
   readCalls,
   startProcessor,
   waitUntil,
@@ -28,20 +30,12 @@ const JOIN_MS = 8_000;
 
 function args(topic: string, out: string, group: string, run: string): string[] {
   return [
-    "--topic",
-    topic,
-    "--output-dir",
-    out,
-    "--group",
-    group,
+    ...processorArgs(topic, out, group),
     "--run-id",
     run,
     "--log-file",
     `${out}.log`,
-    "-X",
-    "session.timeout.ms=6000",
-    "-X",
-    "heartbeat.interval.ms=500",
+    ...FAST_GROUP,
   ];
 }
 

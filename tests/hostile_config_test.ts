@@ -7,7 +7,7 @@
 
 import { assert, assertEquals } from "./support/assert.ts";
 import { BOOTSTRAP, requireBroker, withTopic } from "./support/broker.ts";
-import { runProcessor } from "./support/processor.ts";
+import { processorArgs, runProcessor } from "./support/processor.ts";
 import { ferry } from "./support/cli.ts";
 
 const SCRIPT = "tests/fixtures/recording_processor.ts";
@@ -155,12 +155,7 @@ Deno.test("bad config fails clearly and starts nothing: processor script and fer
             "--config",
             configFile,
             ...c.flags ?? [],
-            "--topic",
-            useTopic,
-            "--output-dir",
-            out,
-            "--group",
-            group,
+            ...processorArgs(useTopic, out, group),
             "--exit-when-idle",
             "1",
           ],

@@ -9,7 +9,7 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { withTopic } from "./support/broker.ts";
 import { fileChunks, putMessages, testBytes } from "./support/chunks.ts";
-import { readCalls, startProcessor } from "./support/processor.ts";
+import { processorArgs, readCalls, startProcessor } from "./support/processor.ts";
 import { committedOffsets } from "./support/records.ts";
 import { readPeakRss } from "../bench/support/process.ts";
 import { createChunk } from "../src/chunks/chunk.ts";
@@ -54,12 +54,7 @@ async function runFlood(topic: string, limits: string[]): Promise<FloodRun> {
   const out = await Deno.makeTempDir();
   const group = `flood-${crypto.randomUUID().slice(0, 8)}`;
   const { child, result } = startProcessor(SCRIPT, [
-    "--topic",
-    topic,
-    "--output-dir",
-    out,
-    "--group",
-    group,
+    ...processorArgs(topic, out, group),
     "--mode",
     "memory",
     "--exit-when-idle",

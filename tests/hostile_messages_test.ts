@@ -13,7 +13,7 @@ import {
   testBytes,
   type TestFile,
 } from "./support/chunks.ts";
-import { readCalls, runProcessor } from "./support/processor.ts";
+import { processorArgs, readCalls, runProcessor } from "./support/processor.ts";
 import { committedOffsets } from "./support/records.ts";
 import { createChunk } from "../src/chunks/chunk.ts";
 import { encodeChunk } from "../src/chunks/codec.ts";
@@ -144,12 +144,7 @@ for (const mode of ["memory", "disk"]) {
       const out = await Deno.makeTempDir();
       const group = `hostile-${crypto.randomUUID().slice(0, 8)}`;
       const run = await runProcessor(SCRIPT, [
-        "--topic",
-        topic,
-        "--output-dir",
-        out,
-        "--group",
-        group,
+        ...processorArgs(topic, out, group),
         "--mode",
         mode,
         "--exit-when-idle",

@@ -13,7 +13,7 @@ import {
   testBytes,
   type TestFile,
 } from "./support/chunks.ts";
-import { readCalls, runProcessor } from "./support/processor.ts";
+import { processorArgs, readCalls, runProcessor } from "./support/processor.ts";
 import { committedOffsets } from "./support/records.ts";
 import { encodeChunk } from "../src/chunks/codec.ts";
 import type { DataFileChunk } from "../src/chunks/chunk.ts";
@@ -84,12 +84,7 @@ async function runHostilePaths(mode: string): Promise<void> {
     await putMessages(topic, values);
     const group = `paths-${crypto.randomUUID().slice(0, 8)}`;
     const run = await runProcessor(SCRIPT, [
-      "--topic",
-      topic,
-      "--output-dir",
-      out,
-      "--group",
-      group,
+      ...processorArgs(topic, out, group),
       "--mode",
       mode,
       // In memory mode, failing the planted files makes the worker keep a copy: inside only.
@@ -160,10 +155,7 @@ Deno.test("a symlinked .ferry folder in the output directory is refused before a
       fileChunks({ path: "a.bin", bytes: testBytes(100, 5) }).map((c) => encodeChunk(c)),
     );
     const run = await runProcessor(SCRIPT, [
-      "--topic",
-      topic,
-      "--output-dir",
-      out,
+      ...processorArgs(topic, out),
       "--exit-when-idle",
       "1",
     ]);

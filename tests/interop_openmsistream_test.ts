@@ -17,7 +17,7 @@ import { dirname, join } from "node:path";
 import { assert, assertEquals } from "./support/assert.ts";
 import { BOOTSTRAP, withTopic } from "./support/broker.ts";
 import { ferry } from "./support/cli.ts";
-import { readCalls, runProcessor } from "./support/processor.ts";
+import { processorArgs, readCalls, runProcessor } from "./support/processor.ts";
 import { assertRebuiltTree, readTopic, testBytes, writeTree } from "./support/upload_support.ts";
 import { decodeChunk } from "../src/chunks/codec.ts";
 import { hashHex, sha512 } from "../src/chunks/hash.ts";
@@ -279,10 +279,7 @@ Deno.test("files uploaded by OpenMSIStream's UploadDataFile, chunks spread over 
       // A user's processor (memory mode, 3 workers): each file once, with the right SHA-512.
       const processorDir = join(dir, "recording");
       const processed = await runProcessor("tests/fixtures/recording_processor.ts", [
-        "--topic",
-        topic,
-        "--output-dir",
-        processorDir,
+        ...processorArgs(topic, processorDir),
         "--workers",
         "3",
         "--exit-when-idle=1",

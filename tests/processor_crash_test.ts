@@ -8,7 +8,13 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { BOOTSTRAP, withTopic } from "./support/broker.ts";
 import { putFiles, testBytes, type TestFile } from "./support/chunks.ts";
-import { readCalls, runProcessor, startProcessor } from "./support/processor.ts";
+import {
+  FAST_GROUP,
+  processorArgs,
+  readCalls,
+  runProcessor,
+  startProcessor,
+} from "./support/processor.ts";
 import { Consumer } from "../src/kafka/mod.ts";
 import { readRegistry } from "../src/registry/registry.ts";
 
@@ -36,22 +42,14 @@ Deno.test(`kill -9 ${KILLS} times over ${FILES} files: nothing lost, nothing pro
     const out = await Deno.makeTempDir();
     const group = `crash-${crypto.randomUUID().slice(0, 8)}`;
     const args = [
-      "--topic",
-      topic,
-      "--output-dir",
-      out,
-      "--group",
-      group,
+      ...processorArgs(topic, out, group),
       "--workers",
       "2",
       "--sleep-ms",
       "30",
       "--exit-when-idle",
       "2",
-      "-X",
-      "session.timeout.ms=6000",
-      "-X",
-      "heartbeat.interval.ms=500",
+      ...FAST_GROUP,
       // Static membership: a restarted process takes its place in the group at once.
       "-X",
       "group.instance.id=crash-test",

@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { withTopic } from "./support/broker.ts";
 import { putFiles, testBytes, type TestFile } from "./support/chunks.ts";
-import { readCalls, startProcessor } from "./support/processor.ts";
+import { FAST_GROUP, processorArgs, readCalls, startProcessor } from "./support/processor.ts";
 
 const SCRIPT = "tests/fixtures/recording_processor.ts";
 const PARTITIONS = 4;
@@ -21,20 +21,12 @@ function files(count: number): TestFile[] {
 
 function common(topic: string, out: string, group: string): string[] {
   return [
-    "--topic",
-    topic,
-    "--output-dir",
-    out,
-    "--group",
-    group,
+    ...processorArgs(topic, out, group),
     "--workers",
     "2",
     "--exit-when-idle",
     "3",
-    "-X",
-    "session.timeout.ms=6000",
-    "-X",
-    "heartbeat.interval.ms=500",
+    ...FAST_GROUP,
   ];
 }
 

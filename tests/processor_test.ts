@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { BOOTSTRAP, withTopic } from "./support/broker.ts";
 import { putFiles, testBytes, type TestFile } from "./support/chunks.ts";
-import { readCalls, runProcessor } from "./support/processor.ts";
+import { processorArgs, readCalls, runProcessor } from "./support/processor.ts";
 import { hashHex, sha512 } from "../src/chunks/hash.ts";
 import { Consumer, Producer } from "../src/kafka/mod.ts";
 import { readRegistry } from "../src/registry/registry.ts";
@@ -38,12 +38,7 @@ for (const mode of ["memory", "disk", "both"]) {
       await putFiles(topic, files, { partitions: 4, chunkSize: 8192 });
       const out = await Deno.makeTempDir();
       const run = await runProcessor(SCRIPT, [
-        "--topic",
-        topic,
-        "--output-dir",
-        out,
-        "--group",
-        group(),
+        ...processorArgs(topic, out, group()),
         "--mode",
         mode,
         "--workers",
@@ -120,12 +115,7 @@ Deno.test("a failing file is recorded with its error, kept, and retried on the n
     for (const mode of ["memory", "disk"]) {
       const out = await Deno.makeTempDir();
       const args = [
-        "--topic",
-        topic,
-        "--output-dir",
-        out,
-        "--group",
-        `${g}-${mode}`,
+        ...processorArgs(topic, out, `${g}-${mode}`),
         "--mode",
         mode,
         "--exit-when-idle",
@@ -171,12 +161,7 @@ Deno.test("the download regex, malformed messages and empty values never block a
     const out = await Deno.makeTempDir();
     const g = group();
     const run = await runProcessor(SCRIPT, [
-      "--topic",
-      topic,
-      "--output-dir",
-      out,
-      "--group",
-      g,
+      ...processorArgs(topic, out, g),
       "--download-regex",
       "^run0/",
       "--exit-when-idle",
@@ -210,10 +195,7 @@ Deno.test("usage errors exit 2 with a message naming the problem", async () => {
 
 Deno.test("a topic that does not exist is a clear error, exit 1", async () => {
   const run = await runProcessor(SCRIPT, [
-    "--topic",
-    "no-such-topic-" + crypto.randomUUID().slice(0, 8),
-    "--output-dir",
-    await Deno.makeTempDir(),
+    ...processorArgs("no-such-topic-" + crypto.randomUUID().slice(0, 8), await Deno.makeTempDir()),
     "--exit-when-idle",
     "1",
   ]);

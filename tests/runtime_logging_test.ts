@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { withTopic } from "./support/broker.ts";
 import { putFiles, testBytes } from "./support/chunks.ts";
-import { runProcessor } from "./support/processor.ts";
+import { processorArgs, runProcessor } from "./support/processor.ts";
 
 const SCRIPT = "tests/fixtures/recording_processor.ts";
 
@@ -24,12 +24,7 @@ Deno.test("--log-level debug shows librdkafka's lines; info does not", async () 
         const out = await Deno.makeTempDir({ prefix: "ferry_logging_" });
         dirs.push(out);
         const run = await runProcessor(SCRIPT, [
-          "--topic",
-          topic,
-          "--output-dir",
-          out,
-          "--group",
-          `logging-${level}-${crypto.randomUUID().slice(0, 8)}`,
+          ...processorArgs(topic, out, `logging-${level}-${crypto.randomUUID().slice(0, 8)}`),
           "--log-level",
           level,
           "--exit-when-idle",

@@ -7,18 +7,11 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { withTopic } from "./support/broker.ts";
 import { putFiles, testBytes, type TestFile } from "./support/chunks.ts";
-import { startProcessor, waitUntil } from "./support/processor.ts";
+import { freePort } from "./support/net.ts";
+import { processorArgs, startProcessor, waitUntil } from "./support/processor.ts";
 import { renderMetrics, serveMetrics } from "../src/runtime/metrics.ts";
 
 const SCRIPT = "tests/fixtures/recording_processor.ts";
-
-/** A TCP port free right now on 127.0.0.1. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 /** The samples of an exposition text by name and labels, such as `name{a="b"}`. */
 function parseMetrics(text: string): Map<string, number> {
@@ -82,12 +75,7 @@ Deno.test("a running processor serves its metrics and logs one line per file", a
     const out = await Deno.makeTempDir({ prefix: "ferry_metrics_" });
     const port = freePort();
     const { child, result } = startProcessor(SCRIPT, [
-      "--topic",
-      topic,
-      "--output-dir",
-      out,
-      "--group",
-      `metrics-${crypto.randomUUID().slice(0, 8)}`,
+      ...processorArgs(topic, out, `metrics-${crypto.randomUUID().slice(0, 8)}`),
       "--workers",
       "1",
       "--sleep-ms",

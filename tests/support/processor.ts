@@ -39,6 +39,23 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The arguments that say what a processor reads and where it writes: `--topic`, `--output-dir`
+ * and, when given, `--group`. The rest of a run's arguments follow them.
+ */
+export function processorArgs(topic: string, outputDir: string, group?: string): string[] {
+  const args = ["--topic", topic, "--output-dir", outputDir];
+  return group === undefined ? args : [...args, "--group", group];
+}
+
+/** librdkafka settings with which a group notices a process joining or leaving within seconds. */
+export const FAST_GROUP: readonly string[] = [
+  "-X",
+  "session.timeout.ms=6000",
+  "-X",
+  "heartbeat.interval.ms=500",
+];
+
 /** Starts a processor script with the test broker; the caller waits or kills it. */
 export function startProcessor(
   script: string,
