@@ -297,6 +297,9 @@ export interface LimitResult {
   spilled: FileAssembly[];
 }
 
+/** The most folders {@linkcode FileAssembler} remembers having made (then it forgets them all). */
+const MAX_MADE_DIRS = 10_000;
+
 /** Whether a write failed because the offset is past what a file can hold. */
 function isOffsetError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -330,6 +333,8 @@ export class FileAssembler {
   readonly #maxMemoryBytes: number;
   /** By key, least recently active first (a file moves to the end with each chunk). */
   readonly #files = new Map<string, FileAssembly>();
+  /** Folders of the output directory made (and checked) by {@linkcode FileAssembler.finalize}. */
+  readonly #madeDirs = new Set<string>();
   #partialDirMade = false;
 
   /** Creates an assembler writing into `options.outputDir`. */
@@ -518,12 +523,29 @@ export class FileAssembler {
     if (this.#mode === "memory") return undefined;
     const target = await resolveInside(this.#outputDir, assembly.outputRelativePath);
     const parent = target.slice(0, target.lastIndexOf("/"));
+    // The path was just checked whole (no symlink on the way); a folder this run made before
+    // need not be made and checked again (saves three file system calls per file).
+    const made = this.#madeDirs.has(parent);
+    if (!made) await this.#makeParent(parent, assembly.outputRelativePath);
+    await Deno.truncate(assembly.partialPath, size);
+    try {
+      await Deno.rename(assembly.partialPath, target);
+    } catch (error) {
+      if (!made || !(error instanceof Deno.errors.NotFound)) throw error;
+      // The folder was removed meanwhile: make it again.
+      this.#madeDirs.delete(parent);
+      await this.#makeParent(parent, assembly.outputRelativePath);
+      await Deno.rename(assembly.partialPath, target);
+    }
+    return target;
+  }
+
+  async #makeParent(parent: string, relativePath: string): Promise<void> {
     await Deno.mkdir(parent, { recursive: true });
     // Directories made just now could have been raced by a symlink: check again.
-    await resolveInside(this.#outputDir, assembly.outputRelativePath);
-    await Deno.truncate(assembly.partialPath, size);
-    await Deno.rename(assembly.partialPath, target);
-    return target;
+    await resolveInside(this.#outputDir, relativePath);
+    if (this.#madeDirs.size >= MAX_MADE_DIRS) this.#madeDirs.clear();
+    this.#madeDirs.add(parent);
   }
 
   /** Deletes a file's partial file, if it has one. */

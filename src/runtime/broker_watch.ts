@@ -68,9 +68,19 @@ export class BrokerWatch {
   #lastProbeAt = 0;
   #lastReportAt = 0;
   #probing: Promise<void> | undefined;
+  #limitTimer: ReturnType<typeof setTimeout> | undefined;
+  #expire: (error: BrokerUnreachableError) => void = () => {};
+
+  /**
+   * Resolves once the broker has been unreachable for the limit (never when the limit is 0).
+   * It comes from a timer, so it arrives even while the run's loop waits on a request that an
+   * absent broker never answers.
+   */
+  readonly expired: Promise<BrokerUnreachableError>;
 
   constructor(options: BrokerWatchOptions) {
     this.#options = { probeEveryMs: 1000, reportEveryMs: 60_000, ...options };
+    this.expired = new Promise((resolve) => this.#expire = resolve);
   }
 
   /** Whether the broker is unreachable now (as far as is known). */
@@ -88,6 +98,14 @@ export class BrokerWatch {
         this.#downSince = Date.now();
         this.#lastReportAt = this.#downSince;
         const { bootstrap, limitMs } = this.#options;
+        if (limitMs > 0) {
+          const timer = setTimeout(
+            () => this.#expire(new BrokerUnreachableError(bootstrap, limitMs)),
+            limitMs,
+          );
+          Deno.unrefTimer(timer);
+          this.#limitTimer = timer;
+        }
         const waiting = limitMs > 0
           ? `Waiting for it to come back for up to ${limitMs / 1000} s (--broker-timeout)`
           : "Waiting for it to come back";
@@ -109,6 +127,7 @@ export class BrokerWatch {
     if (this.#downSince === undefined) return;
     const seconds = ((Date.now() - this.#downSince) / 1000).toFixed(1);
     this.#downSince = undefined;
+    clearTimeout(this.#limitTimer);
     logger.info("The Kafka broker {bootstrap} is reachable again after {seconds} s; continuing.", {
       bootstrap: this.#options.bootstrap,
       seconds,

@@ -75,12 +75,15 @@ export class FileHashLane {
   #nextId = 1;
   #inFlight = 0;
   #broken = false;
+  /** Whether handed-over buffers are sent back (to `onBuffer`). */
+  readonly #recycle: boolean;
 
   /**
    * Starts the hash worker. `onBuffer` receives the buffers of chunks handed over (see
    * {@linkcode FileHashLane.add}) once hashed, by transfer back: no one else sees them then.
    */
   constructor(options: { onBuffer?: (buffer: ArrayBuffer) => void } = {}) {
+    this.#recycle = options.onBuffer !== undefined;
     this.#worker = new Worker(new URL("./hash_worker.ts", import.meta.url), {
       type: "module",
       name: "ferry-file-hashes",
@@ -136,7 +139,8 @@ export class FileHashLane {
     const length = data.byteLength; // before a transfer empties the view
     const update: ToHashWorker = { type: "update", key, first: offset === 0, data };
     if (handOver && data.buffer instanceof ArrayBuffer && !data.buffer.resizable) {
-      update.recycle = true;
+      // Without a taker the worker frees the buffer at once rather than sending it back.
+      if (this.#recycle) update.recycle = true;
       this.#worker.postMessage(update, [data.buffer]);
     } else this.#worker.postMessage(update);
     state.next += length;

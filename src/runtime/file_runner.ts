@@ -13,7 +13,6 @@ import { getLogger } from "@logtape/logtape";
 import { decodeChunk } from "../chunks/codec.ts";
 import { hashesEqual, hashHex } from "../chunks/hash.ts";
 import { FileHashLane } from "./file_hashes.ts";
-import { ValuePool } from "./value_pool.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
 import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
 import { resolveInside, UnsafePathError } from "../files/path.ts";
@@ -184,8 +183,6 @@ class FileRunner {
   readonly #assembler: FileAssembler;
   /** Whole-file hashes computed while chunks arrive (each byte hashed once per hash). */
   #hashes!: FileHashLane;
-  /** Message value buffers back from the hash worker, reused for later values. */
-  readonly #values = new ValuePool();
   readonly #running = new Map<string, RunningFile>();
   readonly #jobs = new Set<Promise<void>>();
   readonly #started = Date.now();
@@ -267,7 +264,7 @@ class FileRunner {
       },
     });
     // Started here, stopped in the `finally` below: a worker left running keeps Deno alive.
-    this.#hashes = new FileHashLane({ onBuffer: (buffer) => this.#values.give(buffer) });
+    this.#hashes = new FileHashLane();
     try {
       // The workers start (each loads the user's script) while the consumer joins the group.
       const poolStarted = this.#pool.start();
@@ -296,7 +293,8 @@ class FileRunner {
           port: s.metricsPort,
           collect: () => fileRunMetrics(s.name, s.topic, this.#snapshot(), this.#partitionLags()),
         });
-        await this.#loop();
+        // The limit on a broker outage also ends a loop stuck on a request it never answers.
+        await Promise.race([this.#loop(), this.#watch.expired.then((error) => this.#fail(error))]);
         await this.#drain();
         if (!this.#watch.down) {
           await this.#committing;
@@ -344,11 +342,7 @@ class FileRunner {
   async #loop(): Promise<void> {
     const s = this.#s;
     while (!s.signal?.aborted && !this.#fatal) {
-      const batch = await this.#consumer.poll({
-        maxMessages: POLL_MAX_MESSAGES,
-        timeoutMs: 100,
-        allocateValue: (length) => this.#values.take(length),
-      });
+      const batch = await this.#consumer.poll({ maxMessages: POLL_MAX_MESSAGES, timeoutMs: 100 });
       if (batch.length > 0) {
         this.#lastMessageAt = Date.now();
         this.#watch.noteReachable();
@@ -499,7 +493,7 @@ class FileRunner {
     const assembly = result.assembly;
     if (chunk.totalChunks > 1) {
       // A chunk written to disk or copied into its file's buffer is no longer needed here:
-      // its message's buffer is handed over (no copy), and comes back to be reused.
+      // its message's buffer is handed over (no copy), and freed once hashed.
       this.#hashes.add(
         key,
         chunk.chunkOffset,
