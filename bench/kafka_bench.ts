@@ -46,11 +46,17 @@ import {
   defaultBootstrap,
   deleteTopics,
   formatRatios,
-  measureProcess,
+  kcatConsume,
+  kcatProduceLines,
+  kcatSettings,
+  measureDenoScript,
   median,
   ratioLines,
   requireBroker,
+  runKcat,
+  type Sample as RunSample,
   stopwatch,
+  summarizeSamples,
   syncDisks,
   uniqueTopicName,
 } from "./support/mod.ts";
@@ -80,8 +86,6 @@ export const PRODUCER_SETTINGS: Readonly<Record<string, string>> = {
 export const CONSUMER_SETTINGS: Readonly<Record<string, string>> = {};
 
 const SELF = new URL(import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
-const KCAT = "kcat";
 
 /** What a child process running one binding leg is told. */
 interface LegSpec {
@@ -102,10 +106,7 @@ interface LegResult {
 }
 
 /** One timed leg of one contender. */
-interface Sample {
-  seconds: number;
-  cpuSeconds: number | undefined;
-  peakRssBytes: number | undefined;
+interface Sample extends RunSample {
   /** For the binding: wall seconds of the whole child process (Deno start-up included). */
   processSeconds?: number;
 }
@@ -184,13 +185,9 @@ async function consumeLeg(spec: LegSpec): Promise<LegResult> {
 }
 
 async function runBindingLeg(spec: LegSpec): Promise<Sample> {
-  const profileDir = Deno.env.get("FERRY_BENCH_CPU_PROF");
-  const profile = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
-  const run = await measureProcess(
-    Deno.execPath(),
-    ["run", "--allow-all", "--config", CONFIG, ...profile, SELF, "--leg", JSON.stringify(spec)],
-    { stdout: "piped" },
-  );
+  const run = await measureDenoScript(SELF, ["--leg", JSON.stringify(spec)], {
+    stdout: "piped",
+  });
   const line = run.stdout.trim().split("\n").pop() ?? "";
   const result = JSON.parse(line) as LegResult;
   return {
@@ -204,54 +201,12 @@ async function runBindingLeg(spec: LegSpec): Promise<Sample> {
 // ---------------------------------------------------------------------------------------------
 // kcat's legs.
 
-function kcatSettings(settings: Readonly<Record<string, string>>): string[] {
-  return Object.entries(settings).flatMap(([name, value]) => ["-X", `${name}=${value}`]);
-}
-
-async function runKcat(args: string[], cwd?: string): Promise<Sample> {
-  const run = await measureProcess(KCAT, args, { cwd });
-  return { seconds: run.seconds, cpuSeconds: run.cpuSeconds, peakRssBytes: run.peakRssBytes };
-}
-
 function kcatProduceFiles(bootstrap: string, topic: string, count: number, poolDir: string) {
   const files = Array.from({ length: count }, (_, i) => poolName(i % POOL_SIZE));
   return runKcat(
     ["-P", "-b", bootstrap, "-t", topic, "-q", ...kcatSettings(PRODUCER_SETTINGS), ...files],
     poolDir,
   );
-}
-
-function kcatProduceLines(bootstrap: string, topic: string, file: string) {
-  return runKcat([
-    "-P",
-    "-b",
-    bootstrap,
-    "-t",
-    topic,
-    "-q",
-    ...kcatSettings(PRODUCER_SETTINGS),
-    "-D",
-    "\\n",
-    "-l",
-    file,
-  ]);
-}
-
-/** `kcat -C -e`: exits at the end of every partition; with `count`, at the count-th message. */
-function kcatConsume(bootstrap: string, topic: string, count?: number) {
-  return runKcat([
-    "-C",
-    "-b",
-    bootstrap,
-    "-t",
-    topic,
-    "-e",
-    ...(count === undefined ? [] : ["-c", String(count)]),
-    "-o",
-    "beginning",
-    "-q",
-    ...kcatSettings(CONSUMER_SETTINGS),
-  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,18 +245,7 @@ async function prepareMessages(dir: string, count: number): Promise<string> {
 // The section.
 
 function summarize(group: string, name: string, bytes: number, count: number, runs: Sample[]) {
-  const cpu = runs.map((r) => r.cpuSeconds).filter((c): c is number => c !== undefined);
-  const rss = runs.map((r) => r.peakRssBytes).filter((c): c is number => c !== undefined);
-  const row: BenchRow = {
-    group,
-    name,
-    bytes,
-    messages: count,
-    seconds: median(runs.map((r) => r.seconds)),
-  };
-  if (runs.length > 1) row.samples = runs.map((r) => r.seconds);
-  if (cpu.length > 0) row.cpuSeconds = median(cpu);
-  if (rss.length > 0) row.peakRssBytes = Math.max(...rss);
+  const row = summarizeSamples(group, name, { bytes, messages: count }, runs);
   const overhead = runs.flatMap((r) =>
     r.processSeconds === undefined ? [] : [r.processSeconds - r.seconds]
   );
@@ -368,7 +312,7 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
       await kcatProduceFiles(bootstrap, b, warm, dir);
       await leg("assign", b, warm, { ...CONSUMER_SETTINGS });
       await leg("subscribe", b, warm, { ...CONSUMER_SETTINGS });
-      await kcatConsume(bootstrap, a, warm);
+      await kcatConsume(bootstrap, a, { count: warm, settings: CONSUMER_SETTINGS });
       await dropTopics();
     }
 
@@ -384,7 +328,7 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
       const producers: [keyof typeof produce, () => Promise<Sample>][] = [
         ["binding", () => leg("produce", tBinding, count, { ...PRODUCER_SETTINGS })],
         ["files", () => kcatProduceFiles(bootstrap, tFiles, count, dir)],
-        ["lines", () => kcatProduceLines(bootstrap, tLines, linesFile)],
+        ["lines", () => kcatProduceLines(bootstrap, tLines, linesFile, PRODUCER_SETTINGS)],
       ];
       for (const [name, go] of rotate(producers, r)) {
         await syncDisks();
@@ -399,8 +343,8 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
       const consumers: [keyof typeof consume, () => Promise<Sample>][] = [
         ["assign", () => leg("assign", tFiles, count, { ...CONSUMER_SETTINGS })],
         ["subscribe", () => leg("subscribe", tFiles, count, { ...CONSUMER_SETTINGS })],
-        ["kcatCount", () => kcatConsume(bootstrap, tFiles, count)],
-        ["kcatEof", () => kcatConsume(bootstrap, tFiles)],
+        ["kcatCount", () => kcatConsume(bootstrap, tFiles, { count, settings: CONSUMER_SETTINGS })],
+        ["kcatEof", () => kcatConsume(bootstrap, tFiles, { settings: CONSUMER_SETTINGS })],
       ];
       for (const [name, go] of rotate(consumers, r)) {
         await syncDisks();

@@ -49,13 +49,19 @@ import {
   defaultBootstrap,
   deleteTopics,
   formatRatios,
-  measureProcess,
+  kcatConsume,
+  makeDataSet,
   median,
+  openMsiStreamBin,
   ratioLines,
   readPeakRss,
   requireBroker,
+  runBenchFixture,
+  type Sample as RunSample,
+  summarizeSamples,
   syncDisks,
   uniqueTopicName,
+  writeRandomFile,
 } from "./support/mod.ts";
 
 /** Partitions of the topics. */
@@ -64,65 +70,14 @@ export const PARTITIONS = 4;
 export const DEFAULT_SIZE_MIB = 1024;
 /** Default size of the single big file of the memory check, MiB. */
 export const DEFAULT_BIG_MIB = 2048;
-/** Size of each small file. */
-const SMALL_FILE_BYTES = 100 * 1024;
 /** Ferry's worker counts. */
 const WORKER_COUNTS = [1, 2, 4] as const;
 /** OpenMSIStream's threads (its default). */
 const OPENMSISTREAM_THREADS = 2;
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const CONFIG = join(ROOT, "deno.json");
 const FIXTURE = join(ROOT, "bench/fixtures/noop_processor.ts");
-const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-
-/** Milliseconds since the epoch, sub-millisecond, comparable with the fixture's clock. */
-function now(): number {
-  return performance.timeOrigin + performance.now();
-}
-
-async function writeRandomFile(path: string, size: number, salt: number): Promise<void> {
-  using file = await Deno.open(path, { write: true, create: true, truncate: true });
-  const block = new Uint8Array(4 * 1024 * 1024);
-  for (let i = 0; i < block.length; i += 65_536) {
-    crypto.getRandomValues(block.subarray(i, i + 65_536));
-  }
-  let written = 0;
-  let n = 0;
-  while (written < size) {
-    const length = Math.min(block.length, size - written);
-    block[0] = salt & 0xff; // every block of every file different
-    block[1] = n++ & 0xff;
-    block[2] = (salt >> 8) & 0xff;
-    let done = 0;
-    while (done < length) done += await file.write(block.subarray(done, length));
-    written += length;
-  }
-}
-
-/** The mixed data set: two large files (40 % each) and files of 100 KiB. */
-async function makeDataSet(dir: string, total: number): Promise<{ files: number; bytes: number }> {
-  const large = Math.floor(total * 0.4);
-  await Deno.mkdir(join(dir, "large"), { recursive: true });
-  await Deno.mkdir(join(dir, "small"), { recursive: true });
-  let files = 0;
-  let bytes = 0;
-  for (const name of ["a.bin", "b.bin"]) {
-    await writeRandomFile(join(dir, "large", name), large, files++);
-    bytes += large;
-  }
-  const count = Math.max(1, Math.floor((total - 2 * large) / SMALL_FILE_BYTES));
-  for (let i = 0; i < count; i++) {
-    await writeRandomFile(
-      join(dir, "small", `f${String(i).padStart(5, "0")}.dat`),
-      SMALL_FILE_BYTES,
-      files++,
-    );
-    bytes += SMALL_FILE_BYTES;
-  }
-  return { files, bytes };
-}
 
 /** Uploads a folder with Ferry's uploader (the library `ferry upload` runs), no upload log. */
 async function ferryUpload(bootstrap: string, source: string, topic: string): Promise<void> {
@@ -137,29 +92,11 @@ async function ferryUpload(bootstrap: string, source: string, topic: string): Pr
 }
 
 /** One measured run of one contender. */
-interface Sample {
-  seconds: number;
-  cpuSeconds?: number;
-  peakRssBytes?: number;
+interface Sample extends RunSample {
   /** Ferry: wall seconds of the whole process (with the idle wait before it exits). */
   processSeconds?: number;
   /** Ferry: ms from last chunk read to `process` starting, one per file. */
   latenciesMs?: number[];
-}
-
-async function runKcat(bootstrap: string, topic: string): Promise<Sample> {
-  const run = await measureProcess("kcat", [
-    "-C",
-    "-b",
-    bootstrap,
-    "-t",
-    topic,
-    "-e",
-    "-o",
-    "beginning",
-    "-q",
-  ]);
-  return { seconds: run.seconds, cpuSeconds: run.cpuSeconds, peakRssBytes: run.peakRssBytes };
 }
 
 /** Runs the no-op processor until idle; checks it processed every file exactly once. */
@@ -172,39 +109,15 @@ async function runFerry(
   work: string,
 ): Promise<Sample> {
   const output = join(work, `out-${mode}-${workers}-${crypto.randomUUID().slice(0, 8)}`);
-  const profileDir = Deno.env.get("FERRY_BENCH_CPU_PROF");
-  const profile = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
-  const started = now();
   try {
-    const run = await measureProcess(Deno.execPath(), [
-      "run",
-      "--allow-all",
-      "--config",
-      CONFIG,
-      ...profile,
-      FIXTURE,
-      "-t",
-      topic,
-      "-b",
+    const { run, notes, seconds } = await runBenchFixture<NoopWorkerNotes>(FIXTURE, {
       bootstrap,
-      "-g",
-      uniqueTopicName("ferry-bench-processor"),
-      "-o",
-      output,
-      "-m",
-      mode,
-      "-w",
-      String(workers),
-      "--exit-when-idle=0.5",
-      "--log-level",
-      "warning",
-    ]);
-    const notes: NoopWorkerNotes[] = [];
-    for await (const entry of Deno.readDir(output)) {
-      if (/^bench-worker-\d+\.json$/.test(entry.name)) {
-        notes.push(JSON.parse(await Deno.readTextFile(join(output, entry.name))));
-      }
-    }
+      topic,
+      groupPrefix: "ferry-bench-processor",
+      args: ["-o", output, "-m", mode, "-w", String(workers)],
+      notesDir: output,
+      notesPattern: /^bench-worker-\d+\.json$/,
+    });
     const files = notes.reduce((a, n) => a + n.files, 0);
     const bytes = notes.reduce((a, n) => a + n.bytes, 0);
     if (files !== expect.files || bytes !== expect.bytes) {
@@ -213,9 +126,8 @@ async function runFerry(
           `expected ${expect.files} files, ${expect.bytes} bytes.\n${run.stderr}`,
       );
     }
-    const lastEnd = Math.max(...notes.map((n) => n.lastEnd));
     return {
-      seconds: (lastEnd - started) / 1000,
+      seconds,
       cpuSeconds: run.cpuSeconds,
       peakRssBytes: run.peakRssBytes,
       processSeconds: run.seconds,
@@ -224,16 +136,6 @@ async function runFerry(
   } finally {
     await Deno.remove(output, { recursive: true }).catch(() => {});
   }
-}
-
-async function openmsistreamBin(): Promise<string> {
-  const venv = await new Deno.Command("bash", {
-    args: [join(ROOT, "scripts/openmsistream/venv.sh")],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  if (!venv.success) throw new Error("scripts/openmsistream/venv.sh failed.");
-  return decoder.decode(venv.stdout).trim().replace(/\/python$/, "");
 }
 
 /** Runs DataFileDownloadDirectory until its log has reported every file reconstructed. */
@@ -364,18 +266,7 @@ function summarize(
   files: number,
   runs: Sample[],
 ): BenchRow {
-  const row: BenchRow = {
-    group,
-    name,
-    bytes,
-    messages: files,
-    seconds: median(runs.map((r) => r.seconds)),
-  };
-  if (runs.length > 1) row.samples = runs.map((r) => r.seconds);
-  const cpu = runs.flatMap((r) => r.cpuSeconds === undefined ? [] : [r.cpuSeconds]);
-  if (cpu.length > 0) row.cpuSeconds = median(cpu);
-  const rss = runs.flatMap((r) => r.peakRssBytes === undefined ? [] : [r.peakRssBytes]);
-  if (rss.length > 0) row.peakRssBytes = Math.max(...rss);
+  const row = summarizeSamples(group, name, { bytes, messages: files }, runs);
   const latencies = runs.flatMap((r) => r.latenciesMs ?? []);
   if (latencies.length > 0) {
     const whole = runs.flatMap((r) => r.processSeconds === undefined ? [] : [r.processSeconds]);
@@ -427,14 +318,15 @@ export async function run(options: ProcessorBenchOptions): Promise<BenchRow[]> {
     await createTopics(bootstrap, [topic], PARTITIONS);
     const data = join(work, "data");
     log(`processor: writing ${sizeMiB} MiB of files into ${data}`);
-    const set = await makeDataSet(data, Math.round(sizeMiB * 2 ** 20));
+    const sizes = [...(await makeDataSet(data, Math.round(sizeMiB * 2 ** 20))).values()];
+    const set = { files: sizes.length, bytes: sizes.reduce((a, b) => a + b, 0) };
     log(`processor: ${set.files} files, ${set.bytes} bytes; ferry upload to ${topic}`);
     await ferryUpload(bootstrap, data, topic);
     await Deno.remove(data, { recursive: true });
 
     const contenders: [string, string, () => Promise<Sample>][] = [];
     if (wanted("kcat")) {
-      contenders.push(["kcat", "kcat -C -e > /dev/null", () => runKcat(bootstrap, topic)]);
+      contenders.push(["kcat", "kcat -C -e > /dev/null", () => kcatConsume(bootstrap, topic)]);
     }
     for (const mode of ["memory", "disk"] as const) {
       for (const workers of WORKER_COUNTS) {
@@ -448,7 +340,7 @@ export async function run(options: ProcessorBenchOptions): Promise<BenchRow[]> {
       }
     }
     if (wanted("openmsistream")) {
-      const bin = await openmsistreamBin();
+      const bin = await openMsiStreamBin();
       contenders.push([
         "openmsistream",
         `OpenMSIStream DataFileDownloadDirectory (${OPENMSISTREAM_THREADS} threads)`,

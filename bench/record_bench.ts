@@ -33,10 +33,13 @@ import {
   defaultBootstrap,
   deleteTopics,
   formatRatios,
-  measureProcess,
-  median,
+  kcatConsume,
+  kcatProduceLines,
   ratioLines,
   requireBroker,
+  runBenchFixture,
+  type Sample,
+  summarizeSamples,
   uniqueTopicName,
 } from "./support/mod.ts";
 
@@ -48,14 +51,9 @@ export const DEFAULT_SIZE_MIB = 256;
 export const DEFAULT_RUNS = 3;
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const CONFIG = join(ROOT, "deno.json");
 const FIXTURE = join(ROOT, "bench/fixtures/noop_record_processor.ts");
-
-interface Sample {
-  seconds: number;
-  cpuSeconds: number | undefined;
-  peakRssBytes: number | undefined;
-}
+/** `kcat -P -l`'s settings for writing the topics (untimed). */
+const PRODUCE_SETTINGS = { "linger.ms": "5", "batch.size": "1000000" };
 
 /** Writes `count` records of `size` bytes (printable, no newline) to a file, one per line. */
 async function writeRecords(path: string, size: number, count: number): Promise<void> {
@@ -80,38 +78,6 @@ async function writeRecords(path: string, size: number, count: number): Promise<
   }
 }
 
-async function kcatProduce(bootstrap: string, topic: string, file: string): Promise<void> {
-  await measureProcess("kcat", [
-    "-P",
-    "-b",
-    bootstrap,
-    "-t",
-    topic,
-    "-l",
-    "-q",
-    "-X",
-    "linger.ms=5",
-    "-X",
-    "batch.size=1000000",
-    file,
-  ]);
-}
-
-async function runKcat(bootstrap: string, topic: string): Promise<Sample> {
-  const run = await measureProcess("kcat", [
-    "-C",
-    "-b",
-    bootstrap,
-    "-t",
-    topic,
-    "-e",
-    "-o",
-    "beginning",
-    "-q",
-  ]);
-  return { seconds: run.seconds, cpuSeconds: run.cpuSeconds, peakRssBytes: run.peakRssBytes };
-}
-
 /** Runs the no-op record processor until idle; checks it saw every record exactly once. */
 async function runFerry(
   bootstrap: string,
@@ -121,33 +87,15 @@ async function runFerry(
 ): Promise<Sample> {
   const notesDir = join(work, `notes-${crypto.randomUUID().slice(0, 8)}`);
   await Deno.mkdir(notesDir);
-  const profileDir = Deno.env.get("FERRY_BENCH_CPU_PROF");
-  const profile = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
-  const started = performance.timeOrigin + performance.now();
   try {
-    const run = await measureProcess(Deno.execPath(), [
-      "run",
-      "--allow-all",
-      "--config",
-      CONFIG,
-      ...profile,
-      FIXTURE,
-      "-t",
-      topic,
-      "-b",
+    const { run, notes, seconds } = await runBenchFixture<NoopRecordNotes>(FIXTURE, {
       bootstrap,
-      "-g",
-      uniqueTopicName("ferry-bench-records"),
-      "--notes-dir",
+      topic,
+      groupPrefix: "ferry-bench-records",
+      args: ["--notes-dir", notesDir],
       notesDir,
-      "--exit-when-idle=0.5",
-      "--log-level",
-      "warning",
-    ]);
-    const notes: NoopRecordNotes[] = [];
-    for await (const entry of Deno.readDir(notesDir)) {
-      notes.push(JSON.parse(await Deno.readTextFile(join(notesDir, entry.name))));
-    }
+      notesPattern: /^bench-records-\d+\.json$/,
+    });
     const records = notes.reduce((a, n) => a + n.records, 0);
     const bytes = notes.reduce((a, n) => a + n.bytes, 0);
     if (records !== expect.records || bytes !== expect.bytes) {
@@ -156,36 +104,14 @@ async function runFerry(
           `${expect.records} records, ${expect.bytes} bytes.\n${run.stderr}`,
       );
     }
-    const lastEnd = Math.max(...notes.map((n) => n.lastEnd));
     return {
-      seconds: (lastEnd - started) / 1000,
+      seconds,
       cpuSeconds: run.cpuSeconds,
       peakRssBytes: run.peakRssBytes,
     };
   } finally {
     await Deno.remove(notesDir, { recursive: true }).catch(() => {});
   }
-}
-
-function summarize(
-  group: string,
-  name: string,
-  samples: Sample[],
-  data: { records: number; bytes: number },
-): BenchRow {
-  const seconds = samples.map((s) => s.seconds);
-  const cpu = samples.map((s) => s.cpuSeconds).filter((c): c is number => c !== undefined);
-  const rss = samples.map((s) => s.peakRssBytes).filter((r): r is number => r !== undefined);
-  return {
-    group,
-    name,
-    bytes: data.bytes,
-    messages: data.records,
-    seconds: median(seconds),
-    ...(samples.length > 1 ? { samples: seconds } : {}),
-    ...(cpu.length > 0 ? { cpuSeconds: median(cpu) } : {}),
-    ...(rss.length > 0 ? { peakRssBytes: Math.max(...rss) } : {}),
-  };
 }
 
 /** Options of {@linkcode run}. */
@@ -210,33 +136,36 @@ export async function run(options: RecordBenchOptions): Promise<BenchRow[]> {
     for (const size of options.recordSizes ?? [100, 10240]) {
       const total = (size >= 10240 ? sizeMiB : sizeMiB / 8) * 1024 * 1024;
       const count = Math.max(1, Math.floor(total / size));
-      const data = { records: count, bytes: count * size };
+      const data = { records: count, messages: count, bytes: count * size };
       const topic = uniqueTopicName(`ferry-bench-records-${size}`);
       topics.push(topic);
       await createTopics(bootstrap, [topic], PARTITIONS, { "retention.ms": "-1" });
       const file = join(work, `records-${size}.txt`);
       log(`records: writing ${count} records of ${size} bytes with kcat -P -l`);
       await writeRecords(file, size, count);
-      await kcatProduce(bootstrap, topic, file);
+      await kcatProduceLines(bootstrap, topic, file, PRODUCE_SETTINGS);
       await Deno.remove(file);
       const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
       const group = `${label} records, ${(data.bytes / 1048576).toFixed(0)} MiB`;
       const kcat: Sample[] = [];
       const ferry: Sample[] = [];
       // Warm-up (page cache, broker), then alternate the contenders.
-      await runKcat(bootstrap, topic);
+      await kcatConsume(bootstrap, topic);
       for (let i = 0; i < runs; i++) {
         const order = i % 2 === 0 ? ["kcat", "ferry"] : ["ferry", "kcat"];
         for (const who of order) {
-          if (who === "kcat") kcat.push(await runKcat(bootstrap, topic));
+          if (who === "kcat") kcat.push(await kcatConsume(bootstrap, topic));
           else ferry.push(await runFerry(bootstrap, topic, data, work));
           const last = (who === "kcat" ? kcat : ferry).at(-1)!;
           log(`records: ${group}, ${who} run ${i + 1}: ${last.seconds.toFixed(2)} s`);
         }
       }
-      rows.push({ ...summarize(group, "kcat -C -e > /dev/null", kcat, data), baseline: true });
       rows.push({
-        ...summarize(group, "no-op record processor, 2 workers", ferry, data),
+        ...summarizeSamples(group, "kcat -C -e > /dev/null", data, kcat),
+        baseline: true,
+      });
+      rows.push({
+        ...summarizeSamples(group, "no-op record processor, 2 workers", data, ferry),
         ...(size >= 10240 ? { target: 0.8 } : {}),
       });
     }

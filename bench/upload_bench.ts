@@ -22,6 +22,8 @@ import { DEFAULT_CHUNK_SIZE } from "../src/chunks/chunk.ts";
 import { encodeChunk } from "../src/chunks/codec.ts";
 import { sha512, Sha512Hasher } from "../src/chunks/hash.ts";
 import { Admin, Consumer } from "../src/kafka/mod.ts";
+import { makeDataSet, writeRandomFile } from "./support/files.ts";
+import { openMsiStreamBin } from "./support/openmsistream.ts";
 
 /** One line of the result table. */
 export interface UploadBenchRow {
@@ -56,44 +58,6 @@ const CLI = join(ROOT, "cli.ts");
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const CHUNK = DEFAULT_CHUNK_SIZE;
-
-async function writeRandomFile(path: string, size: number): Promise<void> {
-  using file = await Deno.open(path, { write: true, create: true, truncate: true });
-  const block = new Uint8Array(4 * 1024 * 1024);
-  for (let i = 0; i < block.length; i += 65536) {
-    crypto.getRandomValues(block.subarray(i, i + 65536));
-  }
-  let written = 0;
-  let salt = 0;
-  while (written < size) {
-    const n = Math.min(block.length, size - written);
-    block[0] = salt++ & 0xff; // every block different
-    block[block.length - 1] = (salt * 7) & 0xff;
-    let done = 0;
-    while (done < n) done += await file.write(block.subarray(done, n));
-    written += n;
-  }
-}
-
-/** Writes the mixed data set; returns its files (relative paths and sizes). */
-async function makeDataSet(dir: string, total: number): Promise<Map<string, number>> {
-  const files = new Map<string, number>();
-  const big = Math.floor(total * 0.4);
-  await Deno.mkdir(join(dir, "large"), { recursive: true });
-  await Deno.mkdir(join(dir, "small"), { recursive: true });
-  for (const name of ["large/a.bin", "large/b.bin"]) {
-    await writeRandomFile(join(dir, name), big);
-    files.set(name, big);
-  }
-  const smallSize = 100 * 1024;
-  const count = Math.max(1, Math.floor((total - 2 * big) / smallSize));
-  for (let i = 0; i < count; i++) {
-    const name = `small/f${String(i).padStart(5, "0")}.dat`;
-    await writeRandomFile(join(dir, name), smallSize);
-    files.set(name, smallSize);
-  }
-  return files;
-}
 
 /** Encodes every chunk of every file as Ferry would, one message per file, for kcat. */
 async function encodeMessages(dir: string, files: Map<string, number>, out: string) {
@@ -258,13 +222,7 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
     await Deno.remove(join(work, "messages"), { recursive: true });
 
     if (options.openmsistream ?? true) {
-      const venv = await new Deno.Command("bash", {
-        args: [join(ROOT, "scripts/openmsistream/venv.sh")],
-        stdout: "piped",
-        stderr: "inherit",
-      }).output();
-      if (!venv.success) throw new Error("scripts/openmsistream/venv.sh failed.");
-      const bin = decoder.decode(venv.stdout).trim().replace(/\/python$/, "");
+      const bin = await openMsiStreamBin();
       const config = join(work, "openmsistream.config");
       await Deno.writeTextFile(
         config,
@@ -288,7 +246,7 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
       const dir = join(work, "big");
       await Deno.mkdir(dir);
       log(`writing one ${(bigFile / 2 ** 30).toFixed(1)} GiB file...`);
-      await writeRandomFile(join(dir, "big.bin"), bigFile);
+      await writeRandomFile(join(dir, "big.bin"), bigFile, 0);
       log("ferry, one big file...");
       const one = await timed(
         Deno.execPath(),

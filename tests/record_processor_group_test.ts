@@ -8,35 +8,21 @@
 
 import { assert, assertEquals } from "./support/assert.ts";
 import { withTopic } from "./support/broker.ts";
-import { startProcessor, waitUntil } from "./support/processor.ts";
+import { FAST_GROUP, startProcessor, stopProcessor, waitUntil } from "./support/processor.ts";
 import {
   committedOffsets,
-  putRecords,
+  deliveredOffsets,
+  prepareRecordRun,
   readEvents,
   type RecordEvent,
-  recordRange,
 } from "./support/records.ts";
 
 const SCRIPT = "tests/fixtures/recording_record_processor.ts";
 /** No run of these tests takes longer. */
 const LIMIT = { timeoutMs: 120_000 };
-const FAST_GROUP = ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"];
-
-function group(): string {
-  return `records-group-${crypto.randomUUID().slice(0, 8)}`;
-}
 
 function args(topic: string, group: string, events: string, ...more: string[]): string[] {
   return ["--topic", topic, "--group", group, "--events-file", events, ...FAST_GROUP, ...more];
-}
-
-function offsets(events: RecordEvent[]): number[] {
-  const out: number[] = [];
-  for (const e of events.filter((e) => e.event === "records")) {
-    const [first, last] = recordRange(e);
-    for (let o = first; o <= last; o++) out.push(o);
-  }
-  return out;
 }
 
 function range(count: number): number[] {
@@ -55,9 +41,7 @@ for (
     const PARTITIONS = 4;
     const COUNT = 80;
     await withTopic(PARTITIONS, async (topic) => {
-      await putRecords(topic, PARTITIONS, COUNT);
-      const events = await Deno.makeTempFile();
-      const g = group();
+      const { events, group: g } = await prepareRecordRun(topic, PARTITIONS, COUNT);
       // Slow batches, so that a still has work when b joins.
       const slow = [
         ...["--max-batch", "5", "--sleep-ms", "200", "--exit-when-idle", "3"],
@@ -84,7 +68,7 @@ for (
       let moved = 0;
       for (let p = 0; p < PARTITIONS; p++) {
         const mine = all.filter((e) => e.partition === p);
-        const seen = new Set(offsets(mine));
+        const seen = new Set(deliveredOffsets(mine));
         assertEquals(seen.size, COUNT, `partition ${p}: no record skipped`);
         // Every revoke: the instance ran initialize → records* → shutdownRequested → shutdown
         // revoked, and the partition's next instance (in a or b) starts at its last checkpoint.
@@ -98,7 +82,7 @@ for (
           const lastCheckpoint = Math.max(
             ...before.filter((e) => e.event === "checkpoint").map((e) => Number(e.detail)),
           );
-          const fromInstance = offsets(instance);
+          const fromInstance = deliveredOffsets(instance);
           if (fromInstance.length > 0) {
             assertEquals(Math.max(...fromInstance) + 1, lastCheckpoint, `partition ${p}: all`);
           }
@@ -106,9 +90,9 @@ for (
           if (next < 0) continue;
           const nextRun = mine[i + 1 + next].run;
           assertEquals(mine[i + 1 + next].detail, String(lastCheckpoint), `partition ${p}: next`);
-          const after = offsets(mine.slice(i + 1 + next).filter((e) => e.run === nextRun));
+          const after = deliveredOffsets(mine.slice(i + 1 + next).filter((e) => e.run === nextRun));
           assertEquals(after[0], lastCheckpoint, `partition ${p}: resumes right there`);
-          const twice = after.filter((o) => offsets(before).includes(o));
+          const twice = after.filter((o) => deliveredOffsets(before).includes(o));
           assert(
             twice.every((o) => o >= lastCheckpoint),
             `partition ${p}: duplicates only after the last checkpoint: ${twice}`,
@@ -124,15 +108,16 @@ for (
 
 Deno.test("lost (session timeout forced with SIGSTOP): shutdown lost, checkpoint throws and commits nothing", async () => {
   await withTopic(1, async (topic) => {
-    await putRecords(topic, 1, 20);
-    const events = await Deno.makeTempFile();
-    const g = group();
+    const { events, group: g } = await prepareRecordRun(topic, 1, 20);
     const { child, result } = startProcessor(SCRIPT, [
       ...args(topic, g, events, "--no-checkpoint", "--checkpoint-in-shutdown"),
       "--run-id",
       "a",
     ], LIMIT);
-    await waitUntil(async () => offsets(await readEvents(events)).length === 20, "all records");
+    await waitUntil(
+      async () => deliveredOffsets(await readEvents(events)).length === 20,
+      "all records",
+    );
     child.kill("SIGSTOP");
     await new Promise((resolve) => setTimeout(resolve, 9000)); // > session.timeout.ms
     child.kill("SIGCONT");
@@ -147,12 +132,10 @@ Deno.test("lost (session timeout forced with SIGSTOP): shutdown lost, checkpoint
     );
     // The partition comes back, from the last checkpoint (none: the beginning).
     await waitUntil(
-      async () => offsets(await readEvents(events)).length === 40,
+      async () => deliveredOffsets(await readEvents(events)).length === 40,
       "the records again",
     );
-    child.kill("SIGTERM");
-    const run = await result;
-    assertEquals(run.code, 0, run.stderr);
+    await stopProcessor({ child, result });
     const all = await readEvents(events);
     assertEquals(
       all.filter((e) => e.event !== "records").map((e) => `${e.event} ${e.detail}`.trim()),
@@ -166,16 +149,14 @@ Deno.test("lost (session timeout forced with SIGSTOP): shutdown lost, checkpoint
         "shutdown-checkpoint ok",
       ],
     );
-    assertEquals(offsets(all), [...range(20), ...range(20)]);
+    assertEquals(deliveredOffsets(all), [...range(20), ...range(20)]);
     assertEquals(await committedOffsets(g, topic, 1), [20], "the new instance could");
   });
 });
 
 Deno.test("a batch longer than max.poll.interval.ms keeps the process in its group", async () => {
   await withTopic(1, async (topic) => {
-    await putRecords(topic, 1, 20);
-    const events = await Deno.makeTempFile();
-    const g = group();
+    const { events, group: g } = await prepareRecordRun(topic, 1, 20);
     const { child, result } = startProcessor(SCRIPT, [
       ...args(topic, g, events, "--max-batch", "10", "--sleep-ms", "8000"),
       "-X",
@@ -188,9 +169,7 @@ Deno.test("a batch longer than max.poll.interval.ms keeps the process in its gro
       "both slow batches",
       60_000,
     );
-    child.kill("SIGTERM");
-    const run = await result;
-    assertEquals(run.code, 0, run.stderr);
+    const run = await stopProcessor({ child, result });
     assertEquals(
       (await readEvents(events)).map((e) => `${e.event} ${e.detail}`.trim()),
       [
@@ -211,9 +190,7 @@ Deno.test("a batch longer than max.poll.interval.ms keeps the process in its gro
 Deno.test("backpressure: a slow processRecords pauses its partition's fetching instead of buffering it all", async () => {
   await withTopic(1, async (topic) => {
     // 48 MiB in one partition, more than the 32 MiB a partition may have buffered.
-    await putRecords(topic, 1, 4800, { valueBytes: 10 * 1024 });
-    const events = await Deno.makeTempFile();
-    const g = group();
+    const { events, group: g } = await prepareRecordRun(topic, 1, 4800, { valueBytes: 10 * 1024 });
     const { child, result } = startProcessor(SCRIPT, [
       ...args(topic, g, events, "--max-batch", "10", "--sleep-ms", "1000"),
       "--log-level",
@@ -225,9 +202,7 @@ Deno.test("backpressure: a slow processRecords pauses its partition's fetching i
       async () => (await readEvents(events)).filter((e) => e.event === "checkpoint").length >= 3,
       "three slow batches",
     );
-    child.kill("SIGTERM");
-    const run = await result;
-    assertEquals(run.code, 0, run.stderr);
+    const run = await stopProcessor({ child, result });
     const paused = run.stderr.match(/Paused "[^"]+": (\d+) records, (\d+) bytes buffered/);
     assert(paused, `fetching was paused:\n${run.stderr.slice(-3000)}`);
     assert(Number(paused[2]) < 40 * 1024 * 1024, `bounded: ${paused[0]}`);

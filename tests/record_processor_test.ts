@@ -7,10 +7,17 @@
 
 import { assert, assertEquals } from "./support/assert.ts";
 import { BOOTSTRAP, uniqueName, withTopic } from "./support/broker.ts";
-import { runProcessor, startProcessor, waitUntil } from "./support/processor.ts";
+import {
+  FAST_GROUP,
+  runProcessor,
+  startProcessor,
+  stopProcessor,
+  waitUntil,
+} from "./support/processor.ts";
 import {
   committedOffsets,
-  putRecords,
+  deliveredOffsets,
+  prepareRecordRun,
   readEvents,
   type RecordEvent,
   recordRange,
@@ -20,10 +27,7 @@ import { Admin, Consumer } from "../src/kafka/mod.ts";
 const SCRIPT = "tests/fixtures/recording_record_processor.ts";
 /** A killed member's place is taken at once by its restart (static membership). */
 const RESTARTABLE = [
-  "-X",
-  "session.timeout.ms=6000",
-  "-X",
-  "heartbeat.interval.ms=500",
+  ...FAST_GROUP,
   "-X",
   `group.instance.id=restart-${crypto.randomUUID().slice(0, 8)}`,
 ];
@@ -53,25 +57,13 @@ function assertLifecycle(events: RecordEvent[], reason: string): void {
   assertEquals(events.filter((e) => e.event === "shutdown").map((e) => e.detail), [reason], where);
 }
 
-/** The offsets handed to processRecords, in order. */
-function offsets(events: RecordEvent[]): number[] {
-  const out: number[] = [];
-  for (const e of events.filter((e) => e.event === "records")) {
-    const [first, last] = recordRange(e);
-    for (let o = first; o <= last; o++) out.push(o);
-  }
-  return out;
-}
-
 function range(from: number, to: number): number[] {
   return [...Array(to - from).keys()].map((i) => i + from);
 }
 
 Deno.test("assign and idle stop: initialize, batches in offset order with lag, shutdown stopped", async () => {
   await withTopic(2, async (topic) => {
-    await putRecords(topic, 2, 50);
-    const events = await Deno.makeTempFile();
-    const g = group();
+    const { events, group: g } = await prepareRecordRun(topic, 2, 50);
     const run = await runProcessor(
       SCRIPT,
       args(topic, g, events, "--max-batch", "10", "--exit-when-idle", "2"),
@@ -82,7 +74,11 @@ Deno.test("assign and idle stop: initialize, batches in offset order with lag, s
       const mine = of(all, p);
       assertLifecycle(mine, "stopped");
       assertEquals(mine[0].detail, "none", "no committed offset at the start");
-      assertEquals(offsets(mine), range(0, 50), `partition ${p}: every record once, in order`);
+      assertEquals(
+        deliveredOffsets(mine),
+        range(0, 50),
+        `partition ${p}: every record once, in order`,
+      );
       const batches = mine.filter((e) => e.event === "records");
       assert(batches.every((b) => Number(b.detail.split(" ")[1]) <= 10), "at most --max-batch");
       // Lag: messages behind the end after each batch's last record.
@@ -99,21 +95,17 @@ Deno.test("assign and idle stop: initialize, batches in offset order with lag, s
 
 Deno.test("SIGTERM: shutdownRequested then shutdown stopped, which may checkpoint; exit 0", async () => {
   await withTopic(2, async (topic) => {
-    await putRecords(topic, 2, 30);
-    const events = await Deno.makeTempFile();
-    const g = group();
+    const { events, group: g } = await prepareRecordRun(topic, 2, 30);
     const { child, result } = startProcessor(
       SCRIPT,
       args(topic, g, events, "--no-checkpoint", "--checkpoint-in-shutdown"),
     );
     await waitUntil(
-      async () => offsets(await readEvents(events)).length === 60,
+      async () => deliveredOffsets(await readEvents(events)).length === 60,
       "every record delivered",
     );
     assertEquals(await committedOffsets(g, topic, 2), [-1001, -1001], "no checkpoint yet");
-    child.kill("SIGTERM");
-    const run = await result;
-    assertEquals(run.code, 0, run.stderr);
+    await stopProcessor({ child, result });
     const all = await readEvents(events);
     for (const p of [0, 1]) {
       assertLifecycle(of(all, p), "stopped");
@@ -128,9 +120,7 @@ Deno.test("SIGTERM: shutdownRequested then shutdown stopped, which may checkpoin
 
 Deno.test("a checkpoint backwards or past what was delivered is rejected with a typed error", async () => {
   await withTopic(1, async (topic) => {
-    await putRecords(topic, 1, 20);
-    const events = await Deno.makeTempFile();
-    const g = group();
+    const { events, group: g } = await prepareRecordRun(topic, 1, 20);
     const run = await runProcessor(
       SCRIPT,
       args(topic, g, events, "--bad-checkpoints", "--max-batch", "10", "--exit-when-idle", "2"),
@@ -147,9 +137,7 @@ Deno.test("a checkpoint backwards or past what was delivered is rejected with a 
 
 Deno.test("kill -9 mid-run: the restart resumes right after the last checkpoint", async () => {
   await withTopic(2, async (topic) => {
-    await putRecords(topic, 2, 60);
-    const events = await Deno.makeTempFile();
-    const g = group();
+    const { events, group: g } = await prepareRecordRun(topic, 2, 60);
     const common = args(topic, g, events, "--max-batch", "5", "--sleep-ms", "150", ...RESTARTABLE);
     const first = startProcessor(SCRIPT, [...common, "--run-id", "a"]);
     await waitUntil(async () => {
@@ -181,7 +169,7 @@ Deno.test("kill -9 mid-run: the restart resumes right after the last checkpoint"
       const again = of(all, p, "b");
       assertLifecycle(again, "stopped");
       assertEquals(again[0].detail, String(committed[p]), "initialize gets the committed offset");
-      assertEquals(offsets(again), range(committed[p], 60), "resumes right after it");
+      assertEquals(deliveredOffsets(again), range(committed[p], 60), "resumes right after it");
     }
     assertEquals(await committedOffsets(g, topic, 2), [60, 60]);
   });
@@ -189,16 +177,17 @@ Deno.test("kill -9 mid-run: the restart resumes right after the last checkpoint"
 
 Deno.test("automatic checkpoints every N records, and at a graceful stop", async () => {
   await withTopic(1, async (topic) => {
-    await putRecords(topic, 1, 50);
-    const events = await Deno.makeTempFile();
-    const g = group();
+    const { events, group: g } = await prepareRecordRun(topic, 1, 50);
     const common = args(topic, g, events, "--no-checkpoint", "--max-batch", "10", ...RESTARTABLE);
     const { child, result } = startProcessor(SCRIPT, [
       ...common,
       "--checkpoint-every-records",
       "20",
     ]);
-    await waitUntil(async () => offsets(await readEvents(events)).length === 50, "all records");
+    await waitUntil(
+      async () => deliveredOffsets(await readEvents(events)).length === 50,
+      "all records",
+    );
     // processRecords of the last batch returned once the next event can be written; give the
     // automatic checkpoint after it a moment, then kill without a graceful stop.
     await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -235,9 +224,7 @@ Deno.test("automatic checkpoints every N records, and at a graceful stop", async
 
 Deno.test("automatic checkpoints every T seconds without any call from the processor", async () => {
   await withTopic(1, async (topic) => {
-    await putRecords(topic, 1, 40);
-    const events = await Deno.makeTempFile();
-    const g = group();
+    const { events, group: g } = await prepareRecordRun(topic, 1, 40);
     const { child, result } = startProcessor(
       SCRIPT,
       args(
@@ -255,7 +242,7 @@ Deno.test("automatic checkpoints every T seconds without any call from the proce
     );
     // Mid-run (a later batch still to come), a time-based checkpoint has been made.
     await waitUntil(
-      async () => offsets(await readEvents(events)).length >= 25,
+      async () => deliveredOffsets(await readEvents(events)).length >= 25,
       "records 0-24 delivered",
     );
     const [committed] = await committedOffsets(g, topic, 1);
@@ -281,9 +268,7 @@ async function runPoisoned(
 Deno.test("a throwing processRecords, default policy: retried, then the partition stops; exit 1", async () => {
   await withTopic(2, async (topic) => {
     // Written before the start, so every batch is 10 records: 0-9, 10-19 (poison), 20-29.
-    await putRecords(topic, 2, 30);
-    const events = await Deno.makeTempFile();
-    const g = group();
+    const { events, group: g } = await prepareRecordRun(topic, 2, 30);
     const run = await runPoisoned(topic, g, events, "--exit-when-idle", "2");
     assertEquals(run.code, 1, run.stderr);
     assert(run.stderr.includes("offset 15 is poison"), run.stderr);
@@ -301,9 +286,7 @@ Deno.test("a throwing processRecords, default policy: retried, then the partitio
 
 Deno.test("a throwing processRecords, exit policy: the process exits 1 without committing the batch", async () => {
   await withTopic(1, async (topic) => {
-    await putRecords(topic, 1, 30);
-    const events = await Deno.makeTempFile();
-    const g = group();
+    const { events, group: g } = await prepareRecordRun(topic, 1, 30);
     const run = await runPoisoned(
       topic,
       g,
@@ -326,9 +309,7 @@ Deno.test("a throwing processRecords, skip policy: the batch goes to the dead-le
       await admin.createTopics([{ topic: deadLetters, partitions: 1 }]);
     }
     try {
-      await putRecords(topic, 1, 30, { headers: true });
-      const events = await Deno.makeTempFile();
-      const g = group();
+      const { events, group: g } = await prepareRecordRun(topic, 1, 30, { headers: true });
       const run = await runPoisoned(
         topic,
         g,

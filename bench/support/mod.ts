@@ -1,7 +1,8 @@
 /**
  * What the benchmark sections share: the section contract ({@linkcode BenchOptions},
  * {@linkcode BenchRow}), table printing, timing, measured child processes (wall time, CPU,
- * peak RSS from `/proc/<pid>/status`), and Kafka topics through Ferry's binding.
+ * peak RSS from `/proc/<pid>/status`), and Kafka topics through Ferry's binding; samples of
+ * runs and their rows, kcat as a contender, Ferry scripts and their notes, random data sets.
  *
  * @module
  */
@@ -29,3 +30,10 @@ export {
   requireBroker,
   uniqueTopicName,
 } from "./kafka.ts";
+export { summarizeSamples } from "./samples.ts";
+export type { Sample } from "./samples.ts";
+export { kcatConsume, kcatProduceLines, kcatSettings, runKcat } from "./kcat.ts";
+export { measureDenoScript, readJsonNotes, runBenchFixture } from "./fixture.ts";
+export type { FixtureOptions, FixtureRun } from "./fixture.ts";
+export { makeDataSet, SMALL_FILE_BYTES, writeRandomFile } from "./files.ts";
+export { openMsiStreamBin } from "./openmsistream.ts";

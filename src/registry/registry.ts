@@ -4,6 +4,16 @@
  * that a crash at any byte leaves them readable (a torn last line is ignored), and compacted
  * when a run starts.
  *
+ * Durability (group commit): each record is written to its log, with the records appended in
+ * the same turn, by one `write` before `recordProcessed` / `recordFailed` resolves, so it
+ * survives the process being killed (`kill -9`) at any later moment. It survives the machine
+ * stopping (power loss, kernel crash) once {@linkcode FileRegistry.sync} has run after it:
+ * one `fdatasync` of each log written since the last one, however many records it covers. The
+ * processor calls `sync` before every offset commit (and the logs are synced on `close`), so a
+ * committed offset never passes a file whose record is not on disk; a record not yet synced
+ * that a power loss takes is a file whose offsets were not committed either, read and processed
+ * again on restart. In-progress lines are informational: written, never waited for by a sync.
+ *
  * @module
  */
 
@@ -147,6 +157,7 @@ function compact(
  *   partitions: [0], ms: 1, attempt: 1,
  * });
  * assert.ok(registry.isProcessed("a.csv", "00"));
+ * await registry.sync(); // durable on disk: offsets past "a.csv" may be committed now
  * await registry.close();
  * ```
  */
@@ -207,25 +218,43 @@ export class FileRegistry {
     return this.#processed.size;
   }
 
-  /** Notes that a file is being rebuilt or processed (informational; no durability wait). */
+  /**
+   * Notes that a file is being rebuilt or processed (informational: not synced before offset
+   * commits, only on `close`).
+   */
   recordStarted(record: StartedRecord): Promise<void> {
     return this.#startedLog.append(record);
   }
 
-  /** Records a processed file; resolves once the line is durable on disk. */
+  /**
+   * Records a processed file; resolves once its line is written (it survives the process being
+   * killed). It is durable against a power loss after the next {@linkcode FileRegistry.sync}.
+   */
   async recordProcessed(record: ProcessedRecord): Promise<void> {
     await this.#processedLog.append(record);
     this.#processed.add(fileKey(record));
     this.#failed.delete(fileKey(record));
   }
 
-  /** Records a failed file; resolves once the line is durable on disk. */
+  /**
+   * Records a failed file; resolves once its line is written (it survives the process being
+   * killed). It is durable against a power loss after the next {@linkcode FileRegistry.sync}.
+   */
   async recordFailed(record: FailedRecord): Promise<void> {
     await this.#failedLog.append(record);
     this.#failed.set(fileKey(record), record);
   }
 
-  /** Waits for pending writes and closes the logs. */
+  /**
+   * Makes every processed and failed record appended before this call durable on disk: one
+   * `fdatasync` per log written since its last sync (none when nothing was). Call it before
+   * committing offsets past the files recorded.
+   */
+  async sync(): Promise<void> {
+    await Promise.all([this.#processedLog.sync(), this.#failedLog.sync()]);
+  }
+
+  /** Waits for pending writes, syncs them to disk and closes the logs. */
   async close(): Promise<void> {
     await Promise.all([
       this.#processedLog.close(),

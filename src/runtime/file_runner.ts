@@ -37,9 +37,27 @@ import { FetcherWaker } from "./fetcher_waker.ts";
 import { BrokerUnreachableError, BrokerWatch } from "./broker_watch.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import { fileRunMetrics, type PartitionLag, serveMetrics } from "./metrics.ts";
-import type { FileJobMessage, JobResult } from "./worker_protocol.ts";
+import { type FileJobMessage, hashMismatchResult, type JobResult } from "./worker_protocol.ts";
 
 const logger = getLogger(["ferry", "runtime"]);
+
+/** How long a run stopping for a broker outage may take to close before the process exits. */
+const OUTAGE_EXIT_GRACE_MS = 20_000;
+
+/**
+ * After the outage limit: if closing hangs on requests the absent broker never answers, exit 1
+ * anyway. That is as safe as `kill -9`: nothing unfinished was committed, the logs are whole.
+ */
+function exitIfStuck(): void {
+  const timer = setTimeout(() => {
+    logger.error(
+      "Could not close cleanly with the broker away; exiting (nothing unfinished was " +
+        "committed).",
+    );
+    Deno.exit(1);
+  }, OUTAGE_EXIT_GRACE_MS);
+  Deno.unrefTimer(timer);
+}
 
 /** Everything a file processor run needs, after the command line is parsed. */
 export interface FileRunSettings {
@@ -294,7 +312,13 @@ class FileRunner {
           collect: () => fileRunMetrics(s.name, s.topic, this.#snapshot(), this.#partitionLags()),
         });
         // The limit on a broker outage also ends a loop stuck on a request it never answers.
-        await Promise.race([this.#loop(), this.#watch.expired.then((error) => this.#fail(error))]);
+        await Promise.race([
+          this.#loop(),
+          this.#watch.expired.then((error) => {
+            this.#fail(error);
+            exitIfStuck();
+          }),
+        ]);
         await this.#drain();
         if (!this.#watch.down) {
           await this.#committing;
@@ -606,17 +630,8 @@ class FileRunner {
     // Hashed while its chunks arrived (undefined: not in order, the worker hashes the file).
     const digest = entry.checked ? assembly.sha512 : await this.#hashes.finish(key, size);
     if (digest !== undefined && digest !== assembly.sha512) {
-      await this.#recordResult(entry, file, {
-        type: "result",
-        id: 0,
-        outcome: "invalid",
-        ms: 0,
-        error: {
-          name: "HashMismatchError",
-          message: `SHA-512 of the rebuilt "${file.relativePath}" is ${digest.slice(0, 16)}..., ` +
-            `the chunks promised ${assembly.sha512.slice(0, 16)}...; the file was not processed.`,
-        },
-      });
+      const result = hashMismatchResult(0, file.relativePath, digest, assembly.sha512);
+      await this.#recordResult(entry, file, result);
       return;
     }
     const result = await this.#runJob(file, chunks, digest !== undefined);
@@ -820,6 +835,14 @@ class FileRunner {
     this.#lastCommitAt = Date.now();
     const offsets = this.#tracker.committable(only);
     if (offsets.length === 0) return;
+    try {
+      // Group commit: the files settled below these offsets were recorded (written) before
+      // `committable` saw them; one fdatasync per log makes them all durable first.
+      await this.#registry.sync();
+    } catch (error) {
+      this.#fail(new Error(`Could not commit offsets: ${errorText(error)}`));
+      return;
+    }
     try {
       await this.#consumer.commit(offsets);
       this.#tracker.markCommitted(offsets);

@@ -51,14 +51,11 @@ export interface PackedRecords {
  */
 export function packRecords(records: readonly WireRecord[]): PackedRecords {
   const n = records.length;
-  const offsets = new Float64Array(n);
-  const timestamps = new Float64Array(n);
-  const keyLengths = new Int32Array(n);
-  const valueLengths = new Int32Array(n);
-  const headers: PackedRecords["headers"] = [];
   let total = 0;
   for (const record of records) total += (record.key?.length ?? 0) + (record.value?.length ?? 0);
-  const data = new Uint8Array(total);
+  const { topic, partition } = records[0] ?? { topic: "", partition: -1 };
+  const packed = allocatePacked(topic, partition, n, total);
+  const { offsets, timestamps, keyLengths, valueLengths, data, headers } = packed;
   let at = 0;
   for (let i = 0; i < n; i++) {
     const record = records[i];
@@ -76,8 +73,26 @@ export function packRecords(records: readonly WireRecord[]): PackedRecords {
     }
     if (record.headers.length > 0) headers.push({ index: i, headers: record.headers });
   }
-  const { topic, partition } = records[0] ?? { topic: "", partition: -1 };
-  return { topic, partition, offsets, timestamps, keyLengths, valueLengths, data, headers };
+  return packed;
+}
+
+/** A packed batch of `n` records with `dataBytes` of keys and values, zeroed, no headers. */
+function allocatePacked(
+  topic: string,
+  partition: number,
+  n: number,
+  dataBytes: number,
+): PackedRecords {
+  return {
+    topic,
+    partition,
+    offsets: new Float64Array(n),
+    timestamps: new Float64Array(n),
+    keyLengths: new Int32Array(n),
+    valueLengths: new Int32Array(n),
+    data: new Uint8Array(dataBytes),
+    headers: [],
+  };
 }
 
 /** The buffers to transfer with a packed batch. */
@@ -183,12 +198,11 @@ export function packRuns(runs: readonly BatchRun[]): PackedRecords {
     n += run.to - run.from;
     total += runBytes(run);
   }
-  const offsets = new Float64Array(n);
-  const timestamps = new Float64Array(n);
-  const keyLengths = new Int32Array(n);
-  const valueLengths = new Int32Array(n);
-  const data = new Uint8Array(total);
-  const headers: PackedRecords["headers"] = [];
+  const first = runs[0];
+  const topic = first ? first.batch.topics[first.from] : "";
+  const partition = first ? first.batch.partitions[first.from] : -1;
+  const packed = allocatePacked(topic, partition, n, total);
+  const { offsets, timestamps, keyLengths, valueLengths, data, headers } = packed;
   let i = 0;
   let at = 0;
   for (const run of runs) {
@@ -208,8 +222,5 @@ export function packRuns(runs: readonly BatchRun[]): PackedRecords {
     }
     i += to - from;
   }
-  const first = runs[0];
-  const topic = first ? first.batch.topics[first.from] : "";
-  const partition = first ? first.batch.partitions[first.from] : -1;
-  return { topic, partition, offsets, timestamps, keyLengths, valueLengths, data, headers };
+  return packed;
 }

@@ -30,6 +30,7 @@ import {
   type CheckpointFailure,
   type FileJobMessage,
   type FromWorker,
+  hashMismatchResult,
   type RecordToWorker,
   serializeError,
   type ToWorker,
@@ -234,17 +235,7 @@ async function runFile(message: FileJobMessage): Promise<void> {
   // `checked`: the coordinator hashed the file while its chunks arrived; not again here.
   const digest = message.checked ? meta.sha512 : hashHex(hasher.digest());
   if (digest !== meta.sha512) {
-    send({
-      type: "result",
-      id: message.id,
-      outcome: "invalid",
-      ms: 0,
-      error: {
-        name: "HashMismatchError",
-        message: `SHA-512 of the rebuilt "${meta.relativePath}" is ${digest.slice(0, 16)}..., ` +
-          `the chunks promised ${meta.sha512.slice(0, 16)}...; the file was not processed.`,
-      },
-    });
+    send(hashMismatchResult(message.id, meta.relativePath, digest, meta.sha512));
     return;
   }
   const file: DownloadedFile = bytes === undefined ? { ...meta } : { ...meta, bytes };

@@ -151,6 +151,29 @@ export interface JobResult {
   kept?: string;
 }
 
+/**
+ * The result of job `id` whose rebuilt file (`relativePath`) has the SHA-512 `digest` instead of
+ * the `promised` one of its chunks: `invalid`, with a `HashMismatchError`; nothing was processed.
+ */
+export function hashMismatchResult(
+  id: number,
+  relativePath: string,
+  digest: string,
+  promised: string,
+): JobResult {
+  return {
+    type: "result",
+    id,
+    outcome: "invalid",
+    ms: 0,
+    error: {
+      name: "HashMismatchError",
+      message: `SHA-512 of the rebuilt "${relativePath}" is ${digest.slice(0, 16)}..., ` +
+        `the chunks promised ${promised.slice(0, 16)}...; the file was not processed.`,
+    },
+  };
+}
+
 /** A log record forwarded from a worker. */
 export interface WorkerLog {
   type: "log";

@@ -212,6 +212,16 @@ export async function assertEveryFileOnce(
   return { callsPerPath, processed, failed };
 }
 
+/** Stops a started processor with SIGTERM and checks that it exits 0; returns its run. */
+export async function stopProcessor(
+  started: { child: Deno.ChildProcess; result: Promise<ProcessorRun> },
+): Promise<ProcessorRun> {
+  started.child.kill("SIGTERM");
+  const run = await started.result;
+  assertEquals(run.code, 0, run.stderr);
+  return run;
+}
+
 /** Sends `signal` to a child unless it has exited already. */
 export function killIfRunning(child: Deno.ChildProcess, signal: Deno.Signal = "SIGKILL"): void {
   try {

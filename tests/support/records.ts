@@ -1,13 +1,24 @@
 /**
- * Plain records for the record-processor tests: putting keyed records on a topic, reading the
- * events the recording record processor (`tests/fixtures/recording_record_processor.ts`)
- * writes, and reading a group's committed offsets.
+ * Plain records for the record-processor tests: putting keyed records on a topic (with a fresh
+ * events file and group for the run that reads them), reading the events the recording record
+ * processor (`tests/fixtures/recording_record_processor.ts`) writes and the offsets they
+ * delivered, and reading a group's committed offsets.
  *
  * @module
  */
 
 import { Consumer, Producer } from "../../src/kafka/mod.ts";
 import { BOOTSTRAP } from "./broker.ts";
+
+/** How {@linkcode putRecords} makes the records. */
+export interface PutRecordsOptions {
+  /** The first `i`; default 0. */
+  first?: number;
+  /** Give every record a header `n` = i. */
+  headers?: boolean;
+  /** Pad every value with zeros to this many bytes. */
+  valueBytes?: number;
+}
 
 /**
  * Produces `count` records per partition, valued `p<partition>-<i>` (from `first`; padded with
@@ -17,7 +28,7 @@ export async function putRecords(
   topic: string,
   partitions: number,
   count: number,
-  options: { first?: number; headers?: boolean; valueBytes?: number } = {},
+  options: PutRecordsOptions = {},
 ): Promise<void> {
   const encoder = new TextEncoder();
   await using producer = new Producer({ "bootstrap.servers": BOOTSTRAP, "linger.ms": 5 });
@@ -36,6 +47,32 @@ export async function putRecords(
     }
   }
   await Promise.all(deliveries);
+}
+
+/** Where a recording record processor's run notes what it did. */
+export interface RecordRun {
+  /** A fresh, empty events file (`--events-file`). */
+  events: string;
+  /** A fresh consumer group name (`--group`). */
+  group: string;
+}
+
+/**
+ * Puts `count` records per partition on `topic` ({@linkcode putRecords}) and returns a fresh
+ * events file and group name (`records-<random>`) for the run that reads them.
+ */
+export async function prepareRecordRun(
+  topic: string,
+  partitions: number,
+  count: number,
+  options: PutRecordsOptions = {},
+): Promise<RecordRun> {
+  await putRecords(topic, partitions, count, options);
+  const events = await Deno.makeTempFile();
+  return {
+    events,
+    group: `records-${crypto.randomUUID().slice(0, 8)}`,
+  };
 }
 
 /** `bytes` followed by zeros up to `size` bytes (itself when already that long). */
@@ -76,6 +113,16 @@ export async function readEvents(file: string): Promise<RecordEvent[]> {
 export function recordRange(event: RecordEvent): [number, number] {
   const [first, last] = event.detail.split(" ")[0].split("-").map(Number);
   return [first, last];
+}
+
+/** The offsets the `records` events delivered, in the order delivered. */
+export function deliveredOffsets(events: readonly RecordEvent[]): number[] {
+  const out: number[] = [];
+  for (const e of events.filter((e) => e.event === "records")) {
+    const [first, last] = recordRange(e);
+    for (let o = first; o <= last; o++) out.push(o);
+  }
+  return out;
 }
 
 /** A group's committed offsets for partitions 0..partitions-1 (`-1001` where none). */
