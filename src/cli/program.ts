@@ -104,7 +104,20 @@ export function createProgram(
       "Move data files through Apache Kafka in OpenMSIStream's chunk format and run your " +
         "TypeScript on them.",
     )
-    .version("0.1.0", "-V, --version");
+    .version("0.1.0", "-V, --version")
+    .addHelpText(
+      "after",
+      `
+Environment variables (flags win):
+  FERRY_BOOTSTRAP_SERVERS   Kafka bootstrap servers
+  FERRY_TOPIC               topic
+  FERRY_CONFIG              OpenMSIStream-style INI config file
+  FERRY_LOG_LEVEL           console log level
+  FERRY_RDKAFKA_PATH        full path of librdkafka (default: the system library)
+
+Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.
+Run "ferry <command> --help" for a command's options.`,
+    );
   for (const spec of specs) program.addCommand(spec.create(context));
   applyToAll(program, (c) => {
     c.exitOverride();
