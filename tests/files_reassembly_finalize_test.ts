@@ -44,3 +44,16 @@ Deno.test("a symbolic link put in place of a folder made before is refused", asy
   await Deno.remove(out, { recursive: true });
   await Deno.remove(elsewhere, { recursive: true });
 });
+
+Deno.test("a partial file left by someone else is cut to the file's size", async () => {
+  const out = await Deno.makeTempDir();
+  // Learn the partial file's name, then leave a longer file there, as an earlier run might.
+  const earlier = new FileAssembler({ outputDir: out, mode: "disk" });
+  const bytes = testBytes(5000, 1);
+  await earlier.add(fileChunks({ path: "run/a.bin", bytes }, 2000)[0], { partition: 0, offset: 0 });
+  const partialPath = earlier.inProgress[0].partialPath;
+  await Deno.writeFile(partialPath, testBytes(9000, 3));
+  const target = await rebuild(new FileAssembler({ outputDir: out, mode: "disk" }), "run/a.bin", 1);
+  assertEquals((await Deno.stat(target)).size, 5000);
+  await Deno.remove(out, { recursive: true });
+});
