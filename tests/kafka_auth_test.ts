@@ -5,7 +5,7 @@
  */
 
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
-import { requireBroker, SASL_BOOTSTRAP, uniqueName } from "./support/broker.ts";
+import { requireBroker, SASL_BOOTSTRAP, uniqueName, waitForPartitions } from "./support/broker.ts";
 import {
   Admin,
   Consumer,
@@ -69,13 +69,7 @@ Deno.test("right credentials: create a topic, produce and consume a message thro
   await using admin = new Admin(sasl(PASSWORD), { onError });
   await admin.createTopics([{ topic, partitions: 1 }]);
   try {
-    const deadline = Date.now() + 15_000;
-    while (
-      ((await admin.metadata({ topics: [topic] })).topics[0].partitions[0]?.leader ?? -1) < 0
-    ) {
-      assert(Date.now() < deadline, `topic "${topic}" did not become ready`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitForPartitions(admin, topic, 1);
     {
       await using producer = new Producer(sasl(PASSWORD), { onError });
       const report = await producer.produce({

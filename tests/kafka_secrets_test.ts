@@ -7,7 +7,7 @@
 import { inspect } from "node:util";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
-import { requireBroker, SASL_BOOTSTRAP, uniqueName } from "./support/broker.ts";
+import { requireBroker, SASL_BOOTSTRAP, uniqueName, waitForPartitions } from "./support/broker.ts";
 import {
   Admin,
   Consumer,
@@ -106,13 +106,7 @@ Deno.test("right password, debug=all: the password is in no log record and no er
     await using admin = new Admin(sasl(PASSWORD), { onError });
     await admin.createTopics([{ topic, partitions: 1 }]);
     try {
-      const deadline = Date.now() + 15_000;
-      while (
-        ((await admin.metadata({ topics: [topic] })).topics[0].partitions[0]?.leader ?? -1) < 0
-      ) {
-        assert(Date.now() < deadline, `topic "${topic}" did not become ready`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await waitForPartitions(admin, topic, 1);
       {
         await using producer = new Producer(sasl(PASSWORD), { onError });
         await producer.produce({ topic, value: new TextEncoder().encode("hello") });

@@ -31,51 +31,6 @@ export interface PackedRecords {
   headers: { index: number; headers: WireRecord["headers"] }[];
 }
 
-/**
- * Packs records of one partition (copying their keys and values once into one buffer).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { packRecords, packedTransfer, unpackRecords } from "./record_batch.ts";
- * const key = new TextEncoder().encode("k");
- * const packed = packRecords([
- *   { topic: "t", partition: 0, offset: 7, key, value: null, headers: [], timestamp: 1 },
- * ]);
- * assert.equal(packedTransfer(packed).length, 5);
- * const [record] = unpackRecords(packed);
- * assert.equal(record.offset, 7);
- * assert.deepEqual(record.key, key);
- * assert.equal(record.value, null);
- * ```
- */
-export function packRecords(records: readonly WireRecord[]): PackedRecords {
-  const n = records.length;
-  let total = 0;
-  for (const record of records) total += (record.key?.length ?? 0) + (record.value?.length ?? 0);
-  const { topic, partition } = records[0] ?? { topic: "", partition: -1 };
-  const packed = allocatePacked(topic, partition, n, total);
-  const { offsets, timestamps, keyLengths, valueLengths, data, headers } = packed;
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    const record = records[i];
-    offsets[i] = record.offset;
-    timestamps[i] = record.timestamp ?? NaN;
-    keyLengths[i] = record.key === null ? -1 : record.key.length;
-    valueLengths[i] = record.value === null ? -1 : record.value.length;
-    if (record.key !== null) {
-      data.set(record.key, at);
-      at += record.key.length;
-    }
-    if (record.value !== null) {
-      data.set(record.value, at);
-      at += record.value.length;
-    }
-    if (record.headers.length > 0) headers.push({ index: i, headers: record.headers });
-  }
-  return packed;
-}
-
 /** A packed batch of `n` records with `dataBytes` of keys and values, zeroed, no headers. */
 function allocatePacked(
   topic: string,
@@ -172,7 +127,7 @@ export function splitRuns(batch: MessageBatch): BatchRun[] {
 }
 
 /**
- * Packs runs of one partition (in offset order) like {@linkcode packRecords}: a copy of each
+ * Packs runs of one partition (in offset order) into one batch for a worker: a copy of each
  * run's typed arrays and one copy of its keys and values, which lie back to back already.
  *
  * @example

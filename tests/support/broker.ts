@@ -60,7 +60,12 @@ export async function withTopic<T>(
   }
 }
 
-async function waitForPartitions(admin: Admin, topic: string, partitions: number): Promise<void> {
+/** Waits (up to 15 s) until `topic` has `partitions` partitions, each with a leader. */
+export async function waitForPartitions(
+  admin: Admin,
+  topic: string,
+  partitions: number,
+): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const metadata = await admin.metadata({ topics: [topic], timeoutMs: 5_000 });
