@@ -73,6 +73,8 @@ export interface ProcessorArguments {
   logFile: string | undefined;
   logFileLevel: LogLevel | undefined;
   exitWhenIdleMs: number | undefined;
+  /** How long a stop (signal, revoke) waits for running calls before giving up on them (ms). */
+  stopGraceMs: number;
   maxAttempts: number;
   /** Record processors: the error policy given on the command line. */
   errorPolicy: "stop-partition" | "skip" | "exit" | undefined;
@@ -211,6 +213,16 @@ export function processorProgram(
       "--exit-when-idle [seconds]",
       "exit 0 once caught up and idle for this long (default 5 s)",
       seconds,
+    )
+    .option(
+      "--stop-grace <seconds>",
+      files
+        ? "on SIGINT/SIGTERM, how long running process() calls may finish; past it the " +
+          "process exits and their files are read again on the next start"
+        : "on SIGINT/SIGTERM or a revoke, how long a running processRecords() call may finish; " +
+          "past it nothing more is committed for its partition and its records come again",
+      seconds,
+      30,
     )
     .option(
       "-X, --property <key=value>",
@@ -408,6 +420,7 @@ export async function readProcessorArguments(
     logFile: o.logFile,
     logFileLevel: o.logFileLevel,
     exitWhenIdleMs: idle === undefined ? undefined : idle === true ? 5000 : idle * 1000,
+    stopGraceMs: (o.stopGrace ?? 30) * 1000,
     maxAttempts: o.maxAttempts ?? 3,
     processTimeoutMs: (o.processTimeout ?? 3600) * 1000,
     brokerTimeoutMs: (o.brokerTimeout ?? 0) * 1000,

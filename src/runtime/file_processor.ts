@@ -145,6 +145,7 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
       downloadRegex: parsed.downloadRegex,
       options: parsed.options,
       exitWhenIdleMs: parsed.exitWhenIdleMs,
+      stopGraceMs: parsed.stopGraceMs,
       statusIntervalMs: progress.intervalMs,
       maxAttempts: parsed.maxAttempts,
       processTimeoutMs: parsed.processTimeoutMs,

@@ -111,6 +111,7 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
             ...(everyMs === undefined ? {} : { everyMs }),
           },
           exitWhenIdleMs: parsed.exitWhenIdleMs,
+          stopGraceMs: parsed.stopGraceMs,
           statusIntervalMs: progress.intervalMs,
           logLevel: parsed.logLevel,
           signal,
