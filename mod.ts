@@ -35,7 +35,7 @@ export { defineRecordProcessor, RecordProcessor } from "./src/runtime/record_pro
 export type { RecordRunOptions } from "./src/runtime/record_processor.ts";
 export type { RecordRunSettings, RecordRunStatus } from "./src/runtime/record_runner.ts";
 export type { AutoCheckpoint } from "./src/runtime/worker_protocol.ts";
-export { CheckpointError } from "./src/runtime/record_types.ts";
+export { CheckpointError, RecordError } from "./src/runtime/record_types.ts";
 export type {
   BatchInfo,
   Checkpointer,

@@ -228,3 +228,44 @@ Deno.test("--watch uploads new files once settled, existing ones only with --upl
     });
   });
 });
+
+Deno.test("--logger_file_path <folder> logs to <folder>/upload.log; an unwritable log file is one line, exit 1", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/a.dat`, "a");
+    await Deno.mkdir(`${dir}/logs`);
+    await withTopic(1, async (topic) => {
+      const run = await ferry([
+        "upload",
+        `${dir}/a.dat`,
+        "-t",
+        topic,
+        "-b",
+        BOOTSTRAP,
+        "--logger_file_path",
+        `${dir}/logs`,
+        "--logger_file_level",
+        "DEBUG",
+      ]);
+      assertEquals(run.code, 0, run.stderr);
+      assertEquals([...Deno.readDirSync(`${dir}/logs`)].map((e) => e.name), ["upload.log"]);
+      const log = await Deno.readTextFile(`${dir}/logs/upload.log`);
+      assert(log.includes("[DBG] ferry.cli.upload: Producer configuration:"), log);
+    });
+    const bad = await ferry([
+      "upload",
+      `${dir}/a.dat`,
+      "-t",
+      "ferry-no-such-topic",
+      "-b",
+      BOOTSTRAP,
+      "--log-file",
+      `${dir}/a.dat/upload.log`,
+    ]);
+    assertEquals(bad.code, 1, bad.stderr);
+    assertEquals(
+      bad.stderr,
+      `ferry: Cannot write the log file "${dir}/a.dat/upload.log": a part of the path is not a ` +
+        "folder. Give --log-file a file or folder you can write to.\n",
+    );
+  });
+});

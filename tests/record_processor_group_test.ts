@@ -171,7 +171,11 @@ Deno.test("a batch longer than max.poll.interval.ms keeps the process in its gro
     );
     const run = await stopProcessor({ child, result });
     assertEquals(
-      (await readEvents(events)).map((e) => `${e.event} ${e.detail}`.trim()),
+      // The records' range, count and messages behind (not the ms behind: timing).
+      (await readEvents(events)).map((e) =>
+        `${e.event} ${e.event === "records" ? e.detail.split(" ").slice(0, 3).join(" ") : e.detail}`
+          .trim()
+      ),
       [
         "initialize none",
         "records 0-9 10 10",

@@ -38,8 +38,13 @@ export const LOG_LEVELS: readonly LogLevel[] = [
 export interface LoggingOptions {
   /** The console's lowest level; default `info`. */
   level?: LogLevel;
-  /** A log file (rotated at 10 MiB, 5 kept); none by default (but see `runLog`). */
+  /**
+   * A log file (rotated at 10 MiB, 5 kept); none by default (but see `runLog`). An existing
+   * folder, or a path ending in `/`, means `<name>.log` inside it (see {@linkcode logFilePath}).
+   */
   file?: string;
+  /** The log file's name, without `.log`, when `file` is a folder; default `runLog.name`, else `ferry`. */
+  name?: string;
   /**
    * When `file` is not given: log to {@linkcode runLogFile} in this output directory, after
    * checking that no symbolic link there leads the file outside it.
@@ -117,11 +122,17 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
     }
   }
   if (file !== undefined) {
-    await Deno.mkdir(dirname(file), { recursive: true });
-    sinks.file = withFilter(
-      getRotatingFileSink(file, { formatter, maxSize: 10 * 1024 * 1024, maxFiles: 5 }),
-      fileLevel,
-    );
+    const given = options.file !== undefined;
+    const path = given ? await logFilePath(file, options.name ?? options.runLog?.name) : file;
+    try {
+      await Deno.mkdir(dirname(path), { recursive: true });
+      sinks.file = withFilter(
+        getRotatingFileSink(path, { formatter, maxSize: 10 * 1024 * 1024, maxFiles: 5 }),
+        fileLevel,
+      );
+    } catch (error) {
+      throw new LogFileError(path, error, given);
+    }
     if (rank(fileLevel) < rank(lowest)) lowest = fileLevel;
   }
   await configure({
@@ -135,6 +146,86 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
   if (unsafe !== undefined) {
     getLogger(["ferry", "logging"]).warn("Not logging to a file: {reason}", { reason: unsafe });
   }
+}
+
+/**
+ * Raised by {@linkcode configureLogging} when the log file cannot be opened (a folder that is
+ * not writable, a part of the path that is a file, Deno's `--allow-write` not covering it): the
+ * message names the path, the reason and what to do, on one line. Commands exit 1.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LogFileError } from "./logging.ts";
+ *
+ * const error = new LogFileError("/ro/x.log", new Deno.errors.PermissionDenied("denied"), true);
+ * assert.match(error.message, /"\/ro\/x\.log".*permission denied.*--log-file/);
+ * ```
+ */
+export class LogFileError extends Error {
+  /** The log file's path. */
+  readonly path: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param path The log file's path.
+   * @param cause What opening it threw.
+   * @param given Whether the path came from `--log-file` (else it is the run's default log).
+   */
+  constructor(path: string, cause: unknown, given: boolean) {
+    super(
+      `Cannot write the log file ${JSON.stringify(path)}: ${reasonOf(cause)}. ` +
+        (given
+          ? "Give --log-file a file or folder you can write to."
+          : "Make the output directory writable, or give --log-file another path."),
+      { cause },
+    );
+    this.name = "LogFileError";
+    this.path = path;
+  }
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.NotCapable) {
+    return "Deno's permissions do not allow it (--allow-write)";
+  }
+  if (error instanceof Deno.errors.NotADirectory) return "a part of the path is not a folder";
+  if (error instanceof Deno.errors.IsADirectory) return "it is a folder";
+  if (error instanceof Deno.errors.NotFound) return "its folder does not exist";
+  if (error instanceof Deno.errors.AlreadyExists) return "a part of the path is not a folder";
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The log file `--log-file <path>` names: `path` itself, or `<path>/<name>.log` when `path` is an
+ * existing folder or ends in `/` (OpenMSIStream's `--logger_file_path` names the logs folder).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { logFilePath } from "./logging.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * assert.equal(await logFilePath(dir, "checksum"), `${dir}/checksum.log`);
+ * assert.equal(await logFilePath(`${dir}/run.log`, "checksum"), `${dir}/run.log`);
+ * assert.equal(await logFilePath("logs/"), "logs/ferry.log");
+ * await Deno.remove(dir);
+ * ```
+ *
+ * @param path What was given.
+ * @param name The file's name without `.log` when `path` is a folder; default `ferry`.
+ * @returns The log file's path.
+ */
+export async function logFilePath(path: string, name = "ferry"): Promise<string> {
+  if (/[\\/]$/.test(path)) return join(path, `${name}.log`);
+  try {
+    if ((await Deno.stat(path)).isDirectory) return join(path, `${name}.log`);
+  } catch {
+    // Not there (or not readable): a file to create, and opening it says what is wrong.
+  }
+  return path;
 }
 
 /**

@@ -8,6 +8,7 @@ import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client
 import type { KafkaConfig } from "./config.ts";
 import { ErrorCode, KafkaError, kafkaError } from "./errors.ts";
 import { cString, errorBuffer, errorBufferText, pointerCell, readCString } from "./ffi.ts";
+import type { ConsumerGroupDescription } from "./groups.ts";
 
 /** A topic to create. */
 export interface NewTopic {
@@ -254,6 +255,16 @@ export class Admin extends KafkaClient {
     return found.partitions.length;
   }
 
+  /**
+   * Describes a consumer group: its state and its members with their assigned partitions.
+   *
+   * @throws {KafkaError} when the group's coordinator cannot describe it or does not answer
+   *   within `timeoutMs`; `_AUTHENTICATION` as soon as the broker refuses the credentials.
+   */
+  describeConsumerGroup(group: string, timeoutMs = 10_000): Promise<ConsumerGroupDescription> {
+    return this.describeGroupRequest(group, timeoutMs, () => this.#drainMain());
+  }
+
   async #runAdminOp(
     op: number,
     timeoutMs: number,
@@ -365,7 +376,12 @@ export class Admin extends KafkaClient {
 // rd_kafka_metadata_broker (24 bytes): id 0 (i32), host 8, port 16 (i32).
 // rd_kafka_metadata_topic (32 bytes): topic 0, partition_cnt 8, partitions 16, err 24.
 // rd_kafka_metadata_partition (40 bytes): id 0, err 4, leader 8.
-function readMetadata(pointer: Deno.PointerObject): ClusterMetadata {
+/**
+ * Reads a `struct rd_kafka_metadata` (which stays librdkafka's to destroy).
+ *
+ * @internal Shared with the consumer's `topicPartitions`.
+ */
+export function readMetadata(pointer: Deno.PointerObject): ClusterMetadata {
   const view = new Deno.UnsafePointerView(pointer);
   const brokers = [];
   const brokerCount = view.getInt32(0);

@@ -8,9 +8,21 @@
 
 import { getLogger } from "@logtape/logtape";
 import { buildConf, type KafkaConfig, redact, secretValues } from "./config.ts";
-import { errorBuffer, errorBufferText, type RdKafka, rdkafka, readCString } from "./ffi.ts";
+import {
+  cString,
+  errorBuffer,
+  errorBufferText,
+  type RdKafka,
+  rdkafka,
+  readCString,
+} from "./ffi.ts";
 import { ErrorCode, KafkaError, kafkaError } from "./errors.ts";
 import { routeLogEvent } from "./log.ts";
+import {
+  ADMIN_OP_DESCRIBECONSUMERGROUPS,
+  type ConsumerGroupDescription,
+  readGroupDescription,
+} from "./groups.ts";
 
 /** `rd_kafka_event_type_t` values. */
 export const EventType = {
@@ -23,6 +35,7 @@ export const EventType = {
   OFFSET_COMMIT: 0x20,
   CREATETOPICS_RESULT: 100,
   DELETETOPICS_RESULT: 101,
+  DESCRIBECONSUMERGROUPS_RESULT: 0x4000,
 } as const;
 
 /** `rd_kafka_type_t` values. */
@@ -279,6 +292,109 @@ export abstract class KafkaClient implements AsyncDisposable {
       }
       return await done;
     })());
+  }
+
+  /**
+   * Describes one consumer group (state, members, their assignments) with librdkafka's
+   * DescribeConsumerGroups admin call, made on this client's handle (any client type may make
+   * admin calls); the result comes back on a queue of its own. `between` runs after each wait
+   * that brought nothing (an admin client serves its main queue there).
+   *
+   * @throws {KafkaError} when the coordinator cannot describe the group or does not answer
+   *   within `timeoutMs`; the client's {@linkcode fatalError} as soon as there is one.
+   */
+  protected describeGroupRequest(
+    group: string,
+    timeoutMs: number,
+    between: () => void = () => {},
+  ): Promise<ConsumerGroupDescription> {
+    try {
+      this.assertUsable();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Tracked as a whole: close waits until the request's queue is released.
+    return this.track(this.#describeGroup(group, timeoutMs, between));
+  }
+
+  async #describeGroup(
+    group: string,
+    timeoutMs: number,
+    between: () => void,
+  ): Promise<ConsumerGroupDescription> {
+    const options = this.lib.rd_kafka_AdminOptions_new(
+      this.handle,
+      ADMIN_OP_DESCRIBECONSUMERGROUPS,
+    );
+    const queue = this.lib.rd_kafka_queue_new(this.handle);
+    if (options === null || queue === null) {
+      if (options !== null) this.lib.rd_kafka_AdminOptions_destroy(options);
+      if (queue !== null) this.lib.rd_kafka_queue_destroy(queue);
+      throw new Error("librdkafka could not allocate.");
+    }
+    try {
+      const errstr = errorBuffer();
+      this.lib.rd_kafka_AdminOptions_set_request_timeout(
+        options,
+        timeoutMs,
+        errstr,
+        BigInt(errstr.length),
+      );
+      // const char *groups[1]: librdkafka copies the names before returning.
+      const name = cString(group);
+      const groups = new BigUint64Array([Deno.UnsafePointer.value(Deno.UnsafePointer.of(name))]);
+      this.lib.rd_kafka_DescribeConsumerGroups(
+        this.handle,
+        new Uint8Array(groups.buffer),
+        1n,
+        options,
+        queue,
+      );
+      const deadline = Date.now() + timeoutMs + 5_000;
+      for (;;) {
+        const event = await this.lib.rd_kafka_queue_poll_wait(queue, 100);
+        if (event === null) {
+          between();
+          if (this.#fatal) throw this.#fatal;
+          if (this.#closing) throw new Error(`The Kafka client "${this.clientName}" is closed.`);
+          if (Date.now() > deadline) {
+            throw kafkaError(ErrorCode.TIMED_OUT, `No answer from "${this.bootstrap}"`);
+          }
+          continue;
+        }
+        try {
+          const type = this.lib.rd_kafka_event_type(event);
+          if (type !== EventType.DESCRIBECONSUMERGROUPS_RESULT) {
+            this.handleCommonEvent(event, type);
+            continue;
+          }
+          const code = this.lib.rd_kafka_event_error(event);
+          if (code !== ErrorCode.NO_ERROR) {
+            throw kafkaError(
+              code,
+              `Describing consumer group "${group}" failed`,
+              readCString(this.lib.rd_kafka_event_error_string(event)),
+            );
+          }
+          const result = this.lib.rd_kafka_event_DescribeConsumerGroups_result(event);
+          if (result === null) throw new Error("librdkafka returned no group description.");
+          const description = readGroupDescription(this.lib, result);
+          if ("code" in description) {
+            throw kafkaError(
+              description.code,
+              `Describing consumer group "${group}" failed`,
+              description.message,
+            );
+          }
+          return description;
+        } finally {
+          this.destroyEvent(event);
+        }
+      }
+    } finally {
+      this.lib.rd_kafka_AdminOptions_destroy(options);
+      this.lib.rd_kafka_queue_destroy(queue);
+    }
   }
 
   #handleCommonOwned(event: Deno.PointerObject): void {

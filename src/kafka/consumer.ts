@@ -9,7 +9,9 @@
 import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client.ts";
 import type { KafkaConfig } from "./config.ts";
 import { check, ErrorCode, KafkaError, kafkaError, takeErrorObject } from "./errors.ts";
+import { readMetadata } from "./admin.ts";
 import { cString, pointerCell, readCString } from "./ffi.ts";
+import type { ConsumerGroupDescription } from "./groups.ts";
 import { type MessageBatch, MessageBatchBuilder } from "./message_batch.ts";
 import type { KafkaHeader } from "./producer.ts";
 import {
@@ -576,6 +578,51 @@ export class Consumer extends KafkaClient {
     const high = new BigInt64Array(1);
     this.lib.rd_kafka_get_watermark_offsets(this.handle, cString(topic), partition, low, high);
     return { low: Number(low[0]), high: Number(high[0]) };
+  }
+
+  /**
+   * Describes a consumer group (normally this consumer's own): its state and its members with
+   * their assigned partitions, through this consumer's connections (no admin client needed).
+   *
+   * @throws {KafkaError} when the group's coordinator cannot describe it or does not answer
+   *   within `timeoutMs`.
+   */
+  describeConsumerGroup(group: string, timeoutMs = 10_000): Promise<ConsumerGroupDescription> {
+    return this.describeGroupRequest(group, timeoutMs);
+  }
+
+  /**
+   * The partition ids of a topic, sorted, from a metadata request for that topic alone.
+   *
+   * @throws {KafkaError} when the topic does not exist or no broker answers within `timeoutMs`.
+   */
+  async topicPartitions(topic: string, timeoutMs = 10_000): Promise<number[]> {
+    this.assertUsable();
+    const rkt = this.lib.rd_kafka_topic_new(this.handle, cString(topic), null);
+    if (rkt === null) throw new Error(`librdkafka could not make a handle for "${topic}".`);
+    const cell = new BigUint64Array(1);
+    try {
+      check(
+        await this.track(this.lib.rd_kafka_metadata(this.handle, 0, rkt, cell, timeoutMs)),
+        `Reading the metadata of "${topic}" failed`,
+      );
+    } finally {
+      this.lib.rd_kafka_topic_destroy(rkt);
+    }
+    const pointer = pointerCell(cell);
+    if (pointer === null) throw new Error("librdkafka returned no metadata.");
+    try {
+      const found = readMetadata(pointer).topics.find((t) => t.name === topic);
+      if (!found || found.error !== ErrorCode.NO_ERROR || found.partitions.length === 0) {
+        throw kafkaError(
+          found?.error || ErrorCode.UNKNOWN_TOPIC_OR_PART,
+          `Topic "${topic}" is not available on "${this.bootstrap}"`,
+        );
+      }
+      return found.partitions.map((p) => p.id);
+    } finally {
+      this.lib.rd_kafka_metadata_destroy(pointer);
+    }
   }
 
   /**

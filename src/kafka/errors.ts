@@ -43,6 +43,8 @@ export const ErrorCode = {
   WAIT_CACHE: -164,
   RETRY: -153,
   FATAL: -150,
+  MAX_POLL_EXCEEDED: -147,
+  ASSIGNMENT_LOST: -142,
   UNKNOWN_TOPIC_OR_PART: 3,
   LEADER_NOT_AVAILABLE: 5,
   NOT_LEADER_FOR_PARTITION: 6,
@@ -59,7 +61,40 @@ export const ErrorCode = {
   REBALANCE_IN_PROGRESS: 27,
   TOPIC_ALREADY_EXISTS: 36,
   SASL_AUTHENTICATION_FAILED: 58,
+  FENCED_INSTANCE_ID: 82,
+  STALE_MEMBER_EPOCH: 113,
 } as const;
+
+/**
+ * Codes that say this consumer is no longer the group member that owned its partitions: its
+ * generation is over (a rebalance went on without it), its member id expired, another process
+ * took its static identity, or it left the group for exceeding `max.poll.interval.ms`.
+ */
+const FENCING = new Set<number>([
+  ErrorCode.ILLEGAL_GENERATION,
+  ErrorCode.UNKNOWN_MEMBER_ID,
+  ErrorCode.FENCED_INSTANCE_ID,
+  ErrorCode.STALE_MEMBER_EPOCH,
+  ErrorCode.ASSIGNMENT_LOST,
+  ErrorCode.MAX_POLL_EXCEEDED,
+]);
+
+/**
+ * Whether `error` says the consumer's partitions are no longer its own (see `FENCING`), so a
+ * retry of a commit can never succeed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ErrorCode, isFencingError, KafkaError } from "./errors.ts";
+ * const error = new KafkaError(ErrorCode.ILLEGAL_GENERATION, "ILLEGAL_GENERATION", "Commit failed.");
+ * assert.ok(isFencingError(error));
+ * assert.ok(!isFencingError(new Error("other")));
+ * ```
+ */
+export function isFencingError(error: unknown): boolean {
+  return error instanceof KafkaError && FENCING.has(error.code);
+}
 
 /** Codes that a later attempt of the same operation may succeed on. */
 const RETRIABLE = new Set<number>([

@@ -90,6 +90,9 @@ const symbols = {
   rd_kafka_event_CreateTopics_result: { parameters: ["pointer"], result: "pointer" },
   // const rd_kafka_DeleteTopics_result_t *rd_kafka_event_DeleteTopics_result(rd_kafka_event_t *);
   rd_kafka_event_DeleteTopics_result: { parameters: ["pointer"], result: "pointer" },
+  // const rd_kafka_DescribeConsumerGroups_result_t *
+  //     rd_kafka_event_DescribeConsumerGroups_result(rd_kafka_event_t *rkev);
+  rd_kafka_event_DescribeConsumerGroups_result: { parameters: ["pointer"], result: "pointer" },
 
   // rd_kafka_resp_err_t rd_kafka_error_code(const rd_kafka_error_t *error);
   rd_kafka_error_code: { parameters: ["pointer"], result: "i32" },
@@ -273,6 +276,51 @@ const symbols = {
   rd_kafka_topic_result_error_string: { parameters: ["pointer"], result: "pointer" },
   // const char *rd_kafka_topic_result_name(const rd_kafka_topic_result_t *topicres);
   rd_kafka_topic_result_name: { parameters: ["pointer"], result: "pointer" },
+
+  // DescribeConsumerGroups (librdkafka 2.0.0+): a group's state and its members' assignments.
+  // Every object read below lives as long as the result event.
+  // void rd_kafka_DescribeConsumerGroups(rd_kafka_t *rk, const char **groups, size_t groups_cnt,
+  //     const rd_kafka_AdminOptions_t *options, rd_kafka_queue_t *rkqu);
+  rd_kafka_DescribeConsumerGroups: {
+    parameters: ["pointer", "buffer", "usize", "pointer", "pointer"],
+    result: "void",
+  },
+  // const rd_kafka_ConsumerGroupDescription_t **rd_kafka_DescribeConsumerGroups_result_groups(
+  //     const rd_kafka_DescribeConsumerGroups_result_t *result, size_t *cntp);
+  rd_kafka_DescribeConsumerGroups_result_groups: {
+    parameters: ["pointer", "buffer"],
+    result: "pointer",
+  },
+  // const char *rd_kafka_ConsumerGroupDescription_group_id(
+  //     const rd_kafka_ConsumerGroupDescription_t *grpdesc);
+  rd_kafka_ConsumerGroupDescription_group_id: { parameters: ["pointer"], result: "pointer" },
+  // const rd_kafka_error_t *rd_kafka_ConsumerGroupDescription_error(
+  //     const rd_kafka_ConsumerGroupDescription_t *grpdesc);  (NULL for none; not to destroy)
+  rd_kafka_ConsumerGroupDescription_error: { parameters: ["pointer"], result: "pointer" },
+  // rd_kafka_consumer_group_state_t rd_kafka_ConsumerGroupDescription_state(
+  //     const rd_kafka_ConsumerGroupDescription_t *grpdesc);
+  rd_kafka_ConsumerGroupDescription_state: { parameters: ["pointer"], result: "i32" },
+  // size_t rd_kafka_ConsumerGroupDescription_member_count(
+  //     const rd_kafka_ConsumerGroupDescription_t *grpdesc);
+  rd_kafka_ConsumerGroupDescription_member_count: { parameters: ["pointer"], result: "usize" },
+  // const rd_kafka_MemberDescription_t *rd_kafka_ConsumerGroupDescription_member(
+  //     const rd_kafka_ConsumerGroupDescription_t *grpdesc, size_t idx);
+  rd_kafka_ConsumerGroupDescription_member: {
+    parameters: ["pointer", "usize"],
+    result: "pointer",
+  },
+  // const char *rd_kafka_MemberDescription_consumer_id(const rd_kafka_MemberDescription_t *member);
+  rd_kafka_MemberDescription_consumer_id: { parameters: ["pointer"], result: "pointer" },
+  // const char *rd_kafka_MemberDescription_client_id(const rd_kafka_MemberDescription_t *member);
+  rd_kafka_MemberDescription_client_id: { parameters: ["pointer"], result: "pointer" },
+  // const char *rd_kafka_MemberDescription_host(const rd_kafka_MemberDescription_t *member);
+  rd_kafka_MemberDescription_host: { parameters: ["pointer"], result: "pointer" },
+  // const rd_kafka_MemberAssignment_t *rd_kafka_MemberDescription_assignment(
+  //     const rd_kafka_MemberDescription_t *member);
+  rd_kafka_MemberDescription_assignment: { parameters: ["pointer"], result: "pointer" },
+  // const rd_kafka_topic_partition_list_t *rd_kafka_MemberAssignment_partitions(
+  //     const rd_kafka_MemberAssignment_t *assignment);
+  rd_kafka_MemberAssignment_partitions: { parameters: ["pointer"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The typed librdkafka library handle. */

@@ -12,8 +12,7 @@ import { redact } from "./config.ts";
 const logger: Logger = getLogger(["ferry", "rdkafka"]);
 
 /**
- * Forwards one log event to LogTape, with secrets redacted. Syslog levels map to LogTape's:
- * 0-3 error, 4 warning, 5-6 info, 7 debug.
+ * Forwards one log event to LogTape ({@linkcode emitLogLine}), with secrets redacted.
  */
 export function routeLogEvent(
   event: Deno.PointerObject,
@@ -25,14 +24,47 @@ export function routeLogEvent(
   const level = new Int32Array(1);
   if (rdkafka().rd_kafka_event_log(event, facility, text, level) !== 0) return;
   const message = redact(readCString(pointerCell(text)) ?? "", secrets);
-  const properties = { client, facility: readCString(pointerCell(facility)) ?? "" };
-  const syslogLevel = level[0];
-  if (syslogLevel <= 3) logger.error("{client} {facility}: " + escapeBraces(message), properties);
-  else if (syslogLevel === 4) {
-    logger.warn("{client} {facility}: " + escapeBraces(message), properties);
-  } else if (syslogLevel <= 6) {
-    logger.info("{client} {facility}: " + escapeBraces(message), properties);
-  } else logger.debug("{client} {facility}: " + escapeBraces(message), properties);
+  emitLogLine(level[0], client, readCString(pointerCell(facility)) ?? "", message);
+}
+
+/**
+ * Logs one librdkafka line as `<client> <facility>: <text>`, the text as it is: it is never read
+ * as a LogTape template, so braces in it print as they came.
+ *
+ * @example
+ * ```ts
+ * import { emitLogLine } from "./log.ts";
+ *
+ * emitLogLine(4, "rdkafka#consumer-1", "CONF", 'Unknown value {"a":1}');
+ * ```
+ *
+ * @param syslogLevel librdkafka's (syslog) level: 0-3 error, 4 warning, 5-6 info, 7 debug.
+ * @param client The client's name.
+ * @param facility librdkafka's facility (`CGRP`, `FAIL`, …).
+ * @param text The line.
+ */
+export function emitLogLine(
+  syslogLevel: number,
+  client: string,
+  facility: string,
+  text: string,
+): void {
+  const level = syslogLevel <= 3
+    ? "error"
+    : syslogLevel === 4
+    ? "warning"
+    : syslogLevel <= 6
+    ? "info"
+    : "debug";
+  if (!logger.isEnabledFor(level)) return;
+  logger.emit({
+    level,
+    timestamp: Date.now(),
+    message: ["", client, " ", facility, `: ${text}`],
+    // As a LogTape template, for sinks that read it: the text's braces escaped.
+    rawMessage: `{client} {facility}: ${text.replaceAll("{", "{{").replaceAll("}", "}}")}`,
+    properties: { client, facility },
+  });
 }
 
 /**
@@ -62,9 +94,4 @@ export function librdkafkaDebugContexts(
   if (level === "trace") return "all";
   if (level === "debug") return role === "consumer" ? "cgrp,consumer,topic" : "broker,topic";
   return undefined;
-}
-
-/** LogTape treats `{name}` as a placeholder: librdkafka's text is literal. */
-function escapeBraces(text: string): string {
-  return text.replaceAll("{", "{{").replaceAll("}", "}}");
 }

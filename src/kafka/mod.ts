@@ -17,6 +17,7 @@ export type { ClientOptions } from "./client.ts";
 export { isSecretProperty, KafkaConfigError, redact, secretValues } from "./config.ts";
 export type { KafkaConfig } from "./config.ts";
 export { Consumer } from "./consumer.ts";
+export type { ConsumerGroupDescription, ConsumerGroupState, GroupMember } from "./groups.ts";
 export type {
   ConsumedMessage,
   ConsumerOptions,
@@ -28,7 +29,7 @@ export type {
 } from "./consumer.ts";
 export { MessageBatchBuilder } from "./message_batch.ts";
 export type { MessageBatch } from "./message_batch.ts";
-export { ErrorCode, KafkaError } from "./errors.ts";
+export { ErrorCode, isFencingError, KafkaError } from "./errors.ts";
 export { LibraryLoadError, librdkafkaVersion, loadedLibraryPath } from "./ffi.ts";
 export { Offset, partitionKey } from "./partitions.ts";
 export type { TopicPartition, TopicPartitionOffset } from "./partitions.ts";

@@ -207,7 +207,11 @@ export function processorProgram(
       )
         .argParser(logLevel).default("info").env("FERRY_LOG_LEVEL"),
     )
-    .option("--log-file <path>", "also log to this file (rotated at 10 MiB, 5 kept)")
+    .option(
+      "--log-file <path>",
+      "also log to this file (rotated at 10 MiB, 5 kept); an existing folder (or a path " +
+        `ending in /) means <folder>/${name}.log`,
+    )
     .option("--log-file-level <level>", "log file level (default: --log-level)", logLevel)
     .option(
       "--exit-when-idle [seconds]",

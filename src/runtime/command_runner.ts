@@ -53,7 +53,13 @@ export async function runCommand<P>(command: CommandRun<P>): Promise<number> {
     }
     throw error;
   }
-  await configureLogging(command.logging(parsed));
+  try {
+    await configureLogging(command.logging(parsed));
+  } catch (error) {
+    // A log file that cannot be opened (LogFileError says which and what to do): one line.
+    writeError(`${command.name}: ${error instanceof Error ? error.message : String(error)}`);
+    return ExitCode.FAILURE;
+  }
   const controller = new AbortController();
   let signals = 0;
   const onSignal = () => {

@@ -9,17 +9,19 @@
 import type { DownloadedFile } from "../files/downloaded_file.ts";
 
 /**
- * The logger handed to processors: a LogTape logger under `["ferry", "processor", <name>]`,
- * typed by the methods scripts use. Messages are LogTape templates: `{name}` is replaced by the
- * property of that name.
+ * The logger handed to processors: it logs through LogTape under
+ * `["ferry", "processor", <name>]`. A message prints as written, except that `{name}` is
+ * replaced by the property `name` when one is given (and `{{name}}` then prints `{name}`): other
+ * braces (JSON text, say) are kept.
  *
  * @example
  * ```ts
- * import { getLogger } from "@logtape/logtape";
  * import type { ProcessorLogger } from "./define_processor.ts";
+ * import { processorLogger } from "./processor_logger.ts";
  *
- * const logger: ProcessorLogger = getLogger(["ferry", "processor", "checksum"]);
- * logger.info("Checked {path}.", { path: "run1/scan.csv" });
+ * const logger: ProcessorLogger = processorLogger("checksum");
+ * logger.info("Checked {path}.", { path: "run1/scan.csv" }); // Checked "run1/scan.csv".
+ * logger.info("Read " + JSON.stringify({ temp: 21.5 })); // Read {"temp":21.5}
  * ```
  */
 export interface ProcessorLogger {

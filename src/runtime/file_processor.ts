@@ -29,20 +29,34 @@ export type RunSettings =
   & Partial<Omit<FileRunSettings, "topic" | "kafka" | "outputDir" | "name">>;
 
 /**
- * The exit code of a finished file processor run: 0 when every file was processed (or
- * skipped), 1 when some failed or were invalid.
+ * The exit code of a finished file processor run (one that threw exits 1, or 2 for a usage
+ * error, elsewhere):
+ *
+ * - stopped by its signal (SIGINT/SIGTERM): 0 when the stop went as planned, every running
+ *   `process` call finished within the stop grace, whatever failed earlier in the run (the
+ *   failures are in `ferry status` and the summary line), so that a service manager does not
+ *   count every stop as a failure; 1 when the grace ran out with calls still running
+ *   (`givenUp`: those files were not committed and are read again on the next start; the log
+ *   says so);
+ * - otherwise (`--exit-when-idle`): 0 when every file was processed (or skipped), 1 when some
+ *   failed or were invalid.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { exitCodeOf } from "./file_processor.ts";
  * assert.equal(exitCodeOf({ failed: 0, invalid: 1 }), 1);
+ * assert.equal(exitCodeOf({ failed: 2, invalid: 0, stopped: true, givenUp: 0 }), 0);
+ * assert.equal(exitCodeOf({ failed: 0, invalid: 0, stopped: true, givenUp: 1 }), 1);
  * ```
  *
- * @param status The run's final counts.
+ * @param status The run's final counts (`stopped` and `givenUp` false and 0 when left out).
  * @returns The exit code.
  */
-export function exitCodeOf(status: Pick<RunStatus, "failed" | "invalid">): number {
+export function exitCodeOf(
+  status: Pick<RunStatus, "failed" | "invalid"> & Partial<Pick<RunStatus, "stopped" | "givenUp">>,
+): number {
+  if (status.stopped) return (status.givenUp ?? 0) > 0 ? 1 : 0;
   return status.failed + status.invalid > 0 ? 1 : 0;
 }
 
@@ -101,8 +115,10 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
 
   /**
    * Parses the command line (built-in options plus the processor's own), runs until stopped
-   * (SIGINT/SIGTERM: graceful; a second signal: at once) or idle with `--exit-when-idle`, and
-   * exits: 0 when every file was processed, 1 on a runtime error or when files failed, 2 on a
+   * (SIGINT/SIGTERM: no new file starts, running calls finish within `--stop-grace`; a second
+   * signal: at once) or idle with `--exit-when-idle`, and exits with {@linkcode exitCodeOf}'s
+   * code: 0 when every file was processed, or on a stop whose running calls all finished; 1 on
+   * a runtime error, when files failed (not stopped), or when the stop grace ran out; 2 on a
    * usage error. Inside a Ferry worker this does nothing.
    */
   async runFromCommandLine(

@@ -34,8 +34,9 @@ import {
 import { type FailedRecord, FERRY_DIR, FileRegistry } from "../registry/registry.ts";
 import { OffsetTracker } from "./offsets.ts";
 import { FetcherWaker } from "./fetcher_waker.ts";
+import { groupIdleCheck } from "./group_idle.ts";
 import { BrokerUnreachableError, BrokerWatch } from "./broker_watch.ts";
-import { WorkerPool } from "./worker_pool.ts";
+import { type PoolStopReport, WorkerPool } from "./worker_pool.ts";
 import { fileRunMetrics, type PartitionLag, serveMetrics } from "./metrics.ts";
 import { type FileJobMessage, hashMismatchResult, type JobResult } from "./worker_protocol.ts";
 
@@ -120,7 +121,7 @@ export interface FileRunSettings {
  * }
  * const status: RunStatus = {
  *   processed: 9, failed: 1, invalid: 0, skipped: 0, filtered: 0, malformed: 0, abandoned: 0,
- *   inProgress: 2, running: 1, bytes: 1_000_000, seconds: 3, lag: 0,
+ *   inProgress: 2, running: 1, bytes: 1_000_000, seconds: 3, lag: 0, stopped: false, givenUp: 0,
  * };
  * assert.equal(line(status), "9 done, 1 failed, 2 in progress");
  * ```
@@ -150,6 +151,13 @@ export interface RunStatus {
   seconds: number;
   /** Messages not yet read, over the assigned partitions (when known). */
   lag: number | undefined;
+  /** Whether the run was stopped through its `signal` (SIGINT/SIGTERM on the command line). */
+  stopped: boolean;
+  /**
+   * `process` calls still running when the stop grace ran out: given up, their files not
+   * committed (they are read again on the next start).
+   */
+  givenUp: number;
 }
 
 interface RunningFile {
@@ -232,6 +240,8 @@ class FileRunner {
     bytes: 0,
     seconds: 0,
     lag: undefined,
+    stopped: false,
+    givenUp: 0,
   };
 
   constructor(settings: FileRunSettings) {
@@ -301,6 +311,8 @@ class FileRunner {
       try {
         this.#consumer.subscribe([s.topic]);
         await poolStarted;
+        // From a stop asked for on, no file starts (see #drain), even before the loop ends.
+        s.signal?.addEventListener("abort", this.#onAbort, { once: true });
         this.#retryFailed();
         logger.info(
           "Processor {name} reading {topic} as group {group} into {outputDir} " +
@@ -328,8 +340,9 @@ class FileRunner {
         await this.#closeConsumer();
       }
     } finally {
+      s.signal?.removeEventListener("abort", this.#onAbort);
       this.#hashes.close();
-      await this.#pool.stop(s.stopGraceMs);
+      await this.#stopJobs();
       await this.#registry.close();
     }
     this.#report(true);
@@ -413,17 +426,22 @@ class FileRunner {
     }
   }
 
-  /** Whether the run is caught up: nothing running, every assigned partition read to its end. */
+  /**
+   * Whether the run is caught up: nothing running, every assigned partition read to its end,
+   * and the group caught up too (see `group_idle.ts`).
+   */
   async #idle(idleMs: number): Promise<boolean> {
     if (!this.#everAssigned || this.#jobs.size > 0 || this.#watch.down) return false;
     if (Date.now() - this.#lastMessageAt < idleMs) return false;
-    const lag = await this.#lag();
-    return lag === 0;
+    if (await this.#lag() !== 0) return false;
+    // Caught up on its own partitions (maybe none): the group must be too, or this process
+    // would exit mid-rebalance, or while partitions it gave up have lag and no owner.
+    return await groupIdleCheck(this.#consumer, this.#s.topic, this.#s.group).idle();
   }
 
-  async #lag(): Promise<number | undefined> {
+  /** The messages not yet read from this process's own partitions (0 with none assigned). */
+  async #lag(): Promise<number> {
     const assigned = this.#consumer.assignment();
-    if (assigned.length === 0) return undefined;
     let total = 0;
     const positions = this.#consumer.position(assigned);
     for (const position of positions) {
@@ -667,6 +685,8 @@ class FileRunner {
     result: JobResult,
     keptAt?: string,
   ): Promise<void> {
+    // Not run (or not to its end) because the run stops: nothing settles, it is read again.
+    if (result.outcome === "stopped") return;
     const time = new Date().toISOString();
     const partitions = file.partitions.map((p) => p.partition);
     const base = {
@@ -900,16 +920,47 @@ class FileRunner {
     }
   }
 
-  /** Waits for running `process` calls (up to the grace time) before stopping. */
+  /** The run's signal was aborted: no file starts from now on. */
+  readonly #onAbort = (): void => {
+    logger.info("Stop asked for: no new file starts; running process() calls have {grace} s.", {
+      grace: this.#s.stopGraceMs / 1000,
+    });
+    this.#stopJobs();
+  };
+
+  /**
+   * Stops the workers' jobs ({@linkcode WorkerPool.stop}, at most once per run): no file
+   * starts its `process` call from then on, running calls finish up to the stop grace, those
+   * still running then are given up. A file that did not run to its end gets a `stopped`
+   * result, which settles nothing: its offsets are not committed and it is read again.
+   */
+  #stopJobs(): Promise<PoolStopReport> {
+    return this.#pool.stop(this.#s.stopGraceMs);
+  }
+
+  /**
+   * Stops the jobs (see {@linkcode FileRunner.#stopJobs}; the stop grace counts from the
+   * signal when there was one) and waits until every job's result is recorded.
+   */
   async #drain(): Promise<void> {
-    const deadline = Date.now() + this.#s.stopGraceMs;
-    while (this.#jobs.size > 0 && Date.now() < deadline) {
-      await Promise.race([...this.#jobs, sleep(200)]);
+    const { notStarted, givenUp } = await this.#stopJobs();
+    // Every job sent to the pool has its result now, and any other ends `stopped` at once.
+    while (this.#jobs.size > 0) await Promise.allSettled([...this.#jobs]);
+    this.#status.stopped = this.#s.signal?.aborted === true;
+    this.#status.givenUp = givenUp;
+    if (notStarted > 0) {
+      logger.info(
+        "{count} file(s) not started because of the stop: not committed; they will be read " +
+          "again on the next start.",
+        { count: notStarted },
+      );
     }
-    if (this.#jobs.size > 0) {
-      logger.warn("{count} file(s) still processing at stop; they will be read again.", {
-        count: this.#jobs.size,
-      });
+    if (givenUp > 0) {
+      logger.error(
+        "The stop grace of {grace} s ran out with {count} process() call(s) still running: " +
+          "given up, not committed; their files will be read again on the next start.",
+        { count: givenUp, grace: this.#s.stopGraceMs / 1000 },
+      );
     }
   }
 

@@ -105,7 +105,8 @@ export function renderMetrics(families: readonly MetricFamily[]): string {
  *
  * const status = {
  *   processed: 3, failed: 1, invalid: 0, skipped: 0, filtered: 0, malformed: 0, abandoned: 0,
- *   inProgress: 2, running: 1, bytes: 4096, seconds: 9.5, lag: undefined,
+ *   inProgress: 2, running: 1, bytes: 4096, seconds: 9.5, lag: undefined, stopped: false,
+ *   givenUp: 0,
  * };
  * const lags = [{ topic: "raw", partition: 0, lag: 7 }];
  * const text = renderMetrics(fileRunMetrics("checksum", "raw", status, lags));

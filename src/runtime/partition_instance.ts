@@ -1,16 +1,20 @@
 /**
  * A record processor's instance for one partition, inside a worker: its lifecycle
- * (initialize → processRecords* → shutdownRequested → shutdown), its checkpointer, automatic
- * checkpoints, and retries of a failing batch.
+ * (initialize → processRecords* → shutdownRequested → shutdown, never two at once), its
+ * checkpointer (arguments checked at run time), automatic checkpoints, and what happens when a
+ * batch keeps failing (retries from the first record not yet done, the failing record found,
+ * the policy applied to it alone).
  *
  * @module
  */
 
 import type { Logger } from "@logtape/logtape";
+import { literalLogger } from "./processor_logger.ts";
 import {
   type Checkpointer,
   CheckpointError,
   type KafkaRecord,
+  RecordError,
   type RecordProcessorDefinition,
   type ShutdownReason,
 } from "./record_types.ts";
@@ -24,16 +28,43 @@ import type {
 } from "./worker_protocol.ts";
 import { serializeError } from "./worker_protocol.ts";
 
-/** Sends a checkpoint request to the coordinator and waits for its answer. */
-export type CommitRequest = (key: string, offset: number) => Promise<CheckpointFailure | undefined>;
+/** What an instance asks of the coordinator. */
+export interface InstanceRequests {
+  /** Commits `offset` for partition instance `key`; resolves with the failure, if any. */
+  commit(key: string, offset: number): Promise<CheckpointFailure | undefined>;
+  /** Sets failed records aside (dead-letter topic); resolves with an error text, if any. */
+  skip(key: string, records: WireRecord[], error: SerializedError): Promise<string | undefined>;
+}
+
+/** How a batch ended. */
+export interface BatchOutcome {
+  /** Records handled. */
+  processed: number;
+  /** Records skipped by the `skip` policy. */
+  skipped: number;
+  /** Set when the batch stopped at a record that kept failing; `failed` holds that record. */
+  error?: SerializedError;
+  failed?: WireRecord[];
+  /** The partition was lost while the batch ran. */
+  lost?: boolean;
+}
 
 type OpenMessage = Extract<RecordToWorker, { type: "open" }>;
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** How a value is quoted in a message: strings in quotes, other values as they print. */
+function quote(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
 
 /** One partition's instance. */
 export class PartitionInstance implements Checkpointer {
   readonly #open: OpenMessage;
   readonly #state: RecordProcessorDefinition;
-  readonly #commit: CommitRequest;
+  readonly #requests: InstanceRequests;
   readonly #logger: Logger;
   readonly #auto: AutoCheckpoint;
   /** The offset after the last record delivered to `processRecords`. */
@@ -41,19 +72,24 @@ export class PartitionInstance implements Checkpointer {
   /** The last offset committed through this instance. */
   #checkpointed: number;
   #lastCheckpointAt = Date.now();
+  #deliveredSinceCheckpoint = 0;
   #lost = false;
   #closed = false;
+  /** Set once `shutdown` was called: checkpoints after it are refused. */
+  #shutDown = false;
+  /** The batch running now: `close` waits for it, so calls never overlap. */
+  #running: Promise<BatchOutcome> | undefined;
 
   constructor(
     definition: RecordProcessorDefinition,
     open: OpenMessage,
-    commit: CommitRequest,
+    requests: InstanceRequests,
     logger: Logger,
   ) {
     // Per-partition state: `this` inside the user's functions is this object.
     this.#state = Object.create(definition);
     this.#open = open;
-    this.#commit = commit;
+    this.#requests = requests;
     this.#logger = logger;
     this.#auto = open.autoCheckpoint;
     this.#delivered = open.startOffset ?? -1;
@@ -68,56 +104,112 @@ export class PartitionInstance implements Checkpointer {
       startOffset: this.#open.startOffset,
       workerIndex,
       options: options as never,
-      logger: this.#logger,
+      logger: literalLogger(this.#logger),
     });
   }
 
-  /**
-   * Runs `processRecords` on a batch, retrying with backoff. Returns the last error when every
-   * attempt failed.
-   */
-  async process(records: WireRecord[], lag: BatchLag): Promise<SerializedError | undefined> {
-    if (records.length === 0) return undefined;
+  /** Runs `processRecords` on a batch (see the module's description); one at a time. */
+  process(records: WireRecord[], lag: BatchLag): Promise<BatchOutcome> {
+    const run = (this.#running ?? Promise.resolve()).then(() => this.#runBatch(records, lag));
+    this.#running = run;
+    return run;
+  }
+
+  async #runBatch(records: WireRecord[], lag: BatchLag): Promise<BatchOutcome> {
+    const outcome: BatchOutcome = { processed: 0, skipped: 0 };
+    if (records.length === 0 || this.#closed) return outcome;
     const attempts = Math.max(1, this.#open.retries);
-    let lastError: unknown;
-    const first = records[0].offset;
-    const last = records[records.length - 1].offset;
     // Without a committed start offset, the first record delivered is where this began.
-    if (this.#checkpointed < 0) this.#checkpointed = first;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (this.#checkpointed < 0) this.#checkpointed = records[0].offset;
+    let from = 0;
+    let attempt = 0;
+    /** Once the whole rest failed on every attempt: one record per call, to find the bad one. */
+    let oneByOne = false;
+    while (from < records.length) {
+      const part = oneByOne ? records.slice(from, from + 1) : records.slice(from);
+      // Checkpoints inside the call may go up to the end of what it was given.
+      this.#delivered = Math.max(this.#delivered, part[part.length - 1].offset + 1);
       try {
-        // Checkpoints inside the call may go up to the end of this batch.
-        this.#delivered = Math.max(this.#delivered, last + 1);
-        await this.#state.processRecords(records as KafkaRecord[], this, lag);
-        await this.#autoCheckpoint(records.length);
-        return undefined;
+        await this.#state.processRecords(part as KafkaRecord[], this, lag);
+        from += part.length;
+        attempt = 0;
+        continue;
       } catch (error) {
-        lastError = error;
+        attempt++;
+        if (error instanceof CheckpointError && error.kind === "lost") {
+          this.#delivered = Math.max(this.#checkpointed, records[from].offset);
+          return { ...outcome, processed: from - outcome.skipped, lost: true };
+        }
+        const failedAt = this.#failedAt(error, records, from);
+        const named = error instanceof RecordError && records[failedAt]?.offset === error.offset;
         this.#logger.error(
-          "processRecords failed on partition {partition} offsets {first}-{last} " +
+          "processRecords failed on partition {partition} from offset {offset} " +
             "(attempt {attempt} of {attempts}): {error}",
           {
             partition: this.#open.partition,
-            first,
-            last,
+            offset: records[Math.min(failedAt, records.length - 1)].offset,
             attempt,
             attempts,
-            error: error instanceof Error ? error.message : String(error),
+            error: errorText(error),
           },
         );
-        if (error instanceof CheckpointError && error.kind === "lost") break;
+        from = failedAt;
+        if (from >= records.length) break; // everything was checkpointed before the throw
+        // What failed counts as not delivered: no checkpoint goes past it before it succeeds.
+        this.#delivered = Math.max(this.#checkpointed, records[from].offset);
         if (attempt < attempts) {
           await new Promise((r) => setTimeout(r, this.#open.retryBackoffMs * 2 ** (attempt - 1)));
+          continue;
         }
+        attempt = 0;
+        if (!named && !oneByOne && records.length - from > 1) {
+          // Which record fails is not known: go on one record at a time.
+          oneByOne = true;
+          continue;
+        }
+        // records[from] is the record that keeps failing.
+        const failed = [records[from]];
+        const serialized = serializeError(error);
+        if (this.#open.errorPolicy === "skip") {
+          const refused = await this.#requests.skip(this.#open.key, failed, serialized);
+          if (refused === undefined) {
+            outcome.skipped++;
+            from++;
+            oneByOne = false;
+            continue;
+          }
+          serialized.message += ` (and it could not be skipped: ${refused})`;
+        }
+        // Records before the failing one are done and may be checkpointed; not it.
+        this.#delivered = Math.max(this.#checkpointed, records[from].offset);
+        return { ...outcome, processed: from - outcome.skipped, error: serialized, failed };
       }
     }
-    // The failed batch counts as not delivered: a later checkpoint() never commits past it
-    // (with the skip policy the next batch moves on).
-    this.#delivered = Math.max(this.#checkpointed, first);
-    return serializeError(lastError);
+    outcome.processed = records.length - outcome.skipped;
+    try {
+      await this.#autoCheckpoint(records.length);
+    } catch (error) {
+      this.#logger.error("The automatic checkpoint of partition {partition} failed: {error}", {
+        partition: this.#open.partition,
+        error: errorText(error),
+      });
+      if (error instanceof CheckpointError && error.kind === "lost") outcome.lost = true;
+    }
+    return outcome;
   }
 
-  #deliveredSinceCheckpoint = 0;
+  /**
+   * Where a failed call's retry starts: at the record a {@linkcode RecordError} names, else at
+   * the first record not yet checkpointed (never before `from`).
+   */
+  #failedAt(error: unknown, records: WireRecord[], from: number): number {
+    if (error instanceof RecordError) {
+      const named = records.findIndex((r, i) => i >= from && r.offset === error.offset);
+      if (named >= 0) return named;
+    }
+    const pending = records.findIndex((r, i) => i >= from && r.offset >= this.#checkpointed);
+    return pending < 0 ? records.length : pending;
+  }
 
   async #autoCheckpoint(count: number): Promise<void> {
     this.#deliveredSinceCheckpoint += count;
@@ -131,30 +223,35 @@ export class PartitionInstance implements Checkpointer {
   /** {@inheritDoc Checkpointer.checkpoint} */
   async checkpoint(record?: KafkaRecord | { offset: number }): Promise<void> {
     const partition = this.#open.partition;
+    const where = `partition ${partition} of "${this.#open.topic}"`;
     if (this.#lost) {
+      throw new CheckpointError("lost", `Cannot checkpoint ${where}: it was lost here.`);
+    }
+    if (this.#shutDown) {
       throw new CheckpointError(
         "lost",
-        `Partition ${partition} of "${this.#open.topic}" was lost: nothing was committed.`,
+        `Cannot checkpoint ${where}: its processor was shut down (checkpoint in ` +
+          `shutdownRequested or shutdown, not after).`,
       );
     }
-    const offset = record === undefined ? this.#delivered : record.offset + 1;
+    const offset = record === undefined ? this.#delivered : this.#checkedOffset(record) + 1;
     if (record === undefined && offset < 0) return; // nothing delivered yet
     if (offset > this.#delivered) {
       throw new CheckpointError(
         "invalid",
-        `Cannot checkpoint partition ${partition} at offset ${offset}: only offsets before ` +
+        `Cannot checkpoint ${where} at offset ${offset}: only offsets before ` +
           `${this.#delivered} were delivered.`,
       );
     }
     if (offset < this.#checkpointed) {
       throw new CheckpointError(
         "invalid",
-        `Cannot checkpoint partition ${partition} backwards, to ${offset}: it is at ` +
-          `${this.#checkpointed} already.`,
+        `Cannot checkpoint ${where} backwards, to ${offset}: it is at ${this.#checkpointed} ` +
+          `already.`,
       );
     }
     if (offset === this.#checkpointed) return;
-    const failure = await this.#commit(this.#open.key, offset);
+    const failure = await this.#requests.commit(this.#open.key, offset);
     if (failure) {
       if (failure.kind === "lost") this.#lost = true;
       throw new CheckpointError(failure.kind, failure.message);
@@ -164,38 +261,66 @@ export class PartitionInstance implements Checkpointer {
     this.#deliveredSinceCheckpoint = 0;
   }
 
-  /** Ends the instance: `shutdownRequested` unless lost, then `shutdown`. */
+  /** The offset of a checkpoint's argument, checked: `deno run` does not check types. */
+  #checkedOffset(record: unknown): number {
+    const partition = this.#open.partition;
+    if (typeof record !== "object" || record === null || !("offset" in record)) {
+      throw new CheckpointError(
+        "invalid",
+        `Cannot checkpoint partition ${partition} at ${quote(record)}: pass a record from ` +
+          `processRecords, { offset: <whole number> }, or nothing.`,
+      );
+    }
+    const offset = (record as { offset: unknown }).offset;
+    if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) {
+      throw new CheckpointError(
+        "invalid",
+        `Cannot checkpoint partition ${partition} at offset ${quote(offset)}` +
+          `${typeof offset === "number" ? "" : ` (a ${typeof offset})`}: an offset is a whole ` +
+          `number of at least 0.`,
+      );
+    }
+    return offset;
+  }
+
+  /**
+   * Ends the instance once its running batch is done: `shutdownRequested` unless lost, the
+   * automatic checkpoint, then `shutdown`.
+   */
   async close(reason: ShutdownReason): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#running;
     if (reason === "lost") this.#lost = true;
     try {
-      if (reason !== "lost") await this.#state.shutdownRequested?.(this);
+      if (!this.#lost) await this.#state.shutdownRequested?.(this);
     } catch (error) {
       this.#logger.error("shutdownRequested failed on partition {partition}: {error}", {
         partition: this.#open.partition,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorText(error),
       });
     }
     const auto = this.#auto.everyRecords !== undefined || this.#auto.everyMs !== undefined;
-    if (auto && reason !== "lost" && this.#delivered > this.#checkpointed) {
+    if (auto && !this.#lost && this.#delivered > this.#checkpointed) {
       // Automatic checkpoints also cover what was processed since the last one.
       try {
         await this.checkpoint();
       } catch (error) {
         this.#logger.error("The final checkpoint of partition {partition} failed: {error}", {
           partition: this.#open.partition,
-          error: error instanceof Error ? error.message : String(error),
+          error: errorText(error),
         });
       }
     }
     try {
-      await this.#state.shutdown?.({ reason, checkpointer: this });
+      await this.#state.shutdown?.({ reason: this.#lost ? "lost" : reason, checkpointer: this });
     } catch (error) {
       this.#logger.error("shutdown failed on partition {partition}: {error}", {
         partition: this.#open.partition,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorText(error),
       });
+    } finally {
+      this.#shutDown = true;
     }
   }
 }

@@ -73,8 +73,10 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
 
   /**
    * Parses the command line, runs until stopped (SIGINT/SIGTERM) or idle with
-   * `--exit-when-idle`, and exits: 0, 1 on a runtime error or a stopped partition, 2 on a usage
-   * error. Inside a Ferry worker this does nothing.
+   * `--exit-when-idle`, and exits: 0 (also on a signal, once every running batch finished
+   * within `--stop-grace`), 1 on a runtime error, a partition stopped by the error policy or a
+   * batch given up at the stop grace, 2 on a usage error. Inside a Ferry worker this does
+   * nothing.
    */
   async runFromCommandLine(
     args: readonly string[] = Deno.args,
@@ -89,6 +91,7 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
       logging: (parsed) => ({
         level: parsed.logLevel,
         file: parsed.logFile,
+        name: d.name,
         fileLevel: parsed.logFileLevel,
       }),
       statusIntervalMs: (parsed) => parsed.statusIntervalMs,
@@ -119,10 +122,18 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
             progress.update({
               done: s.records,
               bytes: s.bytes,
-              detail: `${s.partitions} partitions, ${s.failedBatches} failed batches`,
+              lag: s.lag,
+              detail: `${s.partitions} partitions` +
+                (s.partitionLags.some((p) => p.lag > 0)
+                  ? ` (lag ${s.partitionLags.map((p) => `p${p.partition}:${p.lag}`).join(" ")})`
+                  : "") +
+                (s.skippedRecords > 0 ? `, ${s.skippedRecords} skipped` : "") +
+                (s.failedBatches > 0 ? `, ${s.failedBatches} failed batches` : ""),
             }),
         });
-        return status.stoppedPartitions > 0 ? 1 : 0;
+        // A partition stopped by the policy, or given up with its batch running past the
+        // stop grace (its records come again), is not a stop as planned.
+        return status.stoppedPartitions > 0 || status.abandonedPartitions > 0 ? 1 : 0;
       },
     });
     if (options.exit ?? true) Deno.exit(code);

@@ -11,6 +11,7 @@ import { getLogger } from "@logtape/logtape";
 import {
   Admin,
   Consumer,
+  isFencingError,
   type KafkaConfig,
   type KafkaError,
   Offset,
@@ -22,9 +23,11 @@ import {
 import type { ErrorPolicy } from "./record_types.ts";
 import { type BatchRun, packedTransfer, packRuns, runBytes, splitRuns } from "./record_batch.ts";
 import { FetcherWaker } from "./fetcher_waker.ts";
+import { groupIdleCheck } from "./group_idle.ts";
 import { WorkerChannel } from "./worker_channel.ts";
 import type {
   AutoCheckpoint,
+  BatchLag,
   CheckpointFailure,
   FromWorker,
   SerializedError,
@@ -75,8 +78,10 @@ export interface RecordRunSettings {
 
 /** Counters of a record processor run. */
 export interface RecordRunStatus {
-  /** Records handed to `processRecords` successfully. */
+  /** Records `processRecords` handled. */
   records: number;
+  /** Records skipped by the `skip` policy (sent to the dead-letter topic when one is set). */
+  skippedRecords: number;
   /** Bytes of record values and keys. */
   bytes: number;
   /** Batches that failed after their retries. */
@@ -85,6 +90,12 @@ export interface RecordRunStatus {
   stoppedPartitions: number;
   /** Partitions currently assigned. */
   partitions: number;
+  /** Records after each assigned partition's position, as far as known (no request). */
+  lag: number;
+  /** The lag of each assigned partition whose position and end are known. */
+  partitionLags: { partition: number; lag: number }[];
+  /** Partitions given up at a stop or revoke whose `processRecords` outlived the stop grace. */
+  abandonedPartitions: number;
   /** Seconds since the start. */
   seconds: number;
 }
@@ -103,6 +114,12 @@ interface PartitionState {
   /** Key and value bytes in `buffer`. */
   bufferedBytes: number;
   inflight: number | undefined;
+  /** The offset after the last record sent to the instance: no commit may go past it. */
+  sentUpTo: number;
+  /** Given up after the stop grace with a batch still running: nothing more is committed. */
+  abandoned: boolean;
+  /** The group's committed offset for the partition, as far as this process knows. */
+  committedAt: number | undefined;
   opened: boolean;
   closing: boolean;
   closed: boolean;
@@ -161,10 +178,14 @@ class RecordRunner {
   #fatal: Error | undefined;
   readonly #status: RecordRunStatus = {
     records: 0,
+    skippedRecords: 0,
     bytes: 0,
     failedBatches: 0,
     stoppedPartitions: 0,
     partitions: 0,
+    lag: 0,
+    partitionLags: [],
+    abandonedPartitions: 0,
     seconds: 0,
   };
 
@@ -281,6 +302,10 @@ class RecordRunner {
     }
   }
 
+  /**
+   * Whether the run is caught up: nothing buffered or running, every assigned partition read
+   * to its end, and the group caught up too (see `group_idle.ts`).
+   */
   async #idle(idleMs: number): Promise<boolean> {
     if (!this.#everAssigned || Date.now() - this.#lastMessageAt < idleMs) return false;
     for (const state of this.#partitions.values()) {
@@ -304,7 +329,9 @@ class RecordRunner {
         return false;
       }
     }
-    return true;
+    // Caught up on its own partitions (maybe none): the group must be too, or this process
+    // would exit mid-rebalance, or while partitions it gave up have lag and no owner.
+    return await groupIdleCheck(this.#consumer, this.#s.topic, this.#s.group).idle();
   }
 
   async #committedAt(tp: TopicPartition, high: number): Promise<boolean> {
@@ -368,26 +395,43 @@ class RecordRunner {
     state.bufferedBytes -= records.data.byteLength;
     this.#status.bytes += records.data.byteLength;
     const lastRun = runs[runs.length - 1];
-    const lastIndex = lastRun.to - 1;
-    const lastTimestamp = lastRun.batch.timestamps[lastIndex];
-    const last = {
-      offset: lastRun.batch.offsets[lastIndex],
-      timestamp: Number.isNaN(lastTimestamp) ? null : lastTimestamp,
-    };
-    const { high } = this.#consumer.cachedWatermarks(state.tp.topic, state.tp.partition);
+    const lastOffset = lastRun.batch.offsets[lastRun.to - 1];
+    state.sentUpTo = lastOffset + 1;
     state.worker.post({
       type: "records",
       key: state.id,
       batchId,
       records,
-      lag: {
-        messagesBehindLatest: high >= 0 ? Math.max(0, high - last.offset - 1) : undefined,
-        millisBehindLatest: last.timestamp === null
-          ? undefined
-          : Math.max(0, Date.now() - last.timestamp),
-      },
+      lag: this.#batchLag(state, lastRun),
     }, packedTransfer(records));
-    this.#status.records += count;
+  }
+
+  /**
+   * How far behind its partition's newest record a batch ending with `lastRun` is: in records
+   * from the last fetch's high watermark; in ms exactly when the newest record is buffered
+   * here already (its timestamp minus the batch's last), else the last record's age (an upper
+   * bound), 0 when caught up.
+   */
+  #batchLag(state: PartitionState, lastRun: BatchRun): BatchLag {
+    const index = lastRun.to - 1;
+    const offset = lastRun.batch.offsets[index];
+    const timestamp = lastRun.batch.timestamps[index];
+    const { high } = this.#consumer.cachedWatermarks(state.tp.topic, state.tp.partition);
+    if (high < 0) return { messagesBehindLatest: undefined, millisBehindLatest: undefined };
+    const behind = Math.max(0, high - offset - 1);
+    if (behind === 0) return { messagesBehindLatest: 0, millisBehindLatest: 0 };
+    if (Number.isNaN(timestamp)) {
+      return { messagesBehindLatest: behind, millisBehindLatest: undefined };
+    }
+    const newest = state.buffer[state.buffer.length - 1];
+    const newestIndex = newest === undefined ? -1 : newest.to - 1;
+    const newestTimestamp = newest === undefined ? NaN : newest.batch.timestamps[newestIndex];
+    const exact = newest !== undefined && newest.batch.offsets[newestIndex] === high - 1 &&
+      !Number.isNaN(newestTimestamp);
+    return {
+      messagesBehindLatest: behind,
+      millisBehindLatest: Math.max(0, (exact ? newestTimestamp : Date.now()) - timestamp),
+    };
   }
 
   #onWorkerMessage(message: FromWorker, worker: WorkerChannel): void {
@@ -409,14 +453,11 @@ class RecordRunner {
       case "batch-done": {
         const state = this.#instances.get(message.key);
         if (!state || state.inflight !== message.batchId) return;
-        if (message.error) {
+        this.#status.records += message.processed;
+        this.#status.skippedRecords += message.skipped;
+        if (message.error && !message.lost) {
           // The partition waits (nothing else in flight) until the failure is dealt with.
-          this.#batchFailed(state, message.error, message.records ?? []).finally(() => {
-            state.inflight = undefined;
-            this.#wake(`idle:${message.key}`);
-            this.#pump(state);
-          });
-          break;
+          this.#batchFailed(state, message.error, message.records ?? []);
         }
         state.inflight = undefined;
         this.#wake(`idle:${message.key}`);
@@ -425,6 +466,9 @@ class RecordRunner {
       }
       case "checkpoint":
         this.#checkpoint(worker, message.key, message.requestId, message.offset);
+        break;
+      case "skip":
+        this.#skip(worker, message.requestId, message.records, message.error);
         break;
       case "closed": {
         const state = this.#instances.get(message.key);
@@ -435,51 +479,55 @@ class RecordRunner {
     }
   }
 
-  async #batchFailed(
-    state: PartitionState,
-    error: SerializedError,
-    records: WireRecord[],
-  ): Promise<void> {
-    const first = records[0]?.offset;
-    const last = records[records.length - 1]?.offset;
-    const where = `partition ${state.tp.partition} offsets ${first}-${last}`;
+  /**
+   * Applies the `stop-partition` or `exit` policy to a record that kept failing (the worker
+   * applies `skip` itself, through #skip; a record it could not skip stops the partition).
+   */
+  #batchFailed(state: PartitionState, error: SerializedError, records: WireRecord[]): void {
+    const where = `partition ${state.tp.partition} at offset ${records[0]?.offset}`;
     if (state.closing) {
-      // Revoked or lost meanwhile: the batch is the next owner's; no policy applies.
-      logger.warn("A batch of {where} failed while the partition was taken away: {error}", {
+      // Revoked or lost meanwhile: the record is the next owner's; no policy applies.
+      logger.warn("Processing {where} failed while the partition was taken away: {error}", {
         where,
         error: error.message,
       });
       return;
     }
     this.#status.failedBatches++;
-    switch (this.#s.errorPolicy) {
-      case "exit":
-        this.#fail(new Error(`processRecords failed on ${where}: ${error.message}`));
-        break;
-      case "skip":
-        logger.error("Skipping {count} records of {where} after failures: {error}", {
-          count: records.length,
-          where,
-          error: error.message,
-        });
-        if (this.#s.deadLetterTopic) {
-          try {
-            await this.#sendToDeadLetters(records, error);
-          } catch (failure) {
-            // Going on would checkpoint past records that are nowhere: stop the partition.
-            logger.error(
-              "Could not send {where} to the dead-letter topic {topic}: {error}; stopping " +
-                "the partition.",
-              { where, topic: this.#s.deadLetterTopic, error: errorText(failure) },
-            );
-            this.#stopPartition(state);
-          }
-        }
-        break;
-      default:
-        logger.error("Stopping {where} after failures: {error}", { where, error: error.message });
-        this.#stopPartition(state);
+    if (this.#s.errorPolicy === "exit") {
+      this.#fail(new Error(`processRecords failed on ${where}: ${error.message}`));
+      return;
     }
+    logger.error("Stopping {where} after failures: {error}", { where, error: error.message });
+    this.#stopPartition(state);
+  }
+
+  /** The `skip` policy: sets records aside (dead-letter topic when set) and answers the worker. */
+  async #skip(
+    worker: WorkerChannel,
+    requestId: number,
+    records: WireRecord[],
+    error: SerializedError,
+  ): Promise<void> {
+    const where = `partition ${records[0]?.partition} at offset ${records[0]?.offset}`;
+    let refused: string | undefined;
+    if (this.#s.deadLetterTopic) {
+      try {
+        await this.#sendToDeadLetters(records, error);
+      } catch (failure) {
+        // Going on would checkpoint past a record that is nowhere: the worker stops there.
+        refused = `sending it to the dead-letter topic "${this.#s.deadLetterTopic}" failed: ` +
+          errorText(failure);
+      }
+    }
+    if (refused === undefined) {
+      logger.error("Skipping {where}{to} after failures: {error}", {
+        where,
+        to: this.#s.deadLetterTopic ? ` (sent to "${this.#s.deadLetterTopic}")` : "",
+        error: error.message,
+      });
+    }
+    worker.post({ type: "skip-result", requestId, ...(refused ? { error: refused } : {}) });
   }
 
   /** Sends failed records to the dead-letter topic; resolves once the broker has them all. */
@@ -539,42 +587,77 @@ class RecordRunner {
     let failure: CheckpointFailure | undefined;
     if (!state || state.lost || this.#partitions.get(state.key) !== state) {
       failure = { kind: "lost", message: `Partition "${key}" is no longer assigned here.` };
+    } else if (state.abandoned) {
+      failure = {
+        kind: "lost",
+        message: `Partition "${key}" was given up after the stop grace: nothing more is ` +
+          `committed for it.`,
+      };
+    } else if (!Number.isSafeInteger(offset) || offset < 0 || offset > state.sentUpTo) {
+      // The instance checks this too: never commit what was not delivered.
+      failure = {
+        kind: "invalid",
+        message: `Cannot commit partition "${key}" at offset ${offset}: only offsets up to ` +
+          `${state.sentUpTo} were delivered.`,
+      };
     } else {
-      for (let attempt = 1;; attempt++) {
-        try {
-          await this.#consumer.commit([{ ...state.tp, offset }]);
-          break;
-        } catch (error) {
-          const retriable = (error as KafkaError).retriable === true;
-          if (!retriable || attempt >= 5) {
-            failure = { kind: "failed", message: errorText(error) };
-            break;
-          }
-          await sleep(100 * 2 ** attempt);
-        }
-      }
+      failure = await this.#commitWithRetries(state, offset);
     }
     worker.post({ type: "checkpoint-result", requestId, ...(failure ? { error: failure } : {}) });
   }
 
-  /** Waits until `ready()` holds, checked whenever `key` is woken; gives up after the timeout. */
-  #waitFor(key: string, timeoutMs: number, ready: () => boolean): Promise<void> {
-    if (ready()) return Promise.resolve();
+  /**
+   * Commits one partition's offset: retriable errors are retried (5 attempts with backoff,
+   * then `failed`), fencing errors are `lost` at once, any other error is `invalid` (retrying
+   * cannot help: not authorized, offset out of range...).
+   */
+  async #commitWithRetries(
+    state: PartitionState,
+    offset: number,
+  ): Promise<CheckpointFailure | undefined> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        await this.#consumer.commit([{ ...state.tp, offset }]);
+        state.committedAt = offset;
+        return undefined;
+      } catch (error) {
+        if (isFencingError(error)) {
+          state.lost = true;
+          return {
+            kind: "lost",
+            message: `Partition "${state.key}" is no longer this member's: ${errorText(error)}`,
+          };
+        }
+        if ((error as KafkaError).retriable !== true) {
+          return { kind: "invalid", message: errorText(error) };
+        }
+        if (attempt >= 5) return { kind: "failed", message: errorText(error) };
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
+  /**
+   * Waits until `ready()` holds, checked whenever `key` is woken; gives up after the timeout.
+   * Resolves with whether `ready()` held.
+   */
+  #waitFor(key: string, timeoutMs: number, ready: () => boolean): Promise<boolean> {
+    if (ready()) return Promise.resolve(true);
     return new Promise((resolve) => {
       let waiters = this.#waiters.get(key);
       if (!waiters) this.#waiters.set(key, waiters = new Set());
       const check = () => {
-        if (ready()) done();
+        if (ready()) done(true);
       };
-      const done = () => {
+      const done = (held: boolean) => {
         clearTimeout(timer);
         waiters.delete(check);
         if (waiters.size === 0 && this.#waiters.get(key) === waiters) this.#waiters.delete(key);
-        resolve();
+        resolve(held);
       };
       const timer = setTimeout(() => {
-        logger.warn("Gave up waiting for {key} after {ms} ms.", { key, ms: timeoutMs });
-        done();
+        logger.debug("Gave up waiting for {key} after {ms} ms.", { key, ms: timeoutMs });
+        done(false);
       }, timeoutMs);
       waiters.add(check);
     });
@@ -665,6 +748,9 @@ class RecordRunner {
       bufferedRecords: 0,
       bufferedBytes: 0,
       inflight: undefined,
+      sentUpTo: committed >= 0 ? committed : 0,
+      abandoned: false,
+      committedAt: committed >= 0 ? committed : undefined,
       opened: false,
       closing: false,
       closed: false,
@@ -683,10 +769,17 @@ class RecordRunner {
       autoCheckpoint: this.#s.autoCheckpoint,
       retries: this.#s.retries,
       retryBackoffMs: 200,
+      errorPolicy: this.#s.errorPolicy,
     });
   }
 
-  /** Ends a partition's instance: waits for its batch, then shutdown(Requested). */
+  /**
+   * Ends a partition's instance: waits for its running batch up to the stop grace, then asks
+   * for shutdownRequested and shutdown (the worker runs them only after the batch, never beside
+   * it). A batch still running after the grace gives the partition up: nothing more is
+   * committed for it (its records come again), and on a stop its instance gets no shutdown
+   * calls (the process exits).
+   */
   async #close(state: PartitionState, reason: "revoked" | "lost" | "stopped"): Promise<void> {
     state.closing = true;
     state.buffer.length = 0;
@@ -694,10 +787,34 @@ class RecordRunner {
     state.bufferedBytes = 0;
     if (reason === "lost") state.lost = true;
     const grace = this.#s.stopGraceMs;
-    await this.#waitFor(`idle:${state.id}`, grace, () => state.inflight === undefined);
+    const idle = await this.#waitFor(`idle:${state.id}`, grace, () => state.inflight === undefined);
+    if (!idle) {
+      state.abandoned = true;
+      this.#status.abandonedPartitions++;
+      const from = state.committedAt === undefined
+        ? "its records"
+        : `its records from offset ${state.committedAt}`;
+      const when = reason === "stopped" ? "on the next start" : "by the partition's next owner";
+      logger.warn(
+        `processRecords on partition {partition} was still running {seconds} s after the ` +
+          `${reason === "stopped" ? "stop" : "revoke"}: nothing more is committed for it; ` +
+          `${from} will be read again ${when} (--stop-grace sets the wait).`,
+        { partition: state.tp.partition, seconds: grace / 1000 },
+      );
+    }
+    if (!idle && reason === "stopped") {
+      // The process exits without waiting for the batch: no shutdown calls beside it.
+      this.#forget(state);
+      return;
+    }
     await this.#waitFor(`opened:${state.id}`, grace, () => state.opened || state.stopped);
-    state.worker.post({ type: "close", key: state.id, reason });
-    await this.#waitFor(`closed:${state.id}`, grace, () => state.closed);
+    // A given-up instance is told it was lost: its shutdown comes after its batch ends.
+    state.worker.post({ type: "close", key: state.id, reason: idle ? reason : "lost" });
+    if (idle) await this.#waitFor(`closed:${state.id}`, grace, () => state.closed);
+    this.#forget(state);
+  }
+
+  #forget(state: PartitionState): void {
     if (this.#partitions.get(state.key) === state) this.#partitions.delete(state.key);
     this.#instances.delete(state.id);
   }
@@ -715,11 +832,32 @@ class RecordRunner {
   }
 
   #snapshot(): RecordRunStatus {
+    const partitionLags = this.#partitionLags();
     return {
       ...this.#status,
       partitions: this.#partitions.size,
+      lag: partitionLags.reduce((sum, p) => sum + p.lag, 0),
+      partitionLags,
       seconds: (Date.now() - this.#started) / 1000,
     };
+  }
+
+  /**
+   * Each assigned partition's lag: records after the next one to process (what is buffered
+   * here counts as lag), from the last fetch's high watermark, without a request.
+   */
+  #partitionLags(): { partition: number; lag: number }[] {
+    const lags: { partition: number; lag: number }[] = [];
+    if (!this.#consumer) return lags;
+    for (const state of this.#partitions.values()) {
+      if (state.closing) continue;
+      const { high } = this.#consumer.cachedWatermarks(state.tp.topic, state.tp.partition);
+      const [position] = this.#consumer.position([state.tp]);
+      if (high < 0 || position === undefined || position.offset < 0) continue;
+      const next = position.offset - state.bufferedRecords;
+      lags.push({ partition: state.tp.partition, lag: Math.max(0, high - next) });
+    }
+    return lags.sort((a, b) => a.partition - b.partition);
   }
 
   #report(final: boolean): void {
@@ -728,8 +866,9 @@ class RecordRunner {
     this.#s.onStatus?.(status);
     if (final) {
       logger.info(
-        "Summary: {records} records in {seconds} s, {failedBatches} failed batches, " +
-          "{stoppedPartitions} stopped partitions.",
+        "Summary: {records} records in {seconds} s, {skippedRecords} skipped, " +
+          "{failedBatches} failed batches, {stoppedPartitions} stopped partitions, " +
+          "{abandonedPartitions} partitions given up at the stop grace.",
         { ...status, seconds: status.seconds.toFixed(1) },
       );
     }

@@ -44,11 +44,19 @@ export interface KafkaRecord {
   timestamp: number | null;
 }
 
-/** How far behind the end of its partition a batch is (the KCL's millisBehindLatest). */
+/**
+ * How far behind the newest record of its partition a batch is (the KCL's `millisBehindLatest`),
+ * from what the consumer knows without asking the broker.
+ */
 export interface BatchInfo {
-  /** Messages in the partition after the batch's last record, when known. */
+  /** Records in the partition after the batch's last record, when known (0: caught up). */
   messagesBehindLatest: number | undefined;
-  /** Milliseconds between the last record's timestamp and now, when it has one. */
+  /**
+   * Milliseconds between the batch's last record and the partition's newest: 0 when caught up;
+   * exact when the newest record was already fetched (its timestamp minus the last record's);
+   * otherwise the last record's age (now minus its timestamp), an upper bound. `undefined` when
+   * the records carry no timestamps or the partition's end is not known yet.
+   */
   millisBehindLatest: number | undefined;
 }
 
@@ -74,16 +82,24 @@ export interface BatchInfo {
 export interface Checkpointer {
   /**
    * Commits after `record` (its offset + 1), or after the last record delivered when called
-   * without one. Resolves once the group coordinator has the offset.
+   * without one. Resolves once the group coordinator has the offset. Only offsets of records
+   * delivered to this instance can be committed, never backwards.
    *
-   * @throws {CheckpointError} `lost` after the partition was lost (nothing is committed),
-   * `invalid` for a checkpoint backwards or past what was delivered, `failed` when the
-   * broker refused the commit after retries.
+   * @throws {CheckpointError} `lost` when the partition is no longer this instance's (revoked
+   * past the stop grace, lost, fenced: nothing is committed; stop, do not retry), `invalid` for a
+   * bad argument (not a record or `{ offset }` with a whole offset of at least 0, backwards, or
+   * past what was delivered) or a commit the broker will never accept (not authorized; do not
+   * retry), `failed` when the broker kept refusing after retries (transient: retry later).
    */
   checkpoint(record?: KafkaRecord | { offset: number }): Promise<void>;
 }
 
-/** Why a {@linkcode CheckpointError} was raised. */
+/**
+ * Why a {@linkcode CheckpointError} was raised, and the Kinesis Client Library exception it
+ * stands for: `lost` (`ShutdownException`), `invalid` (`InvalidStateException`, and the
+ * `IllegalArgumentException` of a bad sequence number), `failed` (`ThrottlingException`,
+ * `KinesisClientLibDependencyException`: the only kind worth retrying).
+ */
 export type CheckpointErrorKind = "lost" | "invalid" | "failed";
 
 /**
@@ -123,6 +139,59 @@ export class CheckpointError extends Error {
     super(message);
     this.name = "CheckpointError";
     this.kind = kind;
+  }
+}
+
+/**
+ * Thrown from `processRecords` to say which record failed: the records before it count as
+ * done, retries start at it, and the error policy applies to it alone (`skip` skips just this
+ * record). Any other error retries from the first record not yet checkpointed.
+ *
+ * @example Name the record that could not be handled
+ * ```ts
+ * import { defineRecordProcessor, RecordError } from "../../mod.ts";
+ *
+ * defineRecordProcessor({
+ *   name: "parse",
+ *   errorPolicy: "skip",
+ *   processRecords(records) {
+ *     for (const record of records) {
+ *       try {
+ *         JSON.parse(new TextDecoder().decode(record.value ?? new Uint8Array()));
+ *       } catch (error) {
+ *         throw new RecordError(record, error);
+ *       }
+ *     }
+ *   },
+ * });
+ * ```
+ */
+export class RecordError extends Error {
+  /** The offset of the record that failed. */
+  readonly offset: number;
+
+  /**
+   * Creates the error for `record` (or `{ offset }`); `cause` is what went wrong (an error or
+   * a message).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { RecordError } from "./record_types.ts";
+   * const error = new RecordError({ offset: 41 }, new SyntaxError("Unexpected token"));
+   * assert.equal(error.offset, 41);
+   * assert.match(error.message, /offset 41: Unexpected token/);
+   * ```
+   */
+  constructor(record: KafkaRecord | { offset: number }, cause?: unknown) {
+    const text = cause instanceof Error
+      ? cause.message
+      : cause === undefined
+      ? "failed"
+      : String(cause);
+    super(`Record at offset ${record.offset}: ${text}`, { cause });
+    this.name = "RecordError";
+    this.offset = record.offset;
   }
 }
 
@@ -171,7 +240,7 @@ export interface PartitionContext<O = Record<string, unknown>> {
 export type ErrorPolicy =
   /** Stop this partition (others go on); the process exits 1 at the end. */
   | "stop-partition"
-  /** Skip the batch (sent to the dead-letter topic when one is set) and go on. */
+  /** Skip the failing record (sent to the dead-letter topic when one is set) and go on. */
   | "skip"
   /** Stop the whole process with exit code 1. */
   | "exit";

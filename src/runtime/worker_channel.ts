@@ -5,7 +5,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
+import { emitWorkerLog } from "./worker_log.ts";
 import type { FromWorker, SerializedError, ToWorker, WorkerInit } from "./worker_protocol.ts";
 
 const HARNESS_URL = new URL("./worker_harness.ts", import.meta.url);
@@ -67,7 +67,7 @@ export class WorkerChannel {
             this.#stoppedResolve();
             break;
           case "log":
-            forwardLog(message.category, message.level, message.message, this.index);
+            emitWorkerLog(message, this.index);
             break;
           case "closing":
             // Deno gives the parent no event when a worker closes itself: the harness says so.
@@ -106,25 +106,5 @@ export class WorkerChannel {
     this.#dead = true;
     this.#worker.terminate();
     this.#stoppedResolve();
-  }
-}
-
-function forwardLog(category: string[], level: string, message: string, worker: number): void {
-  const target = getLogger(category);
-  const text = message.replaceAll("{", "{{").replaceAll("}", "}}");
-  const properties = { worker };
-  switch (level) {
-    case "trace":
-    case "debug":
-      target.debug(text, properties);
-      break;
-    case "info":
-      target.info(text, properties);
-      break;
-    case "warning":
-      target.warn(text, properties);
-      break;
-    default:
-      target.error(text, properties);
   }
 }

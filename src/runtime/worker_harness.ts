@@ -10,7 +10,9 @@
 /// <reference lib="deno.worker" />
 
 import { configure, getLogger, type Logger, type LogRecord } from "@logtape/logtape";
-import { PartitionInstance } from "./partition_instance.ts";
+import { type InstanceRequests, PartitionInstance } from "./partition_instance.ts";
+import { processorLogger } from "./processor_logger.ts";
+import { isCloneError, workerLog } from "./worker_log.ts";
 import { unpackRecords } from "./record_batch.ts";
 import type { RecordProcessorDefinition } from "./record_types.ts";
 import { hashHex, Sha512Hasher } from "../chunks/hash.ts";
@@ -45,21 +47,32 @@ let workerIndex = 0;
 let options: Record<string, unknown> = {};
 let logger: Logger = getLogger(["ferry", "worker"]);
 const instances = new Map<string, PartitionInstance>();
+/** Answers the coordinator owes this worker's instances, by request id. */
 const checkpointWaiters = new Map<number, (failure: CheckpointFailure | undefined) => void>();
-let nextCheckpointId = 1;
+const skipWaiters = new Map<number, (error: string | undefined) => void>();
+let nextRequestId = 1;
 
-function requestCommit(key: string, offset: number): Promise<CheckpointFailure | undefined> {
-  const requestId = nextCheckpointId++;
-  return new Promise((resolve) => {
-    checkpointWaiters.set(requestId, resolve);
-    send({ type: "checkpoint", key, requestId, offset });
-  });
-}
+const instanceRequests: InstanceRequests = {
+  commit(key, offset) {
+    const requestId = nextRequestId++;
+    return new Promise((resolve) => {
+      checkpointWaiters.set(requestId, resolve);
+      send({ type: "checkpoint", key, requestId, offset });
+    });
+  },
+  skip(key, records, error) {
+    const requestId = nextRequestId++;
+    return new Promise((resolve) => {
+      skipWaiters.set(requestId, resolve);
+      send({ type: "skip", key, requestId, records, error });
+    });
+  },
+};
 
 async function handleRecordMessage(message: RecordToWorker): Promise<void> {
   switch (message.type) {
     case "open": {
-      const instance = new PartitionInstance(recordDefinition!, message, requestCommit, logger);
+      const instance = new PartitionInstance(recordDefinition!, message, instanceRequests, logger);
       instances.set(message.key, instance);
       try {
         await instance.initialize(workerIndex, options);
@@ -72,23 +85,31 @@ async function handleRecordMessage(message: RecordToWorker): Promise<void> {
     case "records": {
       const instance = instances.get(message.key);
       const records = unpackRecords(message.records);
-      const error = instance
-        ? await instance.process(records, message.lag)
-        : { name: "Error", message: `No processor instance for "${message.key}".` };
-      if (error) {
-        send({
-          type: "batch-done",
-          key: message.key,
-          batchId: message.batchId,
-          error,
-          records,
-        });
-      } else send({ type: "batch-done", key: message.key, batchId: message.batchId });
+      const outcome = instance ? await instance.process(records, message.lag) : {
+        processed: 0,
+        skipped: 0,
+        error: { name: "Error", message: `No processor instance for "${message.key}".` },
+        failed: records,
+      };
+      const { failed, ...rest } = outcome;
+      send({
+        type: "batch-done",
+        key: message.key,
+        batchId: message.batchId,
+        ...rest,
+        ...(failed ? { records: failed } : {}),
+      });
       break;
     }
     case "checkpoint-result": {
       const resolve = checkpointWaiters.get(message.requestId);
       checkpointWaiters.delete(message.requestId);
+      resolve?.(message.error);
+      break;
+    }
+    case "skip-result": {
+      const resolve = skipWaiters.get(message.requestId);
+      skipWaiters.delete(message.requestId);
       resolve?.(message.error);
       break;
     }
@@ -130,15 +151,16 @@ async function init(message: WorkerInit): Promise<void> {
   if (message.logLevel !== undefined) {
     await configure({
       sinks: {
-        parent: (record: LogRecord) =>
-          send({
-            type: "log",
-            category: [...record.category],
-            level: record.level,
-            message: record.message.map((part) =>
-              typeof part === "string" ? part : JSON.stringify(part)
-            ).join(""),
-          }),
+        // The record itself, re-emitted as it is on the coordinator (never re-parsed there);
+        // values postMessage cannot copy go as their inspected text.
+        parent: (record: LogRecord) => {
+          try {
+            send(workerLog(record));
+          } catch (error) {
+            if (!isCloneError(error)) throw error;
+            send(workerLog(record, true));
+          }
+        },
       },
       loggers: [
         {
@@ -171,7 +193,7 @@ async function init(message: WorkerInit): Promise<void> {
     topic: message.topic,
     workerIndex: message.workerIndex,
     options: message.options as OptionValues<OptionSpecs>,
-    logger: getLogger(["ferry", "processor", message.name]),
+    logger: processorLogger(message.name),
   };
   await definition.initialize?.(context);
 }
@@ -214,7 +236,7 @@ async function keep(
 
 /** The files sent to this worker, run one after the other. */
 let fileQueue: Promise<void> = Promise.resolve();
-/** Set by `shutdown`: files not started yet are not run. */
+/** Set by `shutdown`: files not started yet are not run (they are answered `stopped`). */
 let stopping = false;
 
 async function runFile(message: FileJobMessage): Promise<void> {
@@ -276,20 +298,29 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       }
       break;
     case "file":
-      // The coordinator may send the next file while one runs: run them one at a time.
-      fileQueue = fileQueue.then(() => stopping ? undefined : runFile(message));
+      // The coordinator may send the next file while one runs: run them one at a time. Once
+      // stopping, a file not started yet is not run: its answer says so (it stays unsettled).
+      fileQueue = fileQueue.then(() =>
+        stopping
+          ? send({ type: "result", id: message.id, outcome: "stopped", ms: 0 })
+          : runFile(message)
+      );
       await fileQueue;
       break;
     case "open":
     case "records":
     case "checkpoint-result":
+    case "skip-result":
     case "close":
       await handleRecordMessage(message);
       break;
     case "shutdown":
-      // Files sent ahead that have not started are not run (they stay unsettled).
+      // From now on no file starts; the running one finishes (its result goes before
+      // `stopped`), then the processor's `shutdown` runs. The coordinator terminates the
+      // worker if this takes longer than its stop grace.
       stopping = true;
       try {
+        await fileQueue.catch(() => undefined);
         if (context) await definition?.shutdown?.(context);
       } finally {
         send({ type: "stopped" });

@@ -10,6 +10,10 @@
  * transferred, so that if the worker dies before running it, it goes back to the queue whole.
  * A job's time limit starts when the job before it on that worker finished.
  *
+ * {@linkcode WorkerPool.stop} is the one way a run stops its jobs: from then on no job starts
+ * (queued ones, ones sent ahead and ones submitted later end `stopped` without running), the
+ * running ones finish up to the grace, and those still running then are given up.
+ *
  * @module
  */
 
@@ -55,12 +59,23 @@ function transferBytes(transfer: readonly Transferable[]): number {
   return total;
 }
 
+/** What a stop of the pool left undone; those files stay unsettled (read again next start). */
+export interface PoolStopReport {
+  /** Jobs that never started because the pool was stopping. */
+  notStarted: number;
+  /** Jobs still running when the grace ran out: their workers were terminated. */
+  givenUp: number;
+}
+
 /** Runs file jobs on a fixed number of workers. */
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;
   readonly #slots: Slot[] = [];
   readonly #queue: Job[] = [];
+  /** Set by the first `stop`: no job starts from then on. */
   #stopping = false;
+  #stopped: Promise<PoolStopReport> | undefined;
+  #notStarted = 0;
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
@@ -97,15 +112,27 @@ export class WorkerPool {
     return this.#queue.length + this.#slots.reduce((n, s) => n + s.jobs.length, 0);
   }
 
-  /** Runs a job; resolves with its result (a worker's death becomes a `failed` result). */
+  /**
+   * Runs a job; resolves with its result (a worker's death becomes a `failed` result, and a job
+   * that did not run to its end because the pool stopped a `stopped` one).
+   */
   run(message: FileJobMessage, transfer: Transferable[] = []): Promise<JobResult> {
     return new Promise((resolve) => {
-      this.#queue.push({ message, transfer, resolve });
+      const job = { message, transfer, resolve };
+      if (this.#stopping) return this.#notRun(job);
+      this.#queue.push(job);
       this.#dispatch();
     });
   }
 
+  /** Ends a job that did not start because the pool is stopping. */
+  #notRun(job: Job): void {
+    this.#notStarted++;
+    job.resolve({ type: "result", id: job.message.id, outcome: "stopped", ms: 0 });
+  }
+
   #dispatch(): void {
+    if (this.#stopping) return;
     // Fill the idle workers first, then queue one more job behind each running one.
     for (let depth = 0; depth < JOBS_IN_FLIGHT; depth++) {
       for (const slot of this.#slots) {
@@ -135,6 +162,7 @@ export class WorkerPool {
     clearTimeout(slot.timer);
     const at = slot.jobs.findIndex((j) => j.message.id === result.id);
     const [job] = at < 0 ? [] : slot.jobs.splice(at, 1);
+    if (result.outcome === "stopped") this.#notStarted++; // sent ahead, answered at `shutdown`
     if (slot.jobs.length > 0) this.#startTimer(slot);
     job?.resolve(result);
     this.#dispatch();
@@ -146,10 +174,12 @@ export class WorkerPool {
     if (at < 0) return;
     clearTimeout(slot.timer);
     slot.channel.terminate();
-    // The first job was running; the ones behind it never started: they go back to the queue.
+    // The first job was running; the ones behind it never started: they go back to the queue
+    // (or, stopping, end without running).
     const [job, ...waiting] = slot.jobs;
     slot.jobs = [];
-    this.#queue.unshift(...waiting);
+    if (this.#stopping) waiting.forEach((other) => this.#notRun(other));
+    else this.#queue.unshift(...waiting);
     logger.error("Worker {worker} stopped: {reason}.", { worker: slot.channel.index, reason });
     if (this.#stopping) this.#slots.splice(at, 1);
     else this.#slots[at] = this.#spawn(slot.channel.index);
@@ -163,14 +193,25 @@ export class WorkerPool {
   }
 
   /**
-   * Stops the pool: runs each worker's `shutdown` (up to `graceMs`), then terminates them.
-   * Jobs still queued are dropped (their files stay unsettled and are read again next start).
+   * Stops the pool. From the call on no job starts: queued jobs, jobs sent ahead to a worker
+   * and jobs submitted later end `stopped` without running. Running jobs finish (their time
+   * limit still applies), then each worker runs the processor's `shutdown`; after `graceMs`
+   * the workers still busy are terminated and their jobs end `stopped` (given up). Every job
+   * has its result when this resolves. Calling it again returns the first call's report.
+   *
+   * @param graceMs How long running jobs and `shutdown` may take.
+   * @returns What was left undone.
    */
-  async stop(graceMs = 10_000): Promise<void> {
+  stop(graceMs = 10_000): Promise<PoolStopReport> {
+    return this.#stopped ??= this.#stop(graceMs);
+  }
+
+  async #stop(graceMs: number): Promise<PoolStopReport> {
     this.#stopping = true;
-    this.#queue.length = 0;
+    for (const job of this.#queue.splice(0)) this.#notRun(job);
     const channels = this.#slots.map((s) => s.channel);
-    for (const slot of this.#slots) clearTimeout(slot.timer);
+    // A worker answers the jobs sent ahead to it (`stopped`) at once, and the running one when
+    // it ends; then it says `stopped`.
     for (const channel of channels) channel.post({ type: "shutdown" });
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -178,7 +219,19 @@ export class WorkerPool {
       new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
     ]);
     clearTimeout(timer);
+    let givenUp = 0;
+    for (const slot of this.#slots) {
+      clearTimeout(slot.timer);
+      const [running, ...waiting] = slot.jobs;
+      slot.jobs = [];
+      if (running) {
+        givenUp++;
+        running.resolve({ type: "result", id: running.message.id, outcome: "stopped", ms: 0 });
+      }
+      for (const job of waiting) this.#notRun(job);
+    }
     for (const channel of channels) channel.terminate();
     this.#slots.length = 0;
+    return { notStarted: this.#notStarted, givenUp };
   }
 }

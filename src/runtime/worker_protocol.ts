@@ -6,6 +6,7 @@
 
 import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
 import type { PackedRecords } from "./record_batch.ts";
+import type { CheckpointErrorKind, ErrorPolicy } from "./record_types.ts";
 
 /** An error, as it crosses a worker boundary. */
 export interface SerializedError {
@@ -97,15 +98,19 @@ export type RecordToWorker =
     autoCheckpoint: AutoCheckpoint;
     retries: number;
     retryBackoffMs: number;
+    /** With `skip`, the worker skips a failing record itself (through a `skip` request). */
+    errorPolicy: ErrorPolicy;
   }
   | { type: "records"; key: string; batchId: number; records: PackedRecords; lag: BatchLag }
   | { type: "checkpoint-result"; requestId: number; error?: CheckpointFailure }
+  /** The answer to a `skip` request: `error` when the record could not be set aside. */
+  | { type: "skip-result"; requestId: number; error?: string }
   | { type: "close"; key: string; reason: "revoked" | "lost" | "stopped" };
 
-/** Why a checkpoint failed. */
+/** Why a checkpoint failed: see {@linkcode CheckpointErrorKind}. */
 export interface CheckpointFailure {
-  /** `lost`: the partition is no longer this process's; `failed`: the commit failed. */
-  kind: "lost" | "failed";
+  /** `lost`, `invalid` or `failed`. */
+  kind: CheckpointErrorKind;
   /** What happened. */
   message: string;
 }
@@ -117,11 +122,23 @@ export type RecordFromWorker =
     type: "batch-done";
     key: string;
     batchId: number;
-    /** Set when processRecords failed on every attempt; the records come back with it. */
+    /** Records handled (not counting skipped ones). */
+    processed: number;
+    /** Records skipped by the `skip` policy. */
+    skipped: number;
+    /**
+     * Set when the batch stopped at a record that failed on every attempt (policies
+     * `stop-partition` and `exit`, or a `skip` that could not set it aside); `records` holds
+     * that record. Nothing from it on was processed.
+     */
     error?: SerializedError;
     records?: WireRecord[];
+    /** The partition was lost while the batch ran: no policy applies. */
+    lost?: boolean;
   }
   | { type: "checkpoint"; key: string; requestId: number; offset: number }
+  /** With the `skip` policy: set a record aside (dead-letter topic when set) before going on. */
+  | { type: "skip"; key: string; requestId: number; records: WireRecord[]; error: SerializedError }
   | { type: "closed"; key: string };
 
 /** What the coordinator sends a worker. */
@@ -134,7 +151,12 @@ export type JobOutcome =
   /** `process` returned or threw an error. */
   | "failed"
   /** The rebuilt file's SHA-512 did not match: nothing was processed. */
-  | "invalid";
+  | "invalid"
+  /**
+   * The run was stopping: `process` was not called on the file, or was still running when the
+   * stop grace ran out. Nothing is recorded and the file is read again on the next start.
+   */
+  | "stopped";
 
 /** A job's result. */
 export interface JobResult {
@@ -174,15 +196,24 @@ export function hashMismatchResult(
   };
 }
 
-/** A log record forwarded from a worker. */
+/**
+ * A LogTape record forwarded from a worker (made by `workerLog` in `worker_log.ts`), emitted
+ * again as it is on the coordinator: its text is never parsed as a template there.
+ */
 export interface WorkerLog {
   type: "log";
   /** The logger category. */
   category: string[];
   /** The level. */
   level: "trace" | "debug" | "info" | "warning" | "error" | "fatal";
-  /** The rendered message. */
-  message: string;
+  /** The message: text and values alternating, text first and last (LogTape's `message`). */
+  message: unknown[];
+  /** The message as written (a tagged template's strings). */
+  rawMessage: string | string[];
+  /** When it was logged, in ms since the epoch. */
+  timestamp: number;
+  /** The record's properties (any that could not be copied, as their inspected text). */
+  properties: Record<string, unknown>;
 }
 
 /** What a worker sends the coordinator. */

@@ -18,6 +18,8 @@ export interface PutRecordsOptions {
   headers?: boolean;
   /** Pad every value with zeros to this many bytes. */
   valueBytes?: number;
+  /** Give record `i` the timestamp `timestampBase + i * 1000` (ms); default: when produced. */
+  timestampBase?: number;
 }
 
 /**
@@ -42,6 +44,9 @@ export async function putRecords(
         key: encoder.encode(`k${i % 7}`),
         value: padded(encoder.encode(`p${partition}-${i}`), options.valueBytes ?? 0),
         ...(options.headers ? { headers: [{ key: "n", value: encoder.encode(String(i)) }] } : {}),
+        ...(options.timestampBase === undefined
+          ? {}
+          : { timestamp: options.timestampBase + i * 1000 }),
       });
       deliveries.push(pending.delivered);
     }
@@ -91,7 +96,10 @@ export interface RecordEvent {
   partition: number;
   /** `initialize`, `records`, `checkpoint`, `shutdownRequested`, `shutdown`, ... */
   event: string;
-  /** The event's detail (for `records`: `<first>-<last> <count> <messagesBehindLatest>`). */
+  /**
+   * The event's detail (for `records`: `<first>-<last> <count> <messagesBehindLatest>
+   * <millisBehindLatest>`).
+   */
   detail: string;
 }
 

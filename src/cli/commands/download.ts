@@ -68,7 +68,8 @@ export function createDownloadCommand(context: CliContext): Command {
       "after",
       `
 Exit status: 0 every file rebuilt; 1 some file's content did not match its SHA-512 (see
-\`ferry status <output-dir>\`), or a runtime error; 2 usage or configuration error.
+\`ferry status <output-dir>\`), or a runtime error; 2 usage or configuration error. Stopped
+by SIGINT/SIGTERM: 0 once the files being rebuilt finished, 1 if --stop-grace ran out first.
 
 Examples:
   ferry download --topic raw-data --output-dir ./downloads -b 127.0.0.1:9092

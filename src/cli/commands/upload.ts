@@ -221,7 +221,11 @@ export function createUploadCommand(context: CliContext): Command {
       new Option("--log-level <level>", "console log level: debug, info, warning, error")
         .default("info").env("FERRY_LOG_LEVEL"),
     )
-    .option("--log-file <file>", "also log to this file (rotated at 10 MiB)")
+    .option(
+      "--log-file <path>",
+      "also log to this file (rotated at 10 MiB, 5 kept); an existing folder (or a path ending " +
+        "in /) means <folder>/upload.log",
+    )
     .option("--log-file-level <level>", "log file level (default: --log-level)")
     .option("-q, --quiet", "no progress line; only warnings and errors on the console")
     .addHelpText(
@@ -298,7 +302,13 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
     );
   }
 
-  await configureLogging({ level, file: flags.logFile, fileLevel, quiet: flags.quiet });
+  await configureLogging({
+    level,
+    file: flags.logFile,
+    name: "upload",
+    fileLevel,
+    quiet: flags.quiet,
+  });
   logger.debug("Producer configuration:\n{config}", { config: describeKafkaConfig(kafka) });
 
   const progress = new Progress({ noun: "files", quiet: flags.quiet });
