@@ -7,8 +7,8 @@
  */
 
 import { assert, assertEquals } from "./support/assert.ts";
-import { withTopic } from "./support/broker.ts";
-import { runProcessor, startProcessor, waitUntil } from "./support/processor.ts";
+import { BOOTSTRAP, withTopic } from "./support/broker.ts";
+import { FAST_GROUP, runProcessor, startProcessor, waitUntil } from "./support/processor.ts";
 import {
   committedOffsets,
   deliveredOffsets,
@@ -16,6 +16,7 @@ import {
   readEvents,
   type RecordEvent,
 } from "./support/records.ts";
+import { Consumer } from "../src/kafka/mod.ts";
 
 const SCRIPT = "tests/fixtures/recording_record_processor.ts";
 
@@ -171,5 +172,57 @@ Deno.test("lag: messagesBehindLatest and millisBehindLatest against a known back
     // was fetched already, so exact; caught up is 0, however old the records are).
     assertEquals(batches.map((b) => b[2]), ["20", "10", "0"]);
     assertEquals(batches.map((b) => b[3]), ["20000", "10000", "0"]);
+  });
+});
+
+Deno.test("fenced by another process with the same static identity: the checkpoint is lost, nothing committed", async () => {
+  await withTopic(1, async (topic) => {
+    const { events, group } = await prepareRecordRun(topic, 1, 20);
+    const identity = `fenced-${crypto.randomUUID().slice(0, 8)}`;
+    const { result } = startProcessor(
+      SCRIPT,
+      args(
+        topic,
+        group,
+        events,
+        ...["--max-batch", "10", "--sleep-ms", "6000", ...FAST_GROUP],
+        ...["-X", `group.instance.id=${identity}`],
+      ),
+      { timeoutMs: 120_000 },
+    );
+    await waitUntil(async () => names(await readEvents(events)).includes("records"), "a batch");
+    // A second consumer takes the same identity: the broker fences the processor's member.
+    await using impostor = new Consumer({
+      "bootstrap.servers": BOOTSTRAP,
+      "group.id": group,
+      "group.instance.id": identity,
+      "partition.assignment.strategy": "cooperative-sticky",
+      "enable.auto.commit": false,
+      "session.timeout.ms": 6000,
+    });
+    impostor.subscribe([topic]);
+    const deadline = Date.now() + 30_000;
+    while (impostor.assignment().length === 0 && Date.now() < deadline) {
+      await impostor.poll({ timeoutMs: 100, maxMessages: 1 });
+    }
+    assertEquals(impostor.assignment().length, 1, "the impostor joined");
+    const run = await result;
+    assertEquals(run.code, 1, run.stderr);
+    const all = names(await readEvents(events));
+    // The batch's checkpoint after the fencing: kind lost (not failed), and no retry of it.
+    assertEquals(all.filter((e) => e.startsWith("checkpoint")), ["checkpoint-failed"], run.stderr);
+    assertEquals(
+      (await readEvents(events)).find((e) => e.event === "checkpoint-failed")?.detail,
+      "lost",
+    );
+    assertEquals(all.filter((e) => e === "records").length, 1, "not retried");
+    assertEquals(
+      (await readEvents(events)).filter((e) => e.event.startsWith("shutdown")).map((e) =>
+        `${e.event} ${e.detail}`
+      ),
+      ["shutdown lost"],
+      "no shutdownRequested for a partition that is not ours",
+    );
+    assertEquals(await committedOffsets(group, topic, 1), [-1001], "nothing committed");
   });
 });

@@ -9,6 +9,7 @@ import { withTopic } from "./support/broker.ts";
 import { putFiles, testBytes, type TestFile } from "./support/chunks.ts";
 import { freePort } from "./support/net.ts";
 import { processorArgs, startProcessor, waitUntil } from "./support/processor.ts";
+import { prepareRecordRun } from "./support/records.ts";
 import { renderMetrics, serveMetrics } from "../src/runtime/metrics.ts";
 
 const SCRIPT = "tests/fixtures/recording_processor.ts";
@@ -145,6 +146,55 @@ Deno.test("a running processor serves its metrics and logs one line per file", a
       if (!exited) child.kill("SIGKILL");
       await result;
       await Deno.remove(out, { recursive: true });
+    }
+  });
+});
+
+Deno.test("a running record processor serves its metrics with each partition's lag", async () => {
+  await withTopic(2, async (topic) => {
+    const { events, group } = await prepareRecordRun(topic, 2, 30);
+    const port = freePort();
+    // Slow batches of 10: the lag of each partition shows while its records wait.
+    const { child, result } = startProcessor("tests/fixtures/recording_record_processor.ts", [
+      ...["--topic", topic, "--group", group, "--events-file", events, "--workers", "2"],
+      ...["--max-batch", "10", "--sleep-ms", "1500", "--metrics-port", String(port)],
+      ...["--status-interval", "0.5"],
+    ]);
+    const killer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    try {
+      let latest = new Map<string, number>();
+      const scrape = async () => {
+        try {
+          latest = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+        } catch (error) {
+          if (!(error instanceof TypeError)) throw error; // not listening yet
+          return false;
+        }
+        return [0, 1].every((p) =>
+          (sample(latest, "ferry_partition_lag", `partition="${p}"`) ?? 0) > 0
+        );
+      };
+      await waitUntil(scrape, "a lag on both partitions", 60_000);
+      for (const p of [0, 1]) {
+        const lag = sample(latest, "ferry_partition_lag", `partition="${p}"`)!;
+        assert(lag > 0 && lag <= 30, `partition ${p}: lag ${lag}`);
+      }
+      assertEquals(sample(latest, "ferry_partitions_assigned"), 2);
+      await waitUntil(
+        async () => {
+          await scrape();
+          return sample(latest, "ferry_records_processed_total") === 60;
+        },
+        "60 records processed",
+        60_000,
+      );
+      child.kill("SIGTERM");
+      const run = await result;
+      assertEquals(run.code, 0, run.stderr);
+      // The status line shows the lag per partition while there is one.
+      assert(/lag \d+, 2 partitions \(lag p0:\d+ p1:\d+\)/.test(run.stderr), run.stderr);
+    } finally {
+      clearTimeout(killer);
     }
   });
 });

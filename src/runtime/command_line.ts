@@ -95,7 +95,7 @@ export interface ProcessorArguments {
   maxPartialFiles: number;
   /** File processors: the most bytes of incomplete files held in memory. */
   maxPartialBytes: number;
-  /** File processors: serve Prometheus metrics on this port of 127.0.0.1. */
+  /** Serve Prometheus metrics on this port of 127.0.0.1. */
   metricsPort: number | undefined;
   /** The processor's own options, by their camelCase names. */
   options: Record<string, string | number | boolean | undefined>;
@@ -247,13 +247,13 @@ export function processorProgram(
         "most MiB of incomplete files held in memory; beyond, they continue on disk",
         positiveInt("--max-partial-mb"),
         DEFAULT_MAX_PARTIAL_BYTES / (1024 * 1024),
-      )
-      .option(
-        "--metrics-port <port>",
-        "serve Prometheus metrics on http://127.0.0.1:<port>/metrics",
-        tcpPort,
       );
   }
+  program.option(
+    "--metrics-port <port>",
+    "serve Prometheus metrics on http://127.0.0.1:<port>/metrics",
+    tcpPort,
+  );
   if (kind === "download") {
     program
       .option("-o, --output-dir <dir>", "output directory (rebuilt files, logs)")

@@ -1,9 +1,9 @@
 /**
- * An optional Prometheus-style metrics endpoint for a running file processor
+ * An optional Prometheus-style metrics endpoint for a running file or record processor
  * (`--metrics-port <n>`): `GET http://127.0.0.1:<n>/metrics` answers in the Prometheus text
  * exposition format (version 0.0.4) with the run's counters (files processed, failed, invalid,
- * skipped; bytes received), gauges (files being rebuilt and processed) and the lag of every
- * assigned partition. It listens on loopback only: put a reverse proxy in front to expose it.
+ * skipped; records processed, skipped; bytes received), gauges (files being rebuilt and
+ * processed, partitions assigned) and the lag of every assigned partition. It listens on loopback only: put a reverse proxy in front to expose it.
  *
  * @module
  */
@@ -168,16 +168,114 @@ export function fileRunMetrics(
     ),
     one("ferry_files_running", "gauge", "Files in process() right now.", status.running),
     one("ferry_run_seconds", "gauge", "Seconds since the run started.", status.seconds),
-    {
-      name: "ferry_partition_lag",
-      type: "gauge",
-      help: "Messages between the consumer's position and the end of the partition.",
-      samples: lags.map((lag) => ({
-        labels: { ...labels, partition: String(lag.partition) },
-        value: lag.lag,
-      })),
-    },
+    lagFamily(labels, lags),
   ];
+}
+
+/** The counters of a record processor run that its metrics show. */
+export interface RecordRunCounters {
+  /** Records `processRecords` handled. */
+  records: number;
+  /** Records skipped by the `skip` policy. */
+  skippedRecords: number;
+  /** Bytes of keys and values received. */
+  bytes: number;
+  /** Records that kept failing (policies `stop-partition` and `exit`). */
+  failedBatches: number;
+  /** Partitions stopped by the `stop-partition` policy. */
+  stoppedPartitions: number;
+  /** Partitions assigned now. */
+  partitions: number;
+  /** Seconds since the start. */
+  seconds: number;
+}
+
+/**
+ * The metric families of a record processor run: its counters, and the lag of each assigned
+ * partition (`ferry_partition_lag`, as for file processors).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recordRunMetrics, renderMetrics } from "./metrics.ts";
+ *
+ * const status = {
+ *   records: 1200, skippedRecords: 1, bytes: 65536, failedBatches: 0, stoppedPartitions: 0,
+ *   partitions: 2, seconds: 4.5,
+ * };
+ * const text = renderMetrics(
+ *   recordRunMetrics("counts", "events", status, [{ topic: "events", partition: 1, lag: 40 }]),
+ * );
+ * assert.match(text, /^ferry_records_processed_total\{processor="counts",topic="events"\} 1200$/m);
+ * assert.match(text, /^ferry_partition_lag\{processor="counts",topic="events",partition="1"\} 40$/m);
+ * ```
+ *
+ * @param processor The processor's name (a label on every sample).
+ * @param topic The topic (a label on every sample).
+ * @param status The run's counters.
+ * @param lags The lag of each assigned partition whose lag is known.
+ * @returns The families, in a stable order.
+ */
+export function recordRunMetrics(
+  processor: string,
+  topic: string,
+  status: RecordRunCounters,
+  lags: readonly PartitionLag[],
+): MetricFamily[] {
+  const labels = { processor, topic };
+  const one = (
+    name: string,
+    type: "counter" | "gauge",
+    help: string,
+    value: number,
+  ): MetricFamily => ({ name, type, help, samples: [{ labels, value }] });
+  return [
+    one(
+      "ferry_records_processed_total",
+      "counter",
+      "Records processRecords handled.",
+      status.records,
+    ),
+    one(
+      "ferry_records_skipped_total",
+      "counter",
+      "Records skipped by the skip policy (sent to the dead-letter topic when set).",
+      status.skippedRecords,
+    ),
+    one(
+      "ferry_records_failed_total",
+      "counter",
+      "Records that kept failing and stopped their partition or the run.",
+      status.failedBatches,
+    ),
+    one(
+      "ferry_bytes_received_total",
+      "counter",
+      "Bytes of keys and values received.",
+      status.bytes,
+    ),
+    one("ferry_partitions_assigned", "gauge", "Partitions assigned now.", status.partitions),
+    one(
+      "ferry_partitions_stopped",
+      "gauge",
+      "Partitions stopped by the stop-partition policy.",
+      status.stoppedPartitions,
+    ),
+    one("ferry_run_seconds", "gauge", "Seconds since the run started.", status.seconds),
+    lagFamily(labels, lags),
+  ];
+}
+
+function lagFamily(labels: Record<string, string>, lags: readonly PartitionLag[]): MetricFamily {
+  return {
+    name: "ferry_partition_lag",
+    type: "gauge",
+    help: "Messages between the consumer's position and the end of the partition.",
+    samples: lags.map((lag) => ({
+      labels: { ...labels, partition: String(lag.partition) },
+      value: lag.lag,
+    })),
+  };
 }
 
 /** Options of {@linkcode serveMetrics}. */

@@ -115,6 +115,7 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
           },
           exitWhenIdleMs: parsed.exitWhenIdleMs,
           stopGraceMs: parsed.stopGraceMs,
+          metricsPort: parsed.metricsPort,
           statusIntervalMs: progress.intervalMs,
           logLevel: parsed.logLevel,
           signal,

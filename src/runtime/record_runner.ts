@@ -23,6 +23,7 @@ import {
 import type { ErrorPolicy } from "./record_types.ts";
 import { type BatchRun, packedTransfer, packRuns, runBytes, splitRuns } from "./record_batch.ts";
 import { FetcherWaker } from "./fetcher_waker.ts";
+import { type PartitionLag, recordRunMetrics, serveMetrics } from "./metrics.ts";
 import { groupIdleCheck } from "./group_idle.ts";
 import { WorkerChannel } from "./worker_channel.ts";
 import type {
@@ -74,6 +75,8 @@ export interface RecordRunSettings {
   signal?: AbortSignal;
   /** Called with the status every `statusIntervalMs` and at the end. */
   onStatus?: (status: RecordRunStatus) => void;
+  /** Serve Prometheus metrics on this port of 127.0.0.1 (0: any free port). */
+  metricsPort?: number;
 }
 
 /** Counters of a record processor run. */
@@ -93,7 +96,7 @@ export interface RecordRunStatus {
   /** Records after each assigned partition's position, as far as known (no request). */
   lag: number;
   /** The lag of each assigned partition whose position and end are known. */
-  partitionLags: { partition: number; lag: number }[];
+  partitionLags: PartitionLag[];
   /** Partitions given up at a stop or revoke whose `processRecords` outlived the stop grace. */
   abandonedPartitions: number;
   /** Seconds since the start. */
@@ -253,10 +256,19 @@ class RecordRunner {
           topic: s.topic,
           group: s.group,
         });
+        await using _metrics = s.metricsPort === undefined ? undefined : serveMetrics({
+          port: s.metricsPort,
+          collect: () => {
+            const status = this.#snapshot();
+            return recordRunMetrics(s.name, s.topic, status, status.partitionLags);
+          },
+        });
         await this.#loop();
-        // Graceful stop: every instance gets shutdownRequested and shutdown("stopped").
+        // Graceful stop: every instance gets shutdownRequested and shutdown("stopped") once
+        // its batch is done; fenced (another member has the partitions): shutdown("lost").
+        const reason = isFencingError(this.#fatal) ? "lost" : "stopped";
         await Promise.all(
-          [...this.#partitions.values()].map((state) => this.#close(state, "stopped")),
+          [...this.#partitions.values()].map((state) => this.#close(state, reason)),
         );
       } finally {
         await this.#consumer.close();
@@ -281,11 +293,19 @@ class RecordRunner {
     const s = this.#s;
     while (!s.signal?.aborted && !this.#fatal) {
       // One buffer of keys and values per poll, split into runs of one partition each.
-      const batch = await this.#consumer.pollBatch({
-        maxMessages: POLL_MESSAGES,
-        maxBytes: POLL_BYTES,
-        timeoutMs: 100,
-      });
+      let batch;
+      try {
+        batch = await this.#consumer.pollBatch({
+          maxMessages: POLL_MESSAGES,
+          maxBytes: POLL_BYTES,
+          timeoutMs: 100,
+        });
+      } catch (error) {
+        // A fatal client error ends the loop; the instances still close in order.
+        if (!(error instanceof Error) || !(error as KafkaError).fatal) throw error;
+        this.#fail(error);
+        break;
+      }
       this.#fetchers.polled(batch.length);
       if (batch.length > 0) this.#lastMessageAt = Date.now();
       for (const run of splitRuns(batch)) {
@@ -846,8 +866,8 @@ class RecordRunner {
    * Each assigned partition's lag: records after the next one to process (what is buffered
    * here counts as lag), from the last fetch's high watermark, without a request.
    */
-  #partitionLags(): { partition: number; lag: number }[] {
-    const lags: { partition: number; lag: number }[] = [];
+  #partitionLags(): PartitionLag[] {
+    const lags: PartitionLag[] = [];
     if (!this.#consumer) return lags;
     for (const state of this.#partitions.values()) {
       if (state.closing) continue;
@@ -855,7 +875,7 @@ class RecordRunner {
       const [position] = this.#consumer.position([state.tp]);
       if (high < 0 || position === undefined || position.offset < 0) continue;
       const next = position.offset - state.bufferedRecords;
-      lags.push({ partition: state.tp.partition, lag: Math.max(0, high - next) });
+      lags.push({ ...state.tp, lag: Math.max(0, high - next) });
     }
     return lags.sort((a, b) => a.partition - b.partition);
   }
