@@ -17,8 +17,8 @@
  * @module
  */
 
-export { defineProcessor, FileProcessor } from "./src/runtime/file_processor.ts";
-export type { CommandLineOptions, RunSettings } from "./src/runtime/file_processor.ts";
+export { defineProcessor, FileProcessor } from "./src/file_processor/define.ts";
+export type { CommandLineOptions, RunSettings } from "./src/file_processor/define.ts";
 export type {
   OptionSpec,
   OptionSpecs,
@@ -29,13 +29,13 @@ export type {
   ProcessorContext,
   ProcessorDefinition,
   ProcessorLogger,
-} from "./src/runtime/define_processor.ts";
-export type { FileRunSettings, RunStatus } from "./src/runtime/file_runner.ts";
-export { defineRecordProcessor, RecordProcessor } from "./src/runtime/record_processor.ts";
-export type { RecordRunOptions } from "./src/runtime/record_processor.ts";
-export type { RecordRunSettings, RecordRunStatus } from "./src/runtime/record_runner.ts";
-export type { AutoCheckpoint } from "./src/runtime/worker_protocol.ts";
-export { CheckpointError, RecordError } from "./src/runtime/record_types.ts";
+} from "./src/processor/definition.ts";
+export type { FileRunSettings, RunStatus } from "./src/file_processor/runner.ts";
+export { defineRecordProcessor, RecordProcessor } from "./src/record_processor/define.ts";
+export type { RecordRunOptions } from "./src/record_processor/define.ts";
+export type { RecordRunSettings, RecordRunStatus } from "./src/record_processor/runner.ts";
+export type { AutoCheckpoint } from "./src/workers/protocol.ts";
+export { CheckpointError, RecordError } from "./src/record_processor/types.ts";
 export type {
   BatchInfo,
   Checkpointer,
@@ -45,7 +45,7 @@ export type {
   PartitionContext,
   RecordProcessorDefinition,
   ShutdownReason,
-} from "./src/runtime/record_types.ts";
+} from "./src/record_processor/types.ts";
 export type {
   DownloadedFile,
   PartitionRange,

@@ -87,7 +87,7 @@ async function workerEntryModules(): Promise<string[]> {
   return entries.sort();
 }
 
-const HARNESS_PATH = "src/runtime/worker_harness.ts";
+const HARNESS_PATH = "src/workers/harness.ts";
 
 /** The local modules every worker loads (besides the user's script, which the harness imports). */
 async function workerGraphs(): Promise<{ modules: Set<string>; npm: Set<string> }> {

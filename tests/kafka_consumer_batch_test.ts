@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { BOOTSTRAP, uniqueName, withTopic } from "./support/broker.ts";
 import { Consumer, type MessageBatch, Producer } from "../src/kafka/mod.ts";
-import { type BatchRun, packRuns, splitRuns, unpackRecords } from "../src/runtime/record_batch.ts";
+import { type BatchRun, packRuns, splitRuns, unpackRecords } from "../src/record_processor/batch.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -1,5 +1,5 @@
 /**
- * The `--exit-when-idle` group rule (src/runtime/group_idle.ts): the decision on plain values
+ * The `--exit-when-idle` group rule (src/processor/group_idle.ts): the decision on plain values
  * (no broker), the check's requests and throttling against a fake source, and the check
  * against the real broker (a group with members, an empty group with committed offsets).
  */
@@ -15,7 +15,7 @@ import {
   type GroupView,
   type PartitionOffsets,
   unreadRecords,
-} from "../src/runtime/group_idle.ts";
+} from "../src/processor/group_idle.ts";
 import { Consumer, type ConsumerGroupDescription, KafkaError } from "../src/kafka/mod.ts";
 
 function view(

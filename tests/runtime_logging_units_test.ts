@@ -6,8 +6,8 @@
 
 import { configure, getTextFormatter, type LogRecord, reset } from "@logtape/logtape";
 import { assert, assertEquals } from "./support/assert.ts";
-import { processorLogger } from "../src/runtime/processor_logger.ts";
-import { emitWorkerLog, isCloneError, workerLog } from "../src/runtime/worker_log.ts";
+import { processorLogger } from "../src/processor/logger.ts";
+import { emitWorkerLog, isCloneError, workerLog } from "../src/workers/log.ts";
 import { emitLogLine } from "../src/kafka/log.ts";
 import {
   closeLogging,

@@ -10,7 +10,7 @@ import { putFiles, testBytes, type TestFile } from "./support/chunks.ts";
 import { freePort } from "./support/net.ts";
 import { processorArgs, startProcessor, waitUntil } from "./support/processor.ts";
 import { prepareRecordRun } from "./support/records.ts";
-import { renderMetrics, serveMetrics } from "../src/runtime/metrics.ts";
+import { renderMetrics, serveMetrics } from "../src/command/metrics.ts";
 
 const SCRIPT = "tests/fixtures/recording_processor.ts";
 

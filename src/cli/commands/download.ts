@@ -1,7 +1,7 @@
 /**
  * `ferry download`: rebuild the files of a topic into a directory (OpenMSIStream's
  * `DataFileDownloadDirectory`). It runs the built-in download processor
- * (`src/runtime/download.ts`) through the same file runtime and with the same command line as
+ * (`src/file_processor/download.ts`) through the same file runtime and with the same command line as
  * any processor, in disk mode.
  *
  * @module
@@ -12,10 +12,10 @@ import {
   OPENMSISTREAM_ALIASES,
   processorProgram,
   readProcessorArguments,
-} from "../../runtime/command_line.ts";
-import { DOWNLOAD_SCRIPT_URL, downloadGroup, downloadProcessor } from "../../runtime/download.ts";
-import { exitCodeOf } from "../../runtime/file_processor.ts";
-import type { RunStatus } from "../../runtime/file_runner.ts";
+} from "../../command/processor_options.ts";
+import { DOWNLOAD_SCRIPT_URL, downloadGroup, downloadProcessor } from "../../file_processor/download.ts";
+import { exitCodeOf } from "../../file_processor/define.ts";
+import type { RunStatus } from "../../file_processor/runner.ts";
 import { UsageError } from "../../command/exit_codes.ts";
 import { configureLogging } from "../../command/logging.ts";
 import { formatBytes, Progress } from "../../command/progress.ts";

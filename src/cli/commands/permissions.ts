@@ -1,14 +1,14 @@
 /**
  * `ferry permissions <script> --output-dir D [--config F] [--log-file L]`: prints the
  * `deno run` line with the narrowest permissions that run the processor script (see
- * `src/runtime/permissions.ts` for why each flag is there).
+ * `src/cli/permissions.ts` for why each flag is there).
  *
  * @module
  */
 
 import { Command } from "commander";
 import { UsageError } from "../../command/exit_codes.ts";
-import { denoRunLine, processorPermissions } from "../../runtime/permissions.ts";
+import { denoRunLine, processorPermissions } from "../permissions.ts";
 import type { CliContext } from "../context.ts";
 
 interface PermissionFlags {

@@ -9,7 +9,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { RunStatus } from "./file_runner.ts";
+import type { RunStatus } from "../file_processor/runner.ts";
 
 const logger = getLogger(["ferry", "metrics"]);
 

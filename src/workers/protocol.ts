@@ -5,8 +5,8 @@
  */
 
 import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
-import type { PackedRecords } from "./record_batch.ts";
-import type { CheckpointErrorKind, ErrorPolicy } from "./record_types.ts";
+import type { PackedRecords } from "../record_processor/batch.ts";
+import type { CheckpointErrorKind, ErrorPolicy } from "../record_processor/types.ts";
 
 /** An error, as it crosses a worker boundary. */
 export interface SerializedError {

@@ -10,11 +10,11 @@
 /// <reference lib="deno.worker" />
 
 import { configure, getLogger, type Logger, type LogRecord } from "@logtape/logtape";
-import { type InstanceRequests, PartitionInstance } from "./partition_instance.ts";
-import { processorLogger } from "./processor_logger.ts";
-import { isCloneError, workerLog } from "./worker_log.ts";
-import { unpackRecords } from "./record_batch.ts";
-import type { RecordProcessorDefinition } from "./record_types.ts";
+import { type InstanceRequests, PartitionInstance } from "../record_processor/instance.ts";
+import { processorLogger } from "../processor/logger.ts";
+import { isCloneError, workerLog } from "./log.ts";
+import { unpackRecords } from "../record_processor/batch.ts";
+import type { RecordProcessorDefinition } from "../record_processor/types.ts";
 import { hashHex, Sha512Hasher } from "../chunks/hash.ts";
 import type { DownloadedFile } from "../files/downloaded_file.ts";
 import {
@@ -24,7 +24,7 @@ import {
   type ProcessorDefinition,
   type RegisteredDefinition,
   WORKER_REGISTRATION,
-} from "./define_processor.ts";
+} from "../processor/definition.ts";
 import { createProcessLock } from "./lock.ts";
 import { FERRY_DIR } from "../registry/registry.ts";
 import { resolveInside } from "../files/path.ts";
@@ -37,7 +37,7 @@ import {
   serializeError,
   type ToWorker,
   type WorkerInit,
-} from "./worker_protocol.ts";
+} from "./protocol.ts";
 
 let definition: ProcessorDefinition | undefined;
 let context: ProcessorContext<OptionValues<OptionSpecs>> | undefined;

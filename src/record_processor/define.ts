@@ -4,17 +4,17 @@
  * @module
  */
 
-import { parseProcessorArguments } from "./command_line.ts";
-import { runCommand } from "./command_runner.ts";
-import { type OptionSpecs, workerRegistrationHook } from "./define_processor.ts";
-import type { CommandLineOptions } from "./file_processor.ts";
-import { defaultGroup } from "./file_runner.ts";
+import { parseProcessorArguments } from "../command/processor_options.ts";
+import { runCommand } from "../command/run_command.ts";
+import { type OptionSpecs, workerRegistrationHook } from "../processor/definition.ts";
+import type { CommandLineOptions } from "../file_processor/define.ts";
+import { defaultGroup } from "../file_processor/runner.ts";
 import {
   type RecordRunSettings,
   type RecordRunStatus,
   runRecordProcessor,
-} from "./record_runner.ts";
-import type { RecordProcessorDefinition } from "./record_types.ts";
+} from "./runner.ts";
+import type { RecordProcessorDefinition } from "./types.ts";
 
 /** Settings for {@linkcode RecordProcessor.run}; what is left out takes its default. */
 export type RecordRunOptions =

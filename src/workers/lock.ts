@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ProcessLock } from "./define_processor.ts";
+import type { ProcessLock } from "../processor/definition.ts";
 
 /** The part of the Web Locks API Ferry uses (not in Deno's bundled `Navigator` type). */
 interface LockManagerLike {

@@ -11,7 +11,7 @@
 
 import { resolve } from "node:path";
 import { hashHex } from "../chunks/hash.ts";
-import { defineProcessor, type FileProcessor } from "./file_processor.ts";
+import { defineProcessor, type FileProcessor } from "./define.ts";
 
 /** The module the download processor's workers load: this one. */
 export const DOWNLOAD_SCRIPT_URL: string = import.meta.url;

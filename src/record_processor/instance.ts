@@ -9,7 +9,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import { literalLogger } from "./processor_logger.ts";
+import { literalLogger } from "../processor/logger.ts";
 import {
   type Checkpointer,
   CheckpointError,
@@ -17,7 +17,7 @@ import {
   RecordError,
   type RecordProcessorDefinition,
   type ShutdownReason,
-} from "./record_types.ts";
+} from "./types.ts";
 import type {
   AutoCheckpoint,
   BatchLag,
@@ -25,8 +25,8 @@ import type {
   RecordToWorker,
   SerializedError,
   WireRecord,
-} from "./worker_protocol.ts";
-import { serializeError } from "./worker_protocol.ts";
+} from "../workers/protocol.ts";
+import { serializeError } from "../workers/protocol.ts";
 
 /** What an instance asks of the coordinator. */
 export interface InstanceRequests {

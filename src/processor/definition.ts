@@ -16,8 +16,8 @@ import type { DownloadedFile } from "../files/downloaded_file.ts";
  *
  * @example
  * ```ts
- * import type { ProcessorLogger } from "./define_processor.ts";
- * import { processorLogger } from "./processor_logger.ts";
+ * import type { ProcessorLogger } from "./definition.ts";
+ * import { processorLogger } from "./logger.ts";
  *
  * const logger: ProcessorLogger = processorLogger("checksum");
  * logger.info("Checked {path}.", { path: "run1/scan.csv" }); // Checked "run1/scan.csv".

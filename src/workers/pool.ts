@@ -18,8 +18,8 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { WorkerChannel } from "./worker_channel.ts";
-import type { FileJobMessage, JobResult, WorkerInit } from "./worker_protocol.ts";
+import { WorkerChannel } from "./channel.ts";
+import type { FileJobMessage, JobResult, WorkerInit } from "./protocol.ts";
 
 const logger = getLogger(["ferry", "workers"]);
 

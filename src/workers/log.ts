@@ -7,7 +7,7 @@
  */
 
 import { getLogger, type LogRecord } from "@logtape/logtape";
-import type { WorkerLog } from "./worker_protocol.ts";
+import type { WorkerLog } from "./protocol.ts";
 
 /**
  * A worker's log record as a message for the coordinator. With `clonable`, values that cannot
@@ -17,7 +17,7 @@ import type { WorkerLog } from "./worker_protocol.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { workerLog } from "./worker_log.ts";
+ * import { workerLog } from "./log.ts";
  *
  * const log = workerLog({
  *   category: ["ferry", "processor", "demo"],
@@ -71,7 +71,7 @@ export function workerLog(record: LogRecord, clonable = false): WorkerLog {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { isCloneError } from "./worker_log.ts";
+ * import { isCloneError } from "./log.ts";
  *
  * assert.ok(isCloneError(new DOMException("no", "DataCloneError")));
  * assert.ok(!isCloneError(new Error("no")));
@@ -91,7 +91,7 @@ export function isCloneError(error: unknown): boolean {
  *
  * @example
  * ```ts ignore
- * import { emitWorkerLog } from "./worker_log.ts";
+ * import { emitWorkerLog } from "./log.ts";
  *
  * worker.onmessage = (event) => {
  *   if (event.data.type === "log") emitWorkerLog(event.data, 0);

@@ -23,7 +23,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../config/config_error.ts";
 import { parseIni } from "../config/ini.ts";
-import { PROCESSOR_ENVIRONMENT } from "./command_line.ts";
+import { PROCESSOR_ENVIRONMENT } from "../command/processor_options.ts";
 
 /** The environment variables Ferry itself reads when running a processor (as `--help` lists them). */
 export const PROCESSOR_ENV_VARS: readonly string[] = Object.keys(PROCESSOR_ENVIRONMENT);

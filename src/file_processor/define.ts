@@ -4,16 +4,16 @@
  * @module
  */
 
-import { parseProcessorArguments, type ProcessorArguments } from "./command_line.ts";
+import { parseProcessorArguments, type ProcessorArguments } from "../command/processor_options.ts";
 import type { Progress } from "../command/progress.ts";
-import { runCommand } from "./command_runner.ts";
+import { runCommand } from "../command/run_command.ts";
 import {
   type OptionSpecs,
   type ProcessorDefinition,
   workerRegistrationHook,
-} from "./define_processor.ts";
-import { defaultGroup, runFileProcessor, type RunStatus } from "./file_runner.ts";
-import type { FileRunSettings } from "./file_runner.ts";
+} from "../processor/definition.ts";
+import { defaultGroup, runFileProcessor, type RunStatus } from "./runner.ts";
+import type { FileRunSettings } from "./runner.ts";
 
 /** Options for {@linkcode FileProcessor.runFromCommandLine}. */
 export interface CommandLineOptions {
@@ -44,7 +44,7 @@ export type RunSettings =
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { exitCodeOf } from "./file_processor.ts";
+ * import { exitCodeOf } from "./define.ts";
  * assert.equal(exitCodeOf({ failed: 0, invalid: 1 }), 1);
  * assert.equal(exitCodeOf({ failed: 2, invalid: 0, stopped: true, givenUp: 0 }), 0);
  * assert.equal(exitCodeOf({ failed: 0, invalid: 0, stopped: true, givenUp: 1 }), 1);

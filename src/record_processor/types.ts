@@ -7,7 +7,7 @@
  */
 
 import type { KafkaHeader } from "../kafka/mod.ts";
-import type { OptionSpecs, OptionValues, ProcessorLogger } from "./define_processor.ts";
+import type { OptionSpecs, OptionValues, ProcessorLogger } from "../processor/definition.ts";
 
 /**
  * A record read from a partition.
@@ -130,7 +130,7 @@ export class CheckpointError extends Error {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { CheckpointError } from "./record_types.ts";
+   * import { CheckpointError } from "./types.ts";
    * const error = new CheckpointError("lost", "Partition 3 was lost.");
    * assert.ok(error.kind === "lost");
    * ```
@@ -177,7 +177,7 @@ export class RecordError extends Error {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { RecordError } from "./record_types.ts";
+   * import { RecordError } from "./types.ts";
    * const error = new RecordError({ offset: 41 }, new SyntaxError("Unexpected token"));
    * assert.equal(error.offset, 41);
    * assert.match(error.message, /offset 41: Unexpected token/);

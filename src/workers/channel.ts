@@ -5,10 +5,10 @@
  * @module
  */
 
-import { emitWorkerLog } from "./worker_log.ts";
-import type { FromWorker, SerializedError, ToWorker, WorkerInit } from "./worker_protocol.ts";
+import { emitWorkerLog } from "./log.ts";
+import type { FromWorker, SerializedError, ToWorker, WorkerInit } from "./protocol.ts";
 
-const HARNESS_URL = new URL("./worker_harness.ts", import.meta.url);
+const HARNESS_URL = new URL("./harness.ts", import.meta.url);
 
 /** Raised when a worker cannot start (for example the user's script fails to import). */
 export class WorkerStartError extends Error {
@@ -18,7 +18,7 @@ export class WorkerStartError extends Error {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { WorkerStartError } from "./worker_channel.ts";
+   * import { WorkerStartError } from "./channel.ts";
    * const error = new WorkerStartError({ name: "SyntaxError", message: "Unexpected token" });
    * assert.ok(error.message.includes("Unexpected token"));
    * ```

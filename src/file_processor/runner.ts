@@ -12,7 +12,7 @@
 import { getLogger } from "@logtape/logtape";
 import { decodeChunk } from "../chunks/codec.ts";
 import { hashesEqual, hashHex } from "../chunks/hash.ts";
-import { FileHashLane } from "./file_hashes.ts";
+import { FileHashLane } from "../runtime/file_hashes.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
 import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
 import { resolveInside, UnsafePathError } from "../files/path.ts";
@@ -33,12 +33,12 @@ import {
 } from "../kafka/mod.ts";
 import { type FailedRecord, FERRY_DIR, FileRegistry } from "../registry/registry.ts";
 import { OffsetTracker } from "./offsets.ts";
-import { FetcherWaker } from "./fetcher_waker.ts";
-import { groupIdleCheck } from "./group_idle.ts";
+import { FetcherWaker } from "../kafka/fetcher_waker.ts";
+import { groupIdleCheck } from "../processor/group_idle.ts";
 import { BrokerUnreachableError, BrokerWatch } from "./broker_watch.ts";
-import { type PoolStopReport, WorkerPool } from "./worker_pool.ts";
-import { fileRunMetrics, type PartitionLag, serveMetrics } from "./metrics.ts";
-import { type FileJobMessage, hashMismatchResult, type JobResult } from "./worker_protocol.ts";
+import { type PoolStopReport, WorkerPool } from "../workers/pool.ts";
+import { fileRunMetrics, type PartitionLag, serveMetrics } from "../command/metrics.ts";
+import { type FileJobMessage, hashMismatchResult, type JobResult } from "../workers/protocol.ts";
 
 const logger = getLogger(["ferry", "runtime"]);
 

@@ -10,10 +10,10 @@ import { CommanderError } from "commander";
 import { getLogger } from "@logtape/logtape";
 import { ConfigError } from "../config/config_error.ts";
 import { KafkaConfigError, LibraryLoadError } from "../kafka/mod.ts";
-import { ExitCode, UsageError } from "../command/exit_codes.ts";
-import { closeLogging, configureLogging, type LoggingOptions } from "../command/logging.ts";
-import { Progress } from "../command/progress.ts";
-import { stderrTerminal } from "../command/terminal.ts";
+import { ExitCode, UsageError } from "./exit_codes.ts";
+import { closeLogging, configureLogging, type LoggingOptions } from "./logging.ts";
+import { Progress } from "./progress.ts";
+import { stderrTerminal } from "./terminal.ts";
 
 const logger = getLogger(["ferry", "runtime"]);
 

@@ -12,7 +12,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Consumer } from "../kafka/mod.ts";
+import type { Consumer } from "./mod.ts";
 
 const logger = getLogger(["ferry", "runtime"]);
 

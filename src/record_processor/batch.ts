@@ -8,8 +8,8 @@
  */
 
 import type { MessageBatch } from "../kafka/mod.ts";
-import type { KafkaRecord } from "./record_types.ts";
-import type { WireRecord } from "./worker_protocol.ts";
+import type { KafkaRecord } from "./types.ts";
+import type { WireRecord } from "../workers/protocol.ts";
 
 /** Records of one partition, packed. */
 export interface PackedRecords {
@@ -134,7 +134,7 @@ export function splitRuns(batch: MessageBatch): BatchRun[] {
  * ```ts
  * import assert from "node:assert/strict";
  * import { MessageBatchBuilder } from "../kafka/mod.ts";
- * import { packRuns, splitRuns, unpackRecords } from "./record_batch.ts";
+ * import { packRuns, splitRuns, unpackRecords } from "./batch.ts";
  * const builder = new MessageBatchBuilder(2, 16);
  * const value = new TextEncoder().encode("v");
  * builder.add("t", 0, 5, null, null, 0, Deno.UnsafePointer.of(value), 1, undefined);

@@ -21,9 +21,9 @@ import { type KafkaConfig, KafkaConfigError } from "../kafka/mod.ts";
 import { validateKafkaConfig } from "../kafka/config.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { librdkafkaDebugContexts } from "../kafka/log.ts";
-import type { OptionSpecs } from "./define_processor.ts";
-import { UsageError } from "../command/exit_codes.ts";
-import { parseLogLevel } from "../command/logging.ts";
+import type { OptionSpecs } from "../processor/definition.ts";
+import { UsageError } from "./exit_codes.ts";
+import { parseLogLevel } from "./logging.ts";
 
 /** OpenMSIStream's flag names (and their kebab-case spellings) and Ferry's names for them. */
 export const OPENMSISTREAM_ALIASES: Readonly<Record<string, string>> = {

@@ -20,12 +20,12 @@ import {
   type RebalanceEvent,
   type TopicPartition,
 } from "../kafka/mod.ts";
-import type { ErrorPolicy } from "./record_types.ts";
-import { type BatchRun, packedTransfer, packRuns, runBytes, splitRuns } from "./record_batch.ts";
-import { FetcherWaker } from "./fetcher_waker.ts";
-import { type PartitionLag, recordRunMetrics, serveMetrics } from "./metrics.ts";
-import { groupIdleCheck } from "./group_idle.ts";
-import { WorkerChannel } from "./worker_channel.ts";
+import type { ErrorPolicy } from "./types.ts";
+import { type BatchRun, packedTransfer, packRuns, runBytes, splitRuns } from "./batch.ts";
+import { FetcherWaker } from "../kafka/fetcher_waker.ts";
+import { type PartitionLag, recordRunMetrics, serveMetrics } from "../command/metrics.ts";
+import { groupIdleCheck } from "../processor/group_idle.ts";
+import { WorkerChannel } from "../workers/channel.ts";
 import type {
   AutoCheckpoint,
   BatchLag,
@@ -33,7 +33,7 @@ import type {
   FromWorker,
   SerializedError,
   WireRecord,
-} from "./worker_protocol.ts";
+} from "../workers/protocol.ts";
 
 const logger = getLogger(["ferry", "runtime"]);
 

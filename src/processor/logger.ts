@@ -9,7 +9,7 @@
  */
 
 import { getLogger, type Logger, type LogLevel } from "@logtape/logtape";
-import type { ProcessorLogger } from "./define_processor.ts";
+import type { ProcessorLogger } from "./definition.ts";
 
 /**
  * The logger a processor's code gets: under `["ferry", "processor", <name>]`, its messages
@@ -17,7 +17,7 @@ import type { ProcessorLogger } from "./define_processor.ts";
  *
  * @example
  * ```ts
- * import { processorLogger } from "./processor_logger.ts";
+ * import { processorLogger } from "./logger.ts";
  *
  * const logger = processorLogger("checksum");
  * logger.info("Partition {p}: " + JSON.stringify({ temp: 21.5 }), { p: 3 });
@@ -40,7 +40,7 @@ export function processorLogger(name: string): ProcessorLogger {
  * @example
  * ```ts
  * import { getLogger } from "@logtape/logtape";
- * import { literalLogger } from "./processor_logger.ts";
+ * import { literalLogger } from "./logger.ts";
  *
  * literalLogger(getLogger(["ferry", "processor", "demo"])).warn("Odd value {x} in {}", { x: 1 });
  * ```
@@ -83,7 +83,7 @@ export function literalLogger(logger: Logger): ProcessorLogger {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { messageParts } from "./processor_logger.ts";
+ * import { messageParts } from "./logger.ts";
  *
  * assert.deepEqual(messageParts("Partition {p} of {t}", { p: 3 }), ["Partition ", 3, " of {t}"]);
  * assert.deepEqual(messageParts('{"a":{"p":1}}', { p: 2 }), ['{"a":{"p":1}}']);
