@@ -10,7 +10,8 @@ import { withTopic } from "./support/broker.ts";
 import { ferry, withTempDir } from "./support/cli.ts";
 import { processorArgs, runProcessor } from "./support/processor.ts";
 import { putFiles, testBytes } from "./support/chunks.ts";
-import { FERRY_DIR, FileRegistry, registryFileNames } from "../src/registry/registry.ts";
+import { FileRegistry } from "../src/registry/registry.ts";
+import { FERRY_DIR, registryFileNames } from "../src/files/layout.ts";
 import type { OutputStatus } from "../src/registry/output_status.ts";
 
 const SHA_A = "a".repeat(128);

@@ -18,7 +18,8 @@ import {
   startProcessor,
   waitUntil,
 } from "./support/processor.ts";
-import { FERRY_DIR, readRegistry } from "../src/registry/registry.ts";
+import { readRegistry } from "../src/registry/registry.ts";
+import { FERRY_DIR } from "../src/files/layout.ts";
 
 const SCRIPT = "tests/fixtures/recording_processor.ts";
 const WORKERS = 2;

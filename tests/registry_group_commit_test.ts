@@ -7,7 +7,8 @@
 
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
 import { JsonLinesWriter, readJsonLines } from "../src/registry/json_lines.ts";
-import { FileRegistry, readRegistry, registryFileNames } from "../src/registry/registry.ts";
+import { FileRegistry, readRegistry } from "../src/registry/registry.ts";
+import { registryFileNames } from "../src/files/layout.ts";
 
 Deno.test("a record is in the log file once append resolves, before any sync", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ferry-group-commit-" });

@@ -20,7 +20,7 @@ import {
 import { getRotatingFileSink } from "@logtape/file";
 import { dirname, join } from "node:path";
 import { resolveInside, UnsafePathError } from "../files/path.ts";
-import { FERRY_DIR } from "../registry/registry.ts";
+import { runLogPath } from "../files/layout.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { stderrTerminal, type Terminal } from "./terminal.ts";
 
@@ -115,7 +115,7 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
   if (file === undefined && options.runLog !== undefined) {
     const { outputDir, name } = options.runLog;
     try {
-      file = await resolveInside(outputDir, `${FERRY_DIR}/${name}.log`);
+      file = await resolveInside(outputDir, runLogPath(name));
     } catch (error) {
       if (!(error instanceof UnsafePathError)) throw error;
       unsafe = error.message; // the run itself refuses this output directory with its reason
@@ -245,7 +245,7 @@ export async function logFilePath(path: string, name = "ferry"): Promise<string>
  * @returns The log file's path.
  */
 export function runLogFile(outputDir: string, name: string): string {
-  return join(outputDir, FERRY_DIR, `${name}.log`);
+  return join(outputDir, runLogPath(name));
 }
 
 /** Flushes and closes the sinks (call before exiting). */

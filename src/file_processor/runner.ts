@@ -31,7 +31,8 @@ import {
   type RebalanceEvent,
   type TopicPartition,
 } from "../kafka/mod.ts";
-import { type FailedRecord, FERRY_DIR, FileRegistry } from "../registry/registry.ts";
+import { type FailedRecord, FileRegistry } from "../registry/registry.ts";
+import { FAILED_DIR, PARTIAL_DIR } from "../files/layout.ts";
 import { OffsetTracker } from "./offsets.ts";
 import { FetcherWaker } from "../kafka/fetcher_waker.ts";
 import { groupIdleCheck } from "../processor/group_idle.ts";
@@ -264,7 +265,7 @@ class FileRunner {
     await this.#checkTopic();
     await Deno.mkdir(s.outputDir, { recursive: true });
     try {
-      await resolveInside(s.outputDir, `${FERRY_DIR}/partial`);
+      await resolveInside(s.outputDir, PARTIAL_DIR);
     } catch (error) {
       if (!(error instanceof UnsafePathError)) throw error;
       throw new Error(
@@ -273,7 +274,7 @@ class FileRunner {
       );
     }
     this.#registry = await FileRegistry.open(s.outputDir, s.topic, s.group);
-    await Deno.remove(`${s.outputDir}/${FERRY_DIR}/partial`, { recursive: true }).catch(
+    await Deno.remove(`${s.outputDir}/${PARTIAL_DIR}`, { recursive: true }).catch(
       (error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       },
@@ -823,7 +824,7 @@ class FileRunner {
     const chunks = bytes ? [{ offset: 0, data: bytes }] : undefined;
     const result = await this.#runJob(file, chunks);
     await this.#recordResult(undefined, file, result, record.kept);
-    if (result.outcome === "processed" && record.kept.startsWith(`${FERRY_DIR}/failed/`)) {
+    if (result.outcome === "processed" && record.kept.startsWith(`${FAILED_DIR}/`)) {
       await Deno.remove(keptPath).catch(() => undefined);
     }
   }

@@ -25,7 +25,7 @@ import type { DataFileChunk } from "../chunks/chunk.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
 import { outputFilename, resolveInside } from "./path.ts";
 import type { PartitionRange, ReassemblyMode } from "./downloaded_file.ts";
-import { FERRY_DIR } from "../registry/registry.ts";
+import { PARTIAL_DIR } from "./layout.ts";
 
 /** Where a chunk message came from. */
 export interface ChunkSource {
@@ -341,7 +341,7 @@ export class FileAssembler {
   constructor(options: FileAssemblerOptions) {
     this.#outputDir = options.outputDir;
     this.#mode = options.mode;
-    this.#partialDir = `${options.outputDir}/${FERRY_DIR}/partial`;
+    this.#partialDir = `${options.outputDir}/${PARTIAL_DIR}`;
     this.#maxFiles = options.maxFiles ?? DEFAULT_MAX_PARTIAL_FILES;
     this.#maxMemoryBytes = options.maxMemoryBytes ?? DEFAULT_MAX_PARTIAL_BYTES;
     if (!(this.#maxFiles >= 1)) {

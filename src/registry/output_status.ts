@@ -9,12 +9,11 @@
 import { resolve } from "node:path";
 import {
   type FailedRecord,
-  FERRY_DIR,
   type ProcessedRecord,
   readRegistry,
-  registryFileNames,
   type StartedRecord,
 } from "./registry.ts";
+import { FERRY_DIR, REGISTRY_LOG_NAME, registryFileNames } from "../files/layout.ts";
 
 /** Counts of files by state. */
 export interface StatusCounts {
@@ -59,8 +58,6 @@ export interface OutputStatus {
   processors: ProcessorLogStatus[];
 }
 
-const LOG_NAME = /^(?:processed|failed|in_progress)_from_(.+?)_by_(.+)\.jsonl$/;
-
 /**
  * Reads what the registry logs in `<outputDir>/.ferry/` say.
  *
@@ -94,7 +91,7 @@ export async function readOutputStatus(outputDir: string): Promise<OutputStatus 
   const pairs = new Map<string, { topic: string; group: string }>();
   try {
     for await (const entry of Deno.readDir(dir)) {
-      const match = entry.isFile ? LOG_NAME.exec(entry.name) : null;
+      const match = entry.isFile ? REGISTRY_LOG_NAME.exec(entry.name) : null;
       if (match) pairs.set(`${match[1]}\n${match[2]}`, { topic: match[1], group: match[2] });
     }
   } catch (error) {

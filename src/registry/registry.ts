@@ -19,11 +19,9 @@
 
 import { getLogger } from "@logtape/logtape";
 import { JsonLinesWriter, readJsonLines } from "./json_lines.ts";
+import { FERRY_DIR, registryFileNames } from "../files/layout.ts";
 
 const logger = getLogger(["ferry", "registry"]);
-
-/** The folder inside the output directory that holds Ferry's own files. */
-export const FERRY_DIR = ".ferry";
 
 /** A file whose processing succeeded. */
 export interface ProcessedRecord {
@@ -85,24 +83,6 @@ export interface RegistrySnapshot {
 
 function fileKey(record: { path: string; sha512: string }): string {
   return `${record.sha512}:${record.path}`;
-}
-
-/** Turns a topic or group name into a safe part of a file name. */
-function safeName(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]/g, "_");
-}
-
-/** The names of the three log files for a topic and consumer group. */
-export function registryFileNames(
-  topic: string,
-  group: string,
-): { processed: string; failed: string; inProgress: string } {
-  const suffix = `${safeName(topic)}_by_${safeName(group)}.jsonl`;
-  return {
-    processed: `processed_from_${suffix}`,
-    failed: `failed_from_${suffix}`,
-    inProgress: `in_progress_from_${suffix}`,
-  };
 }
 
 /** Reads and compacts the logs in memory, without changing them on disk. */

@@ -19,9 +19,6 @@
 import { dirname, join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 
-/** The name of Ferry's own folder inside an uploaded root; never uploaded itself. */
-export const FERRY_DIR_NAME = ".ferry";
-
 /** A file version the log knows was fully acknowledged (or skipped as empty). */
 export interface UploadedRecord {
   /** The POSIX path relative to the uploaded root. */
@@ -56,25 +53,6 @@ export interface PartialRecord {
 
 const logger = getLogger(["ferry", "upload", "log"]);
 const encoder = new TextEncoder();
-
-/**
- * The default upload log path for a root directory and topic.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { defaultUploadLogPath } from "./upload_log.ts";
- *
- * assert.equal(defaultUploadLogPath("/data", "raw"), "/data/.ferry/upload_to_raw.jsonl");
- * ```
- *
- * @param root The uploaded root directory.
- * @param topic The topic uploaded to.
- * @returns The log's path.
- */
-export function defaultUploadLogPath(root: string, topic: string): string {
-  return join(root, FERRY_DIR_NAME, `upload_to_${topic}.jsonl`);
-}
 
 /** The upload log of one root directory and topic. Open it with {@linkcode UploadLog.open}. */
 export class UploadLog implements AsyncDisposable {

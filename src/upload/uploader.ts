@@ -14,7 +14,8 @@ import { type FileOutcome, type UploadEvents, uploadFile } from "./file_uploader
 import { FileFilter, type FileFilterOptions } from "./filter.ts";
 import { partitionForPath } from "./partition.ts";
 import { type ScannedFile, scanTree } from "./scan.ts";
-import { defaultUploadLogPath, UploadLog } from "./upload_log.ts";
+import { UploadLog } from "./upload_log.ts";
+import { FERRY_DIR, uploadLogPath } from "../files/layout.ts";
 import { join } from "node:path";
 
 /** How the partition of a chunk is chosen. */
@@ -119,7 +120,7 @@ class Session implements AsyncDisposable {
     }
     const logDir = options.uploadLogDir === false
       ? undefined
-      : resolve(options.uploadLogDir ?? join(root, ".ferry"));
+      : resolve(options.uploadLogDir ?? join(root, FERRY_DIR));
     const inside = logDir === undefined ? undefined : relative(root, logDir);
     const excludeDirs = [...(options.excludeDirs ?? [])];
     if (inside !== undefined && inside !== "" && !inside.startsWith("..")) {
@@ -147,7 +148,7 @@ class Session implements AsyncDisposable {
     }
     if (this.options.uploadLogDir !== false) {
       const path = this.options.uploadLogDir === undefined
-        ? defaultUploadLogPath(this.root, this.options.topic)
+        ? uploadLogPath(this.root, this.options.topic)
         : join(this.options.uploadLogDir, `upload_to_${this.options.topic}.jsonl`);
       this.log = await UploadLog.open(path);
       logger.debug("Upload log: {path}", { path });

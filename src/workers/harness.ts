@@ -26,7 +26,7 @@ import {
   WORKER_REGISTRATION,
 } from "../processor/definition.ts";
 import { createProcessLock } from "./lock.ts";
-import { FERRY_DIR } from "../registry/registry.ts";
+import { failedCopyPath } from "../files/layout.ts";
 import { resolveInside } from "../files/path.ts";
 import {
   type CheckpointFailure,
@@ -217,7 +217,7 @@ async function keep(
   filename: string,
   bytes: Uint8Array,
 ): Promise<string | undefined> {
-  const relative = `${FERRY_DIR}/failed/${sha512.slice(0, 32)}/${filename}`;
+  const relative = failedCopyPath(sha512, filename);
   try {
     // Never through a symlink planted in the output directory.
     const target = await resolveInside(context!.outputDir, relative);

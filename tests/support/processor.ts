@@ -8,11 +8,10 @@ import { BOOTSTRAP } from "./broker.ts";
 import { assert, assertEquals } from "./assert.ts";
 import {
   type FailedRecord,
-  FERRY_DIR,
   type ProcessedRecord,
   readRegistry,
-  registryFileNames,
 } from "../../src/registry/registry.ts";
+import { FERRY_DIR, registryFileNames } from "../../src/files/layout.ts";
 
 /** What a finished processor run left behind. */
 export interface ProcessorRun {

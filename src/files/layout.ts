@@ -1,0 +1,113 @@
+/**
+ * The one place that knows where Ferry keeps its own files: the `.ferry/` folder inside an
+ * output directory (processors, `ferry download`) or an upload root (`ferry upload`).
+ *
+ * ```text
+ * <output-dir>/
+ *   <relative path>                              rebuilt files (disk and both modes)
+ *   .ferry/
+ *     processed_from_<topic>_by_<group>.jsonl    registry: files processed
+ *     failed_from_<topic>_by_<group>.jsonl       registry: files failed, with their errors
+ *     in_progress_from_<topic>_by_<group>.jsonl  registry: files being processed
+ *     partial/                                   files being rebuilt (disk mode)
+ *     failed/<sha512 prefix>/<file name>         a failed file's bytes kept (memory mode)
+ *     <processor name>.log                       the run's log (rotated)
+ * <upload root>/.ferry/upload_to_<topic>.jsonl   the upload log of `ferry upload`
+ * ```
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+
+/** The folder inside an output directory (or upload root) that holds Ferry's own files. */
+export const FERRY_DIR = ".ferry";
+
+/** Where disk mode rebuilds files, relative to the output directory. */
+export const PARTIAL_DIR = `${FERRY_DIR}/partial`;
+
+/** Where memory mode keeps the bytes of failed files, relative to the output directory. */
+export const FAILED_DIR = `${FERRY_DIR}/failed`;
+
+/** A topic or group name as it appears in a file name: other characters become `_`. */
+function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, "_");
+}
+
+/**
+ * The names of the three registry logs for a topic and consumer group, inside `.ferry/`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { registryFileNames } from "./layout.ts";
+ * assert.equal(registryFileNames("raw", "g").processed, "processed_from_raw_by_g.jsonl");
+ * ```
+ */
+export function registryFileNames(
+  topic: string,
+  group: string,
+): { processed: string; failed: string; inProgress: string } {
+  const suffix = `${safeName(topic)}_by_${safeName(group)}.jsonl`;
+  return {
+    processed: `processed_from_${suffix}`,
+    failed: `failed_from_${suffix}`,
+    inProgress: `in_progress_from_${suffix}`,
+  };
+}
+
+/**
+ * Matches a registry log's file name; groups: the (safe) topic and group names.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { REGISTRY_LOG_NAME } from "./layout.ts";
+ * assert.deepEqual(REGISTRY_LOG_NAME.exec("failed_from_raw_by_g.jsonl")?.slice(1), ["raw", "g"]);
+ * ```
+ */
+export const REGISTRY_LOG_NAME: RegExp =
+  /^(?:processed|failed|in_progress)_from_(.+?)_by_(.+)\.jsonl$/;
+
+/**
+ * Where a failed file's bytes are kept in memory mode, relative to the output directory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { failedCopyPath } from "./layout.ts";
+ * assert.equal(failedCopyPath("ab".repeat(64), "x.csv"), `.ferry/failed/${"ab".repeat(16)}/x.csv`);
+ * ```
+ */
+export function failedCopyPath(sha512: string, filename: string): string {
+  return `${FAILED_DIR}/${sha512.slice(0, 32)}/${filename}`;
+}
+
+/**
+ * The log file of a processor run when no `--log-file` is given, relative to the output
+ * directory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runLogPath } from "./layout.ts";
+ * assert.equal(runLogPath("checksum"), ".ferry/checksum.log");
+ * ```
+ */
+export function runLogPath(name: string): string {
+  return `${FERRY_DIR}/${name}.log`;
+}
+
+/**
+ * The default upload log of `ferry upload` for `topic` under the upload root.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { uploadLogPath } from "./layout.ts";
+ * assert.equal(uploadLogPath("/data", "raw"), "/data/.ferry/upload_to_raw.jsonl");
+ * ```
+ */
+export function uploadLogPath(root: string, topic: string): string {
+  return join(root, FERRY_DIR, `upload_to_${topic}.jsonl`);
+}
