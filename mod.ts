@@ -34,9 +34,10 @@ export type { FileRunSettings, RunStatus } from "./src/file_processor/runner.ts"
 export { defineRecordProcessor, RecordProcessor } from "./src/record_processor/define.ts";
 export type { RecordRunOptions } from "./src/record_processor/define.ts";
 export type { RecordRunSettings, RecordRunStatus } from "./src/record_processor/runner.ts";
-export type { AutoCheckpoint } from "./src/workers/protocol.ts";
+export type { PartitionLag } from "./src/command/metrics.ts";
 export { CheckpointError, RecordError } from "./src/record_processor/types.ts";
 export type {
+  AutoCheckpoint,
   BatchInfo,
   Checkpointer,
   CheckpointErrorKind,

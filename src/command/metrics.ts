@@ -9,7 +9,6 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { RunStatus } from "../file_processor/runner.ts";
 
 const logger = getLogger(["ferry", "metrics"]);
 
@@ -123,7 +122,7 @@ export function renderMetrics(families: readonly MetricFamily[]): string {
 export function fileRunMetrics(
   processor: string,
   topic: string,
-  status: RunStatus,
+  status: FileRunCounters,
   lags: readonly PartitionLag[],
 ): MetricFamily[] {
   const labels = { processor, topic };
@@ -170,6 +169,28 @@ export function fileRunMetrics(
     one("ferry_run_seconds", "gauge", "Seconds since the run started.", status.seconds),
     lagFamily(labels, lags),
   ];
+}
+
+/** The counters of a file processor run that its metrics show. */
+export interface FileRunCounters {
+  /** Files processed successfully. */
+  processed: number;
+  /** Files whose `process` failed. */
+  failed: number;
+  /** Files whose content did not match their hash, or whose chunks did not fit. */
+  invalid: number;
+  /** Files skipped because an earlier run processed (or failed) them. */
+  skipped: number;
+  /** Messages that were not valid chunks. */
+  malformed: number;
+  /** Bytes of chunk data received. */
+  bytes: number;
+  /** Files being rebuilt. */
+  inProgress: number;
+  /** Files in `process` now. */
+  running: number;
+  /** Seconds since the start. */
+  seconds: number;
 }
 
 /** The counters of a record processor run that its metrics show. */

@@ -35,7 +35,7 @@ import { type FailedRecord, FileRegistry } from "../registry/registry.ts";
 import { FAILED_DIR, PARTIAL_DIR } from "../files/layout.ts";
 import { OffsetTracker } from "./offsets.ts";
 import { FetcherWaker } from "../kafka/fetcher_waker.ts";
-import { groupIdleCheck } from "../processor/group_idle.ts";
+import { GroupIdleCheck } from "../processor/group_idle.ts";
 import { BrokerUnreachableError, BrokerWatch } from "./broker_watch.ts";
 import { type PoolStopReport, WorkerPool } from "../workers/pool.ts";
 import { fileRunMetrics, type PartitionLag, serveMetrics } from "../command/metrics.ts";
@@ -216,6 +216,8 @@ class FileRunner {
   #registry!: FileRegistry;
   #pool!: WorkerPool;
   #consumer!: Consumer;
+  /** Whether the whole group caught up, for `exitWhenIdleMs` (made on first use). */
+  #groupIdle: GroupIdleCheck | undefined;
   #nextJobId = 1;
   #lastMessageAt = Date.now();
   #lastCommitAt = 0;
@@ -437,7 +439,8 @@ class FileRunner {
     if (await this.#lag() !== 0) return false;
     // Caught up on its own partitions (maybe none): the group must be too, or this process
     // would exit mid-rebalance, or while partitions it gave up have lag and no owner.
-    return await groupIdleCheck(this.#consumer, this.#s.topic, this.#s.group).idle();
+    this.#groupIdle ??= new GroupIdleCheck(this.#consumer, this.#s.topic, this.#s.group);
+    return await this.#groupIdle.idle();
   }
 
   /** The messages not yet read from this process's own partitions (0 with none assigned). */

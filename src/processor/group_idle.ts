@@ -142,7 +142,7 @@ export interface GroupSource {
  *
  * @example Ask once the process's own partitions are caught up (needs a broker)
  * ```ts ignore
- * const check = groupIdleCheck(consumer, "raw-data", "my-group");
+ * const check = new GroupIdleCheck(consumer, "raw-data", "my-group");
  * if (ownPartitionsCaughtUp && await check.idle()) break;
  * ```
  */
@@ -231,18 +231,4 @@ export class GroupIdleCheck {
     });
     return groupIdleVerdict({ ...view, offsets });
   }
-}
-
-/** One check per consumer, so that the runners keep no state of their own for it. */
-const checks = new WeakMap<GroupSource, GroupIdleCheck>();
-
-/** The {@linkcode GroupIdleCheck} of `consumer` for `topic` and `group` (made on first use). */
-export function groupIdleCheck(
-  consumer: GroupSource,
-  topic: string,
-  group: string,
-): GroupIdleCheck {
-  let check = checks.get(consumer);
-  if (check === undefined) checks.set(consumer, check = new GroupIdleCheck(consumer, topic, group));
-  return check;
 }

@@ -9,7 +9,6 @@
 
 import type { MessageBatch } from "../kafka/mod.ts";
 import type { KafkaRecord } from "./types.ts";
-import type { WireRecord } from "../workers/protocol.ts";
 
 /** Records of one partition, packed. */
 export interface PackedRecords {
@@ -28,7 +27,7 @@ export interface PackedRecords {
   /** Every key and value, back to back (key, then value, record after record). */
   data: Uint8Array<ArrayBuffer>;
   /** The headers of the records that have any, by index in the batch. */
-  headers: { index: number; headers: WireRecord["headers"] }[];
+  headers: { index: number; headers: KafkaRecord["headers"] }[];
 }
 
 /** A packed batch of `n` records with `dataBytes` of keys and values, zeroed, no headers. */

@@ -9,11 +9,7 @@ import { runCommand } from "../command/run_command.ts";
 import { type OptionSpecs, workerRegistrationHook } from "../processor/definition.ts";
 import type { CommandLineOptions } from "../file_processor/define.ts";
 import { defaultGroup } from "../file_processor/runner.ts";
-import {
-  type RecordRunSettings,
-  type RecordRunStatus,
-  runRecordProcessor,
-} from "./runner.ts";
+import { type RecordRunSettings, type RecordRunStatus, runRecordProcessor } from "./runner.ts";
 import type { RecordProcessorDefinition } from "./types.ts";
 
 /** Settings for {@linkcode RecordProcessor.run}; what is left out takes its default. */

@@ -11,6 +11,8 @@
 import type { Logger } from "@logtape/logtape";
 import { literalLogger } from "../processor/logger.ts";
 import {
+  type AutoCheckpoint,
+  type BatchInfo,
   type Checkpointer,
   CheckpointError,
   type KafkaRecord,
@@ -18,14 +20,7 @@ import {
   type RecordProcessorDefinition,
   type ShutdownReason,
 } from "./types.ts";
-import type {
-  AutoCheckpoint,
-  BatchLag,
-  CheckpointFailure,
-  RecordToWorker,
-  SerializedError,
-  WireRecord,
-} from "../workers/protocol.ts";
+import type { CheckpointFailure, RecordToWorker, SerializedError } from "../workers/protocol.ts";
 import { serializeError } from "../workers/protocol.ts";
 
 /** What an instance asks of the coordinator. */
@@ -33,7 +28,7 @@ export interface InstanceRequests {
   /** Commits `offset` for partition instance `key`; resolves with the failure, if any. */
   commit(key: string, offset: number): Promise<CheckpointFailure | undefined>;
   /** Sets failed records aside (dead-letter topic); resolves with an error text, if any. */
-  skip(key: string, records: WireRecord[], error: SerializedError): Promise<string | undefined>;
+  skip(key: string, records: KafkaRecord[], error: SerializedError): Promise<string | undefined>;
 }
 
 /** How a batch ended. */
@@ -44,7 +39,7 @@ export interface BatchOutcome {
   skipped: number;
   /** Set when the batch stopped at a record that kept failing; `failed` holds that record. */
   error?: SerializedError;
-  failed?: WireRecord[];
+  failed?: KafkaRecord[];
   /** The partition was lost while the batch ran. */
   lost?: boolean;
 }
@@ -109,13 +104,13 @@ export class PartitionInstance implements Checkpointer {
   }
 
   /** Runs `processRecords` on a batch (see the module's description); one at a time. */
-  process(records: WireRecord[], lag: BatchLag): Promise<BatchOutcome> {
+  process(records: KafkaRecord[], lag: BatchInfo): Promise<BatchOutcome> {
     const run = (this.#running ?? Promise.resolve()).then(() => this.#runBatch(records, lag));
     this.#running = run;
     return run;
   }
 
-  async #runBatch(records: WireRecord[], lag: BatchLag): Promise<BatchOutcome> {
+  async #runBatch(records: KafkaRecord[], lag: BatchInfo): Promise<BatchOutcome> {
     const outcome: BatchOutcome = { processed: 0, skipped: 0 };
     if (records.length === 0 || this.#closed) return outcome;
     const attempts = Math.max(1, this.#open.retries);
@@ -202,7 +197,7 @@ export class PartitionInstance implements Checkpointer {
    * Where a failed call's retry starts: at the record a {@linkcode RecordError} names, else at
    * the first record not yet checkpointed (never before `from`).
    */
-  #failedAt(error: unknown, records: WireRecord[], from: number): number {
+  #failedAt(error: unknown, records: KafkaRecord[], from: number): number {
     if (error instanceof RecordError) {
       const named = records.findIndex((r, i) => i >= from && r.offset === error.offset);
       if (named >= 0) return named;

@@ -20,20 +20,13 @@ import {
   type RebalanceEvent,
   type TopicPartition,
 } from "../kafka/mod.ts";
-import type { ErrorPolicy } from "./types.ts";
+import type { AutoCheckpoint, BatchInfo, ErrorPolicy, KafkaRecord } from "./types.ts";
 import { type BatchRun, packedTransfer, packRuns, runBytes, splitRuns } from "./batch.ts";
 import { FetcherWaker } from "../kafka/fetcher_waker.ts";
 import { type PartitionLag, recordRunMetrics, serveMetrics } from "../command/metrics.ts";
-import { groupIdleCheck } from "../processor/group_idle.ts";
+import { GroupIdleCheck } from "../processor/group_idle.ts";
 import { WorkerChannel } from "../workers/channel.ts";
-import type {
-  AutoCheckpoint,
-  BatchLag,
-  CheckpointFailure,
-  FromWorker,
-  SerializedError,
-  WireRecord,
-} from "../workers/protocol.ts";
+import type { CheckpointFailure, FromWorker, SerializedError } from "../workers/protocol.ts";
 
 const logger = getLogger(["ferry", "runtime"]);
 
@@ -171,6 +164,8 @@ class RecordRunner {
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #started = Date.now();
   #consumer!: Consumer;
+  /** Whether the whole group caught up, for `exitWhenIdleMs` (made on first use). */
+  #groupIdle: GroupIdleCheck | undefined;
   #fetchers!: FetcherWaker;
   #deadLetters: Producer | undefined;
   #nextWorker = 0;
@@ -351,7 +346,8 @@ class RecordRunner {
     }
     // Caught up on its own partitions (maybe none): the group must be too, or this process
     // would exit mid-rebalance, or while partitions it gave up have lag and no owner.
-    return await groupIdleCheck(this.#consumer, this.#s.topic, this.#s.group).idle();
+    this.#groupIdle ??= new GroupIdleCheck(this.#consumer, this.#s.topic, this.#s.group);
+    return await this.#groupIdle.idle();
   }
 
   async #committedAt(tp: TopicPartition, high: number): Promise<boolean> {
@@ -432,7 +428,7 @@ class RecordRunner {
    * here already (its timestamp minus the batch's last), else the last record's age (an upper
    * bound), 0 when caught up.
    */
-  #batchLag(state: PartitionState, lastRun: BatchRun): BatchLag {
+  #batchLag(state: PartitionState, lastRun: BatchRun): BatchInfo {
     const index = lastRun.to - 1;
     const offset = lastRun.batch.offsets[index];
     const timestamp = lastRun.batch.timestamps[index];
@@ -503,7 +499,7 @@ class RecordRunner {
    * Applies the `stop-partition` or `exit` policy to a record that kept failing (the worker
    * applies `skip` itself, through #skip; a record it could not skip stops the partition).
    */
-  #batchFailed(state: PartitionState, error: SerializedError, records: WireRecord[]): void {
+  #batchFailed(state: PartitionState, error: SerializedError, records: KafkaRecord[]): void {
     const where = `partition ${state.tp.partition} at offset ${records[0]?.offset}`;
     if (state.closing) {
       // Revoked or lost meanwhile: the record is the next owner's; no policy applies.
@@ -526,7 +522,7 @@ class RecordRunner {
   async #skip(
     worker: WorkerChannel,
     requestId: number,
-    records: WireRecord[],
+    records: KafkaRecord[],
     error: SerializedError,
   ): Promise<void> {
     const where = `partition ${records[0]?.partition} at offset ${records[0]?.offset}`;
@@ -551,7 +547,7 @@ class RecordRunner {
   }
 
   /** Sends failed records to the dead-letter topic; resolves once the broker has them all. */
-  async #sendToDeadLetters(records: WireRecord[], error: SerializedError): Promise<void> {
+  async #sendToDeadLetters(records: KafkaRecord[], error: SerializedError): Promise<void> {
     const topic = this.#s.deadLetterTopic!;
     this.#deadLetters ??= new Producer(
       { ...this.#s.kafka, "enable.idempotence": true },

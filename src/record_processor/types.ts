@@ -6,11 +6,12 @@
  * @module
  */
 
-import type { KafkaHeader } from "../kafka/mod.ts";
+import type { ConsumedMessage } from "../kafka/mod.ts";
 import type { OptionSpecs, OptionValues, ProcessorLogger } from "../processor/definition.ts";
 
 /**
- * A record read from a partition.
+ * A record read from a partition: the binding's consumed message (topic, partition, offset, key,
+ * value, headers, timestamp), every field a copy.
  *
  * @example Decode JSON values
  * ```ts
@@ -27,22 +28,7 @@ import type { OptionSpecs, OptionValues, ProcessorLogger } from "../processor/de
  * assert.deepEqual(json(record), { t: 21.5 });
  * ```
  */
-export interface KafkaRecord {
-  /** The topic. */
-  topic: string;
-  /** The partition. */
-  partition: number;
-  /** The record's offset. */
-  offset: number;
-  /** The key, or `null`. */
-  key: Uint8Array | null;
-  /** The value, or `null`. */
-  value: Uint8Array | null;
-  /** The headers, in order. */
-  headers: KafkaHeader[];
-  /** The timestamp in ms since the epoch, or `null`. */
-  timestamp: number | null;
-}
+export type KafkaRecord = ConsumedMessage;
 
 /**
  * How far behind the newest record of its partition a batch is (the KCL's `millisBehindLatest`),
@@ -236,6 +222,14 @@ export interface PartitionContext<O = Record<string, unknown>> {
   logger: ProcessorLogger;
 }
 
+/** Automatic checkpoints after batches (when neither is set, only the user checkpoints). */
+export interface AutoCheckpoint {
+  /** Checkpoint once this many records were delivered since the last checkpoint. */
+  everyRecords?: number;
+  /** Checkpoint once this many milliseconds passed since the last checkpoint. */
+  everyMs?: number;
+}
+
 /** What to do when `processRecords` keeps failing (after its retries). */
 export type ErrorPolicy =
   /** Stop this partition (others go on); the process exits 1 at the end. */
@@ -293,5 +287,5 @@ export interface RecordProcessorDefinition<S extends OptionSpecs = OptionSpecs> 
   /** Attempts of a failing batch before the policy applies; default 3. */
   retries?: number;
   /** Checkpoint automatically after batches (the user may still checkpoint too). */
-  autoCheckpoint?: { everyRecords?: number; everyMs?: number };
+  autoCheckpoint?: AutoCheckpoint;
 }

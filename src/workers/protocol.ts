@@ -6,7 +6,13 @@
 
 import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
 import type { PackedRecords } from "../record_processor/batch.ts";
-import type { CheckpointErrorKind, ErrorPolicy } from "../record_processor/types.ts";
+import type {
+  AutoCheckpoint,
+  BatchInfo,
+  CheckpointErrorKind,
+  ErrorPolicy,
+  KafkaRecord,
+} from "../record_processor/types.ts";
 
 /** An error, as it crosses a worker boundary. */
 export interface SerializedError {
@@ -60,33 +66,6 @@ export interface FileJobMessage {
   checked?: boolean;
 }
 
-/** A record as it crosses to a worker (the same fields as a consumed message). */
-export interface WireRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  key: Uint8Array | null;
-  value: Uint8Array | null;
-  headers: { key: string; value: Uint8Array | null }[];
-  timestamp: number | null;
-}
-
-/** How far behind the end of its partition a batch is. */
-export interface BatchLag {
-  /** Messages in the partition after the batch's last record (when known). */
-  messagesBehindLatest: number | undefined;
-  /** Milliseconds between the last record's timestamp and now (when it has one). */
-  millisBehindLatest: number | undefined;
-}
-
-/** Automatic checkpoints after batches (when neither is set, only the user checkpoints). */
-export interface AutoCheckpoint {
-  /** Checkpoint once this many records were delivered since the last checkpoint. */
-  everyRecords?: number;
-  /** Checkpoint once this many milliseconds passed since the last checkpoint. */
-  everyMs?: number;
-}
-
 /** The coordinator's messages about record partitions. */
 export type RecordToWorker =
   | {
@@ -101,7 +80,7 @@ export type RecordToWorker =
     /** With `skip`, the worker skips a failing record itself (through a `skip` request). */
     errorPolicy: ErrorPolicy;
   }
-  | { type: "records"; key: string; batchId: number; records: PackedRecords; lag: BatchLag }
+  | { type: "records"; key: string; batchId: number; records: PackedRecords; lag: BatchInfo }
   | { type: "checkpoint-result"; requestId: number; error?: CheckpointFailure }
   /** The answer to a `skip` request: `error` when the record could not be set aside. */
   | { type: "skip-result"; requestId: number; error?: string }
@@ -132,13 +111,13 @@ export type RecordFromWorker =
      * that record. Nothing from it on was processed.
      */
     error?: SerializedError;
-    records?: WireRecord[];
+    records?: KafkaRecord[];
     /** The partition was lost while the batch ran: no policy applies. */
     lost?: boolean;
   }
   | { type: "checkpoint"; key: string; requestId: number; offset: number }
   /** With the `skip` policy: set a record aside (dead-letter topic when set) before going on. */
-  | { type: "skip"; key: string; requestId: number; records: WireRecord[]; error: SerializedError }
+  | { type: "skip"; key: string; requestId: number; records: KafkaRecord[]; error: SerializedError }
   | { type: "closed"; key: string };
 
 /** What the coordinator sends a worker. */
