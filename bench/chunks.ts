@@ -9,8 +9,9 @@
  */
 
 import { createChunk, DEFAULT_CHUNK_SIZE } from "../src/chunks/chunk.ts";
-import { decodeChunk, encodeChunk } from "../src/chunks/codec.ts";
-import { sha512 } from "../src/chunks/hash.ts";
+import { decodeChunk } from "../src/chunks/decode.ts";
+import { encodeChunk } from "../src/chunks/encode.ts";
+import { sha512 } from "../src/hash/sha512.ts";
 
 const TOTAL_BYTES = 1024 * 1024 * 1024; // per measurement
 const encoder = new TextEncoder();

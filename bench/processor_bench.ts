@@ -40,7 +40,7 @@ import { join } from "node:path";
 import type { NoopWorkerNotes } from "./fixtures/noop_processor.ts";
 import { upload } from "../src/upload/uploader.ts";
 import { DEFAULT_CHUNK_SIZE } from "../src/chunks/chunk.ts";
-import { sha512 } from "../src/chunks/hash.ts";
+import { sha512 } from "../src/hash/sha512.ts";
 import {
   type BenchOptions,
   type BenchRow,

@@ -19,8 +19,8 @@
 
 import { join } from "node:path";
 import { DEFAULT_CHUNK_SIZE } from "../src/chunks/chunk.ts";
-import { encodeChunk } from "../src/chunks/codec.ts";
-import { sha512, Sha512Hasher } from "../src/chunks/hash.ts";
+import { encodeChunk } from "../src/chunks/encode.ts";
+import { sha512, Sha512Hasher } from "../src/hash/sha512.ts";
 import { Admin, Consumer } from "../src/kafka/mod.ts";
 import { makeDataSet, writeRandomFile } from "./support/files.ts";
 import { openMsiStreamBin } from "./support/openmsistream.ts";

@@ -187,6 +187,32 @@ ferry_ensure_librdkafka() {
   fi
 }
 
+# Succeeds when librdkafka's header is where src/kafka/structs_test.ts looks for it.
+_ferry_have_rdkafka_header() {
+  local d
+  for d in "${FERRY_RDKAFKA_INCLUDE:-}" /usr/include /usr/local/include /opt/homebrew/include; do
+    if [ -n "$d" ] && [ -f "$d/librdkafka/rdkafka.h" ]; then
+      return 0
+    fi
+  done
+  return 1
+}
+
+# ferry_ensure_rdkafka_header: librdkafka's header (Debian's librdkafka-dev) and a C compiler,
+# which src/kafka/structs_test.ts uses to check the struct offsets in src/kafka/structs.ts
+# against rdkafka.h. Installs them with apt-get when missing; when that is not possible it only
+# warns: that one test then fails, saying what is missing, and the others still run.
+ferry_ensure_rdkafka_header() {
+  local missing=()
+  _ferry_have_rdkafka_header || missing+=(librdkafka-dev)
+  command -v "${CC:-cc}" >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if ! ferry_apt_install "${missing[@]}"; then
+    ferry_say "missing ${missing[*]}: src/kafka/structs_test.ts will fail (see above)."
+  fi
+  return 0
+}
+
 # --- Kafka broker jars ----------------------------------------------------------------------
 
 # ferry_ensure_java: java (17+) and, with "mvn" as argument, Maven.

@@ -15,6 +15,8 @@ cd "$FERRY_ROOT"
 
 # Sourced (not `bash scripts/install.sh`) so that a freshly installed Deno lands on our PATH.
 ferry_ensure_dev_tools
+# librdkafka's header and a C compiler, for src/kafka/structs_test.ts (only warns when missing).
+ferry_ensure_rdkafka_header
 # versitygw, the S3-compatible server of the S3 transfer example's test (built once, cached).
 # Without it only that test fails (naming the problem), so the other tests still run.
 bash "$FERRY_ROOT/scripts/s3/server.sh" install ||

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createChunk, DEFAULT_CHUNK_SIZE, outputPath, relativePath } from "../src/chunks/chunk.ts";
-import { sha512 } from "../src/chunks/hash.ts";
+import { sha512 } from "../src/hash/sha512.ts";
 import { UnsafePathError } from "../src/files/path.ts";
 
 const init = {

@@ -10,9 +10,10 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { createChunk, type DataFileChunk, outputPath } from "../src/chunks/chunk.ts";
-import { decodeChunk, encodeChunk } from "../src/chunks/codec.ts";
+import { decodeChunk } from "../src/chunks/decode.ts";
+import { encodeChunk } from "../src/chunks/encode.ts";
 import { ChunkFormatError } from "../src/chunks/format_error.ts";
-import { hashHex, sha512 } from "../src/chunks/hash.ts";
+import { hashHex, sha512 } from "../src/hash/sha512.ts";
 import { chunkKey } from "../src/chunks/key.ts";
 
 const SCRIPTS = fileURLToPath(new URL("../scripts/openmsistream/", import.meta.url));

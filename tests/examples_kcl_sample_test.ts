@@ -10,8 +10,9 @@
 import { Consumer } from "../src/kafka/mod.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 import { BOOTSTRAP, withTopic } from "./support/broker.ts";
-import { runProcessor, startProcessor, stopProcessor, waitUntil } from "./support/processor.ts";
+import { runProcessor, startProcessor, stopProcessor } from "./support/processor.ts";
 import { committedOffsets, putRecords } from "./support/records.ts";
+import { sleep, waitUntil } from "./support/wait.ts";
 
 const SCRIPT = "examples/kcl_sample.ts";
 
@@ -133,7 +134,7 @@ Deno.test("examples/kcl_sample.ts with --checkpoint-seconds 1 commits periodical
     // Three more waves, each more than a second after the last checkpoint: each moves the
     // committed offsets of both partitions forward, while the process runs.
     for (let wave = 1; wave <= 3; wave++) {
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await sleep(1_500);
       await putRecords(topic, 2, 10, { first: 10 * wave });
       const total = 10 * (wave + 1);
       await waitUntil(async () => (await readOut(out)).length >= 2 * total, `${total} each`);

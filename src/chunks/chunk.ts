@@ -5,7 +5,7 @@
  */
 
 import { safeRelativePath } from "../files/path.ts";
-import { sha512 } from "./hash.ts";
+import { sha512 } from "../hash/sha512.ts";
 
 /**
  * OpenMSIStream's default chunk size: 524288 bytes (512 KiB).
@@ -111,12 +111,12 @@ export interface ChunkInit {
 
 /**
  * Builds a {@linkcode DataFileChunk}, computing its `chunkHash` from `data`. It does not
- * validate: `encodeChunk` in `codec.ts` does.
+ * validate: `encodeChunk` in `encode.ts` does.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { sha512 } from "./hash.ts";
+ * import { sha512 } from "../hash/sha512.ts";
  * import { createChunk } from "./chunk.ts";
  *
  * const data = new Uint8Array([1, 2, 3]);

@@ -47,7 +47,7 @@ export type ChunkField =
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeChunk } from "./codec.ts";
+ * import { decodeChunk } from "./decode.ts";
  * import { ChunkFormatError, type ChunkFormatReason } from "./format_error.ts";
  *
  * let reason: ChunkFormatReason | undefined;
@@ -77,7 +77,7 @@ export type ChunkFormatReason =
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeChunk } from "./codec.ts";
+ * import { decodeChunk } from "./decode.ts";
  * import { ChunkFormatError } from "./format_error.ts";
  *
  * try {

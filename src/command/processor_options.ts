@@ -14,13 +14,13 @@ import {
   type OptionValues,
 } from "commander";
 import type { LogLevel } from "@logtape/logtape";
-import { BOOTSTRAP_ENV, resolveKafkaConfig } from "../config/kafka_config.ts";
+import { BOOTSTRAP_ENV, resolveKafkaConfig } from "../config/resolve.ts";
 import type { ReassemblyMode } from "../files/downloaded_file.ts";
 import { DEFAULT_MAX_PARTIAL_BYTES, DEFAULT_MAX_PARTIAL_FILES } from "../files/reassembly.ts";
 import { type KafkaConfig, KafkaConfigError } from "../kafka/mod.ts";
 import { validateKafkaConfig } from "../kafka/config.ts";
 import { ConfigError } from "../config/config_error.ts";
-import { librdkafkaDebugContexts } from "../kafka/log.ts";
+import { setDebugContexts } from "../kafka/log.ts";
 import type { OptionSpecs } from "../processor/definition.ts";
 import { UsageError } from "./exit_codes.ts";
 import { parseLogLevel } from "./logging.ts";
@@ -394,8 +394,7 @@ export async function readProcessorArguments(
     overrides: o.property,
   });
   // --log-level debug (or trace) also shows librdkafka's own lines, unless `debug` is set.
-  const rdkafkaDebug = librdkafkaDebugContexts(o.logLevel);
-  if (rdkafkaDebug !== undefined && config.debug === undefined) config.debug = rdkafkaDebug;
+  setDebugContexts(config, o.logLevel, "consumer");
   // Unknown or invalid librdkafka properties are configuration errors: report them before
   // anything starts.
   try {

@@ -32,8 +32,24 @@ export interface IniFile {
   sectionLines: Map<string, number>;
 }
 
-/** Reads environment variables; by default `Deno.env.get`. */
+/** Reads environment variables; by default {@linkcode processEnv}. */
 export type EnvLookup = (name: string) => string | undefined;
+
+/**
+ * The process's environment (`Deno.env.get`): the default {@linkcode EnvLookup} of every
+ * function that reads variables (here and in `resolve.ts`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { processEnv } from "./ini.ts";
+ *
+ * assert.equal(processEnv("PATH"), Deno.env.get("PATH"));
+ * ```
+ */
+export function processEnv(name: string): string | undefined {
+  return Deno.env.get(name);
+}
 
 const SECTION = /^\[([^\]]+)\]\s*$/;
 const VARIABLE = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g;
@@ -91,7 +107,7 @@ export function substituteEnv(
  *
  * @param text The file's contents.
  * @param source The file's path (or a label), used in error messages.
- * @param options `env`: how to read environment variables (default `Deno.env.get`).
+ * @param options `env`: how to read environment variables (default {@linkcode processEnv}).
  * @returns The sections.
  * @throws {ConfigError} for a line that is neither a section, a key nor a comment, a key outside
  *   any section, a duplicate section or key, or a missing environment variable.
@@ -101,7 +117,7 @@ export function parseIni(
   source: string,
   options: { env?: EnvLookup } = {},
 ): IniFile {
-  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const env = options.env ?? processEnv;
   const raw = new Map<string, Map<string, { value: string; line: number }>>();
   const sectionLines = new Map<string, number>();
   let current: Map<string, { value: string; line: number }> | undefined;
@@ -186,7 +202,7 @@ export function parseIni(
  * ```
  *
  * @param path The file to read.
- * @param options `env`: how to read environment variables (default `Deno.env.get`).
+ * @param options `env`: how to read environment variables (default {@linkcode processEnv}).
  * @returns The parsed file.
  * @throws {ConfigError} when the file cannot be read or does not parse.
  */

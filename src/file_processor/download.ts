@@ -10,7 +10,7 @@
  */
 
 import { resolve } from "node:path";
-import { hashHex } from "../chunks/hash.ts";
+import { hashHex } from "../hash/sha512.ts";
 import { defineProcessor, type FileProcessor } from "./define.ts";
 
 /** The module the download processor's workers load: this one. */

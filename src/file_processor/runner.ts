@@ -10,9 +10,9 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { decodeChunk } from "../chunks/codec.ts";
-import { hashesEqual, hashHex } from "../chunks/hash.ts";
-import { FileHashLane } from "../runtime/file_hashes.ts";
+import { decodeChunk } from "../chunks/decode.ts";
+import { hashesEqual, hashHex } from "../hash/sha512.ts";
+import { FileHashLane } from "../hash/file_hash_lane.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
 import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
 import { resolveInside, UnsafePathError } from "../files/path.ts";

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { hashHex, sha512 } from "../chunks/hash.ts";
+import { hashHex, sha512 } from "../hash/sha512.ts";
 import type { DataFileChunk } from "../chunks/chunk.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
 import { outputFilename, resolveInside } from "./path.ts";
@@ -314,7 +314,7 @@ function isOffsetError(error: unknown): boolean {
  * import assert from "node:assert/strict";
  * import { FileAssembler } from "./reassembly.ts";
  * import { createChunk } from "../chunks/chunk.ts";
- * import { sha512 } from "../chunks/hash.ts";
+ * import { sha512 } from "../hash/sha512.ts";
  * const data = new TextEncoder().encode("hello");
  * const chunk = createChunk({
  *   filename: "a.txt", fileHash: sha512(data), chunkOffset: 0, chunkIndex: 1,

@@ -6,9 +6,16 @@
 
 import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client.ts";
 import type { KafkaConfig } from "./config.ts";
-import { ErrorCode, KafkaError, kafkaError } from "./errors.ts";
+import { ErrorCode, KafkaError, kafkaError, sentence } from "./errors.ts";
 import { cString, errorBuffer, errorBufferText, pointerCell, readCString } from "./ffi.ts";
 import type { ConsumerGroupDescription } from "./groups.ts";
+import {
+  POINTER_SIZE,
+  RdKafkaMetadata,
+  RdKafkaMetadataBroker,
+  RdKafkaMetadataPartition,
+  RdKafkaMetadataTopic,
+} from "./structs.ts";
 
 /** A topic to create. */
 export interface NewTopic {
@@ -118,7 +125,7 @@ export class Admin extends KafkaClient {
           throw new KafkaError(
             ErrorCode.INVALID_ARG,
             "_INVALID_ARG",
-            `Topic "${spec.topic}" cannot be created: ${errorBufferText(errstr)}`,
+            sentence(`Topic "${spec.topic}" cannot be created: ${errorBufferText(errstr)}`),
           );
         }
         handles.push(handle);
@@ -330,7 +337,7 @@ export class Admin extends KafkaClient {
           if (array !== null) {
             const view = new Deno.UnsafePointerView(array);
             for (let i = 0; i < Number(count[0]); i++) {
-              const result = view.getPointer(i * 8);
+              const result = view.getPointer(i * POINTER_SIZE);
               out.push({
                 name: readCString(this.lib.rd_kafka_topic_result_name(result)) ?? "",
                 error: this.lib.rd_kafka_topic_result_error(result),
@@ -372,10 +379,6 @@ export class Admin extends KafkaClient {
   }
 }
 
-// struct rd_kafka_metadata: broker_cnt 0, brokers 8, topic_cnt 16, topics 24.
-// rd_kafka_metadata_broker (24 bytes): id 0 (i32), host 8, port 16 (i32).
-// rd_kafka_metadata_topic (32 bytes): topic 0, partition_cnt 8, partitions 16, err 24.
-// rd_kafka_metadata_partition (40 bytes): id 0, err 4, leader 8.
 /**
  * Reads a `struct rd_kafka_metadata` (which stays librdkafka's to destroy).
  *
@@ -384,38 +387,40 @@ export class Admin extends KafkaClient {
 export function readMetadata(pointer: Deno.PointerObject): ClusterMetadata {
   const view = new Deno.UnsafePointerView(pointer);
   const brokers = [];
-  const brokerCount = view.getInt32(0);
-  const brokerArray = view.getPointer(8);
+  const brokerCount = view.getInt32(RdKafkaMetadata.broker_cnt);
+  const brokerArray = view.getPointer(RdKafkaMetadata.brokers);
   for (let i = 0; i < brokerCount && brokerArray !== null; i++) {
     const b = new Deno.UnsafePointerView(brokerArray);
+    const base = i * RdKafkaMetadataBroker.SIZEOF;
     brokers.push({
-      id: b.getInt32(i * 24),
-      host: readCString(b.getPointer(i * 24 + 8)) ?? "",
-      port: b.getInt32(i * 24 + 16),
+      id: b.getInt32(base + RdKafkaMetadataBroker.id),
+      host: readCString(b.getPointer(base + RdKafkaMetadataBroker.host)) ?? "",
+      port: b.getInt32(base + RdKafkaMetadataBroker.port),
     });
   }
   const topics: TopicMetadata[] = [];
-  const topicCount = view.getInt32(16);
-  const topicArray = view.getPointer(24);
+  const topicCount = view.getInt32(RdKafkaMetadata.topic_cnt);
+  const topicArray = view.getPointer(RdKafkaMetadata.topics);
   for (let i = 0; i < topicCount && topicArray !== null; i++) {
     const t = new Deno.UnsafePointerView(topicArray);
-    const base = i * 32;
+    const base = i * RdKafkaMetadataTopic.SIZEOF;
     const partitions: PartitionMetadata[] = [];
-    const partitionCount = t.getInt32(base + 8);
-    const partitionArray = t.getPointer(base + 16);
+    const partitionCount = t.getInt32(base + RdKafkaMetadataTopic.partition_cnt);
+    const partitionArray = t.getPointer(base + RdKafkaMetadataTopic.partitions);
     for (let j = 0; j < partitionCount && partitionArray !== null; j++) {
       const p = new Deno.UnsafePointerView(partitionArray);
+      const at = j * RdKafkaMetadataPartition.SIZEOF;
       partitions.push({
-        id: p.getInt32(j * 40),
-        error: p.getInt32(j * 40 + 4),
-        leader: p.getInt32(j * 40 + 8),
+        id: p.getInt32(at + RdKafkaMetadataPartition.id),
+        error: p.getInt32(at + RdKafkaMetadataPartition.err),
+        leader: p.getInt32(at + RdKafkaMetadataPartition.leader),
       });
     }
     partitions.sort((a, b) => a.id - b.id);
     topics.push({
-      name: readCString(t.getPointer(base)) ?? "",
+      name: readCString(t.getPointer(base + RdKafkaMetadataTopic.topic)) ?? "",
       partitions,
-      error: t.getInt32(base + 24),
+      error: t.getInt32(base + RdKafkaMetadataTopic.err),
     });
   }
   return { brokers, topics };

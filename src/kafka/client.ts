@@ -7,7 +7,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { buildConf, type KafkaConfig, redact, secretValues } from "./config.ts";
+import { bootstrapServers, buildConf, type KafkaConfig, redact, secretValues } from "./config.ts";
 import {
   cString,
   errorBuffer,
@@ -16,7 +16,7 @@ import {
   rdkafka,
   readCString,
 } from "./ffi.ts";
-import { ErrorCode, KafkaError, kafkaError } from "./errors.ts";
+import { ErrorCode, KafkaError, kafkaError, sentence } from "./errors.ts";
 import { routeLogEvent } from "./log.ts";
 import {
   ADMIN_OP_DESCRIBECONSUMERGROUPS,
@@ -125,10 +125,7 @@ export abstract class KafkaClient implements AsyncDisposable {
     this.lib = rdkafka();
     this.secrets = secretValues(config);
     this.#onError = options.onError;
-    this.bootstrap = redact(
-      String(config["bootstrap.servers"] ?? config["metadata.broker.list"] ?? ""),
-      this.secrets,
-    );
+    this.bootstrap = redact(bootstrapServers(config) ?? "", this.secrets);
     this.#authContext = redact(authenticationContext(config, this.bootstrap), this.secrets);
     const conf = buildConf(config, events | EventType.LOG | EventType.ERROR);
     const errstr = errorBuffer();
@@ -138,7 +135,9 @@ export abstract class KafkaClient implements AsyncDisposable {
       throw new KafkaError(
         ErrorCode.INVALID_ARG,
         "_INVALID_ARG",
-        `Could not create the Kafka client: ${redact(errorBufferText(errstr), this.secrets)}`,
+        sentence(
+          `Could not create the Kafka client: ${redact(errorBufferText(errstr), this.secrets)}`,
+        ),
         { retriable: false },
       );
     }

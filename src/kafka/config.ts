@@ -1,13 +1,39 @@
 /**
- * librdkafka configuration: any property librdkafka knows, checked at once.
+ * librdkafka configuration, as the binding sees it: any property librdkafka knows, checked by
+ * librdkafka itself (at once, naming the property); which properties hold secrets; which one
+ * names the brokers; and the `rd_kafka_conf_t` a client is created from, with the properties
+ * the binding always sets. Where a user's configuration comes from (config file, environment,
+ * flags) is `src/config/resolve.ts`'s business.
  *
  * @module
  */
 
+import { sentence } from "./errors.ts";
 import { cString, errorBuffer, errorBufferText, rdkafka } from "./ffi.ts";
 
 /** librdkafka properties by name, such as `{ "bootstrap.servers": "127.0.0.1:9092" }`. */
 export type KafkaConfig = Record<string, string | number | boolean>;
+
+/** Which kind of Kafka client a configuration is for. */
+export type ClientRole = "producer" | "consumer";
+
+/**
+ * The brokers a configuration names: `bootstrap.servers`, or its older alias
+ * `metadata.broker.list`; `undefined` when it names neither.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bootstrapServers } from "./config.ts";
+ *
+ * assert.equal(bootstrapServers({ "metadata.broker.list": "h:9092" }), "h:9092");
+ * assert.equal(bootstrapServers({ "client.id": "x" }), undefined);
+ * ```
+ */
+export function bootstrapServers(config: KafkaConfig): string | undefined {
+  const value = config["bootstrap.servers"] ?? config["metadata.broker.list"];
+  return value === undefined ? undefined : String(value);
+}
 
 /** Raised when librdkafka rejects a configuration property or its value. */
 export class KafkaConfigError extends Error {
@@ -22,11 +48,14 @@ export class KafkaConfigError extends Error {
    * import assert from "node:assert/strict";
    * import { KafkaConfigError } from "./config.ts";
    * const error = new KafkaConfigError("bootstrap.server", "No such configuration property");
-   * assert.ok(error.message.includes('"bootstrap.server"'));
+   * assert.equal(
+   *   error.message,
+   *   'Kafka configuration property "bootstrap.server" was rejected: No such configuration property.',
+   * );
    * ```
    */
   constructor(property: string, reason: string) {
-    super(`Kafka configuration property "${property}" was rejected: ${reason}`);
+    super(sentence(`Kafka configuration property "${property}" was rejected: ${reason}`));
     this.name = "KafkaConfigError";
     this.property = property;
   }

@@ -8,9 +8,10 @@
 
 import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client.ts";
 import type { KafkaConfig } from "./config.ts";
-import { check, ErrorCode, KafkaError, kafkaError, takeErrorObject } from "./errors.ts";
+import { check, ErrorCode, KafkaError, kafkaError, sentence, takeErrorObject } from "./errors.ts";
 import { readMetadata } from "./admin.ts";
 import { cString, pointerCell, readCString } from "./ffi.ts";
+import { RdKafkaMessage } from "./structs.ts";
 import type { ConsumerGroupDescription } from "./groups.ts";
 import { type MessageBatch, MessageBatchBuilder } from "./message_batch.ts";
 import type { KafkaHeader } from "./producer.ts";
@@ -332,13 +333,11 @@ export class Consumer extends KafkaClient {
       message !== null;
       message = this.lib.rd_kafka_event_message_next(event)
     ) {
-      // rd_kafka_message_t: err 0, rkt 8, partition 16, payload 24, len 32, key 40,
-      // key_len 48, offset 56.
       const view = new Deno.UnsafePointerView(message);
-      const code = view.getInt32(0);
-      const topic = this.#rktName(view.getBigUint64(8));
-      const partition = view.getInt32(16);
-      const offset = Number(view.getBigInt64(56));
+      const code = view.getInt32(RdKafkaMessage.err);
+      const topic = this.#rktName(view.getBigUint64(RdKafkaMessage.rkt));
+      const partition = view.getInt32(RdKafkaMessage.partition);
+      const offset = Number(view.getBigInt64(RdKafkaMessage.offset));
       if (code === ErrorCode.PARTITION_EOF) {
         this.#options.onPartitionEof?.({ topic, partition, offset });
         continue;
@@ -357,10 +356,10 @@ export class Consumer extends KafkaClient {
           partition,
           offset,
           this.#intCell[0] === 0 ? null : timestamp,
-          view.getPointer(40),
-          Number(view.getBigUint64(48)),
-          view.getPointer(24),
-          Number(view.getBigUint64(32)),
+          view.getPointer(RdKafkaMessage.key),
+          Number(view.getBigUint64(RdKafkaMessage.key_len)),
+          view.getPointer(RdKafkaMessage.payload),
+          Number(view.getBigUint64(RdKafkaMessage.len)),
           this.#readHeaders(message),
         );
         continue;
@@ -369,8 +368,14 @@ export class Consumer extends KafkaClient {
         topic,
         partition,
         offset,
-        key: copyOut(view.getPointer(40), Number(view.getBigUint64(48))),
-        value: copyOut(view.getPointer(24), Number(view.getBigUint64(32))),
+        key: copyOut(
+          view.getPointer(RdKafkaMessage.key),
+          Number(view.getBigUint64(RdKafkaMessage.key_len)),
+        ),
+        value: copyOut(
+          view.getPointer(RdKafkaMessage.payload),
+          Number(view.getBigUint64(RdKafkaMessage.len)),
+        ),
         headers: this.#readHeaders(message) ?? [],
         timestamp: this.#intCell[0] === 0 ? null : timestamp,
       });
@@ -462,9 +467,11 @@ export class Consumer extends KafkaClient {
         new KafkaError(
           ErrorCode.FAIL,
           "_FAIL",
-          `The rebalance handler failed for "${event.kind}": ${
-            error instanceof Error ? error.message : String(error)
-          }`,
+          sentence(
+            `The rebalance handler failed for "${event.kind}": ${
+              error instanceof Error ? error.message : String(error)
+            }`,
+          ),
           { cause: error, retriable: false },
         ),
       );

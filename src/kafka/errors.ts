@@ -89,7 +89,7 @@ const FENCING = new Set<number>([
  * import { ErrorCode, isFencingError, KafkaError } from "./errors.ts";
  * const error = new KafkaError(ErrorCode.ILLEGAL_GENERATION, "ILLEGAL_GENERATION", "Commit failed.");
  * assert.ok(isFencingError(error));
- * assert.ok(!isFencingError(new Error("other")));
+ * assert.ok(!isFencingError(new Error("Something else failed.")));
  * ```
  */
 export function isFencingError(error: unknown): boolean {
@@ -171,6 +171,27 @@ export function errorName(code: number): string {
 /** librdkafka's description of an error code, such as `"Local: Broker transport failure"`. */
 export function errorDescription(code: number): string {
   return readCString(rdkafka().rd_kafka_err2str(code)) ?? `error ${code}`;
+}
+
+/**
+ * Ends an error message with a period unless it ends with one (or `!`, `?`) already: messages
+ * that end with a text from librdkafka or from another error still end as every other message
+ * of the binding does.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sentence } from "./errors.ts";
+ *
+ * assert.equal(sentence('Topic "t" cannot be created: Invalid topic name'),
+ *   'Topic "t" cannot be created: Invalid topic name.');
+ * assert.equal(sentence("Already done."), "Already done.");
+ * ```
+ *
+ * @internal
+ */
+export function sentence(message: string): string {
+  return /[.!?]$/.test(message) ? message : `${message}.`;
 }
 
 /**

@@ -77,7 +77,8 @@ export function readGroupDescription(
   if (array === null || count[0] === 0n) {
     return { code: -1, message: "the result held no group" };
   }
-  const group = new Deno.UnsafePointerView(array).getPointer(0);
+  // const rd_kafka_ConsumerGroupDescription_t **: its first (and only) element.
+  const group = new Deno.UnsafePointerView(array).getPointer();
   if (group === null) return { code: -1, message: "the result held no group" };
   const error = lib.rd_kafka_ConsumerGroupDescription_error(group);
   if (error !== null) {

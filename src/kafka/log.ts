@@ -7,7 +7,7 @@
 
 import { getLogger, type Logger } from "@logtape/logtape";
 import { pointerCell, rdkafka, readCString } from "./ffi.ts";
-import { redact } from "./config.ts";
+import { type ClientRole, type KafkaConfig, redact } from "./config.ts";
 
 const logger: Logger = getLogger(["ferry", "rdkafka"]);
 
@@ -89,9 +89,39 @@ export function emitLogLine(
  */
 export function librdkafkaDebugContexts(
   level: string,
-  role: "consumer" | "producer" = "consumer",
+  role: ClientRole = "consumer",
 ): string | undefined {
   if (level === "trace") return "all";
   if (level === "debug") return role === "consumer" ? "cgrp,consumer,topic" : "broker,topic";
   return undefined;
+}
+
+/**
+ * Sets librdkafka's `debug` property to the {@linkcode librdkafkaDebugContexts} of a Ferry log
+ * level, unless the configuration sets `debug` itself (then it is left as it is).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { setDebugContexts } from "./log.ts";
+ *
+ * const config: Record<string, string> = { "bootstrap.servers": "h:9092" };
+ * setDebugContexts(config, "debug", "producer");
+ * assert.equal(config.debug, "broker,topic");
+ * const own: Record<string, string> = { debug: "fetch" };
+ * setDebugContexts(own, "trace");
+ * assert.equal(own.debug, "fetch");
+ * ```
+ *
+ * @param config The configuration, changed in place.
+ * @param level The Ferry (LogTape) log level.
+ * @param role Which client the configuration is for; default `consumer`.
+ */
+export function setDebugContexts(
+  config: KafkaConfig,
+  level: string,
+  role: ClientRole = "consumer",
+): void {
+  const contexts = librdkafkaDebugContexts(level, role);
+  if (contexts !== undefined && config.debug === undefined) config.debug = contexts;
 }

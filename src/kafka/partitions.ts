@@ -5,6 +5,7 @@
  */
 
 import { cString, rdkafka, readCString } from "./ffi.ts";
+import { RdKafkaTopicPartition, RdKafkaTopicPartitionList } from "./structs.ts";
 
 /** A partition of a topic. */
 export interface TopicPartition {
@@ -42,10 +43,6 @@ export const Offset = {
   /** No offset. */
   INVALID: -1001,
 } as const;
-
-// rd_kafka_topic_partition_list_t: cnt 0 (i32), size 4 (i32), elems 8 (pointer).
-// rd_kafka_topic_partition_t (64 bytes): topic 0, partition 8 (i32), offset 16 (i64), err 48 (i32).
-const ELEMENT_SIZE = 64;
 
 /** A partition as read back from librdkafka, with its per-partition error code. */
 export interface TopicPartitionResult extends TopicPartitionOffset {
@@ -128,8 +125,11 @@ export class TopicPartitionList implements Disposable {
 }
 
 function setOffset(element: Deno.PointerObject, offset: number): void {
-  // Write through a typed array over librdkafka's memory: the i64 at byte 16.
-  const target = new Deno.UnsafePointerView(element).getArrayBuffer(8, 16);
+  // Write through a typed array over librdkafka's memory: the int64_t offset field.
+  const target = new Deno.UnsafePointerView(element).getArrayBuffer(
+    BigInt64Array.BYTES_PER_ELEMENT,
+    RdKafkaTopicPartition.offset,
+  );
   new BigInt64Array(target)[0] = BigInt(offset);
 }
 
@@ -137,18 +137,18 @@ function setOffset(element: Deno.PointerObject, offset: number): void {
 export function readPartitionList(pointer: Deno.PointerValue): TopicPartitionResult[] {
   if (pointer === null) return [];
   const view = new Deno.UnsafePointerView(pointer);
-  const count = view.getInt32(0);
-  const elems = view.getPointer(8);
+  const count = view.getInt32(RdKafkaTopicPartitionList.cnt);
+  const elems = view.getPointer(RdKafkaTopicPartitionList.elems);
   if (elems === null || count <= 0) return [];
   const elements = new Deno.UnsafePointerView(elems);
   const out: TopicPartitionResult[] = [];
   for (let i = 0; i < count; i++) {
-    const base = i * ELEMENT_SIZE;
+    const base = i * RdKafkaTopicPartition.SIZEOF;
     out.push({
-      topic: readCString(elements.getPointer(base)) ?? "",
-      partition: elements.getInt32(base + 8),
-      offset: Number(elements.getBigInt64(base + 16)),
-      error: elements.getInt32(base + 48),
+      topic: readCString(elements.getPointer(base + RdKafkaTopicPartition.topic)) ?? "",
+      partition: elements.getInt32(base + RdKafkaTopicPartition.partition),
+      offset: Number(elements.getBigInt64(base + RdKafkaTopicPartition.offset)),
+      error: elements.getInt32(base + RdKafkaTopicPartition.err),
     });
   }
   return out;

@@ -11,6 +11,7 @@ import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client
 import type { KafkaConfig } from "./config.ts";
 import { ErrorCode, type KafkaError, kafkaError, takeErrorObject } from "./errors.ts";
 import { cString, readCString } from "./ffi.ts";
+import { RdKafkaMessage, RdKafkaVtype as VType, RdKafkaVu as Vu } from "./structs.ts";
 
 /** A message header; the same key may appear more than once. */
 export interface KafkaHeader {
@@ -58,18 +59,6 @@ export interface ProducerOptions extends ClientOptions {
   closeTimeoutMs?: number;
 }
 
-// rd_kafka_vu_t is 72 bytes: the type (i32) at 0, a union at 8.
-const VU_SIZE = 72;
-const VType = {
-  TOPIC: 1,
-  PARTITION: 3,
-  VALUE: 4,
-  KEY: 5,
-  OPAQUE: 6,
-  MSGFLAGS: 7,
-  TIMESTAMP: 8,
-  HEADER: 9,
-} as const;
 const MSG_F_COPY = 0x2;
 const PARTITION_UA = -1;
 // rd_kafka_purge flags: messages not yet sent; do not wait for librdkafka's threads.
@@ -216,41 +205,42 @@ export class Producer extends KafkaClient {
   #produce(message: ProducerMessage, id: bigint): Deno.PointerValue {
     const headers = message.headers ?? [];
     const count = 6 + (message.timestamp === undefined ? 0 : 1) + headers.length;
-    const vus = new Uint8Array(count * VU_SIZE);
+    const vus = new Uint8Array(count * Vu.SIZEOF);
     const view = new DataView(vus.buffer);
     // Keep every encoded buffer referenced until produceva returns (librdkafka copies them).
     const keep: Uint8Array[] = [];
     let slot = 0;
+    /** Starts the next rd_kafka_vu_t with its vtype; returns where the element starts. */
     const next = (type: number): number => {
-      const base = slot++ * VU_SIZE;
-      view.setInt32(base, type, true);
-      return base + 8;
+      const base = slot++ * Vu.SIZEOF;
+      view.setInt32(base + Vu.vtype, type, true);
+      return base;
     };
     const topic = this.#topicName(message.topic);
-    view.setBigUint64(next(VType.TOPIC), address(topic), true);
-    view.setInt32(next(VType.PARTITION), message.partition ?? PARTITION_UA, true);
+    view.setBigUint64(next(VType.TOPIC) + Vu["u.cstr"], address(topic), true);
+    view.setInt32(next(VType.PARTITION) + Vu["u.i32"], message.partition ?? PARTITION_UA, true);
     const value = message.value;
     let at = next(VType.VALUE);
-    view.setBigUint64(at, address(value), true);
-    view.setBigUint64(at + 8, BigInt(value?.byteLength ?? 0), true);
+    view.setBigUint64(at + Vu["u.mem.ptr"], address(value), true);
+    view.setBigUint64(at + Vu["u.mem.size"], BigInt(value?.byteLength ?? 0), true);
     const key = typeof message.key === "string" ? encoder.encode(message.key) : message.key ?? null;
     at = next(VType.KEY);
-    view.setBigUint64(at, address(key), true);
-    view.setBigUint64(at + 8, BigInt(key?.byteLength ?? 0), true);
-    view.setBigUint64(next(VType.OPAQUE), id, true);
-    view.setInt32(next(VType.MSGFLAGS), MSG_F_COPY, true);
+    view.setBigUint64(at + Vu["u.mem.ptr"], address(key), true);
+    view.setBigUint64(at + Vu["u.mem.size"], BigInt(key?.byteLength ?? 0), true);
+    view.setBigUint64(next(VType.OPAQUE) + Vu["u.ptr"], id, true);
+    view.setInt32(next(VType.MSGFLAGS) + Vu["u.i"], MSG_F_COPY, true);
     if (message.timestamp !== undefined) {
-      view.setBigInt64(next(VType.TIMESTAMP), BigInt(message.timestamp), true);
+      view.setBigInt64(next(VType.TIMESTAMP) + Vu["u.i64"], BigInt(message.timestamp), true);
     }
     for (const header of headers) {
       const name = cString(header.key);
       keep.push(name);
       at = next(VType.HEADER);
-      view.setBigUint64(at, address(name), true);
-      view.setBigUint64(at + 8, address(header.value), true);
+      view.setBigUint64(at + Vu["u.header.name"], address(name), true);
+      view.setBigUint64(at + Vu["u.header.val"], address(header.value), true);
       // ssize_t: -1 marks a header without a value.
       view.setBigInt64(
-        at + 16,
+        at + Vu["u.header.size"],
         header.value === null ? -1n : BigInt(header.value.byteLength),
         true,
       );
@@ -324,19 +314,19 @@ export class Producer extends KafkaClient {
       message !== null;
       message = this.lib.rd_kafka_event_message_next(event)
     ) {
-      // rd_kafka_message_t: err 0, rkt 8, partition 16, offset 56, _private (opaque) 64.
+      // The message's opaque (RD_KAFKA_VTYPE_OPAQUE) comes back in _private.
       const view = new Deno.UnsafePointerView(message);
-      const id = Deno.UnsafePointer.value(view.getPointer(64));
+      const id = Deno.UnsafePointer.value(view.getPointer(RdKafkaMessage._private));
       const waiter = this.#waiting.get(id);
       if (!waiter) continue;
       this.#waiting.delete(id);
-      const topic = this.#rktName(view.getPointer(8));
-      const code = view.getInt32(0);
+      const topic = this.#rktName(view.getPointer(RdKafkaMessage.rkt));
+      const code = view.getInt32(RdKafkaMessage.err);
       if (code === ErrorCode.NO_ERROR) {
         waiter.resolve({
           topic,
-          partition: view.getInt32(16),
-          offset: Number(view.getBigInt64(56)),
+          partition: view.getInt32(RdKafkaMessage.partition),
+          offset: Number(view.getBigInt64(RdKafkaMessage.offset)),
         });
       } else {
         waiter.reject(kafkaError(code, `Delivery to "${topic}" failed`));

@@ -15,7 +15,7 @@ import { processorLogger } from "../processor/logger.ts";
 import { isCloneError, workerLog } from "./log.ts";
 import { unpackRecords } from "../record_processor/batch.ts";
 import type { RecordProcessorDefinition } from "../record_processor/types.ts";
-import { hashHex, Sha512Hasher } from "../chunks/hash.ts";
+import { hashHex, sha512, sha512File } from "../hash/sha512.ts";
 import type { DownloadedFile } from "../files/downloaded_file.ts";
 import {
   type OptionSpecs,
@@ -198,16 +198,6 @@ async function init(message: WorkerInit): Promise<void> {
   await definition.initialize?.(context);
 }
 
-async function readAndHash(path: string, hasher: Sha512Hasher): Promise<void> {
-  using file = await Deno.open(path, { read: true });
-  const buffer = new Uint8Array(1024 * 1024);
-  for (;;) {
-    const n = await file.read(buffer);
-    if (n === null) break;
-    hasher.update(buffer.subarray(0, n));
-  }
-}
-
 /**
  * Keeps a failed file's bytes (memory mode) under `.ferry/failed/` for a retry on the next
  * start; returns the path relative to the output directory, or undefined when it could not.
@@ -234,6 +224,15 @@ async function keep(
   }
 }
 
+/** The SHA-512 (hex) of a file sent to this worker: of its bytes, or of the file on disk. */
+async function fileDigest(message: FileJobMessage, bytes: Uint8Array | undefined): Promise<string> {
+  const meta = message.file;
+  // `checked`: the coordinator hashed the file while its chunks arrived; not again here.
+  if (message.checked) return meta.sha512;
+  if (bytes !== undefined) return hashHex(sha512(bytes));
+  return hashHex(meta.path === undefined ? sha512(new Uint8Array()) : await sha512File(meta.path));
+}
+
 /** The files sent to this worker, run one after the other. */
 let fileQueue: Promise<void> = Promise.resolve();
 /** Set by `shutdown`: files not started yet are not run (they are answered `stopped`). */
@@ -241,7 +240,6 @@ let stopping = false;
 
 async function runFile(message: FileJobMessage): Promise<void> {
   const { file: meta, chunks } = message;
-  const hasher = new Sha512Hasher();
   let bytes: Uint8Array<ArrayBuffer> | undefined;
   if (chunks) {
     if (chunks.length === 1 && chunks[0].offset === 0) {
@@ -250,12 +248,8 @@ async function runFile(message: FileJobMessage): Promise<void> {
       bytes = new Uint8Array(meta.size);
       for (const chunk of chunks) bytes.set(chunk.data, chunk.offset);
     }
-    if (!message.checked) hasher.update(bytes);
-  } else if (meta.path !== undefined && !message.checked) {
-    await readAndHash(meta.path, hasher);
   }
-  // `checked`: the coordinator hashed the file while its chunks arrived; not again here.
-  const digest = message.checked ? meta.sha512 : hashHex(hasher.digest());
+  const digest = await fileDigest(message, bytes);
   if (digest !== meta.sha512) {
     send(hashMismatchResult(message.id, meta.relativePath, digest, meta.sha512));
     return;

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { Admin } from "../../src/kafka/mod.ts";
+import { sleep } from "./wait.ts";
+import { Admin, Consumer, type KafkaConfig } from "../../src/kafka/mod.ts";
 
 /** The plaintext bootstrap address of the project's test broker. */
 export const BOOTSTRAP: string = Deno.env.get("FERRY_TEST_BOOTSTRAP") ?? "127.0.0.1:39092";
@@ -13,6 +14,27 @@ export const BOOTSTRAP: string = Deno.env.get("FERRY_TEST_BOOTSTRAP") ?? "127.0.
 /** The SASL/PLAIN bootstrap address of the project's test broker. */
 export const SASL_BOOTSTRAP: string = Deno.env.get("FERRY_TEST_SASL_BOOTSTRAP") ??
   "127.0.0.1:39094";
+
+/** The SASL/PLAIN user of the test broker. */
+export const SASL_USERNAME: string = Deno.env.get("FERRY_TEST_SASL_USERNAME") ?? "ferry";
+
+/** The SASL/PLAIN password of {@linkcode SASL_USERNAME}. */
+export const SASL_PASSWORD: string = Deno.env.get("FERRY_TEST_SASL_PASSWORD") ?? "ferry-secret";
+
+/**
+ * Client settings for the SASL/PLAIN listener as {@linkcode SASL_USERNAME} with `password`,
+ * plus `extra`.
+ */
+export function saslConfig(password: string, extra: KafkaConfig = {}): KafkaConfig {
+  return {
+    "bootstrap.servers": SASL_BOOTSTRAP,
+    "security.protocol": "SASL_PLAINTEXT",
+    "sasl.mechanisms": "PLAIN",
+    "sasl.username": SASL_USERNAME,
+    "sasl.password": password,
+    ...extra,
+  };
+}
 
 let checked: Promise<void> | undefined;
 
@@ -74,8 +96,20 @@ export async function waitForPartitions(
       return;
     }
     if (Date.now() > deadline) throw new Error(`Topic "${topic}" did not become ready.`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
+}
+
+/** A group's committed offsets for partitions 0..partitions-1 (`-1001` where none). */
+export async function committedOffsets(
+  group: string,
+  topic: string,
+  partitions: number,
+  bootstrap: string = BOOTSTRAP,
+): Promise<number[]> {
+  await using reader = new Consumer({ "bootstrap.servers": bootstrap, "group.id": group });
+  const list = [...Array(partitions).keys()].map((partition) => ({ topic, partition }));
+  return (await reader.committed(list)).map((tp) => tp.offset);
 }
 
 /**

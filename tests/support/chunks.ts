@@ -8,8 +8,8 @@
 import { encode as msgpackEncode } from "@msgpack/msgpack";
 import { chunkKey } from "../../src/chunks/key.ts";
 import { createChunk, type DataFileChunk } from "../../src/chunks/chunk.ts";
-import { encodeChunk } from "../../src/chunks/codec.ts";
-import { sha512 } from "../../src/chunks/hash.ts";
+import { encodeChunk } from "../../src/chunks/encode.ts";
+import { sha512 } from "../../src/hash/sha512.ts";
 import { Producer } from "../../src/kafka/mod.ts";
 import { BOOTSTRAP } from "./broker.ts";
 
@@ -19,19 +19,6 @@ export interface TestFile {
   path: string;
   /** Content. */
   bytes: Uint8Array;
-}
-
-/** Deterministic pseudo-random bytes. */
-export function testBytes(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 /** Splits a file into its chunks, as an uploader would (`chunkSize` bytes each, default 16 KiB). */

@@ -15,48 +15,52 @@ export interface CliRun {
   stderr: string;
 }
 
-/** How {@linkcode ferry} runs the command. */
+/** How {@linkcode ferry} and {@linkcode startFerry} run the command. */
 export interface CliOptions {
   /** Extra environment variables (FERRY_BOOTSTRAP_SERVERS is cleared unless given). */
   env?: Record<string, string>;
   /** The working directory; default this process's. */
   cwd?: string;
+  /** Deno permission flags; default `["-A"]`. */
+  permissions?: readonly string[];
   /** Killed after this long; default 120 s. */
   timeoutMs?: number;
 }
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+/** The path of this checkout's `cli.ts`. */
+export const CLI: string = new URL("../../cli.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
-/** Runs `deno run -A cli.ts <args>` to completion; kills it (code 137) after the timeout. */
-export async function ferry(args: readonly string[], options: CliOptions = {}): Promise<CliRun> {
+/**
+ * Starts `deno run -A cli.ts <args>` with its output piped, for a test that talks to it while it
+ * runs (signals, a watch); killed (SIGKILL, code 137) if still running after `timeoutMs`.
+ */
+export function startFerry(args: readonly string[], options: CliOptions = {}): Deno.ChildProcess {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
+    args: ["run", ...options.permissions ?? ["-A"], CLI, ...args],
     env: { FERRY_BOOTSTRAP_SERVERS: "", NO_COLOR: "1", ...options.env },
     cwd: options.cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
-  try {
-    const out = await child.output();
-    return {
-      code: out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error; // it had exited
+    }
+  }, options.timeoutMs ?? 120_000);
+  child.status.finally(() => clearTimeout(timer));
+  return child;
 }
 
-/** Makes a temporary directory, runs `fn` with it, and removes it again. */
-export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "ferry-cli-" });
-  try {
-    return await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+/** Runs `deno run -A cli.ts <args>` to completion; kills it (code 137) after the timeout. */
+export async function ferry(args: readonly string[], options: CliOptions = {}): Promise<CliRun> {
+  const out = await startFerry(args, options).output();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
 }

@@ -119,21 +119,6 @@ export async function readCalls(
   });
 }
 
-/** Waits until `condition` holds, checking every 50 ms; fails naming `what` after the timeout. */
-export async function waitUntil(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** The records of a JSON-lines file, every line of which must parse (a missing file has none). */
 async function strictJsonLines<T>(path: string): Promise<T[]> {
   let text = "";

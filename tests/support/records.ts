@@ -2,13 +2,16 @@
  * Plain records for the record-processor tests: putting keyed records on a topic (with a fresh
  * events file and group for the run that reads them), reading the events the recording record
  * processor (`tests/fixtures/recording_record_processor.ts`) writes and the offsets they
- * delivered, and reading a group's committed offsets.
+ * delivered. A group's committed offsets: `committedOffsets` in `broker.ts`.
  *
  * @module
  */
 
-import { Consumer, Producer } from "../../src/kafka/mod.ts";
+import { Producer } from "../../src/kafka/mod.ts";
 import { BOOTSTRAP } from "./broker.ts";
+
+// TEMP: tests/examples_kcl_sample_test.ts (being written) still imports it from here.
+export { committedOffsets } from "./broker.ts";
 
 /** How {@linkcode putRecords} makes the records. */
 export interface PutRecordsOptions {
@@ -133,13 +136,7 @@ export function deliveredOffsets(events: readonly RecordEvent[]): number[] {
   return out;
 }
 
-/** A group's committed offsets for partitions 0..partitions-1 (`-1001` where none). */
-export async function committedOffsets(
-  group: string,
-  topic: string,
-  partitions: number,
-): Promise<number[]> {
-  await using reader = new Consumer({ "bootstrap.servers": BOOTSTRAP, "group.id": group });
-  const list = [...Array(partitions).keys()].map((partition) => ({ topic, partition }));
-  return (await reader.committed(list)).map((tp) => tp.offset);
+/** The offsets `from`, `from + 1`, ..., `to - 1`. */
+export function range(from: number, to: number): number[] {
+  return [...Array(Math.max(0, to - from)).keys()].map((i) => i + from);
 }

@@ -13,7 +13,11 @@ import {
   processorProgram,
   readProcessorArguments,
 } from "../../command/processor_options.ts";
-import { DOWNLOAD_SCRIPT_URL, downloadGroup, downloadProcessor } from "../../file_processor/download.ts";
+import {
+  DOWNLOAD_SCRIPT_URL,
+  downloadGroup,
+  downloadProcessor,
+} from "../../file_processor/download.ts";
 import { exitCodeOf } from "../../file_processor/define.ts";
 import type { RunStatus } from "../../file_processor/runner.ts";
 import { UsageError } from "../../command/exit_codes.ts";

@@ -8,13 +8,9 @@
 import { Command, Option } from "commander";
 import { getLogger } from "@logtape/logtape";
 import { DEFAULT_CHUNK_SIZE } from "../../chunks/chunk.ts";
-import {
-  BOOTSTRAP_ENV,
-  describeKafkaConfig,
-  resolveKafkaConfig,
-} from "../../config/kafka_config.ts";
+import { BOOTSTRAP_ENV, describeKafkaConfig, resolveKafkaConfig } from "../../config/resolve.ts";
 import { ConfigError } from "../../config/config_error.ts";
-import { librdkafkaDebugContexts } from "../../kafka/log.ts";
+import { setDebugContexts } from "../../kafka/log.ts";
 import type { FileOutcome } from "../../upload/file_uploader.ts";
 import {
   type PartitionerChoice,
@@ -278,10 +274,7 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
     overrides: flags.property,
   });
   // --log-level debug (or trace) also shows librdkafka's own lines, unless `debug` is set.
-  const rdkafkaDebug = librdkafkaDebugContexts(level, "producer");
-  if (rdkafkaDebug !== undefined && kafka.config.debug === undefined) {
-    kafka.config.debug = rdkafkaDebug;
-  }
+  setDebugContexts(kafka.config, level, "producer");
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(path);

@@ -1,0 +1,254 @@
+/**
+ * Resolves the librdkafka configuration of a producer or consumer from the places a user can
+ * give it: an OpenMSIStream-style config file (`--config`), the `FERRY_BOOTSTRAP_SERVERS`
+ * environment variable, the `--bootstrap-servers` flag and `-X key=value` overrides, in that
+ * order of precedence (later wins). Where each property came from is kept, for log lines.
+ *
+ * What the properties mean is the binding's: checking them with librdkafka, which ones are
+ * secrets, which one names the brokers, and the defaults Ferry adds all live in
+ * `src/kafka/config.ts`.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import {
+  bootstrapServers,
+  type ClientRole,
+  type KafkaConfig,
+  redact,
+  secretValues,
+} from "../kafka/config.ts";
+import { ConfigError } from "./config_error.ts";
+import { type EnvLookup, type IniFile, processEnv, readIniFile } from "./ini.ts";
+
+/** Where the configuration can come from; every field is optional. */
+export interface KafkaConfigSources {
+  /** Path of an OpenMSIStream-style config file (`[broker]`, `[producer]`, `[consumer]`). */
+  configFile?: string;
+  /** `--bootstrap-servers`: wins over the file and the environment. */
+  bootstrapServers?: string;
+  /** `-X key=value` overrides, applied last. */
+  overrides?: readonly string[];
+  /** How environment variables are read (default {@linkcode processEnv}). */
+  env?: EnvLookup;
+}
+
+/** The resolved configuration, and where each property came from (for logs and errors). */
+export interface ResolvedKafkaConfig {
+  /** The librdkafka properties. */
+  config: KafkaConfig;
+  /** For each property, a label of its source, such as `ferry.config:3` or `-X`. */
+  origins: Record<string, string>;
+}
+
+/** The environment variable read for the bootstrap servers. */
+export const BOOTSTRAP_ENV = "FERRY_BOOTSTRAP_SERVERS";
+
+/** Sections Ferry reads. */
+const USED_SECTIONS = new Set(["broker", "producer", "consumer"]);
+/** OpenMSIStream sections Ferry has no use for: ignored with a warning. */
+const IGNORED_SECTIONS = new Set(["heartbeat", "log", "s3", "girder", "metadata"]);
+/**
+ * OpenMSIStream keys that are not librdkafka properties: its (de)serializer class names (Ferry
+ * always uses the chunk format) and `node_id`, which it also drops from these sections.
+ */
+const OPENMSISTREAM_ONLY_KEYS = new Set([
+  "key.serializer",
+  "value.serializer",
+  "key.deserializer",
+  "value.deserializer",
+  "node_id",
+]);
+
+const logger = getLogger(["ferry", "config"]);
+
+/**
+ * Parses one `-X key=value` override.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseOverride } from "./resolve.ts";
+ *
+ * assert.deepEqual(parseOverride("linger.ms=5"), ["linger.ms", "5"]);
+ * assert.throws(() => parseOverride("linger.ms"), /"linger.ms"/);
+ * ```
+ *
+ * @param text The text after `-X`.
+ * @returns The key and the value.
+ * @throws {ConfigError} when there is no `=` or the key is empty.
+ */
+export function parseOverride(text: string): [string, string] {
+  const at = text.indexOf("=");
+  if (at <= 0) {
+    throw new ConfigError(
+      `Override ${JSON.stringify(text)} is not of the form "key=value" (for example ` +
+        `"-X linger.ms=5").`,
+    );
+  }
+  return [text.slice(0, at).trim(), text.slice(at + 1).trim()];
+}
+
+/**
+ * Takes the librdkafka properties for `role` out of a parsed config file: `[broker]` then
+ * `[producer]` or `[consumer]`. Sections for the other role are skipped; OpenMSIStream sections
+ * Ferry does not use (`[heartbeat]`, `[log]`, `[s3]`) are skipped with a warning; a
+ * `[kafkacrypto]` section is refused (Ferry does not encrypt, and silently sending plain data
+ * where encryption was configured would be wrong); any other section is an error.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseIni } from "./ini.ts";
+ * import { configFromIni } from "./resolve.ts";
+ *
+ * const ini = parseIni(
+ *   "[broker]\nbootstrap.servers = h:9092\n[producer]\nlinger.ms = 100\n" +
+ *     "value.serializer = DataFileChunkSerializer\n[consumer]\ngroup.id = g\n",
+ *   "ferry.config",
+ * );
+ * const { config } = configFromIni(ini, "producer");
+ * assert.deepEqual(config, { "bootstrap.servers": "h:9092", "linger.ms": "100" });
+ * ```
+ *
+ * @param ini The parsed file.
+ * @param role Producer or consumer.
+ * @returns The properties and their origins.
+ * @throws {ConfigError} for an unknown section or a `[kafkacrypto]` section.
+ */
+export function configFromIni(ini: IniFile, role: ClientRole): ResolvedKafkaConfig {
+  const config: KafkaConfig = {};
+  const origins: Record<string, string> = {};
+  for (const name of ini.sections.keys()) {
+    const line = ini.sectionLines.get(name);
+    const lower = name.toLowerCase();
+    if (lower === "kafkacrypto") {
+      throw new ConfigError(
+        `Section "[${name}]" configures OpenMSIStream's KafkaCrypto encryption, which Ferry ` +
+          "does not support; remove it to send unencrypted messages.",
+        { file: ini.source, line },
+      );
+    }
+    if (IGNORED_SECTIONS.has(lower)) {
+      logger.warn("Ignoring section [{section}] of {file}: Ferry does not use it.", {
+        section: name,
+        file: ini.source,
+      });
+      continue;
+    }
+    if (!USED_SECTIONS.has(lower)) {
+      throw new ConfigError(
+        `Section "[${name}]" is not one Ferry knows; expected [broker], [producer] or ` +
+          "[consumer].",
+        { file: ini.source, line },
+      );
+    }
+  }
+  for (const section of ["broker", role]) {
+    const entries = [...ini.sections].find(([name]) => name.toLowerCase() === section)?.[1];
+    if (entries === undefined) continue;
+    for (const [key, entry] of entries) {
+      if (OPENMSISTREAM_ONLY_KEYS.has(key)) {
+        logger.debug("Ignoring OpenMSIStream-only key {key} in [{section}] of {file}.", {
+          key,
+          section,
+          file: ini.source,
+        });
+        continue;
+      }
+      config[key] = entry.value;
+      origins[key] = `${ini.source}:${entry.line}`;
+    }
+  }
+  return { config, origins };
+}
+
+/**
+ * Resolves the configuration for `role`: config file, then `FERRY_BOOTSTRAP_SERVERS`, then
+ * `--bootstrap-servers`, then `-X` overrides. The result must name `bootstrap.servers` (or
+ * `metadata.broker.list`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveKafkaConfig } from "./resolve.ts";
+ *
+ * const { config } = await resolveKafkaConfig("producer", {
+ *   bootstrapServers: "127.0.0.1:39092",
+ *   overrides: ["linger.ms=5"],
+ *   env: () => undefined,
+ * });
+ * assert.deepEqual(config, { "bootstrap.servers": "127.0.0.1:39092", "linger.ms": "5" });
+ * ```
+ *
+ * @param role Producer or consumer.
+ * @param sources Where to look.
+ * @returns The properties and their origins.
+ * @throws {ConfigError} for a bad file, a bad override, or no bootstrap servers at all.
+ */
+export async function resolveKafkaConfig(
+  role: ClientRole,
+  sources: KafkaConfigSources,
+): Promise<ResolvedKafkaConfig> {
+  const env = sources.env ?? processEnv;
+  let resolved: ResolvedKafkaConfig = { config: {}, origins: {} };
+  if (sources.configFile !== undefined) {
+    resolved = configFromIni(await readIniFile(sources.configFile, { env }), role);
+  }
+  const { config, origins } = resolved;
+  const fromEnv = env(BOOTSTRAP_ENV);
+  if (fromEnv !== undefined && fromEnv.trim() !== "") {
+    config["bootstrap.servers"] = fromEnv.trim();
+    origins["bootstrap.servers"] = `$${BOOTSTRAP_ENV}`;
+  }
+  if (sources.bootstrapServers !== undefined) {
+    if (sources.bootstrapServers.trim() === "") {
+      throw new ConfigError('Option "--bootstrap-servers" is empty.');
+    }
+    config["bootstrap.servers"] = sources.bootstrapServers.trim();
+    origins["bootstrap.servers"] = "--bootstrap-servers";
+  }
+  for (const override of sources.overrides ?? []) {
+    const [key, value] = parseOverride(override);
+    config[key] = value;
+    origins[key] = "-X";
+  }
+  if (bootstrapServers(config) === undefined) {
+    throw new ConfigError(
+      "No Kafka broker given: use --bootstrap-servers, set " + BOOTSTRAP_ENV +
+        ", or give a --config file with bootstrap.servers in its [broker] section.",
+    );
+  }
+  return { config, origins };
+}
+
+/**
+ * Describes a configuration for a log line, one `key=value (origin)` per property, with secret
+ * values (passwords, keys, tokens) replaced by `***`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeKafkaConfig } from "./resolve.ts";
+ *
+ * const text = describeKafkaConfig({
+ *   config: { "bootstrap.servers": "h:9092", "sasl.password": "hunter2" },
+ *   origins: { "bootstrap.servers": "-X", "sasl.password": "a.config:4" },
+ * });
+ * assert.ok(!text.includes("hunter2"));
+ * assert.ok(text.includes("sasl.password=*** (a.config:4)"));
+ * ```
+ *
+ * @param resolved The configuration and its origins.
+ * @returns One line per property, redacted.
+ */
+export function describeKafkaConfig(resolved: ResolvedKafkaConfig): string {
+  const secrets = secretValues(resolved.config);
+  return Object.entries(resolved.config)
+    .map(([key, value]) => {
+      const origin = resolved.origins[key];
+      return redact(`${key}=${String(value)}`, secrets) + (origin ? ` (${origin})` : "");
+    })
+    .join("\n");
+}
