@@ -1,7 +1,10 @@
 /**
- * The coordinator of a file processor, on the main thread: one consumer in the group, chunk
- * decoding and reassembly, the registry, offset watermarks and commits, and the worker pool
- * that runs `process`. Because every chunk a process reads goes to one assembler, files whose
+ * The coordinator of a file processor, on the main thread: start-up (topic check, output
+ * folder, registry, worker pool, hash lane, consumer), the poll loop with backpressure and the
+ * broker watch, idle detection, and the stop. Its parts: {@linkcode ChunkIntake} (messages to
+ * files, `intake.ts`), {@linkcode FileOutcomes} (files through `process` into the registry,
+ * `outcomes.ts`), {@linkcode OffsetCommits} (commits and rebalances, `commits.ts`), sharing one
+ * `RunState` (`run_state.ts`). Because every chunk a process reads goes to one assembler, files whose
  * chunks are spread over partitions (topics written by OpenMSIStream) complete with any number
  * of workers; Ferry-written topics keep a file in one partition, so several processes in one
  * group split the work.
@@ -10,36 +13,30 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { decodeChunk } from "../chunks/decode.ts";
-import { hashesEqual, hashHex } from "../hash/sha512.ts";
 import { FileHashLane } from "../hash/file_hash_lane.ts";
-import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
-import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
 import { resolveInside, UnsafePathError } from "../files/path.ts";
-import {
-  type ChunkSource,
-  DEFAULT_MAX_PARTIAL_FILES,
-  FileAssembler,
-  type FileAssembly,
-} from "../files/reassembly.ts";
-import {
-  Admin,
-  type ConsumedMessage,
-  Consumer,
-  type KafkaConfig,
-  type KafkaError,
-  type RebalanceEvent,
-  type TopicPartition,
-} from "../kafka/mod.ts";
-import { type FailedRecord, FileRegistry } from "../registry/registry.ts";
-import { FAILED_DIR, PARTIAL_DIR } from "../files/layout.ts";
-import { OffsetTracker } from "./offsets.ts";
+import { type ChunkSource, FileAssembler } from "../files/reassembly.ts";
+import { PARTIAL_DIR } from "../files/layout.ts";
+import { Admin, Consumer, type KafkaError, type RebalanceEvent } from "../kafka/mod.ts";
 import { FetcherWaker } from "../kafka/fetcher_waker.ts";
+import { FileRegistry } from "../registry/registry.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
-import { BrokerUnreachableError, BrokerWatch } from "./broker_watch.ts";
 import { type PoolStopReport, WorkerPool } from "../workers/pool.ts";
 import { fileRunMetrics, type PartitionLag, serveMetrics } from "../command/metrics.ts";
-import { type FileJobMessage, hashMismatchResult, type JobResult } from "../workers/protocol.ts";
+import { BrokerUnreachableError, BrokerWatch } from "./broker_watch.ts";
+import { ChunkIntake } from "./intake.ts";
+import { OffsetCommits } from "./commits.ts";
+import { OffsetTracker } from "./offsets.ts";
+import { FileOutcomes } from "./outcomes.ts";
+import {
+  errorText,
+  type FileRunSettings,
+  type RunningFile,
+  type RunState,
+  type RunStatus,
+} from "./run_state.ts";
+
+export type { FileRunSettings, RunStatus } from "./run_state.ts";
 
 const logger = getLogger(["ferry", "runtime"]);
 
@@ -61,115 +58,6 @@ function exitIfStuck(): void {
   Deno.unrefTimer(timer);
 }
 
-/** Everything a file processor run needs, after the command line is parsed. */
-export interface FileRunSettings {
-  /** The processor's name. */
-  name: string;
-  /** The module whose `defineProcessor` call the workers load. */
-  scriptUrl: string;
-  /** The topic to read. */
-  topic: string;
-  /** The consumer group. */
-  group: string;
-  /** librdkafka consumer properties (at least `bootstrap.servers`). */
-  kafka: KafkaConfig;
-  /** The output directory. */
-  outputDir: string;
-  /** How files are rebuilt. */
-  mode: ReassemblyMode;
-  /** The number of workers. */
-  workers: number;
-  /** Only files whose relative path matches are processed (others are skipped). */
-  downloadRegex?: RegExp;
-  /** The values of the processor's extra options. */
-  options: Record<string, unknown>;
-  /** Stop once caught up and idle for this long (ms); undefined runs until stopped. */
-  exitWhenIdleMs?: number;
-  /** How often to report status (ms). */
-  statusIntervalMs: number;
-  /** Attempts per file before it stays failed. */
-  maxAttempts: number;
-  /** Time limit of one `process` call (ms); 0 for none. */
-  processTimeoutMs: number;
-  /** Stop with an error once the broker is unreachable this long (ms); 0 or undefined waits. */
-  brokerTimeoutMs?: number;
-  /** How long a graceful stop waits for running `process` calls (ms). */
-  stopGraceMs: number;
-  /** The most files in progress (default 1000); beyond, the least recently active is abandoned. */
-  maxPartialFiles?: number;
-  /** The most bytes of files in progress held in memory (default 256 MiB); beyond, they spill to disk. */
-  maxPartialBytes?: number;
-  /** The log level forwarded from workers. */
-  logLevel?: string;
-  /** Aborting it stops the run gracefully. */
-  signal?: AbortSignal;
-  /** Called with the status every `statusIntervalMs` and once at the end. */
-  onStatus?: (status: RunStatus) => void;
-  /** Serve Prometheus metrics on `http://127.0.0.1:<port>/metrics` while running (0: any port). */
-  metricsPort?: number;
-}
-
-/**
- * Counters of a run.
- *
- * @example One line from a status
- * ```ts
- * import assert from "node:assert/strict";
- * import type { RunStatus } from "../../mod.ts";
- *
- * function line(s: RunStatus): string {
- *   return `${s.processed} done, ${s.failed + s.invalid} failed, ${s.inProgress} in progress`;
- * }
- * const status: RunStatus = {
- *   processed: 9, failed: 1, invalid: 0, skipped: 0, filtered: 0, malformed: 0, abandoned: 0,
- *   inProgress: 2, running: 1, bytes: 1_000_000, seconds: 3, lag: 0, stopped: false, givenUp: 0,
- * };
- * assert.equal(line(status), "9 done, 1 failed, 2 in progress");
- * ```
- */
-export interface RunStatus {
-  /** Files processed successfully. */
-  processed: number;
-  /** Files whose `process` failed. */
-  failed: number;
-  /** Files whose content did not match their hash, or whose chunks did not fit. */
-  invalid: number;
-  /** Files skipped because they were processed (or failed) before. */
-  skipped: number;
-  /** Chunk messages skipped because their file did not match the download regex. */
-  filtered: number;
-  /** Messages that were not valid chunks. */
-  malformed: number;
-  /** Files in progress abandoned to keep within `maxPartialFiles` (their chunks skipped). */
-  abandoned: number;
-  /** Files being rebuilt. */
-  inProgress: number;
-  /** Files being processed. */
-  running: number;
-  /** Bytes of chunk data received. */
-  bytes: number;
-  /** Seconds since the run started. */
-  seconds: number;
-  /** Messages not yet read, over the assigned partitions (when known). */
-  lag: number | undefined;
-  /** Whether the run was stopped through its `signal` (SIGINT/SIGTERM on the command line). */
-  stopped: boolean;
-  /**
-   * `process` calls still running when the stop grace ran out: given up, their files not
-   * committed (they are read again on the next start).
-   */
-  givenUp: number;
-}
-
-interface RunningFile {
-  assembly: FileAssembly;
-  sources: ChunkSource[];
-  /** When the poll that brought its last chunk returned (`performance.timeOrigin + now()`). */
-  receivedAt?: number;
-  /** Whether its SHA-512 is known to be right already (a file of one checked chunk). */
-  checked?: boolean;
-}
-
 /** How long the loop waits for running jobs before it pauses the partitions (ms). */
 const BACKPRESSURE_WAIT_MS = 5_000;
 
@@ -185,10 +73,6 @@ const YIELD_EVERY_MS = 2;
 /** Resolves after the events already queued (workers' messages, timers, I/O) were handled. */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -211,18 +95,16 @@ class FileRunner {
   /** Whole-file hashes computed while chunks arrive (each byte hashed once per hash). */
   #hashes!: FileHashLane;
   readonly #running = new Map<string, RunningFile>();
-  readonly #jobs = new Set<Promise<void>>();
   readonly #started = Date.now();
   #registry!: FileRegistry;
   #pool!: WorkerPool;
   #consumer!: Consumer;
   /** Whether the whole group caught up, for `exitWhenIdleMs` (made on first use). */
   #groupIdle: GroupIdleCheck | undefined;
-  #nextJobId = 1;
+  #intake!: ChunkIntake;
+  #outcomes!: FileOutcomes;
+  #commits!: OffsetCommits;
   #lastMessageAt = Date.now();
-  #lastCommitAt = 0;
-  /** The periodic commit in flight: a commit waits for the coordinator, so it is not awaited. */
-  #committing: Promise<void> | undefined;
   #lastStatusAt = Date.now();
   #fatal: Error | undefined;
   #paused = false;
@@ -296,6 +178,19 @@ class FileRunner {
     });
     // Started here, stopped in the `finally` below: a worker left running keeps Deno alive.
     this.#hashes = new FileHashLane();
+    const state: RunState = {
+      settings: s,
+      status: this.#status,
+      tracker: this.#tracker,
+      assembler: this.#assembler,
+      registry: this.#registry,
+      hashes: this.#hashes,
+      running: this.#running,
+      settle: (source) => this.#settle(source),
+      fail: (error) => this.#fail(error),
+    };
+    this.#outcomes = new FileOutcomes(state, this.#pool);
+    this.#intake = new ChunkIntake(state, this.#outcomes);
     try {
       // The workers start (each loads the user's script) while the consumer joins the group.
       const poolStarted = this.#pool.start();
@@ -311,12 +206,13 @@ class FileRunner {
         onRebalance: (event) => this.#onRebalance(event),
         onError: (error) => this.#onKafkaError(error),
       });
+      this.#commits = new OffsetCommits(state, this.#consumer, () => this.#watch.down);
       try {
         this.#consumer.subscribe([s.topic]);
         await poolStarted;
         // From a stop asked for on, no file starts (see #drain), even before the loop ends.
         s.signal?.addEventListener("abort", this.#onAbort, { once: true });
-        this.#retryFailed();
+        this.#outcomes.retryFailed();
         logger.info(
           "Processor {name} reading {topic} as group {group} into {outputDir} " +
             "({workers} workers, {mode} mode).",
@@ -335,10 +231,7 @@ class FileRunner {
           }),
         ]);
         await this.#drain();
-        if (!this.#watch.down) {
-          await this.#committing;
-          await this.#commit();
-        }
+        await this.#commits.finish();
       } finally {
         await this.#closeConsumer();
       }
@@ -398,7 +291,7 @@ class FileRunner {
       (this.#fetchers ??= new FetcherWaker(this.#consumer)).polled(batch.length);
       let yieldedAt = performance.now();
       for (const message of batch) {
-        await this.#handle(message, receivedAt);
+        await this.#intake.handle(message, receivedAt);
         await this.#hashes.waitForRoom();
         // A batch can take tens of ms to decode and hash: let the workers' results in
         // between, so that they get their next files without waiting for the whole batch.
@@ -408,9 +301,7 @@ class FileRunner {
         }
       }
       await this.#applyBackpressure();
-      if (Date.now() - this.#lastCommitAt >= 1000 && !this.#committing && !this.#watch.down) {
-        this.#committing = this.#commit().finally(() => this.#committing = undefined);
-      }
+      this.#commits.commitSoon();
       if (Date.now() - this.#lastStatusAt >= s.statusIntervalMs) this.#report(false);
       if (s.exitWhenIdleMs !== undefined && await this.#idle(s.exitWhenIdleMs)) {
         for (const assembly of this.#assembler.inProgress) {
@@ -434,7 +325,7 @@ class FileRunner {
    * and the group caught up too (see `group_idle.ts`).
    */
   async #idle(idleMs: number): Promise<boolean> {
-    if (!this.#everAssigned || this.#jobs.size > 0 || this.#watch.down) return false;
+    if (!this.#everAssigned || this.#outcomes.jobs.size > 0 || this.#watch.down) return false;
     if (Date.now() - this.#lastMessageAt < idleMs) return false;
     if (await this.#lag() !== 0) return false;
     // Caught up on its own partitions (maybe none): the group must be too, or this process
@@ -479,359 +370,6 @@ class FileRunner {
     this.#tracker.settle({ topic: this.#s.topic, partition: source.partition }, source.offset);
   }
 
-  #skip(message: ConsumedMessage, reason: string): void {
-    this.#status.malformed++;
-    logger.warn("Skipping message at {topic} partition {partition} offset {offset}: {reason}", {
-      topic: message.topic,
-      partition: message.partition,
-      offset: message.offset,
-      reason,
-    });
-    this.#settle(message);
-  }
-
-  async #handle(message: ConsumedMessage, receivedAt: number): Promise<void> {
-    const s = this.#s;
-    this.#tracker.add(message, message.offset);
-    if (message.value === null || message.value.length === 0) {
-      return this.#skip(message, "the message has no value, so it is not a file chunk");
-    }
-    let chunk;
-    try {
-      chunk = decodeChunk(message.value);
-    } catch (error) {
-      return this.#skip(message, errorText(error));
-    }
-    this.#status.bytes += chunk.data.length;
-    const path = chunkRelativePath(chunk);
-    if (s.downloadRegex && !s.downloadRegex.test(path)) {
-      this.#status.filtered++;
-      return this.#settle(message);
-    }
-    const sha = hashHex(chunk.fileHash);
-    const key = `${sha}:${path}`;
-    // Where the chunk came from, without the message: a source kept with its file must not
-    // keep the message's value (the chunk's bytes) alive until the file is settled.
-    const source: ChunkSource = { partition: message.partition, offset: message.offset };
-    const running = this.#running.get(key);
-    if (running) {
-      // A repeat of a chunk of a file being processed: settles with it.
-      running.sources.push(source);
-      return;
-    }
-    if (this.#registry.isProcessed(path, sha) || this.#isFailed(path, sha)) {
-      if (chunk.chunkIndex === 1) this.#status.skipped++;
-      return this.#settle(message);
-    }
-    let result;
-    try {
-      result = await this.#assembler.add(chunk, source);
-    } catch (error) {
-      this.#fail(new Error(`Could not write a chunk of "${path}": ${errorText(error)}`));
-      return;
-    }
-    if (result.kind === "conflict") return this.#skip(message, result.reason);
-    if (result.kind === "duplicate") return this.#settle(message);
-    if (result.kind === "invalid") {
-      const sources = [...result.assembly.sources];
-      return await this.#recordInvalid({ assembly: result.assembly, sources }, result.reason);
-    }
-    const assembly = result.assembly;
-    if (chunk.totalChunks > 1) {
-      // A chunk written to disk or copied into its file's buffer is no longer needed here:
-      // its message's buffer is handed over (no copy), and freed once hashed.
-      this.#hashes.add(
-        key,
-        chunk.chunkOffset,
-        chunk.data,
-        assembly.receivedChunks === 1,
-        result.released,
-      );
-    }
-    await this.#enforceLimits();
-    if (assembly.receivedChunks === 1) {
-      this.#registry.recordStarted({ time: new Date().toISOString(), path, sha512: sha }).catch(
-        (error) => logger.warn("Could not note {path} as started: {error}", { path, error }),
-      );
-    }
-    if (assembly.complete) {
-      this.#assembler.remove(assembly);
-      const entry: RunningFile = {
-        assembly,
-        sources: [...assembly.sources],
-        receivedAt,
-        // One chunk from byte 0 whose checked hash is the file's hash: the file is checked.
-        checked: chunk.totalChunks === 1 && chunk.chunkOffset === 0 &&
-          hashesEqual(chunk.chunkHash, chunk.fileHash),
-      };
-      this.#running.set(key, entry);
-      this.#track(this.#processAssembly(entry).finally(() => this.#running.delete(key)));
-    }
-  }
-
-  /** Keeps files in progress within their limits; abandoned files' messages are skipped. */
-  async #enforceLimits(): Promise<void> {
-    let limits;
-    try {
-      limits = await this.#assembler.enforceLimits();
-    } catch (error) {
-      this.#fail(new Error(`Could not spill files in progress to disk: ${errorText(error)}`));
-      return;
-    }
-    for (const assembly of limits.spilled) {
-      logger.debug("Moved {path} ({bytes} bytes so far) from memory to disk.", {
-        path: assembly.relativePath,
-        bytes: assembly.receivedBytes,
-      });
-    }
-    for (const assembly of limits.abandoned) {
-      this.#status.abandoned++;
-      const ranges = assembly.partitionRanges()
-        .map((r) => `partition ${r.partition} offsets ${r.firstOffset}-${r.lastOffset}`)
-        .join(", ");
-      logger.warn(
-        "Abandoning incomplete {path} ({received} of {total} chunks, {ranges} of {topic}): " +
-          "more than {max} files in progress and it is the least recently active; its " +
-          "messages are skipped.",
-        {
-          path: assembly.relativePath,
-          received: assembly.receivedChunks,
-          total: assembly.totalChunks,
-          ranges,
-          topic: this.#s.topic,
-          max: this.#s.maxPartialFiles ?? DEFAULT_MAX_PARTIAL_FILES,
-        },
-      );
-      for (const source of assembly.sources) this.#settle(source);
-    }
-  }
-
-  #isFailed(path: string, sha: string): boolean {
-    return this.#registry.failedFiles().some((f) => f.path === path && f.sha512 === sha);
-  }
-
-  #track(job: Promise<void>): void {
-    this.#jobs.add(job);
-    job.finally(() => this.#jobs.delete(job));
-  }
-
-  async #processAssembly(entry: RunningFile): Promise<void> {
-    const { assembly } = entry;
-    const s = this.#s;
-    let size: number;
-    let path: string | undefined;
-    try {
-      size = assembly.checkedSize();
-      path = await this.#assembler.finalize(assembly, size);
-    } catch (error) {
-      await this.#assembler.discard(assembly);
-      await this.#recordInvalid(entry, errorText(error));
-      return;
-    }
-    const file: Omit<DownloadedFile, "bytes"> = {
-      relativePath: assembly.outputRelativePath,
-      filename: assembly.outputRelativePath.split("/").at(-1)!,
-      subdir: assembly.subdir,
-      size,
-      sha512: assembly.sha512,
-      topic: s.topic,
-      partitions: assembly.partitionRanges(),
-      attempt: 1,
-      ...(entry.receivedAt === undefined ? {} : { receivedAt: entry.receivedAt }),
-      ...(assembly.mtime === undefined ? {} : { mtime: assembly.mtime }),
-      ...(path === undefined ? {} : { path }),
-    };
-    let chunks;
-    try {
-      chunks = s.mode === "disk" ? undefined : await this.#assembler.completeData(assembly, path);
-    } catch (error) {
-      this.#fail(new Error(`Could not read back "${file.relativePath}": ${errorText(error)}`));
-      return;
-    }
-    const key = `${assembly.sha512}:${assembly.relativePath}`;
-    // Hashed while its chunks arrived (undefined: not in order, the worker hashes the file).
-    const digest = entry.checked ? assembly.sha512 : await this.#hashes.finish(key, size);
-    if (digest !== undefined && digest !== assembly.sha512) {
-      const result = hashMismatchResult(0, file.relativePath, digest, assembly.sha512);
-      await this.#recordResult(entry, file, result);
-      return;
-    }
-    const result = await this.#runJob(file, chunks, digest !== undefined);
-    await this.#recordResult(entry, file, result);
-  }
-
-  #runJob(
-    file: Omit<DownloadedFile, "bytes">,
-    chunks: { offset: number; data: Uint8Array }[] | undefined,
-    checked = false,
-  ): Promise<JobResult> {
-    const message: FileJobMessage = { type: "file", id: this.#nextJobId++, file };
-    if (checked) message.checked = true;
-    const transfer: Transferable[] = [];
-    if (chunks) {
-      // Each chunk's data lives in its own message buffer: transfer instead of copying.
-      message.chunks = chunks;
-      const seen = new Set<ArrayBufferLike>();
-      for (const chunk of chunks) {
-        const buffer = chunk.data.buffer;
-        if (buffer instanceof ArrayBuffer && !seen.has(buffer)) {
-          seen.add(buffer);
-          transfer.push(buffer);
-        }
-      }
-    }
-    return this.#pool.run(message, transfer);
-  }
-
-  async #recordResult(
-    entry: RunningFile | undefined,
-    file: Omit<DownloadedFile, "bytes">,
-    result: JobResult,
-    keptAt?: string,
-  ): Promise<void> {
-    // Not run (or not to its end) because the run stops: nothing settles, it is read again.
-    if (result.outcome === "stopped") return;
-    const time = new Date().toISOString();
-    const partitions = file.partitions.map((p) => p.partition);
-    const base = {
-      time,
-      path: file.relativePath,
-      sha512: file.sha512,
-      size: file.size,
-      partitions,
-    };
-    try {
-      if (result.outcome === "processed") {
-        await this.#registry.recordProcessed({
-          ...base,
-          ms: Math.round(result.ms),
-          attempt: file.attempt,
-        });
-        this.#status.processed++;
-        logger.info("Processed {path} ({size} bytes) in {ms} ms.", {
-          path: file.relativePath,
-          size: file.size,
-          ms: Math.round(result.ms),
-        });
-      } else if (result.outcome === "failed") {
-        const kept = keptAt ?? this.#kept(file, result);
-        await this.#registry.recordFailed({
-          ...base,
-          error: result.error?.message ?? "unknown error",
-          attempt: file.attempt,
-          kept,
-        });
-        this.#status.failed++;
-        logger.error("Failed {path} ({size} bytes) in {ms} ms (attempt {attempt}): {error}", {
-          path: file.relativePath,
-          size: file.size,
-          ms: Math.round(result.ms),
-          attempt: file.attempt,
-          error: result.error?.message ?? "unknown error",
-        });
-      } else {
-        if (file.path !== undefined) await Deno.remove(file.path).catch(() => undefined);
-        if (entry) await this.#recordInvalid(entry, result.error?.message ?? "invalid file");
-        return;
-      }
-    } catch (error) {
-      // The log could not be written (disk full, not writable): nothing is settled or
-      // committed past this file, and the run stops.
-      this.#fail(
-        new Error(`Could not record the result of "${file.relativePath}": ${errorText(error)}`),
-      );
-      return;
-    }
-    for (const source of entry?.sources ?? []) this.#settle(source);
-  }
-
-  /**
-   * Where a failed file's data is kept, relative to the output directory: in place in disk and
-   * both modes; in memory mode the worker, which holds the bytes, wrote a copy under
-   * `.ferry/failed/`.
-   */
-  #kept(file: Omit<DownloadedFile, "bytes">, result: JobResult): string {
-    if (file.path !== undefined) return file.relativePath;
-    return result.kept ?? "";
-  }
-
-  async #recordInvalid(entry: RunningFile, reason: string): Promise<void> {
-    const { assembly } = entry;
-    try {
-      await this.#registry.recordFailed({
-        time: new Date().toISOString(),
-        path: assembly.outputRelativePath,
-        sha512: assembly.sha512,
-        size: assembly.receivedBytes,
-        partitions: assembly.partitionRanges().map((p) => p.partition),
-        error: reason,
-        attempt: this.#s.maxAttempts,
-        kept: "",
-      });
-    } catch (error) {
-      this.#fail(
-        new Error(`Could not record "${assembly.relativePath}" as invalid: ${errorText(error)}`),
-      );
-      return;
-    }
-    this.#status.invalid++;
-    logger.error("Invalid file {path} ({ranges} of {topic}): {reason}", {
-      path: assembly.relativePath,
-      ranges: assembly.partitionRanges()
-        .map((r) => `partition ${r.partition} offsets ${r.firstOffset}-${r.lastOffset}`)
-        .join(", "),
-      topic: this.#s.topic,
-      reason,
-    });
-    for (const source of entry.sources) this.#settle(source);
-  }
-
-  /** Retries failed files kept from earlier runs (fewer attempts than the limit). */
-  #retryFailed(): void {
-    for (const record of this.#registry.failedFiles()) {
-      if (record.kept === "" || record.attempt >= this.#s.maxAttempts) continue;
-      this.#track(this.#retry(record));
-    }
-  }
-
-  async #retry(record: FailedRecord): Promise<void> {
-    const s = this.#s;
-    const keptPath = `${s.outputDir}/${record.kept}`;
-    let bytes: Uint8Array | undefined;
-    try {
-      if (s.mode !== "disk") bytes = await Deno.readFile(keptPath);
-      else await Deno.stat(keptPath);
-    } catch (error) {
-      logger.error("Cannot retry {path}: its kept data {kept} is unreadable: {error}", {
-        path: record.path,
-        kept: record.kept,
-        error: errorText(error),
-      });
-      return;
-    }
-    const file: Omit<DownloadedFile, "bytes"> = {
-      relativePath: record.path,
-      filename: record.path.split("/").at(-1)!,
-      subdir: record.path.includes("/") ? record.path.slice(0, record.path.lastIndexOf("/")) : "",
-      size: record.size,
-      sha512: record.sha512,
-      topic: s.topic,
-      partitions: record.partitions.map((p) => ({ partition: p, firstOffset: -1, lastOffset: -1 })),
-      attempt: record.attempt + 1,
-      ...(s.mode === "memory" ? {} : { path: keptPath }),
-    };
-    logger.info("Retrying {path} (attempt {attempt}).", {
-      path: record.path,
-      attempt: file.attempt,
-    });
-    const chunks = bytes ? [{ offset: 0, data: bytes }] : undefined;
-    const result = await this.#runJob(file, chunks);
-    await this.#recordResult(undefined, file, result, record.kept);
-    if (result.outcome === "processed" && record.kept.startsWith(`${FAILED_DIR}/`)) {
-      await Deno.remove(keptPath).catch(() => undefined);
-    }
-  }
-
   async #applyBackpressure(): Promise<void> {
     // Memory held by files in progress is bounded by spilling (#enforceLimits), not by pausing:
     // pausing for files that never complete would block the partitions for good.
@@ -842,9 +380,10 @@ class FileRunner {
     // keeps a long process() from stalling the group (max.poll.interval.ms).
     const deadline = Date.now() + BACKPRESSURE_WAIT_MS;
     while (
-      this.#jobs.size >= limit && Date.now() < deadline && !this.#s.signal?.aborted && !this.#fatal
-    ) await Promise.race([...this.#jobs, sleep(50)]);
-    const busy = this.#jobs.size >= limit;
+      this.#outcomes.jobs.size >= limit && Date.now() < deadline && !this.#s.signal?.aborted &&
+      !this.#fatal
+    ) await Promise.race([...this.#outcomes.jobs, sleep(50)]);
+    const busy = this.#outcomes.jobs.size >= limit;
     const assigned = this.#consumer.assignment();
     if (busy && !this.#paused && assigned.length > 0) {
       this.#consumer.pause(assigned);
@@ -855,57 +394,14 @@ class FileRunner {
     }
   }
 
-  async #commit(only?: readonly TopicPartition[]): Promise<void> {
-    this.#lastCommitAt = Date.now();
-    const offsets = this.#tracker.committable(only);
-    if (offsets.length === 0) return;
-    try {
-      // Group commit: the files settled below these offsets were recorded (written) before
-      // `committable` saw them; one fdatasync per log makes them all durable first.
-      await this.#registry.sync();
-    } catch (error) {
-      this.#fail(new Error(`Could not commit offsets: ${errorText(error)}`));
-      return;
-    }
-    try {
-      await this.#consumer.commit(offsets);
-      this.#tracker.markCommitted(offsets);
-    } catch (error) {
-      // While the broker is away the outage has been reported; the commit is retried later.
-      const message = "Committing offsets failed (will retry): {error}";
-      if (this.#watch.down) logger.debug(message, { error: errorText(error) });
-      else logger.warn(message, { error: errorText(error) });
-    }
-  }
-
   async #onRebalance(event: RebalanceEvent): Promise<void> {
-    const names = event.partitions.map((p) => p.partition).join(", ");
-    if (event.kind === "assigned") {
-      this.#everAssigned = true;
-      logger.info("Assigned partitions {names} of {topic}.", { names, topic: this.#s.topic });
-      if (this.#paused) this.#consumer.pause(event.partitions);
-      return;
-    }
-    const gone = new Set(event.partitions.map((p) => p.partition));
-    if (event.kind === "revoked") {
-      // Last chance: let files from these partitions finish, then commit what settled.
-      const deadline = Date.now() + this.#s.stopGraceMs;
-      while (
-        [...this.#running.values()].some((r) => r.sources.some((src) => gone.has(src.partition))) &&
-        Date.now() < deadline
-      ) await sleep(50);
-      await this.#commit(event.partitions);
-    }
-    logger.info("Partitions {names} of {topic} {kind}.", {
-      names,
+    if (event.kind !== "assigned") return await this.#commits.takenAway(event);
+    this.#everAssigned = true;
+    logger.info("Assigned partitions {names} of {topic}.", {
+      names: event.partitions.map((p) => p.partition).join(", "),
       topic: this.#s.topic,
-      kind: event.kind,
     });
-    this.#tracker.forget(event.partitions);
-    for (const assembly of this.#assembler.inProgress) {
-      assembly.dropPartitions(gone);
-      if (assembly.sources.length === 0) await this.#assembler.discard(assembly);
-    }
+    if (this.#paused) this.#consumer.pause(event.partitions);
   }
 
   #onKafkaError(error: KafkaError): void {
@@ -949,7 +445,7 @@ class FileRunner {
   async #drain(): Promise<void> {
     const { notStarted, givenUp } = await this.#stopJobs();
     // Every job sent to the pool has its result now, and any other ends `stopped` at once.
-    while (this.#jobs.size > 0) await Promise.allSettled([...this.#jobs]);
+    while (this.#outcomes.jobs.size > 0) await Promise.allSettled([...this.#outcomes.jobs]);
     this.#status.stopped = this.#s.signal?.aborted === true;
     this.#status.givenUp = givenUp;
     if (notStarted > 0) {
@@ -972,7 +468,7 @@ class FileRunner {
     return {
       ...this.#status,
       inProgress: this.#assembler.inProgress.length,
-      running: this.#jobs.size,
+      running: this.#outcomes.jobs.size,
       seconds: (Date.now() - this.#started) / 1000,
     };
   }

@@ -1,0 +1,169 @@
+/**
+ * A file processor's intake: every consumed message is decoded into its chunk (or skipped as
+ * malformed, with its reason), filtered, checked against the registry (files processed or failed
+ * before settle at once), added to its file in the assembler (its bytes to the file-hash lane),
+ * and a complete file is handed to {@linkcode FileOutcomes}. Files in progress are kept within
+ * their limits (spilled to disk, the least recently active abandoned).
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { decodeChunk } from "../chunks/decode.ts";
+import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
+import { hashesEqual, hashHex } from "../hash/sha512.ts";
+import { type ChunkSource, DEFAULT_MAX_PARTIAL_FILES } from "../files/reassembly.ts";
+import type { ConsumedMessage } from "../kafka/mod.ts";
+import type { FileOutcomes } from "./outcomes.ts";
+import { errorText, type RunningFile, type RunState } from "./run_state.ts";
+
+const logger = getLogger(["ferry", "file-processor"]);
+
+/** Turns consumed messages into files (see the module's description). */
+export class ChunkIntake {
+  readonly #run: RunState;
+  readonly #outcomes: FileOutcomes;
+
+  constructor(run: RunState, outcomes: FileOutcomes) {
+    this.#run = run;
+    this.#outcomes = outcomes;
+  }
+
+  /** Skips a message that is not a usable chunk, with its reason. */
+  #skip(message: ConsumedMessage, reason: string): void {
+    this.#run.status.malformed++;
+    logger.warn("Skipping message at {topic} partition {partition} offset {offset}: {reason}", {
+      topic: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+      reason,
+    });
+    this.#run.settle(message);
+  }
+
+  /**
+   * Takes one message: decodes its chunk, skips or settles what needs no work, adds the chunk
+   * to its file, and hands a complete file to the outcomes.
+   */
+  async handle(message: ConsumedMessage, receivedAt: number): Promise<void> {
+    const s = this.#run.settings;
+    this.#run.tracker.add(message, message.offset);
+    if (message.value === null || message.value.length === 0) {
+      return this.#skip(message, "the message has no value, so it is not a file chunk");
+    }
+    let chunk;
+    try {
+      chunk = decodeChunk(message.value);
+    } catch (error) {
+      return this.#skip(message, errorText(error));
+    }
+    this.#run.status.bytes += chunk.data.length;
+    const path = chunkRelativePath(chunk);
+    if (s.downloadRegex && !s.downloadRegex.test(path)) {
+      this.#run.status.filtered++;
+      return this.#run.settle(message);
+    }
+    const sha = hashHex(chunk.fileHash);
+    const key = `${sha}:${path}`;
+    // Where the chunk came from, without the message: a source kept with its file must not
+    // keep the message's value (the chunk's bytes) alive until the file is settled.
+    const source: ChunkSource = { partition: message.partition, offset: message.offset };
+    const running = this.#run.running.get(key);
+    if (running) {
+      // A repeat of a chunk of a file being processed: settles with it.
+      running.sources.push(source);
+      return;
+    }
+    if (this.#run.registry.isProcessed(path, sha) || this.#isFailed(path, sha)) {
+      if (chunk.chunkIndex === 1) this.#run.status.skipped++;
+      return this.#run.settle(message);
+    }
+    let result;
+    try {
+      result = await this.#run.assembler.add(chunk, source);
+    } catch (error) {
+      this.#run.fail(new Error(`Could not write a chunk of "${path}": ${errorText(error)}`));
+      return;
+    }
+    if (result.kind === "conflict") return this.#skip(message, result.reason);
+    if (result.kind === "duplicate") return this.#run.settle(message);
+    if (result.kind === "invalid") {
+      const sources = [...result.assembly.sources];
+      return await this.#outcomes.recordInvalid(
+        { assembly: result.assembly, sources },
+        result.reason,
+      );
+    }
+    const assembly = result.assembly;
+    if (chunk.totalChunks > 1) {
+      // A chunk written to disk or copied into its file's buffer is no longer needed here:
+      // its message's buffer is handed over (no copy), and freed once hashed.
+      this.#run.hashes.add(
+        key,
+        chunk.chunkOffset,
+        chunk.data,
+        assembly.receivedChunks === 1,
+        result.released,
+      );
+    }
+    await this.#enforceLimits();
+    if (assembly.receivedChunks === 1) {
+      this.#run.registry.recordStarted({ time: new Date().toISOString(), path, sha512: sha }).catch(
+        (error) => logger.warn("Could not note {path} as started: {error}", { path, error }),
+      );
+    }
+    if (assembly.complete) {
+      this.#run.assembler.remove(assembly);
+      const entry: RunningFile = {
+        assembly,
+        sources: [...assembly.sources],
+        receivedAt,
+        // One chunk from byte 0 whose checked hash is the file's hash: the file is checked.
+        checked: chunk.totalChunks === 1 && chunk.chunkOffset === 0 &&
+          hashesEqual(chunk.chunkHash, chunk.fileHash),
+      };
+      this.#outcomes.start(key, entry);
+    }
+  }
+
+  /** Keeps files in progress within their limits; abandoned files' messages are skipped. */
+  async #enforceLimits(): Promise<void> {
+    let limits;
+    try {
+      limits = await this.#run.assembler.enforceLimits();
+    } catch (error) {
+      this.#run.fail(new Error(`Could not spill files in progress to disk: ${errorText(error)}`));
+      return;
+    }
+    for (const assembly of limits.spilled) {
+      logger.debug("Moved {path} ({bytes} bytes so far) from memory to disk.", {
+        path: assembly.relativePath,
+        bytes: assembly.receivedBytes,
+      });
+    }
+    for (const assembly of limits.abandoned) {
+      this.#run.status.abandoned++;
+      const ranges = assembly.partitionRanges()
+        .map((r) => `partition ${r.partition} offsets ${r.firstOffset}-${r.lastOffset}`)
+        .join(", ");
+      logger.warn(
+        "Abandoning incomplete {path} ({received} of {total} chunks, {ranges} of {topic}): " +
+          "more than {max} files in progress and it is the least recently active; its " +
+          "messages are skipped.",
+        {
+          path: assembly.relativePath,
+          received: assembly.receivedChunks,
+          total: assembly.totalChunks,
+          ranges,
+          topic: this.#run.settings.topic,
+          max: this.#run.settings.maxPartialFiles ?? DEFAULT_MAX_PARTIAL_FILES,
+        },
+      );
+      for (const source of assembly.sources) this.#run.settle(source);
+    }
+  }
+
+  #isFailed(path: string, sha: string): boolean {
+    return this.#run.registry.failedFiles().some((f) => f.path === path && f.sha512 === sha);
+  }
+}
