@@ -95,6 +95,8 @@ export interface ProcessorArguments {
   maxPartialFiles: number;
   /** File processors: the most bytes of incomplete files held in memory. */
   maxPartialBytes: number;
+  /** File processors: check every chunk's SHA-512 on arrival, not only the whole file's. */
+  checkChunks: boolean;
   /** Serve Prometheus metrics on this port of 127.0.0.1. */
   metricsPort: number | undefined;
   /** The processor's own options, by their camelCase names. */
@@ -247,6 +249,15 @@ export function processorProgram(
         "most MiB of incomplete files held in memory; beyond, they continue on disk",
         positiveInt("--max-partial-mb"),
         DEFAULT_MAX_PARTIAL_BYTES / (1024 * 1024),
+      )
+      .option(
+        "--check-chunks",
+        "also check each chunk's SHA-512 as it arrives (a bad chunk is skipped as malformed). " +
+          "Without it each byte is hashed once: the whole file's SHA-512 covers every byte " +
+          "and is always checked before the file reaches process() or its place in the " +
+          "output directory; the chunks' hashes are checked only when it fails, to name the " +
+          "damaged chunks",
+        false,
       );
   }
   program.option(
@@ -429,6 +440,7 @@ export async function readProcessorArguments(
     brokerTimeoutMs: (o.brokerTimeout ?? 0) * 1000,
     maxPartialFiles: o.maxPartialFiles ?? DEFAULT_MAX_PARTIAL_FILES,
     maxPartialBytes: (o.maxPartialMb ?? DEFAULT_MAX_PARTIAL_BYTES / (1024 * 1024)) * 1024 * 1024,
+    checkChunks: o.checkChunks === true,
     metricsPort: o.metricsPort,
     errorPolicy: o.errorPolicy,
     retries: o.retries,

@@ -15,7 +15,7 @@ import { closeLogging, configureLogging, type LoggingOptions } from "./logging.t
 import { Progress } from "./progress.ts";
 import { stderrTerminal } from "./terminal.ts";
 
-const logger = getLogger(["ferry", "runtime"]);
+const logger = getLogger(["ferry", "command"]);
 
 /** One command-line run of a processor. */
 export interface CommandRun<P> {

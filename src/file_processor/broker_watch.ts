@@ -11,7 +11,7 @@
 import { getLogger } from "@logtape/logtape";
 import { ErrorCode, type KafkaError } from "../kafka/mod.ts";
 
-const logger = getLogger(["ferry", "runtime"]);
+const logger = getLogger(["ferry", "file-processor"]);
 
 /** Raised when the broker stayed unreachable for longer than the run's limit. */
 export class BrokerUnreachableError extends Error {

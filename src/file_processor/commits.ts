@@ -9,8 +9,9 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { errorText } from "../processor/errors.ts";
 import type { Consumer, RebalanceEvent, TopicPartition } from "../kafka/mod.ts";
-import { errorText, type RunState } from "./run_state.ts";
+import { type RunState } from "./run_state.ts";
 
 const logger = getLogger(["ferry", "file-processor"]);
 

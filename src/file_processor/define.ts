@@ -168,6 +168,7 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
       brokerTimeoutMs: parsed.brokerTimeoutMs,
       maxPartialFiles: parsed.maxPartialFiles,
       maxPartialBytes: parsed.maxPartialBytes,
+      checkChunks: parsed.checkChunks,
       metricsPort: parsed.metricsPort,
       logLevel: parsed.logLevel,
       signal,

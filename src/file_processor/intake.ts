@@ -5,17 +5,25 @@
  * and a complete file is handed to {@linkcode FileOutcomes}. Files in progress are kept within
  * their limits (spilled to disk, the least recently active abandoned).
  *
+ * Each byte is hashed once: a chunk's own SHA-512 is not checked on arrival (only its structure
+ * is), since the whole file's SHA-512, which {@linkcode FileOutcomes} checks before anything
+ * reaches `process` or the output directory, covers every byte; the chunk hashes are checked
+ * only to name the damaged chunks of a file whose hash failed. With `checkChunks`
+ * (`--check-chunks`) every chunk's hash is checked on arrival too, and a chunk that fails it is
+ * skipped as malformed.
+ *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
+import { errorText } from "../processor/errors.ts";
 import { decodeChunk } from "../chunks/decode.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
 import { hashesEqual, hashHex } from "../hash/sha512.ts";
 import { type ChunkSource, DEFAULT_MAX_PARTIAL_FILES } from "../files/reassembly.ts";
 import type { ConsumedMessage } from "../kafka/mod.ts";
 import type { FileOutcomes } from "./outcomes.ts";
-import { errorText, type RunningFile, type RunState } from "./run_state.ts";
+import { type RunningFile, type RunState } from "./run_state.ts";
 
 const logger = getLogger(["ferry", "file-processor"]);
 
@@ -53,7 +61,7 @@ export class ChunkIntake {
     }
     let chunk;
     try {
-      chunk = decodeChunk(message.value);
+      chunk = decodeChunk(message.value, { verifyChunkHash: s.checkChunks === true });
     } catch (error) {
       return this.#skip(message, errorText(error));
     }
@@ -95,7 +103,14 @@ export class ChunkIntake {
       );
     }
     const assembly = result.assembly;
-    if (chunk.totalChunks > 1) {
+    // One chunk from byte 0 whose hash, checked on arrival (--check-chunks), is the file's
+    // hash: the file is checked already. Without --check-chunks nothing is checked yet.
+    const checked = s.checkChunks === true && chunk.totalChunks === 1 &&
+      chunk.chunkOffset === 0 && hashesEqual(chunk.chunkHash, chunk.fileHash);
+    // The file's hash is computed on the lane while its chunks arrive. A file of one chunk
+    // goes there only when its message's buffer can be handed over (written to disk: no
+    // copy); one held in memory is hashed where it is when complete (see FileOutcomes).
+    if (!checked && (chunk.totalChunks > 1 || result.released)) {
       // A chunk written to disk or copied into its file's buffer is no longer needed here:
       // its message's buffer is handed over (no copy), and freed once hashed.
       this.#run.hashes.add(
@@ -114,14 +129,7 @@ export class ChunkIntake {
     }
     if (assembly.complete) {
       this.#run.assembler.remove(assembly);
-      const entry: RunningFile = {
-        assembly,
-        sources: [...assembly.sources],
-        receivedAt,
-        // One chunk from byte 0 whose checked hash is the file's hash: the file is checked.
-        checked: chunk.totalChunks === 1 && chunk.chunkOffset === 0 &&
-          hashesEqual(chunk.chunkHash, chunk.fileHash),
-      };
+      const entry: RunningFile = { assembly, sources: [...assembly.sources], receivedAt, checked };
       this.#outcomes.start(key, entry);
     }
   }

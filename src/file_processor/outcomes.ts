@@ -1,21 +1,30 @@
 /**
- * What happens to a complete file: it is finalized (moved into place in disk mode), its
- * SHA-512 compared (from the hash lane, or by the worker), run through `process` in the worker
+ * What happens to a complete file: its SHA-512 is checked (computed by the hash lane while its
+ * chunks arrived in order; otherwise now, once, off the main thread when libcrypto is there),
+ * then it is finalized (moved into place in disk mode), run through `process` in the worker
  * pool, and its outcome recorded in the registry (processed, failed with its data kept, or
  * invalid) before its chunks settle. Failed files kept by earlier runs are retried here too.
+ *
+ * No byte reaches `process` or its place in the output directory before the whole file's
+ * SHA-512 matched. When it does not match, the chunks' own hashes are checked (only then) to
+ * name the damaged chunks, in the log line and in the failure recorded in the registry.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
+import { errorText } from "../processor/errors.ts";
 import type { DownloadedFile } from "../files/downloaded_file.ts";
 import { FAILED_DIR } from "../files/layout.ts";
 import type { FailedRecord } from "../registry/registry.ts";
 import type { WorkerPool } from "../workers/pool.ts";
 import { type FileJobMessage, hashMismatchResult, type JobResult } from "../workers/protocol.ts";
-import { errorText, type RunningFile, type RunState } from "./run_state.ts";
+import { type RunningFile, type RunState } from "./run_state.ts";
 
 const logger = getLogger(["ferry", "file-processor"]);
+
+/** The most damaged chunks named in an invalid file's reason (then "and N more"). */
+const MAX_BAD_CHUNKS_NAMED = 10;
 
 /** Runs complete files through `process` and records how each ended. */
 export class FileOutcomes {
@@ -44,13 +53,42 @@ export class FileOutcomes {
   async #processAssembly(entry: RunningFile): Promise<void> {
     const { assembly } = entry;
     const s = this.#run.settings;
+    const assembler = this.#run.assembler;
+    const key = `${assembly.sha512}:${assembly.relativePath}`;
     let size: number;
-    let path: string | undefined;
     try {
       size = assembly.checkedSize();
-      path = await this.#run.assembler.finalize(assembly, size);
     } catch (error) {
-      await this.#run.assembler.discard(assembly);
+      this.#run.hashes.skip(key);
+      await assembler.discard(assembly);
+      await this.recordInvalid(entry, errorText(error));
+      return;
+    }
+    // Hashed while its chunks arrived in order (or its one chunk was checked on arrival);
+    // undefined: hashed now, from memory or from its partial file, before it goes anywhere.
+    const hashed = entry.checked ? assembly.sha512 : await this.#run.hashes.finish(key, size);
+    let chunks: { offset: number; data: Uint8Array }[] | undefined;
+    let digest: string;
+    try {
+      // Memory mode: the data as the worker gets it (a spilled file is read back once here).
+      if (s.mode === "memory") chunks = await assembler.completeData(assembly, undefined);
+      else if (s.mode === "both" && assembly.dataInMemory) chunks = assembly.chunkData();
+      digest = hashed ?? await assembler.digest(assembly, size, chunks);
+    } catch (error) {
+      this.#run.fail(
+        new Error(`Could not read back "${assembly.relativePath}": ${errorText(error)}`),
+      );
+      return;
+    }
+    if (digest !== assembly.sha512) {
+      await this.#recordMismatch(entry, digest, chunks);
+      return;
+    }
+    let path: string | undefined;
+    try {
+      path = await assembler.finalize(assembly, size);
+    } catch (error) {
+      await assembler.discard(assembly);
       await this.recordInvalid(entry, errorText(error));
       return;
     }
@@ -67,25 +105,63 @@ export class FileOutcomes {
       ...(assembly.mtime === undefined ? {} : { mtime: assembly.mtime }),
       ...(path === undefined ? {} : { path }),
     };
-    let chunks;
-    try {
-      chunks = s.mode === "disk"
-        ? undefined
-        : await this.#run.assembler.completeData(assembly, path);
-    } catch (error) {
-      this.#run.fail(new Error(`Could not read back "${file.relativePath}": ${errorText(error)}`));
-      return;
+    if (s.mode === "both" && chunks === undefined) {
+      // Spilled to disk: its data is read back from where it now is.
+      try {
+        chunks = await assembler.completeData(assembly, path);
+      } catch (error) {
+        this.#run.fail(
+          new Error(`Could not read back "${file.relativePath}": ${errorText(error)}`),
+        );
+        return;
+      }
     }
-    const key = `${assembly.sha512}:${assembly.relativePath}`;
-    // Hashed while its chunks arrived (undefined: not in order, the worker hashes the file).
-    const digest = entry.checked ? assembly.sha512 : await this.#run.hashes.finish(key, size);
-    if (digest !== undefined && digest !== assembly.sha512) {
-      const result = hashMismatchResult(0, file.relativePath, digest, assembly.sha512);
-      await this.#recordResult(entry, file, result);
-      return;
-    }
-    const result = await this.#runJob(file, chunks, digest !== undefined);
+    // Checked: the worker does not hash it again.
+    const result = await this.#runJob(file, chunks, true);
     await this.#recordResult(entry, file, result);
+  }
+
+  /**
+   * Records a complete file whose SHA-512 is `digest`, not the one its chunks carry, as
+   * invalid: its chunks' own hashes are checked now to name the damaged ones (their data from
+   * `chunks`, from memory, or from the partial file), and its partial file is deleted.
+   */
+  async #recordMismatch(
+    entry: RunningFile,
+    digest: string,
+    chunks: { offset: number; data: Uint8Array }[] | undefined,
+  ): Promise<void> {
+    const { assembly } = entry;
+    const assembler = this.#run.assembler;
+    let reason = hashMismatchResult(0, assembly.outputRelativePath, digest, assembly.sha512)
+      .error!.message;
+    try {
+      const bad = await assembler.badChunks(assembly, chunks);
+      if (bad.length === 0) {
+        reason += " Every chunk matches its own SHA-512: the file hash its chunks carry is wrong.";
+      } else {
+        const shown = bad.slice(0, MAX_BAD_CHUNKS_NAMED).map((c) =>
+          `chunk ${c.index} of ${assembly.totalChunks} (bytes ${c.offset}-${
+            c.offset + c.length - 1
+          }, partition ${c.source.partition} offset ${c.source.offset})`
+        );
+        const more = bad.length - shown.length;
+        reason += ` ${bad.length === 1 ? "A chunk does" : `${bad.length} chunks do`} not ` +
+          `match ${bad.length === 1 ? "its" : "their"} own SHA-512: ${shown.join(", ")}` +
+          `${more > 0 ? ` and ${more} more` : ""}.`;
+      }
+    } catch (error) {
+      reason += ` Its chunks could not be checked: ${errorText(error)}.`;
+    }
+    try {
+      await assembler.discard(assembly);
+    } catch (error) {
+      logger.warn("Could not delete the partial file of {path}: {error}", {
+        path: assembly.relativePath,
+        error: errorText(error),
+      });
+    }
+    await this.recordInvalid(entry, reason);
   }
 
   #runJob(

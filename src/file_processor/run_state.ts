@@ -51,6 +51,11 @@ export interface FileRunSettings {
   maxPartialFiles?: number;
   /** The most bytes of files in progress held in memory (default 256 MiB); beyond, they spill to disk. */
   maxPartialBytes?: number;
+  /**
+   * Check every chunk's SHA-512 on arrival (`--check-chunks`); by default only the whole file's
+   * SHA-512 is checked (it covers every byte), and the chunks' only when it fails.
+   */
+  checkChunks?: boolean;
   /** The log level forwarded from workers. */
   logLevel?: string;
   /** Aborting it stops the run gracefully. */
@@ -143,9 +148,4 @@ export interface RunState {
   settle(source: ChunkSource): void;
   /** Stops the run with `error` (the first error wins). */
   fail(error: Error): void;
-}
-
-/** The message of anything thrown. */
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

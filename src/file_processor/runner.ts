@@ -13,6 +13,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { errorText } from "../processor/errors.ts";
 import { FileHashLane } from "../hash/file_hash_lane.ts";
 import { resolveInside, UnsafePathError } from "../files/path.ts";
 import { type ChunkSource, FileAssembler } from "../files/reassembly.ts";
@@ -29,7 +30,6 @@ import { OffsetCommits } from "./commits.ts";
 import { OffsetTracker } from "./offsets.ts";
 import { FileOutcomes } from "./outcomes.ts";
 import {
-  errorText,
   type FileRunSettings,
   type RunningFile,
   type RunState,
@@ -38,7 +38,7 @@ import {
 
 export type { FileRunSettings, RunStatus } from "./run_state.ts";
 
-const logger = getLogger(["ferry", "runtime"]);
+const logger = getLogger(["ferry", "file-processor"]);
 
 /** How long a run stopping for a broker outage may take to close before the process exits. */
 const OUTAGE_EXIT_GRACE_MS = 20_000;

@@ -1,22 +1,22 @@
 /**
  * Whole-file SHA-512s computed while the chunks arrive, on a thread of their own, so that each
- * byte is hashed only as often as the chunk format needs: once for its chunk's hash (checked
- * on the coordinator when the message is decoded) and once for the file's hash (here, in the
- * background, while later chunks are still being read). A file complete is then checked
- * without reading it again, and its `process` starts without waiting for a hash of the whole
- * file; a file of one chunk needs no second hash at all (its chunk hash is its file hash).
+ * byte is hashed once: the file's SHA-512 covers every byte, so it is the integrity check (the
+ * chunks' own hashes are checked only when it fails, to name the damaged chunks, or on arrival
+ * with `--check-chunks`). A file complete is then checked without reading it again, and its
+ * `process` starts without waiting for a hash of the whole file.
  *
  * The hash needs the chunks in file order. Files whose chunks arrive in order (every file of a
  * Ferry-written topic: one partition, in order) are hashed here; for a file whose chunks come
  * out of order (OpenMSIStream spreads chunks over partitions) {@linkcode FileHashLane.finish}
- * answers `undefined` and the worker hashes the rebuilt file as before.
+ * answers `undefined` and the coordinator hashes the rebuilt file once it is complete, before
+ * it goes anywhere (`FileAssembler.digest`).
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
 
-const logger = getLogger(["ferry", "runtime"]);
+const logger = getLogger(["ferry", "hash"]);
 
 /** What the coordinator sends the hash worker. */
 export type ToHashWorker =

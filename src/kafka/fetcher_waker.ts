@@ -14,7 +14,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Consumer } from "./mod.ts";
 
-const logger = getLogger(["ferry", "runtime"]);
+const logger = getLogger(["ferry", "kafka"]);
 
 /** How often, at most, {@linkcode FetcherWaker.wake} sends its requests (ms). */
 export const WAKE_FETCHERS_EVERY_MS = 50;

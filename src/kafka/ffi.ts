@@ -5,7 +5,8 @@
  * calls that can wait (a poll with a timeout, a synchronous commit, a metadata
  * request, destroying a handle) are `nonblocking`; they run on Deno's FFI
  * thread pool and return a promise. Everything else is a fast synchronous call.
- * Only symbols present in librdkafka 2.0.2 (Debian 12) are used.
+ * Only symbols present in librdkafka 2.0.2 (Debian 12) are used. The byte offsets of the
+ * structs read and written through these symbols are in `structs.ts` beside this file.
  *
  * @module
  */

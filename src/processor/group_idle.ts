@@ -24,7 +24,7 @@ import type {
   Watermarks,
 } from "../kafka/mod.ts";
 
-const logger = getLogger(["ferry", "runtime"]);
+const logger = getLogger(["ferry", "group"]);
 
 /** The least time between two checks of the group (each sends a few requests). */
 export const GROUP_CHECK_INTERVAL_MS = 1500;

@@ -9,6 +9,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import { errorText } from "../processor/errors.ts";
 import { literalLogger } from "../processor/logger.ts";
 import {
   type AutoCheckpoint,
@@ -45,10 +46,6 @@ export interface BatchOutcome {
 }
 
 type OpenMessage = Extract<RecordToWorker, { type: "open" }>;
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** How a value is quoted in a message: strings in quotes, other values as they print. */
 function quote(value: unknown): string {

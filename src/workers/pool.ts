@@ -21,7 +21,7 @@ import { getLogger } from "@logtape/logtape";
 import { WorkerChannel } from "./channel.ts";
 import type { FileJobMessage, JobResult, WorkerInit } from "./protocol.ts";
 
-const logger = getLogger(["ferry", "workers"]);
+const logger = getLogger(["ferry", "worker"]);
 
 /** Options for {@linkcode WorkerPool}. */
 export interface WorkerPoolOptions {

@@ -1,0 +1,313 @@
+/**
+ * A record processor's partitions over their lifetime: on assignment an instance is opened on
+ * a worker (at the group's committed offset), on a revoke or loss it is closed once its running
+ * batch is done (up to the stop grace; past it the partition is given up and nothing more is
+ * committed for it), and its checkpoints are committed only while the partition is this
+ * process's (fencing errors answer `lost`, other refusals `invalid`, transient ones `failed`
+ * after retries). librdkafka 2.0.2 refuses commits between a cooperative rebalance's rounds
+ * (confluentinc/librdkafka#4059): they wait for the second round.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import {
+  isFencingError,
+  type KafkaError,
+  Offset,
+  partitionKey,
+  type RebalanceEvent,
+  type TopicPartition,
+} from "../kafka/mod.ts";
+import type { WorkerChannel } from "../workers/channel.ts";
+import type { CheckpointFailure } from "../workers/protocol.ts";
+import { errorText } from "../processor/errors.ts";
+import {
+  type PartitionState,
+  REBALANCE_SETTLE_MS,
+  type RecordRunState,
+  sleep,
+} from "./run_state.ts";
+
+const logger = getLogger(["ferry", "record-processor"]);
+
+/** Opens, closes and checkpoints a run's partitions (see the module). */
+export class PartitionLifecycle {
+  readonly #run: RecordRunState;
+  /** The workers the instances are spread over, in turn. */
+  readonly #workers: readonly WorkerChannel[];
+  /** Resolves once every worker is ready, false when one could not start. */
+  readonly #workersReady: () => Promise<boolean>;
+  readonly #waiters = new Map<string, Set<() => void>>();
+  /** Set while a cooperative rebalance is between its rounds: commits wait (see checkpoint). */
+  #rebalance: { assignsLeft: number; settled: Promise<void>; settle: () => void } | undefined;
+  #nextInstance = 1;
+  #nextWorker = 0;
+  #everAssigned = false;
+
+  constructor(
+    run: RecordRunState,
+    workers: readonly WorkerChannel[],
+    workersReady: () => Promise<boolean>,
+  ) {
+    this.#run = run;
+    this.#workers = workers;
+    this.#workersReady = workersReady;
+  }
+
+  /** Whether the group ever gave this process an assignment (maybe an empty one). */
+  get everAssigned(): boolean {
+    return this.#everAssigned;
+  }
+
+  /**
+   * Waits until `ready()` holds, checked whenever `key` is woken; gives up after the timeout.
+   * Resolves with whether `ready()` held.
+   */
+  #waitFor(key: string, timeoutMs: number, ready: () => boolean): Promise<boolean> {
+    if (ready()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let waiters = this.#waiters.get(key);
+      if (!waiters) this.#waiters.set(key, waiters = new Set());
+      const check = () => {
+        if (ready()) done(true);
+      };
+      const done = (held: boolean) => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        if (waiters.size === 0 && this.#waiters.get(key) === waiters) this.#waiters.delete(key);
+        resolve(held);
+      };
+      const timer = setTimeout(() => {
+        logger.debug("Gave up waiting for {key} after {ms} ms.", { key, ms: timeoutMs });
+        done(false);
+      }, timeoutMs);
+      waiters.add(check);
+    });
+  }
+
+  /** Wakes what waits on `key` (see #waitFor). */
+  wake(key: string): void {
+    for (const check of [...this.#waiters.get(key) ?? []]) check();
+  }
+
+  /** The consumer's rebalance events: opens assigned partitions, closes revoked and lost ones. */
+  async onRebalance(event: RebalanceEvent): Promise<void> {
+    const names = event.partitions.map((p) => p.partition).join(", ");
+    logger.info("Partitions {names} of {topic} {kind}.", {
+      names,
+      topic: this.#run.settings.topic,
+      kind: event.kind,
+    });
+    if (event.kind === "assigned") {
+      if (this.#run.fatal) return; // stopping: the close that follows revokes them again
+      this.#everAssigned = true;
+      if (this.#rebalance && --this.#rebalance.assignsLeft <= 0) this.#rebalance.settle();
+      let committed: { offset: number }[] = event.partitions.map(() => ({ offset: -1001 }));
+      try {
+        committed = await this.#run.consumer.committed(event.partitions, 10_000);
+        await this.#startUncommitted(event.partitions.filter((_, i) => committed[i].offset < 0));
+      } catch (error) {
+        logger.warn("Could not read committed offsets: {error}", { error: errorText(error) });
+      }
+      // librdkafka fetches meanwhile; a worker that could not start stops the run instead.
+      if (!await this.#workersReady()) return;
+      event.partitions.forEach((tp, i) => this.#open(tp, committed[i].offset));
+      return;
+    }
+    if (event.protocol === "COOPERATIVE" && event.kind === "revoked" && !this.#rebalance) {
+      // Two assignments follow: this round's, then the one of the rejoin it causes.
+      let resolve!: () => void;
+      const settled = new Promise<void>((r) => resolve = r);
+      const settle = () => {
+        clearTimeout(timer);
+        this.#rebalance = undefined;
+        resolve();
+      };
+      const timer = setTimeout(settle, REBALANCE_SETTLE_MS);
+      this.#rebalance = { assignsLeft: 2, settled, settle };
+    }
+    const states = event.partitions
+      .map((tp) => this.#run.partitions.get(partitionKey(tp)))
+      .filter((s): s is PartitionState => s !== undefined);
+    await Promise.all(
+      states.map((state) => this.close(state, event.kind === "lost" ? "lost" : "revoked")),
+    );
+  }
+
+  /**
+   * Starts partitions without a committed offset at once where `auto.offset.reset` says
+   * where: librdkafka 2.0.2 otherwise looks the reset offset up on a timer, about 100 ms
+   * after the assignment (measured: first record 100-140 ms after the assignment, 5 ms with
+   * the seek).
+   */
+  async #startUncommitted(partitions: TopicPartition[]): Promise<void> {
+    const reset = String(this.#run.settings.kafka["auto.offset.reset"] ?? "earliest");
+    const offset = ["earliest", "smallest", "beginning"].includes(reset)
+      ? Offset.BEGINNING
+      : ["latest", "largest", "end"].includes(reset)
+      ? Offset.END
+      : undefined;
+    if (offset === undefined || partitions.length === 0) return;
+    try {
+      await this.#run.consumer.seek(partitions.map((tp) => ({ ...tp, offset })), 5_000);
+    } catch (error) {
+      // Only a head start: librdkafka's own reset follows anyway.
+      logger.debug("Could not seek {partitions} to {reset}: {error}", {
+        partitions: partitions.map((tp) => tp.partition).join(", "),
+        reset,
+        error: errorText(error),
+      });
+    }
+  }
+
+  #open(tp: TopicPartition, committed: number): void {
+    const key = partitionKey(tp);
+    const worker = this.#workers[this.#nextWorker++ % this.#workers.length];
+    const state: PartitionState = {
+      tp,
+      key,
+      id: `${key}#${this.#nextInstance++}`,
+      worker,
+      buffer: [],
+      bufferedRecords: 0,
+      bufferedBytes: 0,
+      inflight: undefined,
+      sentUpTo: committed >= 0 ? committed : 0,
+      abandoned: false,
+      committedAt: committed >= 0 ? committed : undefined,
+      opened: false,
+      closing: false,
+      closed: false,
+      lost: false,
+      stopped: false,
+      paused: false,
+    };
+    this.#run.partitions.set(key, state);
+    this.#run.instances.set(state.id, state);
+    worker.post({
+      type: "open",
+      key: state.id,
+      topic: tp.topic,
+      partition: tp.partition,
+      startOffset: committed >= 0 ? committed : undefined,
+      autoCheckpoint: this.#run.settings.autoCheckpoint,
+      retries: this.#run.settings.retries,
+      retryBackoffMs: 200,
+      errorPolicy: this.#run.settings.errorPolicy,
+    });
+  }
+
+  /**
+   * Ends a partition's instance: waits for its running batch up to the stop grace, then asks
+   * for shutdownRequested and shutdown (the worker runs them only after the batch, never beside
+   * it). A batch still running after the grace gives the partition up: nothing more is
+   * committed for it (its records come again), and on a stop its instance gets no shutdown
+   * calls (the process exits).
+   */
+  async close(state: PartitionState, reason: "revoked" | "lost" | "stopped"): Promise<void> {
+    state.closing = true;
+    state.buffer.length = 0;
+    state.bufferedRecords = 0;
+    state.bufferedBytes = 0;
+    if (reason === "lost") state.lost = true;
+    const grace = this.#run.settings.stopGraceMs;
+    const idle = await this.#waitFor(`idle:${state.id}`, grace, () => state.inflight === undefined);
+    if (!idle) {
+      state.abandoned = true;
+      this.#run.status.abandonedPartitions++;
+      const from = state.committedAt === undefined
+        ? "its records"
+        : `its records from offset ${state.committedAt}`;
+      const when = reason === "stopped" ? "on the next start" : "by the partition's next owner";
+      logger.warn(
+        `processRecords on partition {partition} was still running {seconds} s after the ` +
+          `${reason === "stopped" ? "stop" : "revoke"}: nothing more is committed for it; ` +
+          `${from} will be read again ${when} (--stop-grace sets the wait).`,
+        { partition: state.tp.partition, seconds: grace / 1000 },
+      );
+    }
+    if (!idle && reason === "stopped") {
+      // The process exits without waiting for the batch: no shutdown calls beside it.
+      this.#forget(state);
+      return;
+    }
+    await this.#waitFor(`opened:${state.id}`, grace, () => state.opened || state.stopped);
+    // A given-up instance is told it was lost: its shutdown comes after its batch ends.
+    state.worker.post({ type: "close", key: state.id, reason: idle ? reason : "lost" });
+    if (idle) await this.#waitFor(`closed:${state.id}`, grace, () => state.closed);
+    this.#forget(state);
+  }
+
+  #forget(state: PartitionState): void {
+    if (this.#run.partitions.get(state.key) === state) this.#run.partitions.delete(state.key);
+    this.#run.instances.delete(state.id);
+  }
+
+  /** A checkpoint request of an instance: commits, and answers the worker. */
+  async checkpoint(
+    worker: WorkerChannel,
+    key: string,
+    requestId: number,
+    offset: number,
+  ): Promise<void> {
+    let state = this.#run.instances.get(key);
+    if (state && !state.closing && this.#rebalance) {
+      // librdkafka 2.0.2 treats a commit refused with ILLEGAL_GENERATION while a cooperative
+      // rebalance rejoins as a lost assignment (confluentinc/librdkafka#4059): wait it out.
+      await this.#rebalance.settled;
+      state = this.#run.instances.get(key);
+    }
+    let failure: CheckpointFailure | undefined;
+    if (!state || state.lost || this.#run.partitions.get(state.key) !== state) {
+      failure = { kind: "lost", message: `Partition "${key}" is no longer assigned here.` };
+    } else if (state.abandoned) {
+      failure = {
+        kind: "lost",
+        message: `Partition "${key}" was given up after the stop grace: nothing more is ` +
+          `committed for it.`,
+      };
+    } else if (!Number.isSafeInteger(offset) || offset < 0 || offset > state.sentUpTo) {
+      // The instance checks this too: never commit what was not delivered.
+      failure = {
+        kind: "invalid",
+        message: `Cannot commit partition "${key}" at offset ${offset}: only offsets up to ` +
+          `${state.sentUpTo} were delivered.`,
+      };
+    } else {
+      failure = await this.#commitWithRetries(state, offset);
+    }
+    worker.post({ type: "checkpoint-result", requestId, ...(failure ? { error: failure } : {}) });
+  }
+
+  /**
+   * Commits one partition's offset: retriable errors are retried (5 attempts with backoff,
+   * then `failed`), fencing errors are `lost` at once, any other error is `invalid` (retrying
+   * cannot help: not authorized, offset out of range...).
+   */
+  async #commitWithRetries(
+    state: PartitionState,
+    offset: number,
+  ): Promise<CheckpointFailure | undefined> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        await this.#run.consumer.commit([{ ...state.tp, offset }]);
+        state.committedAt = offset;
+        return undefined;
+      } catch (error) {
+        if (isFencingError(error)) {
+          state.lost = true;
+          return {
+            kind: "lost",
+            message: `Partition "${state.key}" is no longer this member's: ${errorText(error)}`,
+          };
+        }
+        if ((error as KafkaError).retriable !== true) {
+          return { kind: "invalid", message: errorText(error) };
+        }
+        if (attempt >= 5) return { kind: "failed", message: errorText(error) };
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+}
