@@ -30,11 +30,11 @@ export type {
   ProcessorDefinition,
   ProcessorLogger,
 } from "./src/processor/definition.ts";
-export type { FileRunSettings, RunStatus } from "./src/file_processor/runner.ts";
+export type { FileRunSettings, RunStatus } from "./src/file_processor/run_state.ts";
 export { defineRecordProcessor, RecordProcessor } from "./src/record_processor/define.ts";
 export type { RecordRunOptions } from "./src/record_processor/define.ts";
-export type { RecordRunSettings, RecordRunStatus } from "./src/record_processor/runner.ts";
-export type { PartitionLag } from "./src/command/metrics.ts";
+export type { RecordRunSettings, RecordRunStatus } from "./src/record_processor/run_state.ts";
+export type { FileRunCounters, PartitionLag, RecordRunCounters } from "./src/command/metrics.ts";
 export { CheckpointError, RecordError } from "./src/record_processor/types.ts";
 export type {
   AutoCheckpoint,

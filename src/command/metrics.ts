@@ -126,12 +126,8 @@ export function fileRunMetrics(
   lags: readonly PartitionLag[],
 ): MetricFamily[] {
   const labels = { processor, topic };
-  const one = (
-    name: string,
-    type: "counter" | "gauge",
-    help: string,
-    value: number,
-  ): MetricFamily => ({ name, type, help, samples: [{ labels, value }] });
+  const one = (name: string, type: "counter" | "gauge", help: string, value: number) =>
+    single(labels, name, type, help, value);
   return [
     one(
       "ferry_files_processed_total",
@@ -244,12 +240,8 @@ export function recordRunMetrics(
   lags: readonly PartitionLag[],
 ): MetricFamily[] {
   const labels = { processor, topic };
-  const one = (
-    name: string,
-    type: "counter" | "gauge",
-    help: string,
-    value: number,
-  ): MetricFamily => ({ name, type, help, samples: [{ labels, value }] });
+  const one = (name: string, type: "counter" | "gauge", help: string, value: number) =>
+    single(labels, name, type, help, value);
   return [
     one(
       "ferry_records_processed_total",
@@ -285,6 +277,17 @@ export function recordRunMetrics(
     one("ferry_run_seconds", "gauge", "Seconds since the run started.", status.seconds),
     lagFamily(labels, lags),
   ];
+}
+
+/** A family of one sample. */
+function single(
+  labels: Record<string, string>,
+  name: string,
+  type: "counter" | "gauge",
+  help: string,
+  value: number,
+): MetricFamily {
+  return { name, type, help, samples: [{ labels, value }] };
 }
 
 function lagFamily(labels: Record<string, string>, lags: readonly PartitionLag[]): MetricFamily {

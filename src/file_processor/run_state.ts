@@ -12,6 +12,7 @@ import type { KafkaConfig } from "../kafka/mod.ts";
 import type { FileRegistry } from "../registry/registry.ts";
 import type { FileHashLane } from "../hash/file_hash_lane.ts";
 import type { OffsetTracker } from "./offsets.ts";
+import type { FileRunCounters } from "../command/metrics.ts";
 
 /** Everything a file processor run needs, after the command line is parsed. */
 export interface FileRunSettings {
@@ -84,29 +85,11 @@ export interface FileRunSettings {
  * assert.equal(line(status), "9 done, 1 failed, 2 in progress");
  * ```
  */
-export interface RunStatus {
-  /** Files processed successfully. */
-  processed: number;
-  /** Files whose `process` failed. */
-  failed: number;
-  /** Files whose content did not match their hash, or whose chunks did not fit. */
-  invalid: number;
-  /** Files skipped because they were processed (or failed) before. */
-  skipped: number;
+export interface RunStatus extends FileRunCounters {
   /** Chunk messages skipped because their file did not match the download regex. */
   filtered: number;
-  /** Messages that were not valid chunks. */
-  malformed: number;
   /** Files in progress abandoned to keep within `maxPartialFiles` (their chunks skipped). */
   abandoned: number;
-  /** Files being rebuilt. */
-  inProgress: number;
-  /** Files being processed. */
-  running: number;
-  /** Bytes of chunk data received. */
-  bytes: number;
-  /** Seconds since the run started. */
-  seconds: number;
   /** Messages not yet read, over the assigned partitions (when known). */
   lag: number | undefined;
   /** Whether the run was stopped through its `signal` (SIGINT/SIGTERM on the command line). */

@@ -7,7 +7,7 @@
  */
 
 import type { Consumer, KafkaConfig, KafkaError, TopicPartition } from "../kafka/mod.ts";
-import type { PartitionLag } from "../command/metrics.ts";
+import type { PartitionLag, RecordRunCounters } from "../command/metrics.ts";
 import type { WorkerChannel } from "../workers/channel.ts";
 import type { BatchRun } from "./batch.ts";
 import type { AutoCheckpoint, ErrorPolicy } from "./types.ts";
@@ -54,28 +54,14 @@ export interface RecordRunSettings {
   metricsPort?: number;
 }
 
-/** Counters of a record processor run. */
-export interface RecordRunStatus {
-  /** Records `processRecords` handled. */
-  records: number;
-  /** Records skipped by the `skip` policy (sent to the dead-letter topic when one is set). */
-  skippedRecords: number;
-  /** Bytes of record values and keys. */
-  bytes: number;
-  /** Batches that failed after their retries. */
-  failedBatches: number;
-  /** Partitions stopped by the `stop-partition` policy. */
-  stoppedPartitions: number;
-  /** Partitions currently assigned. */
-  partitions: number;
+/** Counters of a record processor run: those its metrics show, and the lag per partition. */
+export interface RecordRunStatus extends RecordRunCounters {
   /** Records after each assigned partition's position, as far as known (no request). */
   lag: number;
   /** The lag of each assigned partition whose position and end are known. */
   partitionLags: PartitionLag[];
   /** Partitions given up at a stop or revoke whose `processRecords` outlived the stop grace. */
   abandonedPartitions: number;
-  /** Seconds since the start. */
-  seconds: number;
 }
 
 /** One assigned partition's instance, as the coordinator sees it. */
