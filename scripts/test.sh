@@ -20,7 +20,7 @@ ferry_ensure_rdkafka_header
 # versitygw, the S3-compatible server of the S3 transfer example's test (built once, cached).
 # Without it only that test fails (naming the problem), so the other tests still run.
 bash "$FERRY_ROOT/scripts/s3/server.sh" install ||
-  ferry_say "versitygw is missing: tests/examples_s3_transfer_test.ts will fail (see above)"
+  ferry_say "versitygw is missing: tests/examples/s3_transfer_test.ts will fail (see above)"
 
 trap ferry_broker_down EXIT
 trap 'exit 130' INT

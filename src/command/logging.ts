@@ -187,7 +187,8 @@ export class LogFileError extends Error {
 }
 
 function reasonOf(error: unknown): string {
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  // The system's own words too: "Operation not permitted" (immutable), "Permission denied".
+  if (error instanceof Deno.errors.PermissionDenied) return `permission denied (${error.message})`;
   if (error instanceof Deno.errors.NotCapable) {
     return "Deno's permissions do not allow it (--allow-write)";
   }

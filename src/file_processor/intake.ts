@@ -23,7 +23,7 @@ import { hashesEqual, hashHex } from "../hash/sha512.ts";
 import { type ChunkSource, DEFAULT_MAX_PARTIAL_FILES } from "../files/reassembly.ts";
 import type { ConsumedMessage } from "../kafka/mod.ts";
 import type { FileOutcomes } from "./outcomes.ts";
-import { type RunningFile, type RunState } from "./run_state.ts";
+import type { RunningFile, RunState } from "./run_state.ts";
 
 const logger = getLogger(["ferry", "file-processor"]);
 

@@ -19,7 +19,7 @@ import { FAILED_DIR } from "../files/layout.ts";
 import type { FailedRecord } from "../registry/registry.ts";
 import type { WorkerPool } from "../workers/pool.ts";
 import { type FileJobMessage, hashMismatchResult, type JobResult } from "../workers/protocol.ts";
-import { type RunningFile, type RunState } from "./run_state.ts";
+import type { RunningFile, RunState } from "./run_state.ts";
 
 const logger = getLogger(["ferry", "file-processor"]);
 

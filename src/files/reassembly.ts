@@ -17,10 +17,16 @@
  * file is then one array, handed to its worker by transfer, and the chunks' message buffers are
  * free as soon as they are copied.
  *
+ * A complete file's SHA-512 is checked before it is moved into place: computed while its
+ * chunks arrived (the caller's hash lane) or by {@linkcode FileAssembler.digest}; when it fails,
+ * {@linkcode FileAssembler.badChunks} checks each chunk against the SHA-512 its message claims,
+ * to say which were damaged.
+ *
  * @module
  */
 
-import { hashHex, sha512 } from "../hash/sha512.ts";
+import { backgroundSha512 } from "../hash/background.ts";
+import { hashesEqual, hashHex, sha512 } from "../hash/sha512.ts";
 import type { DataFileChunk } from "../chunks/chunk.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
 import { outputFilename, resolveInside } from "./path.ts";
@@ -39,9 +45,34 @@ export interface ChunkSource {
 interface ReceivedChunk {
   offset: number;
   length: number;
+  /** The SHA-512 its message claims for its data (checked only when the file's hash fails). */
+  hash: Uint8Array;
+  /** The message that brought it. */
+  source: ChunkSource;
   /** The data, in memory and both modes. */
   data?: Uint8Array;
 }
+
+/**
+ * A chunk whose data does not match the SHA-512 its message claims, found by
+ * {@linkcode FileAssembler.badChunks}.
+ */
+export interface BadChunk {
+  /** `chunk_i`, from 1. */
+  index: number;
+  /** Its offset in the file. */
+  offset: number;
+  /** Its length. */
+  length: number;
+  /** The message that brought it. */
+  source: ChunkSource;
+}
+
+/** The data of a complete file, in file order: chunks or one array of the whole file. */
+export type FileData = { offset: number; data: Uint8Array }[];
+
+/** Bytes read at a time when a file is hashed from disk (two such buffers are used). */
+const READ_BLOCK_BYTES = 4 * 1024 * 1024;
 
 /**
  * The result of {@linkcode FileAssembler.add}. `added`: `released` says the assembly keeps no
@@ -220,10 +251,11 @@ export class FileAssembly {
   }
 
   /**
-   * Records a chunk; false when its index was seen already (a duplicate). With `keepData` the
-   * data is copied into the file's buffer when it fits there, else kept as the view it is.
+   * Records a chunk brought by `source`; false when its index was seen already (a duplicate).
+   * With `keepData` the data is copied into the file's buffer when it fits there, else kept as
+   * the view it is.
    */
-  record(chunk: DataFileChunk, keepData: boolean): boolean {
+  record(chunk: DataFileChunk, keepData: boolean, source: ChunkSource): boolean {
     if (this.#chunks.has(chunk.chunkIndex)) return false;
     const length = chunk.data.length;
     let data: Uint8Array | undefined;
@@ -237,10 +269,29 @@ export class FileAssembly {
       data = chunk.data;
       this.#memoryBytes += length;
     }
-    this.#chunks.set(chunk.chunkIndex, { offset: chunk.chunkOffset, length, data });
+    this.#chunks.set(chunk.chunkIndex, {
+      offset: chunk.chunkOffset,
+      length,
+      hash: chunk.chunkHash,
+      source,
+      data,
+    });
     this.#bytes += length;
     this.lastChunkAt = Date.now();
     return true;
+  }
+
+  /** Whether the data of every chunk received is held in memory (none only on disk). */
+  get dataInMemory(): boolean {
+    for (const chunk of this.#chunks.values()) if (chunk.data === undefined) return false;
+    return true;
+  }
+
+  /** Its chunks in file order: index, offset, length, claimed hash, message, data if held. */
+  chunkList(): (ReceivedChunk & { index: number })[] {
+    return [...this.#chunks.entries()]
+      .map(([index, chunk]) => ({ ...chunk, index }))
+      .sort((a, b) => a.offset - b.offset);
   }
 
   /** Whether the data of the chunk with this index was copied into the file's buffer. */
@@ -295,6 +346,28 @@ export interface LimitResult {
   abandoned: FileAssembly[];
   /** Files whose chunks moved from memory to their partial file. */
   spilled: FileAssembly[];
+}
+
+/** Fills `bytes` from the file's current position, or throws when the file ends first. */
+async function readFully(file: Deno.FsFile, bytes: Uint8Array, path: string): Promise<void> {
+  let filled = 0;
+  while (filled < bytes.length) {
+    const n = await file.read(bytes.subarray(filled));
+    if (n === null) {
+      throw new Error(`"${path}" ended ${bytes.length - filled} bytes earlier than its chunks.`);
+    }
+    filled += n;
+  }
+}
+
+/** The bytes `[offset, offset + length)` of a file held as `data` (its parts in file order). */
+function sliceOf(data: FileData, offset: number, length: number): Uint8Array {
+  for (const part of data) {
+    if (offset >= part.offset && offset + length <= part.offset + part.data.length) {
+      return part.data.subarray(offset - part.offset, offset - part.offset + length);
+    }
+  }
+  throw new Error(`No part of the file holds bytes ${offset}..${offset + length}.`);
 }
 
 /** The most folders {@linkcode FileAssembler} remembers having made (then it forgets them all). */
@@ -404,7 +477,7 @@ export class FileAssembler {
     }
     assembly.sources.push(source);
     const keepData = this.#mode !== "disk" && !assembly.spilled;
-    assembly.record(chunk, keepData);
+    assembly.record(chunk, keepData, source);
     return {
       kind: "added",
       assembly,
@@ -508,6 +581,79 @@ export class FileAssembler {
     const data = await Deno.readFile(path);
     if (this.#mode === "memory") await this.discard(assembly);
     return [{ offset: 0, data }];
+  }
+
+  /**
+   * The SHA-512 (hex) of a complete file of `size` bytes (after
+   * {@linkcode FileAssembly.checkedSize}): of `data` when given (its parts in file order, as
+   * {@linkcode FileAssembler.completeData} gives them), else of its partial file, read back.
+   * Hashed on a background thread when OpenSSL's libcrypto is there (see `backgroundSha512`).
+   * Call it before {@linkcode FileAssembler.finalize}: nothing is moved into place unchecked.
+   */
+  async digest(assembly: FileAssembly, size: number, data?: FileData): Promise<string> {
+    const hasher = backgroundSha512().hasher();
+    let pending: Promise<void> | undefined;
+    try {
+      if (data !== undefined) {
+        for (const part of data) await hasher.update(part.data);
+      } else {
+        using file = await Deno.open(assembly.partialPath, { read: true });
+        // Two buffers: the next block is read while the last one is hashed.
+        const block = Math.max(1, Math.min(READ_BLOCK_BYTES, size));
+        const buffers = [new Uint8Array(block), new Uint8Array(block)];
+        let left = size;
+        for (let i = 0; left > 0; i ^= 1) {
+          const bytes = buffers[i].subarray(0, Math.min(block, left));
+          await readFully(file, bytes, assembly.partialPath);
+          await pending;
+          pending = hasher.update(bytes);
+          left -= bytes.length;
+        }
+        await pending;
+      }
+    } catch (error) {
+      await pending?.catch(() => undefined);
+      hasher.free();
+      throw error;
+    }
+    return hashHex(hasher.digest());
+  }
+
+  /**
+   * The chunks of a complete file whose data does not match the SHA-512 their message claims,
+   * in file order: checked only after the file's own hash failed, to say which chunks were
+   * damaged. The data comes from `data` when given (as for {@linkcode FileAssembler.digest}),
+   * else from memory when every chunk is held there, else from the partial file.
+   */
+  async badChunks(assembly: FileAssembly, data?: FileData): Promise<BadChunk[]> {
+    const sha = backgroundSha512();
+    const bad: BadChunk[] = [];
+    const chunks = assembly.chunkList();
+    const fromMemory = data === undefined && assembly.dataInMemory;
+    using file = data === undefined && !fromMemory
+      ? await Deno.open(assembly.partialPath, { read: true })
+      : undefined;
+    let buffer = new Uint8Array(0);
+    for (const chunk of chunks) {
+      let bytes: Uint8Array;
+      if (data !== undefined) bytes = sliceOf(data, chunk.offset, chunk.length);
+      else if (fromMemory) bytes = chunk.data!;
+      else {
+        if (buffer.length < chunk.length) buffer = new Uint8Array(chunk.length);
+        bytes = buffer.subarray(0, chunk.length);
+        await file!.seek(chunk.offset, Deno.SeekMode.Start);
+        await readFully(file!, bytes, assembly.partialPath);
+      }
+      if (!hashesEqual(await sha.digest(bytes), chunk.hash)) {
+        bad.push({
+          index: chunk.index,
+          offset: chunk.offset,
+          length: chunk.length,
+          source: chunk.source,
+        });
+      }
+    }
+    return bad;
   }
 
   /** Removes a file from the ones in progress (it completed, or is abandoned). */

@@ -77,6 +77,33 @@ async function assertNothingCommittedPast(
   return committed;
 }
 
+/**
+ * After a run the full disk stopped: it stopped before the end, every file recorded as processed
+ * was given to `process`, and nothing was committed past a file not recorded (of `messages`).
+ */
+async function assertStoppedEarly(
+  full: "disk" | "log",
+  topic: string,
+  group: string,
+  out: string,
+  calls: string,
+  files: TestFile[],
+  messages: number,
+): Promise<void> {
+  const registry = await readRegistry(`${out}/.ferry`, topic, group);
+  assert(registry.processed.length < files.length, `the ${full} filled up before the end`);
+  const called = new Set((await readCalls(calls)).map((c) => c.path));
+  for (const record of registry.processed) {
+    assert(called.has(record.path), `"${record.path}" recorded but never processed`);
+  }
+  const committed = await assertNothingCommittedPast(topic, group, out, messages);
+  // deno-lint-ignore no-console
+  console.log(
+    `${full} full: ${registry.processed.length}/${files.length} recorded before it; ` +
+      `committed ${committed.join(",")}`,
+  );
+}
+
 function args(topic: string, out: string, group: string, calls: string, run: string): string[] {
   return [
     ...processorArgs(topic, out, group),
@@ -130,18 +157,7 @@ Deno.test("output disk full (4 MiB tmpfs) in disk mode: clear error, nothing rec
       ]);
       assertEquals(run.code, 1, run.stderr);
       assert(run.stderr.includes("No space left on device"), run.stderr);
-      const registry = await readRegistry(`${out}/.ferry`, topic, group);
-      assert(registry.processed.length < files.length, "the disk filled up before the end");
-      const called = new Set((await readCalls(calls)).map((c) => c.path));
-      for (const record of registry.processed) {
-        assert(called.has(record.path), `"${record.path}" recorded but never processed`);
-      }
-      const committed = await assertNothingCommittedPast(topic, group, out, messages);
-      // deno-lint-ignore no-console
-      console.log(
-        `disk full: ${registry.processed.length}/${files.length} processed before it; ` +
-          `committed ${committed.join(",")}`,
-      );
+      await assertStoppedEarly("disk", topic, group, out, calls, files, messages);
       await sh("mount", "-o", "remount,size=64m", out);
       await finishAndCheck(topic, group, out, calls, files, "disk");
     } finally {
@@ -169,18 +185,7 @@ Deno.test("output disk full (4 MiB tmpfs) under the registry in memory mode: the
         /Could not record the result of "[^"]+": .*No space left on device/.test(run.stderr),
         run.stderr,
       );
-      const registry = await readRegistry(`${out}/.ferry`, topic, group);
-      assert(registry.processed.length < files.length, "the log filled up before the end");
-      const called = new Set((await readCalls(calls)).map((c) => c.path));
-      for (const record of registry.processed) {
-        assert(called.has(record.path), `"${record.path}" recorded but never processed`);
-      }
-      const committed = await assertNothingCommittedPast(topic, group, out, files.length);
-      // deno-lint-ignore no-console
-      console.log(
-        `log full: ${registry.processed.length}/${files.length} recorded before it; ` +
-          `committed ${committed.join(",")}`,
-      );
+      await assertStoppedEarly("log", topic, group, out, calls, files, files.length);
       await Deno.remove(`${out}/filler`);
       await finishAndCheck(topic, group, out, calls, files, "memory");
     } finally {

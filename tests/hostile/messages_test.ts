@@ -45,7 +45,11 @@ function notChunks(): Uint8Array[] {
   ];
 }
 
-/** Chunks that decode but are wrong in a way the decoder checks (chunk hash, index, count). */
+/**
+ * Chunks that decode but are wrong in a way the decoder checks (chunk hash, index, count). The
+ * first, a wrong chunk hash over the right data, is checked only with --check-chunks: by
+ * default the file's SHA-512 is the check, and it matches, so "bad/fields.bin" is processed.
+ */
 function badFields(): Uint8Array[] {
   const [chunk] = fileChunks(file("bad/fields.bin", 10, 2));
   return [
@@ -119,8 +123,10 @@ function badFiles(): Hostile {
   return { messages, malformed, invalid };
 }
 
-for (const mode of ["memory", "disk"]) {
-  Deno.test(`hostile messages are skipped, logged and counted; good files after them are processed (${mode} mode)`, async () => {
+const RUNS = [["memory", false], ["disk", false], ["memory", true], ["disk", true]] as const;
+for (const [mode, checkChunks] of RUNS) {
+  const flag = checkChunks ? ", --check-chunks" : "";
+  Deno.test(`hostile messages are skipped, logged and counted; good files after them are processed (${mode} mode${flag})`, async () => {
     await withTopic(1, async (topic) => {
       const junk = notChunks();
       const fields = badFields();
@@ -143,6 +149,7 @@ for (const mode of ["memory", "disk"]) {
         mode,
         "--exit-when-idle",
         "2",
+        ...(checkChunks ? ["--check-chunks"] : []),
       ]);
       // Invalid files make the exit status 1 (some files were not processed); nothing crashed.
       assertEquals(run.code, 1, run.stderr);
@@ -153,13 +160,15 @@ for (const mode of ["memory", "disk"]) {
       assert(processed.has("good/before.bin"), run.stderr);
       assert(processed.has("good/after.bin"), run.stderr);
       assert(processed.has("bad/conflicting-count.bin"), run.stderr);
+      // The wrong chunk hash over the right data: skipped only when chunks are checked.
+      assertEquals(processed.has("bad/fields.bin"), !checkChunks, run.stderr);
       for (const path of files.invalid.keys()) assert(!processed.has(path), `${path} processed`);
 
       // Every skipped message is logged with its partition, offset and a reason.
       const skipped = [...run.stderr.matchAll(
         /Skipping message at (\S+) partition (\d+) offset (\d+): (.+)/g,
       )];
-      const malformed = junk.length + fields.length + files.malformed;
+      const malformed = junk.length + fields.length + files.malformed - (checkChunks ? 0 : 1);
       assertEquals(skipped.length, malformed, run.stderr);
       for (const match of skipped) {
         assert(match[1].includes(topic) && match[4].length > 10, match[0]);
@@ -168,7 +177,7 @@ for (const mode of ["memory", "disk"]) {
         /Summary: (\d+) processed, (\d+) failed, (\d+) invalid, .* (\d+) malformed messages/,
       );
       assert(summary, run.stderr);
-      assertEquals(Number(summary[1]), 3, summary[0]);
+      assertEquals(Number(summary[1]), checkChunks ? 3 : 4, summary[0]);
       assertEquals(Number(summary[3]), files.invalid.size, summary[0]);
       assertEquals(Number(summary[4]), malformed, summary[0]);
 

@@ -104,6 +104,21 @@ function fileArgs(topic: string, group: string, out: string, run: string, sleepM
   ];
 }
 
+/**
+ * Runs two file processors of `group` 3 s apart ({@linkcode fileArgs}, 500 ms per file), each
+ * with an output folder of its own; both must exit 0.
+ */
+async function twoFileProcessors(topic: string, group: string) {
+  const out = { a: await Deno.makeTempDir(), b: await Deno.makeTempDir() };
+  const [ra, rb] = await twoProcesses(
+    "tests/fixtures/recording_processor.ts",
+    (run) => fileArgs(topic, group, out[run as "a" | "b"], run, 500),
+  );
+  assertEquals(ra.code, 0, `a:\n${ra.stderr}`);
+  assertEquals(rb.code, 0, `b:\n${rb.stderr}`);
+  return { ra, rb, out };
+}
+
 Deno.test("two file processors started 3 s apart with --exit-when-idle both exit 0, every file processed, no lag", async () => {
   const PARTITIONS = 4;
   await withTopic(PARTITIONS, async (topic) => {
@@ -111,13 +126,7 @@ Deno.test("two file processors started 3 s apart with --exit-when-idle both exit
     // Files in partitions 0 and 1 only, half a second each.
     const all = files(16, "idle");
     await putFiles(topic, all, { partitions: 2 });
-    const out = { a: await Deno.makeTempDir(), b: await Deno.makeTempDir() };
-    const [ra, rb] = await twoProcesses(
-      "tests/fixtures/recording_processor.ts",
-      (run) => fileArgs(topic, group, out[run as "a" | "b"], run, 500),
-    );
-    assertEquals(ra.code, 0, `a:\n${ra.stderr}`);
-    assertEquals(rb.code, 0, `b:\n${rb.stderr}`);
+    const { ra, rb, out } = await twoFileProcessors(topic, group);
     const calls = [...await readCalls(out.a), ...await readCalls(out.b)];
     assertEquals(new Set(calls.map((c) => c.path)), new Set(all.map((f) => f.path)));
     await assertNoLag(group, topic, PARTITIONS, [ra, rb]);
@@ -130,13 +139,7 @@ Deno.test("a file processor the group gives nothing exits 0 once the other one o
     // 10 s of work for a, which keeps the one partition; b owns nothing from its start.
     const all = files(20, "one");
     await putFiles(topic, all, { partitions: 1 });
-    const out = { a: await Deno.makeTempDir(), b: await Deno.makeTempDir() };
-    const [ra, rb] = await twoProcesses(
-      "tests/fixtures/recording_processor.ts",
-      (run) => fileArgs(topic, group, out[run as "a" | "b"], run, 500),
-    );
-    assertEquals(ra.code, 0, `a:\n${ra.stderr}`);
-    assertEquals(rb.code, 0, `b:\n${rb.stderr}`);
+    const { ra, rb, out } = await twoFileProcessors(topic, group);
     assert(
       rb.endedAt < ra.endedAt,
       "b, with nothing assigned, exits while a still works (not once the partition is its own)",

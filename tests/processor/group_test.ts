@@ -8,7 +8,13 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { withTopic } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import { putFiles, type TestFile } from "../support/chunks.ts";
-import { FAST_GROUP, processorArgs, readCalls, startProcessor } from "../support/processor.ts";
+import {
+  FAST_GROUP,
+  killIfRunning,
+  processorArgs,
+  readCalls,
+  startProcessor,
+} from "../support/processor.ts";
 import { sleep } from "../support/wait.ts";
 
 const SCRIPT = "tests/fixtures/recording_processor.ts";
@@ -100,8 +106,9 @@ Deno.test("when one of two processes is killed, the other takes over: every file
     while ((await readCalls(outB)).length < 10 && Date.now() < deadline) {
       await sleep(20);
     }
-    b.child.kill("SIGKILL");
-    await b.result;
+    killIfRunning(b.child);
+    const rb = await b.result;
+    assertEquals(rb.code, 137, `b should still have been running when killed:\n${rb.stderr}`);
     const ra = await a.result;
     assertEquals(ra.code, 0, ra.stderr);
     const paths = new Set([...await readCalls(outA), ...await readCalls(outB)].map((c) => c.path));

@@ -50,7 +50,9 @@ Deno.test("--log-level debug shows librdkafka's lines; info does not", async () 
       assert(rdkafkaDebugLines(runs.debug.log).length > 0, "no librdkafka lines in the log file");
       for (const run of Object.values(runs)) {
         assert(
-          /\[INF\] ferry\.runtime: Processed "a\.dat" \(3000 bytes\) in \d+ ms\./.test(run.log),
+          /\[INF\] ferry\.file-processor: Processed "a\.dat" \(3000 bytes\) in \d+ ms\./.test(
+            run.log,
+          ),
         );
       }
     } finally {

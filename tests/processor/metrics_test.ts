@@ -100,7 +100,7 @@ Deno.test("a running processor serves its metrics and logs one line per file", a
       // One line per file in the rotating log file in the output directory, as on the console.
       const log = await Deno.readTextFile(`${out}/.ferry/recording.log`);
       const lines = log.split("\n").filter((line) =>
-        /\] ferry\.runtime: (Processed|Failed) "run\//.test(line)
+        /\] ferry\.file-processor: (Processed|Failed) "run\//.test(line)
       );
       assertEquals(lines.length, files.length, log);
       for (const file of files) {

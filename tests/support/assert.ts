@@ -32,14 +32,7 @@ export async function assertRejects<E extends Error>(
   try {
     await fn();
   } catch (error) {
-    assert(error instanceof type, `expected ${type.name}, got ${inspect(error)}`);
-    if (includes !== undefined) {
-      assert(
-        error.message.includes(includes),
-        `expected the message to include "${includes}", got "${error.message}"`,
-      );
-    }
-    return error;
+    return checkError(error, type, includes);
   }
   throw new Error(`expected a ${type.name} to be thrown`);
 }
@@ -53,14 +46,23 @@ export function assertThrows<E extends Error>(
   try {
     fn();
   } catch (error) {
-    assert(error instanceof type, `expected ${type.name}, got ${inspect(error)}`);
-    if (includes !== undefined) {
-      assert(
-        error.message.includes(includes),
-        `expected the message to include "${includes}", got "${error.message}"`,
-      );
-    }
-    return error;
+    return checkError(error, type, includes);
   }
   throw new Error(`expected a ${type.name} to be thrown`);
+}
+
+/** Fails unless `error` is of `type` with a message that includes `includes`; returns it. */
+function checkError<E extends Error>(
+  error: unknown,
+  type: new (...args: never[]) => E,
+  includes?: string,
+): E {
+  assert(error instanceof type, `expected ${type.name}, got ${inspect(error)}`);
+  if (includes !== undefined) {
+    assert(
+      error.message.includes(includes),
+      `expected the message to include "${includes}", got "${error.message}"`,
+    );
+  }
+  return error;
 }

@@ -10,9 +10,6 @@
 import { Producer } from "../../src/kafka/mod.ts";
 import { BOOTSTRAP } from "./broker.ts";
 
-// TEMP: tests/examples_kcl_sample_test.ts (being written) still imports it from here.
-export { committedOffsets } from "./broker.ts";
-
 /** How {@linkcode putRecords} makes the records. */
 export interface PutRecordsOptions {
   /** The first `i`; default 0. */

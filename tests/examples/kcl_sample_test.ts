@@ -7,12 +7,12 @@
  * offsets grow while it runs.
  */
 
-import { Consumer } from "../src/kafka/mod.ts";
-import { assert, assertEquals } from "./support/assert.ts";
-import { BOOTSTRAP, withTopic } from "./support/broker.ts";
-import { runProcessor, startProcessor, stopProcessor } from "./support/processor.ts";
-import { committedOffsets, putRecords } from "./support/records.ts";
-import { sleep, waitUntil } from "./support/wait.ts";
+import { Consumer } from "../../src/kafka/mod.ts";
+import { assert, assertEquals } from "../support/assert.ts";
+import { BOOTSTRAP, committedOffsets, withTopic } from "../support/broker.ts";
+import { runProcessor, startProcessor, stopProcessor } from "../support/processor.ts";
+import { putRecords } from "../support/records.ts";
+import { sleep, waitUntil } from "../support/wait.ts";
 
 const SCRIPT = "examples/kcl_sample.ts";
 
