@@ -5,7 +5,7 @@
 #   FERRY_CACHE      cache directory (default: $HOME/.cache/ferry)
 #   FERRY_PYTHON     python interpreter used to create the venv (default: python3)
 #
-# Used by tests/chunks_openmsistream_test.ts to compare Ferry's chunk codec with
+# Used by tests/interop/chunks_test.ts to compare Ferry's chunk codec with
 # OpenMSIStream's own serializer. Idempotent and safe to run concurrently (flock).
 set -euo pipefail
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { createChunk, DEFAULT_CHUNK_SIZE, outputPath, relativePath } from "../src/chunks/chunk.ts";
-import { sha512 } from "../src/hash/sha512.ts";
-import { UnsafePathError } from "../src/files/path.ts";
+import { createChunk, DEFAULT_CHUNK_SIZE, outputPath, relativePath } from "./chunk.ts";
+import { sha512 } from "../hash/sha512.ts";
+import { UnsafePathError } from "../files/path.ts";
 
 const init = {
   filename: "scan.tar.gz",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chunkKey, chunkKeyPrefix, parseChunkKey } from "../src/chunks/key.ts";
+import { chunkKey, chunkKeyPrefix, parseChunkKey } from "./key.ts";
 
 Deno.test("chunkKey() follows OpenMSIStream's format", () => {
   assert.equal(

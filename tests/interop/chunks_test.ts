@@ -9,14 +9,14 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { createChunk, type DataFileChunk, outputPath } from "../src/chunks/chunk.ts";
-import { decodeChunk } from "../src/chunks/decode.ts";
-import { encodeChunk } from "../src/chunks/encode.ts";
-import { ChunkFormatError } from "../src/chunks/format_error.ts";
-import { hashHex, sha512 } from "../src/hash/sha512.ts";
-import { chunkKey } from "../src/chunks/key.ts";
+import { createChunk, type DataFileChunk, outputPath } from "../../src/chunks/chunk.ts";
+import { decodeChunk } from "../../src/chunks/decode.ts";
+import { encodeChunk } from "../../src/chunks/encode.ts";
+import { ChunkFormatError } from "../../src/chunks/format_error.ts";
+import { hashHex, sha512 } from "../../src/hash/sha512.ts";
+import { chunkKey } from "../../src/chunks/key.ts";
 
-const SCRIPTS = fileURLToPath(new URL("../scripts/openmsistream/", import.meta.url));
+const SCRIPTS = fileURLToPath(new URL("../../scripts/openmsistream/", import.meta.url));
 
 async function run(command: string, args: string[], stdin?: string): Promise<Uint8Array> {
   const child = new Deno.Command(command, {
