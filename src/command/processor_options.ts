@@ -147,7 +147,7 @@ function logLevel(value: string): LogLevel {
 export const PROCESSOR_ENVIRONMENT: Readonly<Record<string, string>> = {
   FERRY_CONFIG: "config file (--config wins)",
   FERRY_TOPIC: "topic (--topic wins)",
-  [BOOTSTRAP_ENV]: "Kafka bootstrap servers (a --config file or --bootstrap-servers wins)",
+  [BOOTSTRAP_ENV]: "Kafka bootstrap servers (wins over --config; --bootstrap-servers wins)",
   FERRY_LOG_LEVEL: "console log level (--log-level wins)",
   FERRY_RDKAFKA_PATH: "full path of librdkafka (default: the system library)",
 };
@@ -340,8 +340,8 @@ export function processorProgram(
   program.addHelpText(
     "after",
     `\nEnvironment variables:\n${env}\n\nOpenMSIStream flag names (--topic_name, ` +
-      `--consumer_group_id, --n_threads, --output_dir, --download_regex, --update_seconds, ` +
-      `--logger_*) are accepted.`,
+      `--consumer_group_id, --n_threads, ${files ? "--output_dir, --download_regex, " : ""}` +
+      `--update_seconds, --logger_*) are accepted.`,
   );
   program.exitOverride();
   program.configureOutput({

@@ -11,7 +11,7 @@
 import { getLogger } from "@logtape/logtape";
 import { errorText } from "../processor/errors.ts";
 import type { Consumer, RebalanceEvent, TopicPartition } from "../kafka/mod.ts";
-import { type RunState } from "./run_state.ts";
+import type { RunState } from "./run_state.ts";
 
 const logger = getLogger(["ferry", "file-processor"]);
 

@@ -29,12 +29,7 @@ import { ChunkIntake } from "./intake.ts";
 import { OffsetCommits } from "./commits.ts";
 import { OffsetTracker } from "./offsets.ts";
 import { FileOutcomes } from "./outcomes.ts";
-import {
-  type FileRunSettings,
-  type RunningFile,
-  type RunState,
-  type RunStatus,
-} from "./run_state.ts";
+import type { FileRunSettings, RunningFile, RunState, RunStatus } from "./run_state.ts";
 
 export type { FileRunSettings, RunStatus } from "./run_state.ts";
 

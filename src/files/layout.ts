@@ -109,5 +109,19 @@ export function runLogPath(name: string): string {
  * ```
  */
 export function uploadLogPath(root: string, topic: string): string {
-  return join(root, FERRY_DIR, `upload_to_${topic}.jsonl`);
+  return join(root, FERRY_DIR, uploadLogName(topic));
+}
+
+/**
+ * The upload log's file name for `topic` (in `.ferry/`, or the folder `--upload-log-dir` gives).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { uploadLogName } from "./layout.ts";
+ * assert.equal(uploadLogName("raw"), "upload_to_raw.jsonl");
+ * ```
+ */
+export function uploadLogName(topic: string): string {
+  return `upload_to_${topic}.jsonl`;
 }

@@ -304,33 +304,13 @@ export class Admin extends KafkaClient {
       );
       const array = new BigUint64Array(handles.map((h) => Deno.UnsafePointer.value(h)));
       call(new Uint8Array(array.buffer), BigInt(handles.length), options, queue);
-      const deadline = Date.now() + timeoutMs + 5_000;
-      for (;;) {
-        const event = await this.lib.rd_kafka_queue_poll_wait(queue, 100);
-        this.#drainMain();
-        if (event === null) {
-          // An authentication failure arrives on the main queue; the request would time out.
-          if (this.fatalError) throw this.fatalError;
-          if (this.closed) throw new Error(`The Kafka client "${this.clientName}" is closed.`);
-          if (Date.now() > deadline) {
-            throw kafkaError(ErrorCode.TIMED_OUT, `No answer from "${this.bootstrap}"`);
-          }
-          continue;
-        }
-        try {
-          const type = this.lib.rd_kafka_event_type(event);
-          if (type !== resultType) {
-            this.handleCommonEvent(event, type);
-            continue;
-          }
-          const code = this.lib.rd_kafka_event_error(event);
-          if (code !== ErrorCode.NO_ERROR) {
-            throw kafkaError(
-              code,
-              `Admin request to "${this.bootstrap}" failed`,
-              readCString(this.lib.rd_kafka_event_error_string(event)),
-            );
-          }
+      return await this.awaitAdminResult(
+        queue,
+        resultType,
+        timeoutMs,
+        `Admin request to "${this.bootstrap}" failed`,
+        () => this.#drainMain(),
+        (event) => {
           const count = new BigUint64Array(1);
           const array = results(event, count);
           const out = [];
@@ -346,10 +326,8 @@ export class Admin extends KafkaClient {
             }
           }
           return out;
-        } finally {
-          this.destroyEvent(event);
-        }
-      }
+        },
+      );
     } finally {
       this.lib.rd_kafka_AdminOptions_destroy(options);
       this.lib.rd_kafka_queue_destroy(queue);

@@ -349,32 +349,13 @@ export abstract class KafkaClient implements AsyncDisposable {
         options,
         queue,
       );
-      const deadline = Date.now() + timeoutMs + 5_000;
-      for (;;) {
-        const event = await this.lib.rd_kafka_queue_poll_wait(queue, 100);
-        if (event === null) {
-          between();
-          if (this.#fatal) throw this.#fatal;
-          if (this.#closing) throw new Error(`The Kafka client "${this.clientName}" is closed.`);
-          if (Date.now() > deadline) {
-            throw kafkaError(ErrorCode.TIMED_OUT, `No answer from "${this.bootstrap}"`);
-          }
-          continue;
-        }
-        try {
-          const type = this.lib.rd_kafka_event_type(event);
-          if (type !== EventType.DESCRIBECONSUMERGROUPS_RESULT) {
-            this.handleCommonEvent(event, type);
-            continue;
-          }
-          const code = this.lib.rd_kafka_event_error(event);
-          if (code !== ErrorCode.NO_ERROR) {
-            throw kafkaError(
-              code,
-              `Describing consumer group "${group}" failed`,
-              readCString(this.lib.rd_kafka_event_error_string(event)),
-            );
-          }
+      return await this.awaitAdminResult(
+        queue,
+        EventType.DESCRIBECONSUMERGROUPS_RESULT,
+        timeoutMs,
+        `Describing consumer group "${group}" failed`,
+        between,
+        (event) => {
           const result = this.lib.rd_kafka_event_DescribeConsumerGroups_result(event);
           if (result === null) throw new Error("librdkafka returned no group description.");
           const description = readGroupDescription(this.lib, result);
@@ -386,13 +367,57 @@ export abstract class KafkaClient implements AsyncDisposable {
             );
           }
           return description;
-        } finally {
-          this.destroyEvent(event);
-        }
-      }
+        },
+      );
     } finally {
       this.lib.rd_kafka_AdminOptions_destroy(options);
       this.lib.rd_kafka_queue_destroy(queue);
+    }
+  }
+
+  /**
+   * Waits on `queue` for the result event of an admin request (type `resultType`) and reads it
+   * with `read`; other events are handled as usual. `between` runs after each wait that
+   * brought nothing.
+   *
+   * @throws {KafkaError} the request's error (`context` names it), a time-out after `timeoutMs`
+   *   (plus 5 s), the client's {@linkcode fatalError} as soon as there is one.
+   */
+  protected async awaitAdminResult<T>(
+    queue: Deno.PointerObject,
+    resultType: number,
+    timeoutMs: number,
+    context: string,
+    between: () => void,
+    read: (event: Deno.PointerObject) => T,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs + 5_000;
+    for (;;) {
+      const event = await this.lib.rd_kafka_queue_poll_wait(queue, 100);
+      if (event === null) {
+        between();
+        // An authentication failure arrives on the main queue; the request would time out.
+        if (this.#fatal) throw this.#fatal;
+        if (this.#closing) throw new Error(`The Kafka client "${this.clientName}" is closed.`);
+        if (Date.now() > deadline) {
+          throw kafkaError(ErrorCode.TIMED_OUT, `No answer from "${this.bootstrap}"`);
+        }
+        continue;
+      }
+      try {
+        const type = this.lib.rd_kafka_event_type(event);
+        if (type !== resultType) {
+          this.handleCommonEvent(event, type);
+          continue;
+        }
+        const code = this.lib.rd_kafka_event_error(event);
+        if (code !== ErrorCode.NO_ERROR) {
+          throw kafkaError(code, context, readCString(this.lib.rd_kafka_event_error_string(event)));
+        }
+        return read(event);
+      } finally {
+        this.destroyEvent(event);
+      }
     }
   }
 

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { getLogger } from "@logtape/logtape";
 
 /** A file version the log knows was fully acknowledged (or skipped as empty). */

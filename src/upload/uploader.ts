@@ -15,7 +15,7 @@ import { FileFilter, type FileFilterOptions } from "./filter.ts";
 import { partitionForPath } from "./partition.ts";
 import { type ScannedFile, scanTree } from "./scan.ts";
 import { UploadLog } from "./upload_log.ts";
-import { FERRY_DIR, uploadLogPath } from "../files/layout.ts";
+import { FERRY_DIR, uploadLogName, uploadLogPath } from "../files/layout.ts";
 import { join } from "node:path";
 
 /** How the partition of a chunk is chosen. */
@@ -149,7 +149,7 @@ class Session implements AsyncDisposable {
     if (this.options.uploadLogDir !== false) {
       const path = this.options.uploadLogDir === undefined
         ? uploadLogPath(this.root, this.options.topic)
-        : join(this.options.uploadLogDir, `upload_to_${this.options.topic}.jsonl`);
+        : join(this.options.uploadLogDir, uploadLogName(this.options.topic));
       this.log = await UploadLog.open(path);
       logger.debug("Upload log: {path}", { path });
     }
