@@ -23,6 +23,10 @@
  *   partition reports its end, which costs it one `fetch.wait.max.ms`, 500 ms); the faster kcat
  *   is the baseline. The binding's `poll()` copies every value into a fresh `Uint8Array`; kcat
  *   writes to /dev/null;
+ * - `@platformatic/kafka` (a Kafka client in plain JavaScript, from npm) reads the same topic
+ *   under Deno in a child of its own (`bench/fixtures/platformatic_consume.ts`): a fresh group,
+ *   `consume({ mode: "earliest" })`, a `for await` loop counting messages until it has them all,
+ *   its defaults otherwise (nothing committed); timed inside like the binding;
  * - `sync` runs before every timed leg, legs alternate order between runs, the table shows the
  *   median of the runs (and their range), after an untimed warm-up.
  *
@@ -54,6 +58,7 @@ import {
   ratioLines,
   requireBroker,
   runKcat,
+  runPlatformatic,
   type Sample as RunSample,
   stopwatch,
   summarizeSamples,
@@ -184,6 +189,21 @@ async function consumeLeg(spec: LegSpec): Promise<LegResult> {
   return { seconds, cpuSeconds: cpu, messages, bytes };
 }
 
+/**
+ * `@platformatic/kafka` (plain JavaScript client from npm) consuming the topic from the
+ * beginning in a fresh group, in a child of its own (`bench/fixtures/platformatic_consume.ts`),
+ * timed inside like the binding's legs.
+ */
+async function runPlatformaticLeg(bootstrap: string, topic: string, count: number) {
+  const result = await runPlatformatic({ bootstrap, topic, count }, count * MESSAGE_BYTES);
+  return {
+    seconds: result.seconds,
+    cpuSeconds: result.cpuSeconds,
+    peakRssBytes: result.run.peakRssBytes,
+    processSeconds: result.run.seconds,
+  };
+}
+
 async function runBindingLeg(spec: LegSpec): Promise<Sample> {
   const run = await measureDenoScript(SELF, ["--leg", JSON.stringify(spec)], {
     stdout: "piped",
@@ -250,8 +270,9 @@ function summarize(group: string, name: string, bytes: number, count: number, ru
     r.processSeconds === undefined ? [] : [r.processSeconds - r.seconds]
   );
   if (overhead.length > 0) {
-    row.note = `${group}, ${name}: the whole child process (Deno start-up, loading the ` +
-      `message pool) took ${median(overhead).toFixed(2)} s more than the timed part`;
+    row.note = `${group}, ${name}: the whole child process (Deno start-up, loading its ` +
+      `modules and the producer's message pool) took ${median(overhead).toFixed(2)} s more ` +
+      "than the timed part";
   }
   return row;
 }
@@ -264,8 +285,9 @@ function rotate<T>(items: readonly T[], by: number): T[] {
 
 /**
  * Runs the binding-versus-kcat benchmark and returns its rows: three producers (the binding,
- * kcat with one file per message, kcat with a newline-delimited file) and four consumers (the
- * binding with `assign()` and with `subscribe()`, kcat with `-e -c N` and with `-e`). The faster
+ * kcat with one file per message, kcat with a newline-delimited file) and five consumers (the
+ * binding with `assign()` and with `subscribe()`, kcat with `-e -c N` and with `-e`,
+ * `@platformatic/kafka`). The faster
  * kcat of each direction is the baseline; the binding's rows carry the 0.8 target.
  *
  * @example
@@ -313,6 +335,7 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
       await leg("assign", b, warm, { ...CONSUMER_SETTINGS });
       await leg("subscribe", b, warm, { ...CONSUMER_SETTINGS });
       await kcatConsume(bootstrap, a, { count: warm, settings: CONSUMER_SETTINGS });
+      await runPlatformaticLeg(bootstrap, b, warm);
       await dropTopics();
     }
 
@@ -322,6 +345,7 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
       subscribe: [] as Sample[],
       kcatCount: [] as Sample[],
       kcatEof: [] as Sample[],
+      platformatic: [] as Sample[],
     };
     for (let r = 0; r < runs; r++) {
       const [tBinding, tFiles, tLines] = await freshTopics("binding", "kcat-files", "kcat-lines");
@@ -345,6 +369,7 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
         ["subscribe", () => leg("subscribe", tFiles, count, { ...CONSUMER_SETTINGS })],
         ["kcatCount", () => kcatConsume(bootstrap, tFiles, { count, settings: CONSUMER_SETTINGS })],
         ["kcatEof", () => kcatConsume(bootstrap, tFiles, { settings: CONSUMER_SETTINGS })],
+        ["platformatic", () => runPlatformaticLeg(bootstrap, tFiles, count)],
       ];
       for (const [name, go] of rotate(consumers, r)) {
         await syncDisks();
@@ -367,6 +392,13 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
       summarize(consuming, "binding: subscribe(), fresh group", bytes, count, consume.subscribe),
       summarize(consuming, `kcat -C -e -c ${count} > /dev/null`, bytes, count, consume.kcatCount),
       summarize(consuming, "kcat -C -e > /dev/null (waits for EOF)", bytes, count, consume.kcatEof),
+      summarize(
+        consuming,
+        "@platformatic/kafka: consume(), fresh group, earliest",
+        bytes,
+        count,
+        consume.platformatic,
+      ),
     ];
     for (const i of [0, 3, 4]) rows[i].target = 0.8;
     // The baselines are kcat's faster variants: the stricter comparison.
@@ -375,7 +407,8 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
     rows[6].note = `producer settings for both: ${
       Object.entries(PRODUCER_SETTINGS).map(([k, v]) => `${k}=${v}`).join(", ")
     }; consumers: librdkafka defaults; MB = 10^6 bytes; every consumer reads the topic ` +
-      "kcat -P (files) wrote; binding times exclude Deno start-up";
+      "kcat -P (files) wrote; binding and @platformatic/kafka times exclude Deno start-up " +
+      "(timed inside their child, from creating the client to closing it), their CPU too";
     return rows;
   } finally {
     await dropTopics().catch((error) => log(`kafka: deleting topics failed: ${error}`));

@@ -2,14 +2,15 @@
 /**
  * The file processor against the ceiling and against OpenMSIStream (issue 4), on the same
  * broker, in the same run, on the same topic: a data set of large and small files (about 80 %
- * of the bytes in two large files, 20 % in files of 100 KiB) uploaded once by Ferry's uploader (`ferry upload`'s library)
- * into a 4-partition topic, then read from the beginning by
+ * of the bytes in two large files, 20 % in files of 100 KiB) uploaded once by Ferry's uploader
+ * (`ferry upload`'s library) into a 4-partition topic, then read from the beginning by
  *
  * - `kcat -C -e -o beginning > /dev/null`: raw consumption, verifying nothing (the ceiling and
  *   the baseline of the ratios);
  * - Ferry's processor running a no-op `process` (`bench/fixtures/noop_processor.ts`) in memory
  *   and in disk mode with 1, 2 and 4 workers (each with a fresh consumer group and output
- *   directory): every chunk's and every file's SHA-512 checked, files rebuilt and recorded;
+ *   directory): every file's SHA-512 checked (every chunk's too only with `--check-chunks`,
+ *   not used here), files rebuilt and recorded;
  * - OpenMSIStream's `DataFileDownloadDirectory` (its default 2 threads), timed until its log
  *   says every file was reconstructed.
  *
@@ -23,8 +24,11 @@
  * process (workers are threads of it), sampled from `/proc`. The latency from a file's last
  * chunk arriving (the poll that returned it) to its `process` starting comes from
  * `file.receivedAt`, which the fixture compares with its own clock; its median and 95th
- * percentile are printed in the notes. Targets: Ferry at 0.8 of kcat's MB/s or more, at least
- * 3x OpenMSIStream, median latency under 50 ms.
+ * percentile are printed in the notes. CPU is user + system of the whole process (OpenMSIStream's
+ * until it has exited after being told to quit), also given in "passes": CPU seconds over those
+ * of one SHA-512 pass over the same bytes, measured in the same run
+ * (`bench/support/sha512_pass.ts`). Targets: Ferry at 0.8 of kcat's MB/s or more, at least 3x
+ * OpenMSIStream, median latency under 50 ms.
  *
  *     deno task bench --only processor [--size-mib 1024] [--runs 1]
  *     deno run -A bench/processor_bench.ts [--size-mib N] [--runs N] [--big-mib N]
@@ -42,15 +46,18 @@ import { upload } from "../src/upload/uploader.ts";
 import { DEFAULT_CHUNK_SIZE } from "../src/chunks/chunk.ts";
 import { sha512 } from "../src/hash/sha512.ts";
 import {
+  applySha512Pass,
   type BenchOptions,
   type BenchRow,
   benchTable,
+  cpuSeconds,
   createTopics,
   defaultBootstrap,
   deleteTopics,
   formatRatios,
   kcatConsume,
   makeDataSet,
+  measureSha512Pass,
   median,
   openMsiStreamBin,
   ratioLines,
@@ -155,6 +162,7 @@ async function runOpenMsiStream(
       "auto.offset.reset = earliest\nenable.auto.commit = False\n" +
       "key.deserializer = StringDeserializer\nvalue.deserializer = DataFileChunkDeserializer\n",
   );
+  const cpuBefore = cpuSeconds("self", true);
   const started = performance.now();
   const child = new Deno.Command(join(bin, "DataFileDownloadDirectory"), {
     args: [
@@ -221,14 +229,24 @@ async function runOpenMsiStream(
     await reading.catch(() => {});
     await Deno.remove(output, { recursive: true }).catch(() => {});
   }
-  return { seconds, peakRssBytes: peak };
+  // The whole process's CPU (Python's start-up and its shutdown after "q" included): this
+  // process's reaped children's total before and after, as measureProcess() takes it.
+  const cpuAfter = cpuSeconds("self", true);
+  return {
+    seconds,
+    peakRssBytes: peak,
+    cpuSeconds: cpuBefore === undefined || cpuAfter === undefined
+      ? undefined
+      : cpuAfter - cpuBefore,
+  };
 }
 
 /**
  * SHA-512 on one core of this machine, as Ferry computes it (`node:crypto`, 512 KiB buffers,
- * about a second): the hashing ceiling. Ferry hashes a byte of a multi-chunk file twice (its
- * chunk's hash on the coordinator, its file's hash on a thread of its own, in parallel), a
- * byte of a one-chunk file once.
+ * about a second, in this process): the hashing ceiling. By default Ferry's processor hashes
+ * each byte once (the file's hash, on a thread of its own); with `--check-chunks` a byte of a
+ * multi-chunk file twice (its chunk's hash on the coordinator too). The "passes" column is
+ * measured apart, in a child process ({@linkcode measureSha512Pass}).
  */
 function hashRateRow(): BenchRow {
   const buffer = new Uint8Array(DEFAULT_CHUNK_SIZE);
@@ -249,9 +267,16 @@ function hashRateRow(): BenchRow {
     bytes,
     seconds,
     note: `SHA-512 on one core: ${(bytes / 1e6 / seconds).toFixed(0)} MB/s (the machine's load ` +
-      "included); each byte of a multi-chunk file is hashed twice (chunk hash, file hash), on " +
-      "two threads",
+      "included); the processor hashes each byte once by default (the file hash; chunk hashes " +
+      "too with --check-chunks)",
   };
+}
+
+/** Puts `note` on the first row without one, or after the last row's note. */
+function addNote(rows: BenchRow[], note: string): void {
+  const free = rows.find((r) => r.note === undefined);
+  if (free) free.note = note;
+  else rows[rows.length - 1].note = `${rows[rows.length - 1].note}; ${note}`;
 }
 
 function percentile(values: readonly number[], p: number): number {
@@ -358,12 +383,18 @@ export async function run(options: ProcessorBenchOptions): Promise<BenchRow[]> {
       }
     }
     const group = `${sizeMiB} MiB, ${set.files} files, ${PARTITIONS} partitions`;
+    const groupRows: BenchRow[] = [];
     for (const [key, name] of contenders) {
       const row = summarize(group, name, set.bytes, set.files, samples.get(key)!);
       if (key === "kcat") row.baseline = true;
       if (key.startsWith("memory-") || key.startsWith("disk-")) row.target = 0.8;
-      rows.push(row);
+      groupRows.push(row);
     }
+    if (groupRows.length > 0) {
+      log(`processor: one SHA-512 pass over ${set.bytes} bytes`);
+      addNote(groupRows, applySha512Pass(groupRows, await measureSha512Pass(set.bytes), group));
+    }
+    rows.push(...groupRows);
     if (wanted("hash")) rows.push(hashRateRow());
 
     if (bigMiB > 0 && wanted("big")) {
@@ -396,11 +427,13 @@ export async function run(options: ProcessorBenchOptions): Promise<BenchRow[]> {
       );
       const peak = (sample.peakRssBytes ?? 0) / 1e6;
       const latency = sample.latenciesMs?.[0] ?? NaN;
+      log(`processor: one SHA-512 pass over ${bigBytes} bytes`);
+      const passNote = applySha512Pass([row], await measureSha512Pass(bigBytes), row.group);
       row.note =
         `one ${bigMiB} MiB file, disk mode: peak RSS ${peak.toFixed(0)} MB (target < 300 ` +
         `MB: ${peak < 300 ? "met" : "MISSED"}); last chunk read -> process() start ${
           latency.toFixed(0)
-        } ms (its SHA-512 was computed while it arrived)`;
+        } ms (its SHA-512 was computed while it arrived); ${passNote}`;
       rows.push(row);
     }
     return rows;

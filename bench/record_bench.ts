@@ -7,13 +7,19 @@
  * - `kcat -C -e -o beginning -q > /dev/null`: raw consumption (the baseline);
  * - a no-op record processor (`bench/fixtures/noop_record_processor.ts`, 2 workers, a fresh
  *   consumer group each run): every record goes through the coordinator, the worker channel,
- *   its partition's instance and `processRecords`.
+ *   its partition's instance and `processRecords`;
+ * - `@platformatic/kafka` (a Kafka client in plain JavaScript, from npm) under Deno
+ *   (`bench/fixtures/platformatic_consume.ts`): a fresh group, `consume({ mode: "earliest" })`,
+ *   a `for await` loop counting records until it has them all.
  *
  * Times are wall clock from spawning the process: for kcat until it exits (which includes one
  * `fetch.wait.max.ms`, 500 ms, to see every partition's end), for Ferry until the last
  * `processRecords` call ended (read from the fixture's notes, so `--exit-when-idle`'s wait is
- * left out; Deno's start-up and the workers' start are in). Peak memory is `VmHWM` of the
- * process. Target: Ferry at 0.8 of kcat's MB/s or more for 10 KiB records.
+ * left out; Deno's start-up and the workers' start are in), for `@platformatic/kafka` until its
+ * last record arrived (Deno's start-up in). Peak memory is `VmHWM` of the process; CPU is the
+ * whole process's (user + system), also given in "passes": CPU seconds over those of one SHA-512
+ * pass over the same bytes, measured in the same run (`bench/support/sha512_pass.ts`). Target:
+ * Ferry at 0.8 of kcat's MB/s or more for 10 KiB records.
  *
  *     deno task bench --only records [--size-mib 256] [--runs 3]
  *     deno run -A bench/record_bench.ts [--size-mib N] [--runs N]
@@ -26,6 +32,7 @@
 import { join } from "node:path";
 import type { NoopRecordNotes } from "./fixtures/noop_record_processor.ts";
 import {
+  applySha512Pass,
   type BenchOptions,
   type BenchRow,
   benchTable,
@@ -35,9 +42,11 @@ import {
   formatRatios,
   kcatConsume,
   kcatProduceLines,
+  measureSha512Pass,
   ratioLines,
   requireBroker,
   runBenchFixture,
+  runPlatformatic,
   type Sample,
   summarizeSamples,
   uniqueTopicName,
@@ -114,6 +123,20 @@ async function runFerry(
   }
 }
 
+/** Runs `@platformatic/kafka`'s consume loop; checks it saw every record exactly once. */
+async function runPlatformaticRecords(
+  bootstrap: string,
+  topic: string,
+  expect: { records: number; bytes: number },
+): Promise<Sample> {
+  const result = await runPlatformatic({ bootstrap, topic, count: expect.records }, expect.bytes);
+  return {
+    seconds: result.secondsFromSpawn,
+    cpuSeconds: result.run.cpuSeconds,
+    peakRssBytes: result.run.peakRssBytes,
+  };
+}
+
 /** Options of {@linkcode run}. */
 export interface RecordBenchOptions extends BenchOptions {
   /** Record sizes in bytes; default 100 and 10240. */
@@ -122,7 +145,8 @@ export interface RecordBenchOptions extends BenchOptions {
 
 /**
  * Runs the record-processor benchmark and returns its rows: per record size, kcat (the
- * baseline) and the no-op record processor (target 0.8 of kcat for 10 KiB records).
+ * baseline), the no-op record processor (target 0.8 of kcat for 10 KiB records) and
+ * `@platformatic/kafka`, each with its CPU in SHA-512 passes over the same bytes.
  */
 export async function run(options: RecordBenchOptions): Promise<BenchRow[]> {
   const { bootstrap, log } = options;
@@ -147,27 +171,44 @@ export async function run(options: RecordBenchOptions): Promise<BenchRow[]> {
       await Deno.remove(file);
       const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
       const group = `${label} records, ${(data.bytes / 1048576).toFixed(0)} MiB`;
-      const kcat: Sample[] = [];
-      const ferry: Sample[] = [];
-      // Warm-up (page cache, broker), then alternate the contenders.
+      const contenders = {
+        kcat: () => kcatConsume(bootstrap, topic),
+        ferry: () => runFerry(bootstrap, topic, data, work),
+        platformatic: () => runPlatformaticRecords(bootstrap, topic, data),
+      };
+      type Who = keyof typeof contenders;
+      const names = Object.keys(contenders) as Who[];
+      const samples: Record<Who, Sample[]> = { kcat: [], ferry: [], platformatic: [] };
+      // Warm-up (page cache, broker), then rotate the order of the contenders.
       await kcatConsume(bootstrap, topic);
       for (let i = 0; i < runs; i++) {
-        const order = i % 2 === 0 ? ["kcat", "ferry"] : ["ferry", "kcat"];
+        const order = [...names.slice(i % names.length), ...names.slice(0, i % names.length)];
         for (const who of order) {
-          if (who === "kcat") kcat.push(await kcatConsume(bootstrap, topic));
-          else ferry.push(await runFerry(bootstrap, topic, data, work));
-          const last = (who === "kcat" ? kcat : ferry).at(-1)!;
+          const last = await contenders[who]();
+          samples[who].push(last);
           log(`records: ${group}, ${who} run ${i + 1}: ${last.seconds.toFixed(2)} s`);
         }
       }
-      rows.push({
-        ...summarizeSamples(group, "kcat -C -e > /dev/null", data, kcat),
-        baseline: true,
-      });
-      rows.push({
-        ...summarizeSamples(group, "no-op record processor, 2 workers", data, ferry),
-        ...(size >= 10240 ? { target: 0.8 } : {}),
-      });
+      log(`records: ${group}, one SHA-512 pass over ${data.bytes} bytes`);
+      const pass = await measureSha512Pass(data.bytes);
+      const groupRows: BenchRow[] = [
+        {
+          ...summarizeSamples(group, "kcat -C -e > /dev/null", data, samples.kcat),
+          baseline: true,
+        },
+        {
+          ...summarizeSamples(group, "no-op record processor, 2 workers", data, samples.ferry),
+          ...(size >= 10240 ? { target: 0.8 } : {}),
+        },
+        summarizeSamples(
+          group,
+          "@platformatic/kafka consume loop",
+          data,
+          samples.platformatic,
+        ),
+      ];
+      groupRows[groupRows.length - 1].note = applySha512Pass(groupRows, pass, group);
+      rows.push(...groupRows);
     }
   } finally {
     await deleteTopics(bootstrap, topics).catch(() => {});
@@ -189,5 +230,6 @@ if (import.meta.main) {
     log: (line) => console.error(line),
   });
   console.log(benchTable(rows));
-  console.log(formatRatios(ratioLines(rows)));
+  for (const row of rows) if (row.note) console.log(`- ${row.note}`);
+  for (const line of formatRatios(ratioLines(rows), "- ")) console.log(line);
 }

@@ -1,18 +1,27 @@
+// deno-lint-ignore-file no-console
 /**
- * Upload throughput and peak memory, on the same broker in the same run, of:
+ * Upload throughput, CPU and peak memory, on the same broker in the same run, of:
  *
- * - Ferry (`ferry upload <folder>`, a subprocess);
+ * - Ferry (`ferry upload <folder>`, a child `deno run cli.ts upload`);
  * - `kcat -P` sending the very same chunk messages, pre-encoded into one file each (the
- *   floor of what a librdkafka producer can do here: no reading, hashing or encoding);
+ *   floor of what a librdkafka producer can do here: no reading, hashing or encoding; the
+ *   baseline, target 0.8);
  * - OpenMSIStream's `DataFileUploadDirectory --upload_existing` (its shipped producer settings),
- *   timed until the topic holds every chunk;
+ *   timed until the topic holds every chunk (target: Ferry 3x faster);
  * - Ferry uploading one big file (the memory bound: peak RSS must stay under 200 MB).
  *
  * The data set: about 80 % in two large files, 20 % in files of 100 KiB. Rates are MB/s
- * (10^6 bytes of file data per second, wall clock, start-up included); peak memory is the
- * process's maximum resident set (GNU time's %M).
+ * (10^6 bytes of file data per second, wall clock from spawning the process, start-up
+ * included); peak memory is `VmHWM` of the process, sampled from `/proc`; CPU is user + system
+ * of the whole process (OpenMSIStream's until it has exited after being told to quit), also
+ * given in "passes": CPU seconds over those of one SHA-512 pass over the same bytes, measured
+ * in the same run (`bench/support/sha512_pass.ts`). Ferry's format needs two passes per byte
+ * (a chunk hash and a file hash); kcat sends messages already hashed.
  *
- *     deno run -A bench/upload_bench.ts [size, default 1GiB] [--big-file 2GiB] [--no-openmsistream]
+ *     deno task bench --only upload [--size-mib 1024]
+ *     deno run -A bench/upload_bench.ts [--size-mib N] [--big-mib N] [--no-openmsistream]
+ *
+ * `--size-mib` below 1024 also shrinks the big file (to twice the size, at most 2048 MiB).
  *
  * @module
  */
@@ -21,41 +30,41 @@ import { join } from "node:path";
 import { DEFAULT_CHUNK_SIZE } from "../src/chunks/chunk.ts";
 import { encodeChunk } from "../src/chunks/encode.ts";
 import { sha512, Sha512Hasher } from "../src/hash/sha512.ts";
-import { Admin, Consumer } from "../src/kafka/mod.ts";
-import { makeDataSet, writeRandomFile } from "./support/files.ts";
-import { openMsiStreamBin } from "./support/openmsistream.ts";
+import { Consumer } from "../src/kafka/mod.ts";
+import {
+  applySha512Pass,
+  type BenchOptions,
+  type BenchRow,
+  benchTable,
+  cpuSeconds,
+  createTopics,
+  defaultBootstrap,
+  deleteTopics,
+  formatRatios,
+  makeDataSet,
+  measureDenoScript,
+  measureSha512Pass,
+  openMsiStreamBin,
+  ratioLines,
+  readPeakRss,
+  requireBroker,
+  runKcat,
+  type Sample,
+  summarizeSamples,
+  syncDisks,
+  uniqueTopicName,
+  writeRandomFile,
+} from "./support/mod.ts";
 
-/** One line of the result table. */
-export interface UploadBenchRow {
-  /** What was measured. */
-  name: string;
-  /** File data uploaded per second, in MB/s (10^6 bytes). */
-  mbPerSec: number;
-  /** Peak resident memory of the uploading process, in MB (10^6 bytes). */
-  peakRssMb: number;
-  /** Wall-clock seconds. */
-  seconds: number;
-  /** Bytes of file data. */
-  bytes: number;
-}
-
-/** Options of {@linkcode runUploadBench}. */
-export interface UploadBenchOptions {
-  /** Bytes of the mixed data set; default 1 GiB. */
-  totalBytes?: number;
-  /** Size of the single big file for the memory check; default 2 GiB; 0 leaves it out. */
-  bigFileBytes?: number;
-  /** The broker; default `FERRY_TEST_BOOTSTRAP` or 127.0.0.1:39092. */
-  bootstrap?: string;
-  /** Include OpenMSIStream (needs `scripts/openmsistream/venv.sh`); default true. */
-  openmsistream?: boolean;
-  /** Progress messages; default none. */
-  log?: (line: string) => void;
-}
+/** Partitions of every topic. */
+export const PARTITIONS = 4;
+/** Default size of the mixed data set, MiB. */
+export const DEFAULT_SIZE_MIB = 1024;
+/** Default size of the single big file of the memory check, MiB. */
+export const DEFAULT_BIG_MIB = 2048;
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CLI = join(ROOT, "cli.ts");
-const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const CHUNK = DEFAULT_CHUNK_SIZE;
 
@@ -90,119 +99,160 @@ async function encodeMessages(dir: string, files: Map<string, number>, out: stri
   return paths;
 }
 
-/** Runs a command under GNU time; returns wall seconds and peak RSS in MB. */
-async function timed(
-  command: string,
-  args: string[],
-  options: { env?: Record<string, string>; stdin?: string; until?: () => Promise<boolean> } = {},
-): Promise<{ seconds: number; peakRssMb: number; output: string }> {
-  const stats = await Deno.makeTempFile();
-  const start = performance.now();
-  const child = new Deno.Command("/usr/bin/time", {
-    args: ["-f", "%M", "-o", stats, command, ...args],
-    env: options.env,
-    stdin: options.until ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(3_600_000),
-  }).spawn();
-  const output = child.output();
-  let seconds: number;
-  if (options.until) {
-    while (!await options.until()) await new Promise((r) => setTimeout(r, 200));
-    seconds = (performance.now() - start) / 1000;
-    const writer = child.stdin.getWriter();
-    await writer.write(encoder.encode("q\n"));
-    await writer.close();
-    const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    await child.status;
-    clearTimeout(killer);
-  } else {
-    await child.status;
-    seconds = (performance.now() - start) / 1000;
-  }
-  const out = await output;
-  const text = decoder.decode(out.stdout) + decoder.decode(out.stderr);
-  if (!out.success && !options.until) {
-    throw new Error(`${command} failed (exit ${out.code}):\n${text}`);
-  }
-  const kb = Number((await Deno.readTextFile(stats)).trim().split("\n").pop());
-  await Deno.remove(stats);
-  return { seconds, peakRssMb: (kb * 1024) / 1e6, output: text };
-}
-
-async function messagesIn(bootstrap: string, topic: string, partitions: number): Promise<number> {
+async function messagesIn(bootstrap: string, topic: string): Promise<number> {
   await using consumer = new Consumer({
     "bootstrap.servers": bootstrap,
     "group.id": "ferry-bench",
   });
   let sum = 0;
-  for (let p = 0; p < partitions; p++) {
+  for (let p = 0; p < PARTITIONS; p++) {
     const w = await consumer.queryWatermarks(topic, p);
     sum += w.high - w.low;
   }
   return sum;
 }
 
+/** `ferry upload` of a folder or file, a measured child process. */
+async function ferryUpload(bootstrap: string, path: string, topic: string): Promise<Sample> {
+  const run = await measureDenoScript(CLI, [
+    "upload",
+    path,
+    "-t",
+    topic,
+    "-b",
+    bootstrap,
+    "--no-upload-log",
+    "-q",
+  ]);
+  return { seconds: run.seconds, cpuSeconds: run.cpuSeconds, peakRssBytes: run.peakRssBytes };
+}
+
 /**
- * Runs the benchmark and returns one row per measurement (Ferry, kcat, OpenMSIStream, Ferry on
- * one big file).
+ * OpenMSIStream's `DataFileUploadDirectory --upload_existing`, timed from spawning it until the
+ * topic holds `chunks` messages; then told to quit (`q`). CPU is the whole process's, until it
+ * has exited.
+ */
+async function openMsiStreamUpload(
+  bin: string,
+  bootstrap: string,
+  data: string,
+  topic: string,
+  chunks: number,
+  work: string,
+): Promise<Sample> {
+  const config = join(work, "openmsistream-upload.config");
+  await Deno.writeTextFile(
+    config,
+    `[broker]\nbootstrap.servers = ${bootstrap}\n[producer]\nbatch.size = 2000000\n` +
+      "linger.ms = 100\ncompression.type = lz4\nkey.serializer = StringSerializer\n" +
+      "value.serializer = DataFileChunkSerializer\n",
+  );
+  const cpuBefore = cpuSeconds("self", true);
+  const started = performance.now();
+  const child = new Deno.Command(join(bin, "DataFileUploadDirectory"), {
+    args: [data, "--config", config, "--topic_name", topic, "--upload_existing"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  let peak: number | undefined;
+  const sampler = setInterval(() => {
+    const value = readPeakRss(child.pid);
+    if (value !== undefined && (peak === undefined || value > peak)) peak = value;
+  }, 10);
+  let seconds: number | undefined;
+  let exited = false;
+  child.status.then(() => exited = true);
+  const deadline = Date.now() + 3_600_000;
+  try {
+    while (seconds === undefined) {
+      if (await messagesIn(bootstrap, topic) >= chunks) {
+        seconds = (performance.now() - started) / 1000;
+      } else if (exited || Date.now() > deadline) {
+        const out = await output;
+        const text = new TextDecoder().decode(out.stderr).slice(-4000);
+        throw new Error(
+          `OpenMSIStream ${exited ? "exited" : "timed out"} before uploading:\n${text}`,
+        );
+      } else await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    clearInterval(sampler);
+    if (!exited) {
+      const writer = child.stdin.getWriter();
+      await writer.write(encoder.encode("q\n")).catch(() => {});
+      await writer.close().catch(() => {});
+    }
+    const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    await output.catch(() => {});
+    clearTimeout(killer);
+  }
+  const cpuAfter = cpuSeconds("self", true);
+  return {
+    seconds,
+    peakRssBytes: peak,
+    cpuSeconds: cpuBefore === undefined || cpuAfter === undefined
+      ? undefined
+      : cpuAfter - cpuBefore,
+  };
+}
+
+/** Options of {@linkcode run}. */
+export interface UploadBenchOptions extends BenchOptions {
+  /** Size of the single big file, MiB; 0 leaves the memory check out. */
+  bigMiB?: number;
+  /** Include OpenMSIStream (its venv from `scripts/openmsistream/venv.sh`); default true. */
+  openmsistream?: boolean;
+}
+
+/**
+ * Runs the upload benchmark and returns its rows: Ferry (target 0.8 of kcat), kcat -P with the
+ * same messages (the baseline), OpenMSIStream, and Ferry on one big file (its peak RSS), each
+ * with its CPU in SHA-512 passes over the same bytes.
  *
  * @example
  * ```ts ignore
- * import { runUploadBench } from "./upload_bench.ts";
- * const rows = await runUploadBench({ totalBytes: 256 * 1024 * 1024, bigFileBytes: 0 });
+ * import { run } from "./upload_bench.ts";
+ * const rows = await run({ sizeMiB: 64, bootstrap: "127.0.0.1:39092", log: () => {} });
  * ```
- *
- * @param options Sizes, broker, which tools.
- * @returns The rows.
  */
-export async function runUploadBench(options: UploadBenchOptions = {}): Promise<UploadBenchRow[]> {
-  const total = options.totalBytes ?? 1024 ** 3;
-  const bigFile = options.bigFileBytes ?? 2 * 1024 ** 3;
-  const bootstrap = options.bootstrap ?? Deno.env.get("FERRY_TEST_BOOTSTRAP") ?? "127.0.0.1:39092";
-  const log = options.log ?? (() => {});
-  const work = await Deno.makeTempDir({ prefix: "ferry-bench-" });
-  const rows: Omit<UploadBenchRow, "mbPerSec">[] = [];
+export async function run(options: UploadBenchOptions): Promise<BenchRow[]> {
+  const sizeMiB = options.sizeMiB ?? DEFAULT_SIZE_MIB;
+  const bigMiB = options.bigMiB ??
+    (options.sizeMiB === undefined ? DEFAULT_BIG_MIB : Math.min(DEFAULT_BIG_MIB, 2 * sizeMiB));
+  const { bootstrap, log } = options;
+  await requireBroker(bootstrap);
+  const work = await Deno.makeTempDir({ prefix: "ferry-upload-bench-" });
   const topics: string[] = [];
-  await using admin = new Admin({ "bootstrap.servers": bootstrap });
   const newTopic = async (name: string) => {
-    const topic = `ferry-bench-${name}-${Date.now().toString(36)}`;
-    await admin.createTopics([{ topic, partitions: 4 }]);
+    const topic = uniqueTopicName(`ferry-bench-upload-${name}`);
     topics.push(topic);
-    await new Promise((r) => setTimeout(r, 1000));
+    await createTopics(bootstrap, [topic], PARTITIONS);
     return topic;
   };
+  const rows: BenchRow[] = [];
   try {
     const data = join(work, "data");
-    log(`writing ${(total / 2 ** 20).toFixed(0)} MiB of files...`);
-    const files = await makeDataSet(data, total);
+    log(`upload: writing ${sizeMiB} MiB of files into ${data}`);
+    const files = await makeDataSet(data, Math.round(sizeMiB * 2 ** 20));
     const bytes = [...files.values()].reduce((a, b) => a + b, 0);
     const chunks = [...files.values()].reduce((a, s) => a + Math.ceil(s / CHUNK), 0);
-    log(`${files.size} files, ${chunks} chunks`);
-    const ferryArgs = (dir: string, topic: string) => [
-      "run",
-      "-A",
-      CLI,
-      "upload",
-      dir,
-      "-t",
-      topic,
-      "-b",
-      bootstrap,
-      "--no-upload-log",
-      "-q",
-    ];
+    const set = { bytes, messages: chunks };
+    const group = `${sizeMiB} MiB, ${files.size} files, ${chunks} chunks, ${PARTITIONS} partitions`;
+    log(`upload: ${files.size} files, ${chunks} chunks`);
 
-    log("ferry...");
-    const ferry = await timed(Deno.execPath(), ferryArgs(data, await newTopic("ferry")));
-    rows.push({ name: "ferry upload", bytes, ...ferry });
+    await syncDisks();
+    log("upload: ferry upload");
+    const ferry = await ferryUpload(bootstrap, data, await newTopic("ferry"));
+    log(`upload:   ${(bytes / 1e6 / ferry.seconds).toFixed(1)} MB/s`);
 
-    log("encoding messages for kcat...");
+    log("upload: encoding the same messages for kcat");
     const messages = await encodeMessages(data, files, join(work, "messages"));
-    log("kcat -P...");
     const kcatTopic = await newTopic("kcat");
-    const kcat = await timed("kcat", [
+    await syncDisks();
+    log("upload: kcat -P");
+    const kcat = await runKcat([
       "-P",
       "-b",
       bootstrap,
@@ -218,104 +268,86 @@ export async function runUploadBench(options: UploadBenchOptions = {}): Promise<
       "linger.ms=5",
       ...messages,
     ]);
-    rows.push({ name: "kcat -P (same messages)", bytes, ...kcat });
+    log(`upload:   ${(bytes / 1e6 / kcat.seconds).toFixed(1)} MB/s`);
     await Deno.remove(join(work, "messages"), { recursive: true });
 
+    const groupRows: BenchRow[] = [
+      { ...summarizeSamples(group, "ferry upload", set, [ferry]), target: 0.8 },
+      { ...summarizeSamples(group, "kcat -P (same messages)", set, [kcat]), baseline: true },
+    ];
     if (options.openmsistream ?? true) {
       const bin = await openMsiStreamBin();
-      const config = join(work, "openmsistream.config");
-      await Deno.writeTextFile(
-        config,
-        `[broker]\nbootstrap.servers = ${bootstrap}\n[producer]\nbatch.size = 2000000\n` +
-          "linger.ms = 100\ncompression.type = lz4\nkey.serializer = StringSerializer\n" +
-          "value.serializer = DataFileChunkSerializer\n",
-      );
-      log("OpenMSIStream DataFileUploadDirectory...");
       const topic = await newTopic("openmsistream");
-      const omsi = await timed(
-        join(bin, "DataFileUploadDirectory"),
-        [data, "--config", config, "--topic_name", topic, "--upload_existing"],
-        { until: async () => await messagesIn(bootstrap, topic, 4) >= chunks },
+      await syncDisks();
+      log("upload: OpenMSIStream DataFileUploadDirectory");
+      const omsi = await openMsiStreamUpload(bin, bootstrap, data, topic, chunks, work);
+      log(`upload:   ${(bytes / 1e6 / omsi.seconds).toFixed(1)} MB/s`);
+      groupRows.push(
+        summarizeSamples(group, "OpenMSIStream DataFileUploadDirectory", set, [omsi]),
       );
-      rows.push({ name: "OpenMSIStream DataFileUploadDirectory", bytes, ...omsi });
-      await Deno.remove(join(data, "LOGS"), { recursive: true }).catch(() => {});
     }
-
     await Deno.remove(data, { recursive: true });
-    if (bigFile > 0) {
+    log(`upload: one SHA-512 pass over ${bytes} bytes`);
+    groupRows[0].note = applySha512Pass(groupRows, await measureSha512Pass(bytes), group);
+    rows.push(...groupRows);
+
+    if (bigMiB > 0) {
       const dir = join(work, "big");
       await Deno.mkdir(dir);
-      log(`writing one ${(bigFile / 2 ** 30).toFixed(1)} GiB file...`);
-      await writeRandomFile(join(dir, "big.bin"), bigFile, 0);
-      log("ferry, one big file...");
-      const one = await timed(
-        Deno.execPath(),
-        ferryArgs(join(dir, "big.bin"), await newTopic("big")),
+      const bigBytes = bigMiB * 2 ** 20;
+      log(`upload: writing one ${bigMiB} MiB file`);
+      await writeRandomFile(join(dir, "big.bin"), bigBytes, 0);
+      const topic = await newTopic("big");
+      await syncDisks();
+      log("upload: ferry upload, one big file");
+      const one = await ferryUpload(bootstrap, join(dir, "big.bin"), topic);
+      await Deno.remove(dir, { recursive: true });
+      const row = summarizeSamples(
+        `one ${bigMiB} MiB file`,
+        "ferry upload, one file",
+        { bytes: bigBytes, messages: Math.ceil(bigBytes / CHUNK) },
+        [one],
       );
-      rows.push({
-        name: `ferry upload, one ${(bigFile / 2 ** 30).toFixed(1)} GiB file`,
-        bytes: bigFile,
-        ...one,
-      });
+      log(`upload: one SHA-512 pass over ${bigBytes} bytes`);
+      const passNote = applySha512Pass([row], await measureSha512Pass(bigBytes), row.group);
+      const peak = (one.peakRssBytes ?? 0) / 1e6;
+      row.note = `one ${bigMiB} MiB file: peak RSS ${peak.toFixed(0)} MB (target < 200 MB: ${
+        peak < 200 ? "met" : "MISSED"
+      }); ${passNote}`;
+      rows.push(row);
     }
+    return rows;
   } finally {
+    await deleteTopics(bootstrap, topics).catch((error) =>
+      log(`upload: deleting topics failed: ${error}`)
+    );
     await Deno.remove(work, { recursive: true }).catch(() => {});
-    await admin.deleteTopics(topics).catch(() => {});
   }
-  return rows.map(({ name, seconds, peakRssMb, bytes }) => ({
-    name,
-    bytes,
-    seconds,
-    peakRssMb,
-    mbPerSec: bytes / 1e6 / seconds,
-  }));
-}
-
-function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(k|kib|m|mib|g|gib)?$/i.exec(text.trim());
-  if (!m) throw new Error(`Size ${JSON.stringify(text)} is not a size such as 256MiB or 1GiB.`);
-  const unit = (m[2] ?? "").toLowerCase()[0];
-  return Math.round(
-    Number(m[1]) * (unit === "k" ? 1024 : unit === "m" ? 2 ** 20 : unit === "g" ? 2 ** 30 : 1),
-  );
-}
-
-function print(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(`${line}\n`));
 }
 
 if (import.meta.main) {
-  const args = [...Deno.args];
-  const flag = (name: string) => {
-    const i = args.indexOf(name);
-    if (i === -1) return undefined;
-    return args.splice(i, 2)[1];
+  const value = (flag: string) => {
+    const i = Deno.args.indexOf(flag);
+    return i >= 0 ? Number(Deno.args[i + 1]) : undefined;
   };
-  const big = flag("--big-file");
-  const noOmsi = args.includes("--no-openmsistream");
-  const positional = args.filter((a) => !a.startsWith("--"));
-  const rows = await runUploadBench({
-    totalBytes: positional[0] ? parseSize(positional[0]) : undefined,
-    bigFileBytes: big === undefined ? undefined : parseSize(big),
-    openmsistream: !noOmsi,
-    log: (line) => Deno.stderr.writeSync(encoder.encode(`${line}\n`)),
+  const rows = await run({
+    sizeMiB: value("--size-mib"),
+    bigMiB: value("--big-mib"),
+    openmsistream: !Deno.args.includes("--no-openmsistream"),
+    bootstrap: defaultBootstrap(),
+    log: (line) => console.error(line),
   });
-  print(
-    `${"what".padEnd(42)} ${"MB/s".padStart(8)} ${"peak RSS MB".padStart(12)} ${"s".padStart(7)}`,
-  );
-  for (const r of rows) {
-    print(
-      `${r.name.padEnd(42)} ${r.mbPerSec.toFixed(1).padStart(8)} ${
-        r.peakRssMb.toFixed(0).padStart(12)
-      } ${r.seconds.toFixed(1).padStart(7)}`,
+  console.log(benchTable(rows));
+  for (const row of rows) if (row.note) console.log(`- ${row.note}`);
+  for (const line of formatRatios(ratioLines(rows), "- ")) console.log(line);
+  const ferry = rows.find((r) => r.name === "ferry upload");
+  const omsi = rows.find((r) => r.name.startsWith("OpenMSIStream"));
+  if (ferry && omsi) {
+    const ratio = omsi.seconds / ferry.seconds;
+    console.log(
+      `- ferry upload / OpenMSIStream = ${ratio.toFixed(2)}; target >= 3.00: ${
+        ratio >= 3 ? "met" : "MISSED"
+      }`,
     );
   }
-  const rate = (prefix: string) => rows.find((r) => r.name.startsWith(prefix))?.mbPerSec;
-  const ferry = rate("ferry upload")!;
-  const kcat = rate("kcat");
-  const omsi = rate("OpenMSIStream");
-  if (kcat) print(`ferry / kcat:          ${(ferry / kcat).toFixed(2)}  (target >= 0.8)`);
-  if (omsi) print(`ferry / OpenMSIStream: ${(ferry / omsi).toFixed(2)}  (target >= 3)`);
-  const one = rows.find((r) => r.name.includes("one "));
-  if (one) print(`ferry peak RSS, one big file: ${one.peakRssMb.toFixed(0)} MB  (target < 200)`);
 }

@@ -53,13 +53,24 @@ export function ratioToBaseline(row: BenchRow, rows: readonly BenchRow[]): numbe
   return base === undefined ? undefined : rowRate(row) / rowRate(base);
 }
 
+/**
+ * A row's CPU in SHA-512 passes: its CPU seconds over those of one SHA-512 pass over the same
+ * bytes in the same run; `undefined` unless both are known.
+ */
+export function rowPasses(row: BenchRow): number | undefined {
+  return row.cpuSeconds === undefined || row.passCpuSeconds === undefined
+    ? undefined
+    : row.cpuSeconds / row.passCpuSeconds;
+}
+
 const fixed = (digits: number) => (value: number | undefined) =>
   value === undefined || !Number.isFinite(value) ? "" : value.toFixed(digits);
 
 /**
  * The table of a section's rows: group, contender, MB/s, messages/s, seconds (median of the
- * runs, and their range), CPU seconds, peak RSS and the ratio to the group's baseline. Columns
- * no row fills are left out.
+ * runs, and their range), CPU seconds, passes (CPU over one SHA-512 pass over the same bytes,
+ * {@linkcode rowPasses}), peak RSS and the ratio to the group's baseline. Columns no row fills
+ * are left out.
  */
 export function benchTable(rows: readonly BenchRow[]): string {
   const runs = Math.max(1, ...rows.map((r) => r.samples?.length ?? 1));
@@ -91,6 +102,7 @@ export function benchTable(rows: readonly BenchRow[]): string {
           : "",
     },
     { header: "CPU s", align: "r", value: (r) => fixed(2)(r.cpuSeconds) },
+    { header: "passes", align: "r", value: (r) => fixed(2)(rowPasses(r)) },
     {
       header: "peak RSS MiB",
       align: "r",

@@ -46,6 +46,11 @@ export interface BenchRow {
   samples?: number[];
   /** CPU time (user + system) of one run, in seconds (median), when measured. */
   cpuSeconds?: number;
+  /**
+   * CPU seconds of one SHA-512 pass over `bytes`, measured in the same run
+   * (`bench/support/sha512_pass.ts`); the table's "passes" column is `cpuSeconds` divided by it.
+   */
+  passCpuSeconds?: number;
   /** Peak resident set of the process that did the work, in bytes (largest run). */
   peakRssBytes?: number;
   /** The row every other row of the group is compared with (ratio = its MB/s / this MB/s). */
