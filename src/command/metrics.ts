@@ -125,46 +125,42 @@ export function fileRunMetrics(
   status: FileRunCounters,
   lags: readonly PartitionLag[],
 ): MetricFamily[] {
-  const labels = { processor, topic };
-  const one = (name: string, type: "counter" | "gauge", help: string, value: number) =>
-    single(labels, name, type, help, value);
-  return [
-    one(
+  return runFamilies(processor, topic, lags, [
+    [
       "ferry_files_processed_total",
       "counter",
       "Files processed successfully.",
       status.processed,
-    ),
-    one("ferry_files_failed_total", "counter", "Files whose process() failed.", status.failed),
-    one(
+    ],
+    ["ferry_files_failed_total", "counter", "Files whose process() failed.", status.failed],
+    [
       "ferry_files_invalid_total",
       "counter",
       "Files whose content did not match their hash, or whose chunks did not fit.",
       status.invalid,
-    ),
-    one(
+    ],
+    [
       "ferry_files_skipped_total",
       "counter",
       "Files skipped because an earlier run processed (or failed) them.",
       status.skipped,
-    ),
-    one(
+    ],
+    [
       "ferry_messages_malformed_total",
       "counter",
       "Messages that were not valid chunks.",
       status.malformed,
-    ),
-    one("ferry_bytes_received_total", "counter", "Bytes of chunk data received.", status.bytes),
-    one(
+    ],
+    ["ferry_bytes_received_total", "counter", "Bytes of chunk data received.", status.bytes],
+    [
       "ferry_files_in_progress",
       "gauge",
       "Files being rebuilt from their chunks.",
       status.inProgress,
-    ),
-    one("ferry_files_running", "gauge", "Files in process() right now.", status.running),
-    one("ferry_run_seconds", "gauge", "Seconds since the run started.", status.seconds),
-    lagFamily(labels, lags),
-  ];
+    ],
+    ["ferry_files_running", "gauge", "Files in process() right now.", status.running],
+    ["ferry_run_seconds", "gauge", "Seconds since the run started.", status.seconds],
+  ]);
 }
 
 /** The counters of a file processor run that its metrics show. */
@@ -239,55 +235,62 @@ export function recordRunMetrics(
   status: RecordRunCounters,
   lags: readonly PartitionLag[],
 ): MetricFamily[] {
-  const labels = { processor, topic };
-  const one = (name: string, type: "counter" | "gauge", help: string, value: number) =>
-    single(labels, name, type, help, value);
-  return [
-    one(
+  return runFamilies(processor, topic, lags, [
+    [
       "ferry_records_processed_total",
       "counter",
       "Records processRecords handled.",
       status.records,
-    ),
-    one(
+    ],
+    [
       "ferry_records_skipped_total",
       "counter",
       "Records skipped by the skip policy (sent to the dead-letter topic when set).",
       status.skippedRecords,
-    ),
-    one(
+    ],
+    [
       "ferry_records_failed_total",
       "counter",
       "Records that kept failing and stopped their partition or the run.",
       status.failedBatches,
-    ),
-    one(
+    ],
+    [
       "ferry_bytes_received_total",
       "counter",
       "Bytes of keys and values received.",
       status.bytes,
-    ),
-    one("ferry_partitions_assigned", "gauge", "Partitions assigned now.", status.partitions),
-    one(
+    ],
+    ["ferry_partitions_assigned", "gauge", "Partitions assigned now.", status.partitions],
+    [
       "ferry_partitions_stopped",
       "gauge",
       "Partitions stopped by the stop-partition policy.",
       status.stoppedPartitions,
-    ),
-    one("ferry_run_seconds", "gauge", "Seconds since the run started.", status.seconds),
-    lagFamily(labels, lags),
-  ];
+    ],
+    ["ferry_run_seconds", "gauge", "Seconds since the run started.", status.seconds],
+  ]);
 }
 
-/** A family of one sample. */
-function single(
-  labels: Record<string, string>,
-  name: string,
-  type: "counter" | "gauge",
-  help: string,
-  value: number,
-): MetricFamily {
-  return { name, type, help, samples: [{ labels, value }] };
+/** One metric of a run: name, type, help line, value. */
+type RunMetric = [name: string, type: "counter" | "gauge", help: string, value: number];
+
+/** A run's metrics, each one sample labelled with the processor and topic, then the lags. */
+function runFamilies(
+  processor: string,
+  topic: string,
+  lags: readonly PartitionLag[],
+  metrics: readonly RunMetric[],
+): MetricFamily[] {
+  const labels = { processor, topic };
+  return [
+    ...metrics.map(([name, type, help, value]) => ({
+      name,
+      type,
+      help,
+      samples: [{ labels, value }],
+    })),
+    lagFamily(labels, lags),
+  ];
 }
 
 function lagFamily(labels: Record<string, string>, lags: readonly PartitionLag[]): MetricFamily {

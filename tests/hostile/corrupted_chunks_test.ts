@@ -22,13 +22,12 @@ import { withTopic } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import { ferry } from "../support/cli.ts";
 import { encodeChunkUnchecked, fileChunks, putMessages, type TestFile } from "../support/chunks.ts";
-import { processorArgs, readCalls, runProcessor } from "../support/processor.ts";
+import { readCalls, runOverHostileTopic } from "../support/processor.ts";
 import type { DataFileChunk } from "../../src/chunks/chunk.ts";
 import { sha512 } from "../../src/hash/sha512.ts";
 import { FERRY_DIR, PARTIAL_DIR } from "../../src/files/layout.ts";
 import type { OutputStatus } from "../../src/registry/output_status.ts";
 
-const SCRIPT = "tests/fixtures/recording_processor.ts";
 const CHUNK = 1000;
 
 function file(path: string, size: number, seed: number): TestFile {
@@ -135,19 +134,7 @@ for (const mode of ["memory", "disk"] as const) {
         const put = layout(encodeChunkUnchecked);
         await putMessages(topic, put.partition0, 0);
         await putMessages(topic, put.partition1, 1);
-        const out = await Deno.makeTempDir();
-        const group = `damaged-${crypto.randomUUID().slice(0, 8)}`;
-        const run = await runProcessor(SCRIPT, [
-          ...processorArgs(topic, out, group),
-          "--mode",
-          mode,
-          "--exit-when-idle",
-          "2",
-          ...(checkChunks ? ["--check-chunks"] : []),
-        ]);
-        // Some file is invalid in both: the exit status says so; nothing crashed.
-        assertEquals(run.code, 1, run.stderr);
-        assert(!/Stopping:|panic|Uncaught/.test(run.stderr), run.stderr);
+        const { out, run } = await runOverHostileTopic(topic, "damaged", mode, checkChunks);
 
         // Only the good files were processed.
         const calls = await readCalls(out);

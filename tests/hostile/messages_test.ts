@@ -8,13 +8,12 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { committedOffsets, withTopic } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import { encodeChunkUnchecked, fileChunks, putMessages, type TestFile } from "../support/chunks.ts";
-import { processorArgs, readCalls, runProcessor } from "../support/processor.ts";
+import { readCalls, runOverHostileTopic } from "../support/processor.ts";
 import { createChunk } from "../../src/chunks/chunk.ts";
 import { encodeChunk } from "../../src/chunks/encode.ts";
 import { sha512 } from "../../src/hash/sha512.ts";
 import { readRegistry } from "../../src/registry/registry.ts";
 
-const SCRIPT = "tests/fixtures/recording_processor.ts";
 const CHUNK = 1000;
 
 function file(path: string, size: number, seed: number): TestFile {
@@ -141,19 +140,7 @@ for (const [mode, checkChunks] of RUNS) {
         ...goodMessages[1],
       ];
       await putMessages(topic, values);
-      const out = await Deno.makeTempDir();
-      const group = `hostile-${crypto.randomUUID().slice(0, 8)}`;
-      const run = await runProcessor(SCRIPT, [
-        ...processorArgs(topic, out, group),
-        "--mode",
-        mode,
-        "--exit-when-idle",
-        "2",
-        ...(checkChunks ? ["--check-chunks"] : []),
-      ]);
-      // Invalid files make the exit status 1 (some files were not processed); nothing crashed.
-      assertEquals(run.code, 1, run.stderr);
-      assert(!/Stopping:|panic|Uncaught/.test(run.stderr), run.stderr);
+      const { out, group, run } = await runOverHostileTopic(topic, "hostile", mode, checkChunks);
 
       const calls = await readCalls(out);
       const processed = new Set(calls.map((c) => c.path));

@@ -15,6 +15,7 @@ import { encodeChunk } from "../../src/chunks/encode.ts";
 import { ChunkFormatError } from "../../src/chunks/format_error.ts";
 import { hashHex, sha512 } from "../../src/hash/sha512.ts";
 import { chunkKey } from "../../src/chunks/key.ts";
+import { testBytes } from "../support/bytes.ts";
 
 const SCRIPTS = fileURLToPath(new URL("../../scripts/openmsistream/", import.meta.url));
 
@@ -95,18 +96,6 @@ function fromHex(hex: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-function bytesOf(length: number, seed: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(length);
-  let x = seed || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 let seed = 0;
 function chunk(overrides: {
   filename?: string;
@@ -123,11 +112,11 @@ function chunk(overrides: {
     filename: overrides.filename ?? `file${seed}.dat`,
     subdir: overrides.subdir ?? "",
     filenameAppend: overrides.filenameAppend ?? "",
-    fileHash: sha512(bytesOf(64, 1000 + seed)),
+    fileHash: sha512(testBytes(64, 1000 + seed)),
     chunkOffset: overrides.chunkOffset ?? 0,
     chunkIndex: overrides.chunkIndex ?? 1,
     totalChunks: overrides.totalChunks ?? 1,
-    data: bytesOf(overrides.size ?? 100, seed),
+    data: testBytes(overrides.size ?? 100, seed),
   };
   return overrides.fileMtime === undefined
     ? createChunk(init)

@@ -29,20 +29,33 @@ function names(events: RecordEvent[]): string[] {
   return events.map((e) => e.event);
 }
 
+/**
+ * Starts the recording processor on a 30-record topic with 10-record batches that sleep
+ * `sleepMs`, checkpointing only in shutdown; resolves once a batch started.
+ */
+async function startSlow(
+  topic: string,
+  sleepMs: number,
+  ...more: string[]
+): Promise<{ events: string; group: string; started: ReturnType<typeof startProcessor> }> {
+  const { events, group } = await prepareRecordRun(topic, 1, 30);
+  const started = startProcessor(
+    SCRIPT,
+    args(
+      topic,
+      group,
+      events,
+      ...["--max-batch", "10", "--sleep-ms", String(sleepMs), "--no-checkpoint"],
+      ...["--checkpoint-in-shutdown", "--log-ends", ...more],
+    ),
+  );
+  await waitUntil(async () => names(await readEvents(events)).includes("records"), "a batch");
+  return { events, group, started };
+}
+
 Deno.test("SIGTERM during a slow batch: shutdownRequested waits for it, then checkpoints it", async () => {
   await withTopic(1, async (topic) => {
-    const { events, group } = await prepareRecordRun(topic, 1, 30);
-    const { child, result } = startProcessor(
-      SCRIPT,
-      args(
-        topic,
-        group,
-        events,
-        ...["--max-batch", "10", "--sleep-ms", "3000", "--no-checkpoint"],
-        ...["--checkpoint-in-shutdown", "--log-ends"],
-      ),
-    );
-    await waitUntil(async () => names(await readEvents(events)).includes("records"), "a batch");
+    const { events, group, started: { child, result } } = await startSlow(topic, 3000);
     child.kill("SIGTERM");
     const run = await result;
     assertEquals(run.code, 0, run.stderr);
@@ -64,18 +77,12 @@ Deno.test("SIGTERM during a slow batch: shutdownRequested waits for it, then che
 
 Deno.test("a batch outliving --stop-grace is given up: no shutdown beside it, nothing committed, read again", async () => {
   await withTopic(1, async (topic) => {
-    const { events, group } = await prepareRecordRun(topic, 1, 30);
-    const { child, result } = startProcessor(
-      SCRIPT,
-      args(
-        topic,
-        group,
-        events,
-        ...["--max-batch", "10", "--sleep-ms", "20000", "--no-checkpoint"],
-        ...["--checkpoint-in-shutdown", "--log-ends", "--stop-grace", "1"],
-      ),
+    const { events, group, started: { child, result } } = await startSlow(
+      topic,
+      20000,
+      "--stop-grace",
+      "1",
     );
-    await waitUntil(async () => names(await readEvents(events)).includes("records"), "a batch");
     const signalled = Date.now();
     child.kill("SIGTERM");
     const run = await result;

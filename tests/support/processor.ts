@@ -214,3 +214,30 @@ export function killIfRunning(child: Deno.ChildProcess, signal: Deno.Signal = "S
     if (!(error instanceof TypeError)) throw error; // it had exited
   }
 }
+
+/**
+ * Runs the recording processor over a hostile topic until idle, in `mode` (with
+ * `--check-chunks` when `checkChunks`), into a fresh output folder and group named after
+ * `prefix`; checks that it exited 1 (some file was not processed) without crashing.
+ */
+export async function runOverHostileTopic(
+  topic: string,
+  prefix: string,
+  mode: string,
+  checkChunks: boolean,
+): Promise<{ out: string; group: string; run: ProcessorRun }> {
+  const out = await Deno.makeTempDir();
+  const group = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+  const run = await runProcessor("tests/fixtures/recording_processor.ts", [
+    ...processorArgs(topic, out, group),
+    "--mode",
+    mode,
+    "--exit-when-idle",
+    "2",
+    ...(checkChunks ? ["--check-chunks"] : []),
+  ]);
+  // Some file is invalid: the exit status says so; nothing crashed.
+  assertEquals(run.code, 1, run.stderr);
+  assert(!/Stopping:|panic|Uncaught/.test(run.stderr), run.stderr);
+  return { out, group, run };
+}
