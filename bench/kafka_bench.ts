@@ -293,7 +293,7 @@ function rotate<T>(items: readonly T[], by: number): T[] {
  * @example
  * ```ts ignore
  * import { run } from "./kafka_bench.ts";
- * const rows = await run({ sizeMiB: 256, runs: 1, bootstrap: "127.0.0.1:39092", log: () => {} });
+ * const rows = await run({ sizeMiB: 256, runs: 1, bootstrap: "127.0.0.1:19092", log: () => {} });
  * ```
  */
 export async function run(options: BenchOptions): Promise<BenchRow[]> {

@@ -322,7 +322,7 @@ export interface ProcessorBenchOptions extends BenchOptions {
  * @example
  * ```ts ignore
  * import { run } from "./processor_bench.ts";
- * const rows = await run({ sizeMiB: 128, runs: 1, bootstrap: "127.0.0.1:39092", log: () => {} });
+ * const rows = await run({ sizeMiB: 128, runs: 1, bootstrap: "127.0.0.1:19092", log: () => {} });
  * ```
  */
 export async function run(options: ProcessorBenchOptions): Promise<BenchRow[]> {

@@ -107,7 +107,7 @@ const USAGE = `Usage: deno task bench [options]
 }
   --size-mib N        data per measurement in MiB (default: each section's own; kafka 1024)
   --runs N            timed runs per measurement (default: each section's own; kafka 5)
-  --bootstrap H:P     Kafka broker (default FERRY_TEST_BOOTSTRAP or 127.0.0.1:39092)
+  --bootstrap H:P     Kafka broker (default FERRY_TEST_BOOTSTRAP or 127.0.0.1:19092)
   --list              list the sections and whether their modules exist
   -h, --help          this help`;
 

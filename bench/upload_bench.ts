@@ -214,7 +214,7 @@ export interface UploadBenchOptions extends BenchOptions {
  * @example
  * ```ts ignore
  * import { run } from "./upload_bench.ts";
- * const rows = await run({ sizeMiB: 64, bootstrap: "127.0.0.1:39092", log: () => {} });
+ * const rows = await run({ sizeMiB: 64, bootstrap: "127.0.0.1:19092", log: () => {} });
  * ```
  */
 export async function run(options: UploadBenchOptions): Promise<BenchRow[]> {

@@ -2,7 +2,7 @@
  * Example: the SHA-256 and size of every file rebuilt from a topic, appended to one CSV file
  * in the output directory. The lock makes sure only one worker appends at a time.
  *
- *     deno run -A examples/checksum.ts --topic raw-data --bootstrap-servers 127.0.0.1:39092 \
+ *     deno run -A examples/checksum.ts --topic raw-data --bootstrap-servers 127.0.0.1:19092 \
  *       --output-dir checksum-output --exit-when-idle
  *
  * @module

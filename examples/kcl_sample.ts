@@ -9,7 +9,7 @@
  * `--checkpoint-sleep-seconds` between them. A graceful stop or revoke checkpoints once more in
  * `shutdownRequested`, so a restart goes on right after the last record handled.
  *
- *     deno run -A examples/kcl_sample.ts --topic events --bootstrap-servers 127.0.0.1:39092 \
+ *     deno run -A examples/kcl_sample.ts --topic events --bootstrap-servers 127.0.0.1:19092 \
  *       --out kcl-sample.tsv --checkpoint-seconds 10
  *
  * Ctrl-C (or `--exit-when-idle`) stops it gracefully; `--help` lists every option. How the KCL

@@ -5,7 +5,7 @@
  * checkpoint, so a restart (even after `kill -9`) counts every record exactly once: records
  * the file already covers are skipped when they come again.
  *
- *     deno run -A examples/record_counts.ts --topic events --bootstrap-servers 127.0.0.1:39092 \
+ *     deno run -A examples/record_counts.ts --topic events --bootstrap-servers 127.0.0.1:19092 \
  *       --output-dir record-counts --every-seconds 5
  *
  * Ctrl-C (or `--exit-when-idle`) stops it gracefully: every partition saves and checkpoints once

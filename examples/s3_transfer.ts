@@ -15,7 +15,7 @@
  * `--endpoint-url` or `AWS_ENDPOINT_URL`.
  *
  *     AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... deno run -A examples/s3_transfer.ts \
- *       --topic raw-data --bootstrap-servers 127.0.0.1:39092 \
+ *       --topic raw-data --bootstrap-servers 127.0.0.1:19092 \
  *       --bucket-name my-bucket --endpoint-url http://127.0.0.1:7070 --exit-when-idle
  *
  * @module

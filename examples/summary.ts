@@ -5,7 +5,7 @@
  * sure only one worker appends at a time. `examples/summary_report.ts` turns the file into a
  * table and an HTML report (`bash scripts/demo.sh` runs both).
  *
- *     deno run -A examples/summary.ts --topic raw-data --bootstrap-servers 127.0.0.1:39092 \
+ *     deno run -A examples/summary.ts --topic raw-data --bootstrap-servers 127.0.0.1:19092 \
  *       --output-dir summary-output --exit-when-idle
  *     deno run -A examples/summary_report.ts summary-output
  *

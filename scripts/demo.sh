@@ -8,7 +8,7 @@
 # The topic is deleted at the end, and the broker stopped again only if this script started it.
 # Every run uses a new topic and output directory, so it can be run again and again.
 #
-# Environment: FERRY_KAFKA_PORT (default 39092), FERRY_CACHE (see README),
+# Environment: FERRY_KAFKA_PORT (default 19092), FERRY_CACHE (see README),
 # FERRY_DEMO_OUTPUT (output directory; default .cache/demo/<run id> in the repository).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -17,7 +17,7 @@ cd "$FERRY_ROOT"
 
 ferry_ensure_dev_tools
 
-BOOTSTRAP=127.0.0.1:${FERRY_KAFKA_PORT:-39092}
+BOOTSTRAP=127.0.0.1:${FERRY_KAFKA_PORT:-$FERRY_KAFKA_DEFAULT_PORT}
 RUN_ID=$(date +%Y%m%d-%H%M%S)-$$
 TOPIC=ferry-demo-$RUN_ID
 OUT=${FERRY_DEMO_OUTPUT:-$FERRY_ROOT/.cache/demo/$RUN_ID}

@@ -16,6 +16,12 @@
 FERRY_DENO_VERSION=2.9.6
 FERRY_KAFKA_VERSION=3.9.1
 
+# The dev broker's default client port (the KRaft controller listens on +1, SASL on +2). Below
+# Linux's ephemeral port range (32768-60999 by default), from which outgoing connections take
+# their local ports: a port in that range can be held by any connection, and the broker then
+# fails to start with "Address already in use".
+FERRY_KAFKA_DEFAULT_PORT=19092
+
 FERRY_CACHE=${FERRY_CACHE:-$HOME/.cache/ferry}
 FERRY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FERRY_KAFKA_LIBS=$FERRY_CACHE/kafka-$FERRY_KAFKA_VERSION/libs
@@ -287,11 +293,11 @@ ferry_broker() {
 }
 
 # ferry_broker_up: makes sure a Kafka broker answers on 127.0.0.1:$FERRY_KAFKA_PORT (default
-# 39092), exporting FERRY_KAFKA_PORT. Uses one that is already running there, from this checkout
+# $FERRY_KAFKA_DEFAULT_PORT), exporting FERRY_KAFKA_PORT. Uses one that is already running there, from this checkout
 # or started some other way (another checkout, another data dir: used and left alone); otherwise
 # starts the dev broker, which ferry_broker_down then stops again.
 ferry_broker_up() {
-  export FERRY_KAFKA_PORT=${FERRY_KAFKA_PORT:-39092}
+  export FERRY_KAFKA_PORT=${FERRY_KAFKA_PORT:-$FERRY_KAFKA_DEFAULT_PORT}
   local bootstrap=127.0.0.1:$FERRY_KAFKA_PORT
   if ferry_broker status >/dev/null 2>&1; then
     ferry_say "using the Kafka broker already running on $bootstrap"

@@ -5,7 +5,7 @@
 # already running, runs `deno task test` against it, and stops the broker again only if this
 # script started it. Exits with the tests' status.
 #
-# Environment: FERRY_KAFKA_PORT (default 39092), FERRY_KAFKA_DIR, FERRY_CACHE (see README).
+# Environment: FERRY_KAFKA_PORT (default 19092), FERRY_KAFKA_DIR, FERRY_CACHE (see README).
 # The tests get FERRY_TEST_BOOTSTRAP=127.0.0.1:<port> and FERRY_TEST_SASL_BOOTSTRAP=
 # 127.0.0.1:<port+2> (SASL_PLAINTEXT, PLAIN; FERRY_TEST_SASL_USERNAME/PASSWORD).
 set -euo pipefail
@@ -22,7 +22,16 @@ ferry_ensure_rdkafka_header
 bash "$FERRY_ROOT/scripts/s3/server.sh" install ||
   ferry_say "versitygw is missing: tests/examples/s3_transfer_test.ts will fail (see above)"
 
-trap ferry_broker_down EXIT
+# Uploads made by the tests keep their state (upload logs) here, not in the user's
+# ~/.local/state; removed at the end.
+XDG_STATE_HOME=$(mktemp -d "${TMPDIR:-/tmp}/ferry-test-state.XXXXXX")
+export XDG_STATE_HOME
+# shellcheck disable=SC2317 # called from the EXIT trap
+ferry_test_cleanup() {
+  rm -rf "$XDG_STATE_HOME"
+  ferry_broker_down
+}
+trap ferry_test_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 ferry_broker_up

@@ -181,8 +181,12 @@ let helps: Promise<Helps> | undefined;
 function collectHelps(): Promise<Helps> {
   helps ??= (async () => {
     const jobs: [string, string[]][] = [["ferry", ["run", "-A", "cli.ts", "--help"]]];
-    for (const sub of ["upload", "download", "status", "new", "permissions"]) {
+    for (const sub of ["upload", "download", "status", "new", "permissions", "topic"]) {
       jobs.push([`ferry ${sub}`, ["run", "-A", "cli.ts", sub, "--help"]]);
+    }
+    // `ferry topic <action>`: each action's flags count as flags of `ferry topic`.
+    for (const action of ["create", "list", "describe", "delete"]) {
+      jobs.push(["ferry topic", ["run", "-A", "cli.ts", "topic", action, "--help"]]);
     }
     for await (const entry of Deno.readDir(join(ROOT, "examples"))) {
       if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
@@ -193,7 +197,9 @@ function collectHelps(): Promise<Helps> {
     jobs.push(["bench", ["run", "-A", "bench/run.ts", "--help"]]);
     const texts = await Promise.all(jobs.map(([, args]) => helpOf(args)));
     const byCommand = new Map<string, Set<string>>();
-    jobs.forEach(([name], i) => byCommand.set(name, new Set(flagsIn(texts[i]))));
+    jobs.forEach(([name], i) =>
+      byCommand.set(name, new Set([...byCommand.get(name) ?? [], ...flagsIn(texts[i])]))
+    );
     // A processor script the guides write themselves (`my-processor.ts`): any processor flag.
     byCommand.set(
       "processor",

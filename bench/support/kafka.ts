@@ -8,9 +8,9 @@
 
 import { Admin, Consumer } from "../../src/kafka/mod.ts";
 
-/** The broker address: `FERRY_TEST_BOOTSTRAP`, else the dev broker's 127.0.0.1:39092. */
+/** The broker address: `FERRY_TEST_BOOTSTRAP`, else the dev broker's 127.0.0.1:19092. */
 export function defaultBootstrap(): string {
-  return Deno.env.get("FERRY_TEST_BOOTSTRAP") ?? "127.0.0.1:39092";
+  return Deno.env.get("FERRY_TEST_BOOTSTRAP") ?? "127.0.0.1:19092";
 }
 
 /** A topic name no other run uses: `<prefix>-<time>-<random>`. */

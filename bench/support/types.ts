@@ -21,7 +21,7 @@ export interface BenchOptions {
   sizeMiB?: number;
   /** Repetitions of each measurement (`--runs`); `undefined` means the section's default. */
   runs?: number;
-  /** The Kafka bootstrap address (`--bootstrap`, `FERRY_TEST_BOOTSTRAP`, 127.0.0.1:39092). */
+  /** The Kafka bootstrap address (`--bootstrap`, `FERRY_TEST_BOOTSTRAP`, 127.0.0.1:19092). */
   bootstrap: string;
   /** Writes one progress line (to stderr; the tables go to stdout). */
   log: (line: string) => void;

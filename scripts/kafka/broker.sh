@@ -5,8 +5,10 @@
 # Usage: bash scripts/kafka/broker.sh [options] start|stop|status|logs|restart
 #
 # Options (flags win over environment variables):
-#   --port N          client port (PLAINTEXT)            FERRY_KAFKA_PORT   default 39092
-#                     the KRaft controller listens on N+1, SASL_PLAINTEXT on N+2
+#   --port N          client port (PLAINTEXT)            FERRY_KAFKA_PORT   default 19092
+#                     the KRaft controller listens on N+1, SASL_PLAINTEXT on N+2; keep N+2
+#                     below 32768, Linux's ephemeral ports, which any outgoing connection
+#                     may hold (the start then fails with "Address already in use")
 #   --data-dir DIR    config, data, pid file, broker.log FERRY_KAFKA_DIR    default <repo>/.cache/kafka-<port>
 #   --no-sasl         leave out the SASL_PLAINTEXT listener  (FERRY_KAFKA_SASL=0)
 #   --lines N         logs: how many lines to print (default 100)
@@ -29,7 +31,7 @@ usage() {
   exit 2
 }
 
-PORT=${FERRY_KAFKA_PORT:-39092}
+PORT=${FERRY_KAFKA_PORT:-$FERRY_KAFKA_DEFAULT_PORT}
 DATA_DIR=${FERRY_KAFKA_DIR:-}
 SASL=${FERRY_KAFKA_SASL:-1}
 LINES=100
@@ -83,6 +85,7 @@ LOG_FILE=$DATA_DIR/broker.log
 OUT_FILE=$DATA_DIR/broker.out
 PROPS=$DATA_DIR/server.properties
 LOG4J=$DATA_DIR/log4j.properties
+LOG_MARK=0 # lines of broker.log before this start (log4j appends): the rest is this start's
 JAVA=java
 if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then
   JAVA=$JAVA_HOME/bin/java
@@ -139,15 +142,129 @@ print_endpoints() {
   fi
 }
 
+# What port $1 is to the broker.
+port_role() {
+  case "$1" in
+  "$PORT") echo "the client port, --port" ;;
+  "$CONTROLLER_PORT") echo "the KRaft controller port, --port + 1" ;;
+  "$SASL_PORT") echo "the SASL port, --port + 2" ;;
+  *) echo "a port of the broker" ;;
+  esac
+}
+
+# This system's ephemeral port range ("32768 60999"), or nothing when unknown.
+ephemeral_range() {
+  local range
+  range=$(tr -s ' \t' '  ' 2>/dev/null </proc/sys/net/ipv4/ip_local_port_range) || return 0
+  case "$range" in
+  [0-9]*' '[0-9]*) printf '%s\n' "$range" ;;
+  esac
+}
+
+# Succeeds when one of the broker's ports ($PORT..$PORT+2) lies in the ephemeral range.
+in_ephemeral_range() {
+  local range lo hi
+  range=$(ephemeral_range)
+  [ -n "$range" ] || return 1
+  lo=${range% *}
+  hi=${range#* }
+  [ "$((PORT + 2))" -ge "$lo" ] && [ "$PORT" -le "$hi" ]
+}
+
+# What to do about a port in use: choose other ports, outside the ephemeral range.
+port_advice() {
+  ferry_say "choose other ports: FERRY_KAFKA_PORT=N bash scripts/kafka/broker.sh start (or" \
+    "--port N); the broker uses N, N+1 and N+2 (default $FERRY_KAFKA_DEFAULT_PORT)."
+  if in_ephemeral_range; then
+    local range
+    range=$(ephemeral_range)
+    ferry_say "ports ${range% *}-${range#* } are this system's ephemeral ports, which outgoing" \
+      "connections take as their own: with N+2 below ${range% *} no connection can hold them."
+  fi
+}
+
+# The sockets on 127.0.0.1:$1 and their processes (ss; as much as it may show), a line each.
+holders() {
+  command -v ss >/dev/null 2>&1 || return 0
+  ss -Htanp "( sport = :$1 )" 2>/dev/null | head -n 5 | sed 's/^/  /' >&2 || true
+}
+
+# Prints the connections that hold 127.0.0.1:$1 as their local port (an outgoing connection
+# may be given any ephemeral port); fails when there are none, or when ss is not there to say.
+# Only live ones count: the closing sockets of a broker that just stopped do not keep the
+# broker from listening again.
+connections_on() {
+  command -v ss >/dev/null 2>&1 || return 1
+  local out
+  out=$(ss -Htanp state established state syn-sent \
+    "( src 127.0.0.1:$1 or src [::ffff:127.0.0.1]:$1 )" 2>/dev/null) || return 1
+  [ -n "$out" ] || return 1
+  printf '%s\n' "$out"
+}
+
+# This start's lines of broker.log (those after LOG_MARK), then the JVM's output.
+new_log_lines() {
+  if [ -f "$LOG_FILE" ]; then
+    local lines
+    lines=$(wc -l <"$LOG_FILE")
+    if [ "$lines" -ge "$LOG_MARK" ]; then
+      tail -n "+$((LOG_MARK + 1))" "$LOG_FILE"
+    else
+      cat "$LOG_FILE" # rolled over meanwhile
+    fi
+  fi
+  if [ -f "$OUT_FILE" ]; then cat "$OUT_FILE"; fi
+}
+
+# Says why this start failed, from its log: for a port in use, which one and what to do;
+# otherwise the first ERROR line and the exception under it (the deepest "Caused by").
+explain_failure() {
+  local log bind first cause
+  log=$(new_log_lines)
+  bind=$(grep -o -m 1 'failed to bind to [^ ]*: Address already in use' <<<"$log" || true)
+  if [ -n "$bind" ]; then
+    local addr=${bind#failed to bind to }
+    addr=${addr%: Address already in use}
+    ferry_say "cause: Address already in use: the broker could not listen on $addr" \
+      "($(port_role "${addr##*:}")): another process holds that port."
+    holders "${addr##*:}"
+    port_advice
+    return
+  fi
+  if grep -q 'Address already in use' <<<"$log"; then
+    ferry_say "cause: Address already in use: another process holds one of the ports" \
+      "$PORT, $CONTROLLER_PORT, $SASL_PORT (see $LOG_FILE)."
+    port_advice
+    return
+  fi
+  first=$(grep -m 1 -E '^\[[^]]*\] (ERROR|FATAL) ' <<<"$log" || true)
+  if [ -z "$first" ]; then
+    first=$(grep -m 1 -E '(Exception|Error)(:|$)' <<<"$log" || true)
+  fi
+  if [ -z "$first" ]; then
+    ferry_say "no ERROR in this start's lines of $LOG_FILE or $OUT_FILE; see the lines above."
+    return
+  fi
+  ferry_say "cause, the first error in the log: $first"
+  cause=$(awk -v first="$first" '
+    found && /^\[/ { exit }
+    $0 == first { found = 1; next }
+    found && /^Caused by: / { caused = $0 }
+    found && exception == "" && /^[A-Za-z_$][A-Za-z0-9_.$]*(Exception|Error)/ { exception = $0 }
+    END { print (caused != "" ? caused : exception) }' <<<"$log")
+  if [ -n "$cause" ]; then ferry_say "  $cause"; fi
+}
+
+# On a failed start: this start's last log lines, then why it failed (last, to be seen).
 show_failure_logs() {
-  if [ -s "$OUT_FILE" ]; then
-    ferry_say "--- last lines of $OUT_FILE (JVM output) ---"
-    tail -n 20 "$OUT_FILE" >&2
+  local lines
+  lines=$(new_log_lines | tail -n 30)
+  if [ -n "$lines" ]; then
+    ferry_say "--- last lines of this start's log ($LOG_FILE, JVM output in $OUT_FILE) ---"
+    printf '%s\n' "$lines" >&2
+    ferry_say "---"
   fi
-  if [ -s "$LOG_FILE" ]; then
-    ferry_say "--- last lines of $LOG_FILE ---"
-    tail -n 60 "$LOG_FILE" >&2
-  fi
+  explain_failure
 }
 
 write_config() {
@@ -223,7 +340,7 @@ wait_ready() {
   local pid=$1 deadline=$((SECONDS + START_TIMEOUT))
   while :; do
     if ! kill -0 "$pid" 2>/dev/null; then
-      ferry_say "the broker (pid $pid) exited during startup."
+      ferry_say "the broker (pid $pid, port $PORT) exited during startup."
       show_failure_logs
       rm -f "$PID_FILE"
       return 1
@@ -258,17 +375,32 @@ cmd_start() {
     return 0
   fi
   rm -f "$PID_FILE"
-  local p ports=("$PORT" "$CONTROLLER_PORT")
+  local p held ports=("$PORT" "$CONTROLLER_PORT")
   [ "$SASL" = 0 ] || ports+=("$SASL_PORT")
   for p in "${ports[@]}"; do
     if port_open "$p"; then
-      ferry_say "port 127.0.0.1:$p is already in use by another process (not the broker of" \
-        "$DATA_DIR). Stop it, or choose another port: --port N / FERRY_KAFKA_PORT=N (uses N..N+2)."
+      ferry_say "port 127.0.0.1:$p ($(port_role "$p")) is already in use (Address already in" \
+        "use): another process listens there, not the broker of $DATA_DIR."
+      holders "$p"
+      port_advice
+      return 1
+    fi
+    if held=$(connections_on "$p"); then
+      ferry_say "port 127.0.0.1:$p ($(port_role "$p")) is already in use (Address already in" \
+        "use): a connection holds it as its own port, so the broker could not listen there:"
+      printf '%s\n' "$held" | head -n 5 | sed 's/^/  /' >&2
+      port_advice
       return 1
     fi
   done
+  if in_ephemeral_range; then
+    ferry_say "note: ports $PORT-$SASL_PORT lie in this system's ephemeral port range" \
+      "($(ephemeral_range | tr ' ' '-')): an outgoing connection may take one of them."
+  fi
 
   write_config
+  LOG_MARK=0
+  if [ -f "$LOG_FILE" ]; then LOG_MARK=$(wc -l <"$LOG_FILE"); fi
   local logprop="-Dlog4j.configuration=file:$LOG4J"
   if ! "$JAVA" -Xmx256m "-Dlog4j.configuration=file:$DATA_DIR/log4j-tools.properties" -cp "$FERRY_KAFKA_LIBS/*" kafka.tools.StorageTool format \
     -t "$CLUSTER_ID" -c "$PROPS" -g >"$DATA_DIR/format.out" 2>&1; then

@@ -11,7 +11,7 @@
 #   env      print the AWS_* variables that point an S3 client at it (for `eval`)
 #
 # Options (flags win over environment variables):
-#   --port N          listen port                       FERRY_S3_PORT   default 39190
+#   --port N          listen port                       FERRY_S3_PORT   default 19190
 #   --data-dir DIR    served directory, pid file, log   FERRY_S3_DIR    default <repo>/.cache/s3-<port>
 #
 # Credentials (test only, fixed): access key "ferry", secret "ferry-s3-secret", region us-east-1.
@@ -32,7 +32,7 @@ usage() {
   exit 2
 }
 
-PORT=${FERRY_S3_PORT:-39190}
+PORT=${FERRY_S3_PORT:-19190}
 DATA_DIR=${FERRY_S3_DIR:-}
 CMD=""
 while [ "$#" -gt 0 ]; do

@@ -10,23 +10,37 @@
  *   read the modules they load); the config file and the log file when given.
  * - `--allow-write`: the output directory (and the log file when given).
  * - `--allow-env`: the variables Ferry reads (`FERRY_CONFIG`, `FERRY_TOPIC`,
- *   `FERRY_BOOTSTRAP_SERVERS`, `FERRY_LOG_LEVEL`, `FERRY_RDKAFKA_PATH`) and those the config file names (`$VAR`, `${VAR}`).
+ *   `FERRY_BOOTSTRAP_SERVERS`, `FERRY_LOG_LEVEL`, `FERRY_RDKAFKA_PATH`), `CLICOLOR_FORCE` (read
+ *   by `--help`), and those the config file names (`$VAR`, `${VAR}`).
  * - No `--allow-net`: librdkafka opens its sockets natively, outside Deno's permission checks.
  *   No `--allow-sys`, `--allow-run`.
  *
  * Workers inherit the script's permissions.
  *
+ * The line also runs from any folder: every path in it is absolute, and when the `deno.json`
+ * Deno finds for the script (from the script's folder up) does not map the npm packages Ferry's
+ * modules import, it passes this checkout's `deno.json` with `--config` (a script `ferry new`
+ * wrote outside the checkout has its own `deno.json`, and needs none).
+ *
  * @module
  */
 
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../config/config_error.ts";
 import { parseIni } from "../config/ini.ts";
 import { PROCESSOR_ENVIRONMENT } from "../command/processor_options.ts";
+import { mapsFerryDependencies, nearestConfig } from "./deno_config.ts";
 
-/** The environment variables Ferry itself reads when running a processor (as `--help` lists them). */
-export const PROCESSOR_ENV_VARS: readonly string[] = Object.keys(PROCESSOR_ENVIRONMENT);
+/**
+ * The environment variables a processor reads: Ferry's own (as `--help` lists them), and
+ * `CLICOLOR_FORCE`, which commander reads to colour `--help` (Deno lets the other colour
+ * variables, `NO_COLOR` and `FORCE_COLOR`, be read without a permission).
+ */
+export const PROCESSOR_ENV_VARS: readonly string[] = [
+  ...Object.keys(PROCESSOR_ENVIRONMENT),
+  "CLICOLOR_FORCE",
+];
 
 /** What {@linkcode processorPermissions} needs to know about a run. */
 export interface PermissionRequest {
@@ -40,6 +54,11 @@ export interface PermissionRequest {
   logFile?: string;
   /** Ferry's own folder (holding `mod.ts` and `src/`); default: this copy's, when local. */
   ferryRoot?: string;
+  /**
+   * The `deno.json` to run with (`--config`); `null` for none; default: worked out (see the
+   * module notes).
+   */
+  denoConfig?: string | null;
 }
 
 /** The permission flags of a run and the absolute paths they name. */
@@ -52,6 +71,8 @@ export interface ProcessorPermissions {
   outputDir: string;
   /** The absolute config file, when given. */
   configFile?: string;
+  /** The `deno.json` Deno must be given with `--config`, when the script needs one. */
+  denoConfig?: string;
 }
 
 /** Ferry's folder in this copy, or undefined when it was loaded from a remote URL. */
@@ -99,8 +120,11 @@ export async function configVariables(configFile: string): Promise<string[]> {
  *   "--allow-ffi",
  *   "--allow-read=/opt/ferry/mod.ts,/opt/ferry/src,/srv/jobs,/data/out",
  *   "--allow-write=/data/out",
- *   "--allow-env=FERRY_CONFIG,FERRY_TOPIC,FERRY_BOOTSTRAP_SERVERS,FERRY_LOG_LEVEL,FERRY_RDKAFKA_PATH",
+ *   "--allow-env=FERRY_CONFIG,FERRY_TOPIC,FERRY_BOOTSTRAP_SERVERS,FERRY_LOG_LEVEL," +
+ *   "FERRY_RDKAFKA_PATH,CLICOLOR_FORCE",
  * ]);
+ * // No deno.json maps Ferry's npm packages for /srv/jobs: Ferry's own is passed with --config.
+ * assert.equal(p.denoConfig, "/opt/ferry/deno.json");
  * ```
  *
  * @param request The script, output directory, config and log files.
@@ -137,6 +161,9 @@ export async function processorPermissions(
     }
   }
   const unique = (paths: string[]) => [...new Set(paths)];
+  const denoConfig = request.denoConfig === undefined
+    ? await neededDenoConfig(script, root)
+    : request.denoConfig ?? undefined;
   return {
     flags: [
       "--allow-ffi",
@@ -147,7 +174,24 @@ export async function processorPermissions(
     script,
     outputDir,
     ...(configFile === undefined ? {} : { configFile }),
+    ...(denoConfig === undefined ? {} : { denoConfig }),
   };
+}
+
+/**
+ * The `deno.json` a script must run with: none when the one Deno finds for it (from its folder
+ * up) maps Ferry's npm dependencies or is Ferry's own; otherwise Ferry's (when local).
+ */
+async function neededDenoConfig(
+  script: string,
+  root: string | undefined,
+): Promise<string | undefined> {
+  const found = await nearestConfig(dirname(script));
+  const ferryConfig = root === undefined ? undefined : join(root, "deno.json");
+  if (found !== undefined && (found.path === ferryConfig || mapsFerryDependencies(found))) {
+    return undefined;
+  }
+  return ferryConfig;
 }
 
 /**
@@ -169,8 +213,9 @@ export function shellQuote(word: string): string {
 }
 
 /**
- * The `deno run` command line for a run with these permissions: flags, script, then
- * `--output-dir` and `--config` (add the topic and the rest).
+ * The `deno run` command line for a run with these permissions: Deno's `--config` when needed,
+ * the flags, the script, then `--output-dir` and Ferry's `--config` (add the topic and the
+ * rest).
  *
  * @example
  * ```ts
@@ -187,6 +232,7 @@ export function denoRunLine(permissions: ProcessorPermissions): string {
   const words = [
     "deno",
     "run",
+    ...(permissions.denoConfig === undefined ? [] : ["--config", permissions.denoConfig]),
     ...permissions.flags,
     permissions.script,
     "--output-dir",

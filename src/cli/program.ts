@@ -19,6 +19,8 @@ import type { CliContext, FlagAliases } from "./context.ts";
 import { ExitCode, UsageError } from "../command/exit_codes.ts";
 import { closeLogging } from "../command/logging.ts";
 import { stderrTerminal } from "../command/terminal.ts";
+import { StandardOutput } from "./output.ts";
+import { createTopicCommand } from "./commands/topic.ts";
 
 /** A subcommand: how to build it, and the OpenMSIStream flag names it accepts. */
 export interface SubcommandSpec {
@@ -37,10 +39,16 @@ export const SUBCOMMANDS: SubcommandSpec[] = [
   { name: "download", create: createDownloadCommand, aliases: DOWNLOAD_ALIASES },
   { name: "status", create: createStatusCommand },
   { name: "permissions", create: createPermissionsCommand },
+  { name: "topic", create: createTopicCommand },
 ];
 
 const logger = getLogger(["ferry", "cli"]);
-const encoder = new TextEncoder();
+
+/**
+ * Standard output of the program: results, `--help`, `--version`. A reader that went away
+ * (`ferry status DIR | head -1`) ends the output quietly; the exit status stays the command's.
+ */
+const stdout = new StandardOutput();
 
 /**
  * Rewrites OpenMSIStream's flag spellings (`--topic_name X`, `--chunk_size=1024`) into Ferry's
@@ -123,7 +131,7 @@ Run "ferry <command> --help" for a command's options.`,
     c.exitOverride();
     c.showHelpAfterError("(run with --help for the options)");
     c.configureOutput({
-      writeOut: (text) => Deno.stdout.writeSync(encoder.encode(text)),
+      writeOut: (text) => stdout.write(text),
       writeErr: (text) => stderrTerminal.writeLine(text.replace(/\n$/, "")),
     });
   });
@@ -149,7 +157,7 @@ export async function runCli(args: readonly string[]): Promise<number> {
   const context: CliContext = {
     exitCode: ExitCode.OK,
     signal: controller.signal,
-    print: (line) => Deno.stdout.writeSync(encoder.encode(`${line}\n`)),
+    print: (line) => stdout.writeLine(line),
   };
   let signals = 0;
   const onSignal = () => {

@@ -15,6 +15,7 @@ import {
   type LogLevel,
   type LogRecord,
   type Sink,
+  type TextFormatter,
   withFilter,
 } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
@@ -90,6 +91,99 @@ function rank(level: LogLevel): number {
 }
 
 /**
+ * Renders a value placed into a log line (the text formatter's `value` option): a string as it
+ * is, without quotes (`Processed run1/scan.csv`, `Partitions 0, 1 of lab-csv revoked`), its
+ * control characters escaped (`\n`, `\u001b`) so that a record stays one line and cannot move
+ * the cursor; an empty string, or one that starts or ends with white space, in double quotes so
+ * that it shows; a number as it is (`3.7`, never `"3.7"`); a bigint without its `n`; anything
+ * else as `inspect` shows it (an `Error` with its stack, an array as `[ 1, 2 ]`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderLogValue } from "./logging.ts";
+ *
+ * assert.equal(renderLogValue("run1/scan.csv"), "run1/scan.csv");
+ * assert.equal(renderLogValue(3.7), "3.7");
+ * assert.equal(renderLogValue("two\nlines"), "two\\nlines");
+ * assert.equal(renderLogValue(""), '""');
+ * assert.equal(renderLogValue(12n), "12");
+ * ```
+ *
+ * @param value The value.
+ * @param inspect How values other than strings, numbers and bigints are shown; default
+ *   `Deno.inspect`.
+ * @returns The text.
+ */
+export function renderLogValue(
+  value: unknown,
+  inspect: (value: unknown) => string = (v) => Deno.inspect(v),
+): string {
+  if (typeof value === "string") {
+    if (value === "" || /^\s|\s$/.test(value)) return JSON.stringify(value);
+    return escapeControls(value);
+  }
+  if (typeof value === "number") return String(value);
+  if (typeof value === "bigint") return value.toString();
+  return escapeControls(inspect(value), true);
+}
+
+/** Whether a UTF-16 code unit is a control character (C0, DEL, C1) or a line separator. */
+function isControl(code: number): boolean {
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
+}
+
+function escapeControls(text: string, keepNewlines = false): string {
+  let out = "";
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (!isControl(code) || (code === 0x0a && keepNewlines)) continue;
+    const escape = code === 0x0a
+      ? "\\n"
+      : code === 0x0d
+      ? "\\r"
+      : code === 0x09
+      ? "\\t"
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+    out += text.slice(start, i) + escape;
+    start = i + 1;
+  }
+  return start === 0 ? text : out + text.slice(start);
+}
+
+/**
+ * The text formatter of every Ferry sink (console and log file): `2026-12-05 08:00:25.976 [INF]
+ * ferry.file-processor: <message>`, values rendered by {@linkcode renderLogValue}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { textFormatter } from "./logging.ts";
+ *
+ * const line = textFormatter("none")({
+ *   category: ["ferry", "file-processor"],
+ *   level: "info",
+ *   message: ["Summary: ", 3.7, " MB in ", 5.7, " s, from ", "lab-csv", "."],
+ *   rawMessage: "Summary: {mb} MB in {seconds} s, from {topic}.",
+ *   properties: {},
+ *   timestamp: 0,
+ * });
+ * assert.equal(line, "[INF] ferry.file-processor: Summary: 3.7 MB in 5.7 s, from lab-csv.\n");
+ * ```
+ *
+ * @param timestamp `date-time` (default) or `none`.
+ * @returns The formatter.
+ */
+export function textFormatter(timestamp: "date-time" | "none" = "date-time"): TextFormatter {
+  return getTextFormatter({
+    timestamp,
+    category: ".",
+    value: (v, inspect) => renderLogValue(v, inspect),
+  });
+}
+
+/**
  * Configures LogTape for a command run (replacing any earlier configuration). Library messages
  * under `["ferry", ...]` go to the console sink (standard error) and, with `file`, to a rotating
  * log file.
@@ -105,7 +199,7 @@ function rank(level: LogLevel): number {
 export async function configureLogging(options: LoggingOptions = {}): Promise<void> {
   const consoleLevel: LogLevel = options.quiet ? "warning" : options.level ?? "info";
   const fileLevel: LogLevel = options.fileLevel ?? options.level ?? "info";
-  const formatter = getTextFormatter({ timestamp: "date-time", category: "." });
+  const formatter = textFormatter();
   const terminal = options.terminal ?? stderrTerminal;
   const consoleSink: Sink = (record: LogRecord) => terminal.writeLine(formatter(record));
   const sinks: Record<string, Sink> = { console: withFilter(consoleSink, consoleLevel) };

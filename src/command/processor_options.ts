@@ -20,6 +20,7 @@ import { DEFAULT_MAX_PARTIAL_BYTES, DEFAULT_MAX_PARTIAL_FILES } from "../files/r
 import { type KafkaConfig, KafkaConfigError } from "../kafka/mod.ts";
 import { validateKafkaConfig } from "../kafka/config.ts";
 import { ConfigError } from "../config/config_error.ts";
+import { optionsFromSection } from "../config/processor_section.ts";
 import { setDebugContexts } from "../kafka/log.ts";
 import type { OptionSpecs } from "../processor/definition.ts";
 import { UsageError } from "./exit_codes.ts";
@@ -178,7 +179,12 @@ export function processorProgram(
     .addOption(
       new Option(
         "-c, --config <file>",
-        "OpenMSIStream-style INI config file ([broker], [consumer])",
+        Object.keys(extra).length === 0
+          ? "OpenMSIStream-style INI config file ([broker], [consumer])"
+          : `OpenMSIStream-style INI config file ([broker], [consumer]; [${name}]: this ` +
+            `processor's own options, as in ${
+              kebab(Object.keys(extra)[0]).replace(/-/g, "_")
+            } = ..., which their flags override)`,
       )
         .env("FERRY_CONFIG"),
     )
@@ -298,10 +304,19 @@ export function processorProgram(
   } else {
     program
       .addOption(
-        new Option("--error-policy <policy>", "when a batch keeps failing")
+        new Option(
+          "--error-policy <policy>",
+          "when a batch keeps failing (default: stop-partition; the definition's errorPolicy " +
+            "wins over the default, this flag over both)",
+        )
           .choices(["stop-partition", "skip", "exit"]),
       )
-      .option("--retries <n>", "attempts of a failing batch", positiveInt("--retries"))
+      .option(
+        "--retries <n>",
+        "attempts of a failing batch before the error policy applies (default: 3; the " +
+          "definition's retries wins over the default, this flag over both)",
+        positiveInt("--retries"),
+      )
       .option(
         "--max-batch <n>",
         "most records per processRecords call",
@@ -331,7 +346,7 @@ export function processorProgram(
       });
     }
     if (spec.default !== undefined) option.default(spec.default);
-    if (spec.required && spec.default === undefined) option.makeOptionMandatory();
+    // A required option may come from the config file too: readProcessorArguments checks it.
     program.addOption(option);
   }
   const env = Object.entries(PROCESSOR_ENVIRONMENT)
@@ -352,6 +367,37 @@ export function processorProgram(
 }
 
 /**
+ * File processors' flags that a record processor has not (`--output-dir`, `-o` and
+ * OpenMSIStream's `--output_dir`; `--download-regex`, `--download_regex`): a usage error that
+ * says so, rather than commander's "unknown option" for a name the user may not have typed. A
+ * processor's own option of the same name is left alone.
+ */
+function refuseFileFlags(args: readonly string[], extra: OptionSpecs): void {
+  const refused: [flags: string[], key: string, text: string][] = [
+    [
+      ["--output-dir", "--output_dir", "-o"],
+      "outputDir",
+      "record processors have no output directory: records go to processRecords, and one " +
+      "that writes files says where with an option of its own (declared in options)",
+    ],
+    [
+      ["--download-regex", "--download_regex"],
+      "downloadRegex",
+      "record processors have no download regex: every record goes to processRecords",
+    ],
+  ];
+  for (const arg of args) {
+    if (arg === "--") return;
+    const flag = arg.startsWith("--") ? arg.split("=")[0] : arg;
+    for (const [flags, key, text] of refused) {
+      if (flags.includes(flag) && !Object.hasOwn(extra, key)) {
+        throw new UsageError(`${flag}: ${text}.`);
+      }
+    }
+  }
+}
+
+/**
  * Parses a processor's command line.
  *
  * @throws {UsageError} for bad flags or values; {@linkcode CommanderError} with exit code 0
@@ -367,6 +413,7 @@ export async function parseProcessorArguments(
   const program = processorProgram(name, description, extra, kind);
   // Parse errors become a UsageError, reported once by the command runner.
   program.configureOutput({ outputError: () => {} });
+  if (kind === "records") refuseFileFlags(args, extra);
   try {
     program.parse(normalizeAliases(args, OPENMSISTREAM_ALIASES), { from: "user" });
   } catch (error) {
@@ -375,18 +422,39 @@ export async function parseProcessorArguments(
     }
     throw error;
   }
-  return await readProcessorArguments(program.opts(), extra);
+  return await readProcessorArguments(program.opts(), extra, {
+    name,
+    given: (key) => {
+      const source = program.getOptionValueSource(key);
+      return source !== undefined && source !== "default" && source !== "implied";
+    },
+  });
+}
+
+/**
+ * Where a processor's own options may come from besides the command line: the section of the
+ * config file named after it, for the options not given as flags.
+ */
+export interface OwnOptionSources {
+  /** The processor's name, which is its config file section's. */
+  name: string;
+  /** Whether an option (by commander's attribute name) was given on the command line. */
+  given(key: string): boolean;
 }
 
 /**
  * Turns the option values of a parsed {@linkcode processorProgram} into a processor's arguments:
- * checks the download regex, reads the config file and resolves the Kafka configuration.
+ * checks the download regex, reads the config file and resolves the Kafka configuration, and,
+ * given `own`, takes the processor's own options not given as flags from the config file's
+ * section named after it (`[checksum]`; `src/config/processor_section.ts`).
  *
- * @throws {UsageError} for a bad regex; {@linkcode ConfigError} for a bad config.
+ * @throws {UsageError} for a bad regex or a missing required option; {@linkcode ConfigError} for
+ *   a bad config.
  */
 export async function readProcessorArguments(
   o: OptionValues,
   extra: OptionSpecs,
+  own?: OwnOptionSources,
 ): Promise<ProcessorArguments> {
   let downloadRegex: RegExp | undefined;
   if (o.downloadRegex !== undefined) {
@@ -399,10 +467,11 @@ export async function readProcessorArguments(
       );
     }
   }
-  const { config } = await resolveKafkaConfig("consumer", {
+  const { config, section } = await resolveKafkaConfig("consumer", {
     configFile: o.config,
     bootstrapServers: o.bootstrapServers,
     overrides: o.property,
+    section: own?.name,
   });
   // --log-level debug (or trace) also shows librdkafka's own lines, unless `debug` is set.
   setDebugContexts(config, o.logLevel, "consumer");
@@ -414,11 +483,29 @@ export async function readProcessorArguments(
     if (!(error instanceof KafkaConfigError)) throw error;
     throw new ConfigError(error.message, { cause: error });
   }
+  // The processor's own options: flags, then its config file section, then defaults.
+  const fromFile = section === undefined ? new Map() : optionsFromSection(section, extra);
   const options: Record<string, string | number | boolean | undefined> = {};
   for (const [key, spec] of Object.entries(extra)) {
     // commander reads a flag "--no-x" as the negation of "x" (true unless given).
     const negated = spec.type === "boolean" && /^no[A-Z]/.test(key);
-    options[key] = negated ? o[key[2].toLowerCase() + key.slice(3)] === false : o[key];
+    const attribute = negated ? key[2].toLowerCase() + key.slice(3) : key;
+    const file = fromFile.get(key);
+    if (file !== undefined && !(own?.given(attribute) ?? false)) {
+      options[key] = file.value;
+    } else {
+      options[key] = negated ? o[attribute] === false : o[attribute];
+    }
+    if (options[key] === undefined && spec.required && spec.default === undefined) {
+      const flag = `--${kebab(key)}`;
+      throw new UsageError(
+        `Option "${flag}" is required: give it` +
+          (own === undefined
+            ? "."
+            : `, or "${kebab(key).replace(/-/g, "_")}" in the "[${own.name}]" section of the ` +
+              "config file."),
+      );
+    }
   }
   const idle = o.exitWhenIdle;
   return {

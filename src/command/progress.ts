@@ -47,16 +47,40 @@ export interface ProgressOptions {
 
 const logger = getLogger(["ferry", "progress"]);
 
-/** Formats a byte count with a binary unit, for people. */
+/**
+ * Formats a byte count for people, in decimal units (1 kB = 1000 bytes, 1 MB = 10^6 bytes), the
+ * unit of every size and rate Ferry shows: progress lines, summaries, `ferry status` (a rate is
+ * MB/s, 10^6 bytes per second).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatBytes } from "./progress.ts";
+ *
+ * assert.equal(formatBytes(512), "512 B");
+ * assert.equal(formatBytes(73_121), "73.1 kB");
+ * assert.equal(formatBytes(3_700_000), "3.7 MB");
+ * assert.equal(formatBytes(2 ** 31), "2.1 GB");
+ * ```
+ *
+ * @param bytes The count.
+ * @returns The text: `512 B`, `73.1 kB`, `3.7 MB`, `2.1 GB`, `1.0 TB`.
+ */
 export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  const units = ["B", "kB", "MB", "GB", "TB"];
   let value = bytes;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
+  // 999 950 bytes would round to "1000.0 kB": from there the next unit.
+  while (value >= 999.95 && unit < units.length - 1) {
+    value /= 1000;
     unit++;
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** A count of seconds for a log line: a number with one decimal at most (5.7, 12, 0.1). */
+export function roundSeconds(seconds: number): number {
+  return Math.round(seconds * 10) / 10;
 }
 
 /**
@@ -115,8 +139,9 @@ export class Progress {
   }
 
   /**
-   * The status text, such as `3/10 files, 1 failed, 12.0 MiB/40.0 MiB, 85.1 MB/s`, or for a
-   * processor `3 files, 2 in progress, lag 40, 12.0 MiB, 85.1 MB/s`.
+   * The status text, such as `3/10 files, 1 failed, 12.0 MB/40.0 MB, 85.1 MB/s`, or for a
+   * processor `3 files, 2 in progress, lag 40, 12.0 MB, 85.1 MB/s` (decimal units, see
+   * {@linkcode formatBytes}).
    *
    * @example
    * ```ts
@@ -125,7 +150,7 @@ export class Progress {
    *
    * const progress = new Progress({ noun: "files", live: false });
    * Object.assign(progress.state, { done: 3, failed: 1, bytes: 2048, inProgress: 2, lag: 40 });
-   * assert.equal(progress.text(), "3 files, 1 failed, 2 in progress, lag 40, 2.0 KiB, 0.0 MB/s");
+   * assert.equal(progress.text(), "3 files, 1 failed, 2 in progress, lag 40, 2.0 kB, 0.0 MB/s");
    * ```
    */
   text(): string {
@@ -139,8 +164,8 @@ export class Progress {
       this.#lastAt = now;
     }
     const items = s.total === undefined
-      ? `${s.done} ${this.#noun}`
-      : `${s.done}/${s.total} ${this.#noun}`;
+      ? `${s.done} ${this.#nounFor(s.done)}`
+      : `${s.done}/${s.total} ${this.#nounFor(s.total)}`;
     const bytes = s.totalBytes === undefined
       ? formatBytes(s.bytes)
       : `${formatBytes(s.bytes)}/${formatBytes(s.totalBytes)}`;
@@ -176,5 +201,10 @@ export class Progress {
     clearInterval(this.#timer);
     this.#timer = undefined;
     if (this.#live && !this.#quiet) this.#terminal.clearStatus();
+  }
+
+  /** The noun for `count` things: "1 file", "2 files" (a plural noun ending in "s"). */
+  #nounFor(count: number): string {
+    return count === 1 && this.#noun.endsWith("s") ? this.#noun.slice(0, -1) : this.#noun;
   }
 }

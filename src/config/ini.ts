@@ -30,6 +30,11 @@ export interface IniFile {
   sections: Map<string, Map<string, IniEntry>>;
   /** The line each section header is on. */
   sectionLines: Map<string, number>;
+  /**
+   * The keys of the `[DEFAULT]` section and their lines: an entry of another section whose key
+   * is here with the same line came from `[DEFAULT]`, not from that section.
+   */
+  defaultLines: Map<string, number>;
 }
 
 /** Reads environment variables; by default {@linkcode processEnv}. */
@@ -174,6 +179,7 @@ export function parseIni(
   }
 
   const defaults = raw.get("DEFAULT");
+  const defaultLines = new Map([...(defaults ?? [])].map(([key, entry]) => [key, entry.line]));
   raw.delete("DEFAULT");
   sectionLines.delete("DEFAULT");
   const sections = new Map<string, Map<string, IniEntry>>();
@@ -189,7 +195,7 @@ export function parseIni(
     }
     sections.set(name, merged);
   }
-  return { source, sections, sectionLines };
+  return { source, sections, sectionLines, defaultLines };
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   secretValues,
 } from "../kafka/config.ts";
 import { ConfigError } from "./config_error.ts";
-import { type EnvLookup, type IniFile, processEnv, readIniFile } from "./ini.ts";
+import { type EnvLookup, type IniEntry, type IniFile, processEnv, readIniFile } from "./ini.ts";
 
 /** Where the configuration can come from; every field is optional. */
 export interface KafkaConfigSources {
@@ -32,6 +32,26 @@ export interface KafkaConfigSources {
   overrides?: readonly string[];
   /** How environment variables are read (default {@linkcode processEnv}). */
   env?: EnvLookup;
+  /**
+   * The name of one more section the config file may have, besides Kafka's: a processor's own
+   * options (`[checksum]` for the processor named `checksum`). Returned as written, in
+   * {@linkcode ResolvedKafkaConfig.section}; never read as Kafka properties.
+   */
+  section?: string;
+}
+
+/** A section of the config file that is not Kafka's (a processor's own options), as written. */
+export interface ConfigSection {
+  /** The config file. */
+  file: string;
+  /** The section's name as written in the file. */
+  name: string;
+  /** The line of its `[name]` header. */
+  line: number;
+  /** Its keys (lower-case) and their values, `[DEFAULT]`'s included. */
+  entries: Map<string, IniEntry>;
+  /** The keys it has only from the file's `[DEFAULT]` section. */
+  fromDefault: ReadonlySet<string>;
 }
 
 /** The resolved configuration, and where each property came from (for logs and errors). */
@@ -40,7 +60,12 @@ export interface ResolvedKafkaConfig {
   config: KafkaConfig;
   /** For each property, a label of its source, such as `ferry.config:3` or `-X`. */
   origins: Record<string, string>;
+  /** The section named by {@linkcode KafkaConfigSources.section}, when the file has it. */
+  section?: ConfigSection;
 }
+
+/** The two names librdkafka knows the brokers by (one is an alias of the other). */
+const BROKER_PROPERTIES = ["bootstrap.servers", "metadata.broker.list"];
 
 /** The environment variable read for the bootstrap servers. */
 export const BOOTSTRAP_ENV = "FERRY_BOOTSTRAP_SERVERS";
@@ -95,7 +120,8 @@ export function parseOverride(text: string): [string, string] {
  * `[producer]` or `[consumer]`. Sections for the other role are skipped; OpenMSIStream sections
  * Ferry does not use (`[heartbeat]`, `[log]`, `[s3]`) are skipped with a warning; a
  * `[kafkacrypto]` section is refused (Ferry does not encrypt, and silently sending plain data
- * where encryption was configured would be wrong); any other section is an error.
+ * where encryption was configured would be wrong); the section named `section` (a processor's
+ * own options) is left to its reader; any other section is an error.
  *
  * @example
  * ```ts
@@ -114,15 +140,32 @@ export function parseOverride(text: string): [string, string] {
  *
  * @param ini The parsed file.
  * @param role Producer or consumer.
+ * @param section The name of one more section the file may have (a processor's own options);
+ *   its entries are returned in `section` of the result, not read as Kafka properties. The
+ *   names of Kafka's sections (`broker`, `producer`, `consumer`) are never taken for it.
  * @returns The properties and their origins.
  * @throws {ConfigError} for an unknown section or a `[kafkacrypto]` section.
  */
-export function configFromIni(ini: IniFile, role: ClientRole): ResolvedKafkaConfig {
+export function configFromIni(
+  ini: IniFile,
+  role: ClientRole,
+  section?: string,
+): ResolvedKafkaConfig {
   const config: KafkaConfig = {};
   const origins: Record<string, string> = {};
-  for (const name of ini.sections.keys()) {
+  const own = section?.toLowerCase();
+  let found: ConfigSection | undefined;
+  for (const [name, entries] of ini.sections) {
     const line = ini.sectionLines.get(name);
     const lower = name.toLowerCase();
+    if (own !== undefined && lower === own && !USED_SECTIONS.has(lower)) {
+      const fromDefault = new Set(
+        [...entries].filter(([key, entry]) => ini.defaultLines.get(key) === entry.line)
+          .map(([key]) => key),
+      );
+      found = { file: ini.source, name, line: line ?? 0, entries, fromDefault };
+      continue;
+    }
     if (lower === "kafkacrypto") {
       throw new ConfigError(
         `Section "[${name}]" configures OpenMSIStream's KafkaCrypto encryption, which Ferry ` +
@@ -138,9 +181,11 @@ export function configFromIni(ini: IniFile, role: ClientRole): ResolvedKafkaConf
       continue;
     }
     if (!USED_SECTIONS.has(lower)) {
+      const expected = own === undefined || USED_SECTIONS.has(own)
+        ? "[broker], [producer] or [consumer]"
+        : `[broker], [producer], [consumer] or [${section}] (this processor's options)`;
       throw new ConfigError(
-        `Section "[${name}]" is not one Ferry knows; expected [broker], [producer] or ` +
-          "[consumer].",
+        `Section "[${name}]" is not one Ferry knows; expected ${expected}.`,
         { file: ini.source, line },
       );
     }
@@ -161,13 +206,30 @@ export function configFromIni(ini: IniFile, role: ClientRole): ResolvedKafkaConf
       origins[key] = `${ini.source}:${entry.line}`;
     }
   }
-  return { config, origins };
+  return found === undefined ? { config, origins } : { config, origins, section: found };
+}
+
+/**
+ * Sets one property of a configuration being resolved, with its origin. A property naming the
+ * brokers replaces both of their names (`bootstrap.servers` and its alias
+ * `metadata.broker.list`), so that the later source wins whichever name the earlier one used.
+ */
+function setProperty(resolved: ResolvedKafkaConfig, key: string, value: string, origin: string) {
+  if (BROKER_PROPERTIES.includes(key)) {
+    for (const name of BROKER_PROPERTIES) {
+      delete resolved.config[name];
+      delete resolved.origins[name];
+    }
+  }
+  resolved.config[key] = value;
+  resolved.origins[key] = origin;
 }
 
 /**
  * Resolves the configuration for `role`: config file, then `FERRY_BOOTSTRAP_SERVERS`, then
- * `--bootstrap-servers`, then `-X` overrides. The result must name `bootstrap.servers` (or
- * `metadata.broker.list`).
+ * `--bootstrap-servers`, then `-X` overrides, each later one winning. The result must name
+ * `bootstrap.servers` (or `metadata.broker.list`); whichever name a source uses for the
+ * brokers, a later source's brokers replace it.
  *
  * @example
  * ```ts
@@ -175,11 +237,11 @@ export function configFromIni(ini: IniFile, role: ClientRole): ResolvedKafkaConf
  * import { resolveKafkaConfig } from "./resolve.ts";
  *
  * const { config } = await resolveKafkaConfig("producer", {
- *   bootstrapServers: "127.0.0.1:39092",
+ *   bootstrapServers: "127.0.0.1:19092",
  *   overrides: ["linger.ms=5"],
  *   env: () => undefined,
  * });
- * assert.deepEqual(config, { "bootstrap.servers": "127.0.0.1:39092", "linger.ms": "5" });
+ * assert.deepEqual(config, { "bootstrap.servers": "127.0.0.1:19092", "linger.ms": "5" });
  * ```
  *
  * @param role Producer or consumer.
@@ -194,33 +256,38 @@ export async function resolveKafkaConfig(
   const env = sources.env ?? processEnv;
   let resolved: ResolvedKafkaConfig = { config: {}, origins: {} };
   if (sources.configFile !== undefined) {
-    resolved = configFromIni(await readIniFile(sources.configFile, { env }), role);
+    resolved = configFromIni(
+      await readIniFile(sources.configFile, { env }),
+      role,
+      sources.section,
+    );
   }
-  const { config, origins } = resolved;
   const fromEnv = env(BOOTSTRAP_ENV);
   if (fromEnv !== undefined && fromEnv.trim() !== "") {
-    config["bootstrap.servers"] = fromEnv.trim();
-    origins["bootstrap.servers"] = `$${BOOTSTRAP_ENV}`;
+    setProperty(resolved, "bootstrap.servers", fromEnv.trim(), `$${BOOTSTRAP_ENV}`);
   }
   if (sources.bootstrapServers !== undefined) {
     if (sources.bootstrapServers.trim() === "") {
       throw new ConfigError('Option "--bootstrap-servers" is empty.');
     }
-    config["bootstrap.servers"] = sources.bootstrapServers.trim();
-    origins["bootstrap.servers"] = "--bootstrap-servers";
+    setProperty(
+      resolved,
+      "bootstrap.servers",
+      sources.bootstrapServers.trim(),
+      "--bootstrap-servers",
+    );
   }
   for (const override of sources.overrides ?? []) {
     const [key, value] = parseOverride(override);
-    config[key] = value;
-    origins[key] = "-X";
+    setProperty(resolved, key, value, "-X");
   }
-  if (bootstrapServers(config) === undefined) {
+  if (bootstrapServers(resolved.config) === undefined) {
     throw new ConfigError(
       "No Kafka broker given: use --bootstrap-servers, set " + BOOTSTRAP_ENV +
         ", or give a --config file with bootstrap.servers in its [broker] section.",
     );
   }
-  return { config, origins };
+  return resolved;
 }
 
 /**

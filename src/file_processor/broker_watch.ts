@@ -10,6 +10,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { ErrorCode, type KafkaError } from "../kafka/mod.ts";
+import { roundSeconds } from "../command/progress.ts";
 
 const logger = getLogger(["ferry", "file-processor"]);
 
@@ -125,7 +126,7 @@ export class BrokerWatch {
   /** Something came from the broker (messages, a successful request): it is reachable. */
   noteReachable(): void {
     if (this.#downSince === undefined) return;
-    const seconds = ((Date.now() - this.#downSince) / 1000).toFixed(1);
+    const seconds = roundSeconds((Date.now() - this.#downSince) / 1000);
     this.#downSince = undefined;
     clearTimeout(this.#limitTimer);
     logger.info("The Kafka broker {bootstrap} is reachable again after {seconds} s; continuing.", {

@@ -98,11 +98,10 @@ export class OffsetCommits {
       ) await sleep(50);
       await this.commit(event.partitions);
     }
-    logger.info("Partitions {names} of {topic} {kind}.", {
-      names: event.partitions.map((p) => p.partition).join(", "),
-      topic: settings.topic,
-      kind: event.kind,
-    });
+    const names = event.partitions.map((p) => p.partition).join(", ");
+    const fields = { names, topic: settings.topic, kind: event.kind };
+    if (names === "") logger.debug("No partitions of {topic} {kind} (an empty round).", fields);
+    else logger.info("Partitions {names} of {topic} {kind}.", fields);
     this.#run.tracker.forget(event.partitions);
     for (const assembly of assembler.inProgress) {
       assembly.dropPartitions(gone);

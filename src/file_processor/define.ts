@@ -75,7 +75,7 @@ export function exitCodeOf(
  * });
  * const status = await sizes.run({
  *   topic: "raw-data",
- *   kafka: { "bootstrap.servers": "127.0.0.1:39092" },
+ *   kafka: { "bootstrap.servers": "127.0.0.1:19092" },
  *   outputDir: "./out",
  *   exitWhenIdleMs: 2_000,
  * });

@@ -18,6 +18,7 @@
 import { getLogger } from "@logtape/logtape";
 import { errorText } from "../processor/errors.ts";
 import { decodeChunk } from "../chunks/decode.ts";
+import { ChunkFormatError, type ChunkFormatReason } from "../chunks/format_error.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
 import { hashesEqual, hashHex } from "../hash/sha512.ts";
 import { type ChunkSource, DEFAULT_MAX_PARTIAL_FILES } from "../files/reassembly.ts";
@@ -27,26 +28,107 @@ import type { RunningFile, RunState } from "./run_state.ts";
 
 const logger = getLogger(["ferry", "file-processor"]);
 
+/**
+ * Why a message was skipped, for counting its log lines: `not-a-chunk` (no value, or not a
+ * msgpack array: a record of another kind), the {@linkcode ChunkFormatReason} of a malformed
+ * chunk, `conflict` (a chunk that contradicts its file's other chunks), `other`.
+ */
+export type SkipKind =
+  | "not-a-chunk"
+  | Exclude<ChunkFormatReason, "not_array">
+  | "conflict"
+  | "other";
+
+/**
+ * Skipped messages of one kind logged at warning level; the rest of that kind are logged at
+ * debug and counted, and a line says how many (see {@linkcode ChunkIntake.reportQuiet}). Of
+ * messages that are not chunks at all only the first gets a warning, saying what to do.
+ */
+export const WARNINGS_PER_KIND = 5;
+
+/** What the "… and N more" line says a kind of skipped message had. */
+const KIND_TEXT: Readonly<Record<Exclude<SkipKind, "not-a-chunk">, string>> = {
+  array_length: "an array of the wrong length",
+  truncated: "a truncated chunk",
+  type: "a field of the wrong type",
+  length: "a hash of the wrong length",
+  range: "a number out of range",
+  utf8: "text that is not UTF-8",
+  unsafe_path: "an unsafe path",
+  hash_mismatch: "a chunk whose SHA-512 does not match",
+  trailing_bytes: "bytes after the chunk",
+  conflict: "a chunk that contradicts its file's other chunks",
+  other: "a chunk that could not be read",
+};
+
+/** How many messages of one kind were skipped: with a warning, at debug, said so far. */
+interface SkipCount {
+  warned: number;
+  quiet: number;
+  reported: number;
+}
+
 /** Turns consumed messages into files (see the module's description). */
 export class ChunkIntake {
   readonly #run: RunState;
   readonly #outcomes: FileOutcomes;
+  readonly #skips = new Map<SkipKind, SkipCount>();
 
   constructor(run: RunState, outcomes: FileOutcomes) {
     this.#run = run;
     this.#outcomes = outcomes;
   }
 
-  /** Skips a message that is not a usable chunk, with its reason. */
-  #skip(message: ConsumedMessage, reason: string): void {
-    this.#run.status.malformed++;
-    logger.warn("Skipping message at {topic} partition {partition} offset {offset}: {reason}", {
-      topic: message.topic,
-      partition: message.partition,
-      offset: message.offset,
-      reason,
-    });
+  /**
+   * Skips a message that is not a usable chunk: counted; logged with its place and reason, at
+   * warning level for the first {@linkcode WARNINGS_PER_KIND} of its kind (the first only for
+   * messages that are not chunks at all, with what to do), at debug for the rest.
+   */
+  #skip(message: ConsumedMessage, reason: string, kind: SkipKind): void {
+    const status = this.#run.status;
+    status.malformed++;
+    if (kind === "not-a-chunk") {
+      status.notChunks++;
+      reason = `not a file chunk (${reason.replace(/\.$/, "")})`;
+    }
+    let count = this.#skips.get(kind);
+    if (count === undefined) this.#skips.set(kind, count = { warned: 0, quiet: 0, reported: 0 });
+    const where = { topic: message.topic, partition: message.partition, offset: message.offset };
+    const line = "Skipping message at {topic} partition {partition} offset {offset}: {reason}";
+    if (kind === "not-a-chunk" && count.warned === 0) {
+      count.warned++;
+      logger.warn(
+        `${line}. A file processor reads files sent in chunks by ferry upload or ` +
+          "OpenMSIStream; for a topic of other records, write a record processor " +
+          "(defineRecordProcessor), or check --topic. Further messages that are not chunks " +
+          "are counted in the summary (each logged at --log-level debug).",
+        { ...where, reason },
+      );
+    } else if (kind !== "not-a-chunk" && count.warned < WARNINGS_PER_KIND) {
+      count.warned++;
+      logger.warn(line, { ...where, reason });
+    } else {
+      count.quiet++;
+      logger.debug(line, { ...where, reason });
+    }
     this.#run.settle(message);
+  }
+
+  /**
+   * Says how many malformed messages of each kind were skipped at debug level since the last
+   * call: `… and 17 more messages skipped for an unsafe path (each logged at --log-level
+   * debug).` Called with each status report and at the end. Messages that are not chunks at
+   * all are counted in the summary instead.
+   */
+  reportQuiet(): void {
+    for (const [kind, count] of this.#skips) {
+      if (kind === "not-a-chunk" || count.quiet === count.reported) continue;
+      logger.warn(
+        "… and {count} more messages skipped for {what} (each logged at --log-level debug).",
+        { count: count.quiet - count.reported, what: KIND_TEXT[kind], kind },
+      );
+      count.reported = count.quiet;
+    }
   }
 
   /**
@@ -57,13 +139,18 @@ export class ChunkIntake {
     const s = this.#run.settings;
     this.#run.tracker.add(message, message.offset);
     if (message.value === null || message.value.length === 0) {
-      return this.#skip(message, "the message has no value, so it is not a file chunk");
+      return this.#skip(message, "the message has no value", "not-a-chunk");
     }
     let chunk;
     try {
       chunk = decodeChunk(message.value, { verifyChunkHash: s.checkChunks === true });
     } catch (error) {
-      return this.#skip(message, errorText(error));
+      const kind: SkipKind = !(error instanceof ChunkFormatError)
+        ? "other"
+        : error.reason === "not_array"
+        ? "not-a-chunk"
+        : error.reason;
+      return this.#skip(message, errorText(error), kind);
     }
     this.#run.status.bytes += chunk.data.length;
     const path = chunkRelativePath(chunk);
@@ -93,7 +180,7 @@ export class ChunkIntake {
       this.#run.fail(new Error(`Could not write a chunk of "${path}": ${errorText(error)}`));
       return;
     }
-    if (result.kind === "conflict") return this.#skip(message, result.reason);
+    if (result.kind === "conflict") return this.#skip(message, result.reason, "conflict");
     if (result.kind === "duplicate") return this.#run.settle(message);
     if (result.kind === "invalid") {
       const sources = [...result.assembly.sources];

@@ -79,8 +79,9 @@ export interface FileRunSettings {
  *   return `${s.processed} done, ${s.failed + s.invalid} failed, ${s.inProgress} in progress`;
  * }
  * const status: RunStatus = {
- *   processed: 9, failed: 1, invalid: 0, skipped: 0, filtered: 0, malformed: 0, abandoned: 0,
- *   inProgress: 2, running: 1, bytes: 1_000_000, seconds: 3, lag: 0, stopped: false, givenUp: 0,
+ *   processed: 9, failed: 1, invalid: 0, skipped: 0, filtered: 0, malformed: 0, notChunks: 0,
+ *   abandoned: 0, inProgress: 2, running: 1, bytes: 1_000_000, seconds: 3, lag: 0,
+ *   stopped: false, givenUp: 0,
  * };
  * assert.equal(line(status), "9 done, 1 failed, 2 in progress");
  * ```
@@ -88,6 +89,11 @@ export interface FileRunSettings {
 export interface RunStatus extends FileRunCounters {
   /** Chunk messages skipped because their file did not match the download regex. */
   filtered: number;
+  /**
+   * Of the `malformed` messages, those that were not chunks at all (no value, or not a msgpack
+   * array): records of another kind, on a topic meant for a record processor.
+   */
+  notChunks: number;
   /** Files in progress abandoned to keep within `maxPartialFiles` (their chunks skipped). */
   abandoned: number;
   /** Messages not yet read, over the assigned partitions (when known). */

@@ -18,12 +18,15 @@ import { FileHashLane } from "../hash/file_hash_lane.ts";
 import { resolveInside, UnsafePathError } from "../files/path.ts";
 import { type ChunkSource, FileAssembler } from "../files/reassembly.ts";
 import { PARTIAL_DIR } from "../files/layout.ts";
+import { writeRunMarker } from "../files/run_marker.ts";
 import { Admin, Consumer, type KafkaError, type RebalanceEvent } from "../kafka/mod.ts";
 import { FetcherWaker } from "../kafka/fetcher_waker.ts";
+import { configForRole } from "../kafka/config.ts";
 import { FileRegistry } from "../registry/registry.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
 import { type PoolStopReport, WorkerPool } from "../workers/pool.ts";
 import { fileRunMetrics, type PartitionLag, serveMetrics } from "../command/metrics.ts";
+import { formatBytes, roundSeconds } from "../command/progress.ts";
 import { BrokerUnreachableError, BrokerWatch } from "./broker_watch.ts";
 import { ChunkIntake } from "./intake.ts";
 import { OffsetCommits } from "./commits.ts";
@@ -114,6 +117,7 @@ class FileRunner {
     skipped: 0,
     filtered: 0,
     malformed: 0,
+    notChunks: 0,
     abandoned: 0,
     inProgress: 0,
     running: 0,
@@ -153,6 +157,12 @@ class FileRunner {
       );
     }
     this.#registry = await FileRegistry.open(s.outputDir, s.topic, s.group);
+    // `ferry status` tells a running processor from a crashed one by this marker.
+    await using _runMarker = await writeRunMarker(s.outputDir, {
+      name: s.name,
+      topic: s.topic,
+      group: s.group,
+    });
     await Deno.remove(`${s.outputDir}/${PARTIAL_DIR}`, { recursive: true }).catch(
       (error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -263,7 +273,7 @@ class FileRunner {
   }
 
   async #checkTopic(): Promise<void> {
-    await using admin = new Admin(this.#s.kafka, { onError: () => {} });
+    await using admin = new Admin(configForRole(this.#s.kafka, "admin"), { onError: () => {} });
     await admin.partitionCount(this.#s.topic, 15_000);
   }
 
@@ -392,10 +402,10 @@ class FileRunner {
   async #onRebalance(event: RebalanceEvent): Promise<void> {
     if (event.kind !== "assigned") return await this.#commits.takenAway(event);
     this.#everAssigned = true;
-    logger.info("Assigned partitions {names} of {topic}.", {
-      names: event.partitions.map((p) => p.partition).join(", "),
-      topic: this.#s.topic,
-    });
+    const names = event.partitions.map((p) => p.partition).join(", ");
+    if (names === "") {
+      logger.debug("No partitions of {topic} assigned (an empty round).", { topic: this.#s.topic });
+    } else logger.info("Assigned partitions {names} of {topic}.", { names, topic: this.#s.topic });
     if (this.#paused) this.#consumer.pause(event.partitions);
   }
 
@@ -472,12 +482,20 @@ class FileRunner {
     this.#lastStatusAt = Date.now();
     const status = this.#snapshot();
     this.#s.onStatus?.(status);
+    this.#intake.reportQuiet();
     if (final) {
+      // "malformed" here: chunks that could not be used; the metric counts every skipped message.
       logger.info(
         "Summary: {processed} processed, {failed} failed, {invalid} invalid, {skipped} skipped, " +
-          "{filtered} chunks filtered, {malformed} malformed messages, {abandoned} incomplete " +
-          "files abandoned, {mb} MB in {seconds} s.",
-        { ...status, mb: (status.bytes / 1e6).toFixed(1), seconds: status.seconds.toFixed(1) },
+          "{filtered} chunks filtered, {notChunks} messages that were not chunks, " +
+          "{malformedChunks} malformed messages, {abandoned} incomplete files abandoned, " +
+          "{size} in {seconds} s.",
+        {
+          ...status,
+          malformedChunks: status.malformed - status.notChunks,
+          size: formatBytes(status.bytes),
+          seconds: roundSeconds(status.seconds),
+        },
       );
     }
   }

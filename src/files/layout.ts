@@ -12,12 +12,20 @@
  *     partial/                                   files being rebuilt (disk mode)
  *     failed/<sha512 prefix>/<file name>         a failed file's bytes kept (memory mode)
  *     <processor name>.log                       the run's log (rotated)
- * <upload root>/.ferry/upload_to_<topic>.jsonl   the upload log of `ferry upload`
+ *     running/<host>-<pid>.json                  a processor running on it (while it runs)
+ *
+ * <state home>/ferry/uploads/<folder hash>/      `ferry upload`'s state for one folder
+ *   upload_to_<topic>.jsonl                      the upload log (default place)
+ *   folder.txt                                   the folder's absolute path, for people
+ * <upload root>/.ferry/upload_to_<topic>.jsonl   where earlier versions kept it (read once)
  * ```
+ *
+ * The state home is `$XDG_STATE_HOME`, or `~/.local/state` (see `src/upload/upload_log.ts`).
  *
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 
 /** The folder inside an output directory (or upload root) that holds Ferry's own files. */
@@ -99,7 +107,8 @@ export function runLogPath(name: string): string {
 }
 
 /**
- * The default upload log of `ferry upload` for `topic` under the upload root.
+ * Where earlier versions of Ferry kept the upload log of `ferry upload` for `topic`: inside the
+ * uploaded folder (now only read, once, when the per-user state has no log yet).
  *
  * @example
  * ```ts
@@ -124,4 +133,63 @@ export function uploadLogPath(root: string, topic: string): string {
  */
 export function uploadLogName(topic: string): string {
   return `upload_to_${topic}.jsonl`;
+}
+
+/**
+ * Matches an upload log's file name; group: the topic.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { UPLOAD_LOG_NAME } from "./layout.ts";
+ * assert.equal(UPLOAD_LOG_NAME.exec("upload_to_raw-data.jsonl")?.[1], "raw-data");
+ * ```
+ */
+export const UPLOAD_LOG_NAME: RegExp = /^upload_to_(.+)\.jsonl$/;
+
+/** The file in an upload state folder that names the folder it is for. */
+export const UPLOAD_STATE_FOLDER_FILE = "folder.txt";
+
+/**
+ * The folder holding `ferry upload`'s state (its upload logs) for the uploaded folder `root`:
+ * `<stateHome>/ferry/uploads/<hash>`, the hash being the first 32 hex digits of the SHA-256 of
+ * the absolute path of `root`, so the state lives outside the folder it describes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { uploadStateDir } from "./layout.ts";
+ * const dir = uploadStateDir("/home/me/.local/state", "/data/run1");
+ * assert.match(dir, /^\/home\/me\/\.local\/state\/ferry\/uploads\/[0-9a-f]{32}$/);
+ * assert.notEqual(dir, uploadStateDir("/home/me/.local/state", "/data/run2"));
+ * ```
+ *
+ * @param stateHome The per-user state folder (`$XDG_STATE_HOME`, or `~/.local/state`).
+ * @param root The absolute path of the uploaded folder.
+ * @returns The absolute path of its state folder.
+ */
+export function uploadStateDir(stateHome: string, root: string): string {
+  const hash = createHash("sha256").update(root).digest("hex").slice(0, 32);
+  return join(stateHome, "ferry", "uploads", hash);
+}
+
+/**
+ * The folder inside an output directory where each running processor leaves a file naming
+ * itself (see `src/files/run_marker.ts`), relative to the output directory.
+ */
+export const RUNNING_DIR = `${FERRY_DIR}/running`;
+
+/**
+ * The file a running processor leaves in its output directory, relative to it: removed when it
+ * stops; left behind only by a crash (`ferry status` then says the process is gone).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runMarkerPath } from "./layout.ts";
+ * assert.equal(runMarkerPath("lab-pc", 4242), ".ferry/running/lab-pc-4242.json");
+ * ```
+ */
+export function runMarkerPath(hostname: string, pid: number): string {
+  return `${RUNNING_DIR}/${safeName(hostname)}-${pid}.json`;
 }

@@ -80,7 +80,7 @@ const METADATA_SLICE_MS = 500;
  * @example
  * ```ts ignore
  * import { Admin } from "./admin.ts";
- * await using admin = new Admin({ "bootstrap.servers": "127.0.0.1:39092" });
+ * await using admin = new Admin({ "bootstrap.servers": "127.0.0.1:19092" });
  * await admin.createTopics([{ topic: "raw-data", partitions: 4 }], { ifNotExists: true });
  * const metadata = await admin.metadata({ timeoutMs: 5000 });
  * ```

@@ -68,7 +68,7 @@ function isAuthenticationFailure(code: number): boolean {
 
 /**
  * The start of an authentication error message: the address and who tried to log in, such as
- * `Authentication failed with the Kafka broker at "127.0.0.1:39094" (SASL_PLAINTEXT, mechanism
+ * `Authentication failed with the Kafka broker at "127.0.0.1:19094" (SASL_PLAINTEXT, mechanism
  * PLAIN, user "ferry")`. Never the password: the caller redacts the secrets from it.
  */
 function authenticationContext(config: KafkaConfig, bootstrap: string): string {

@@ -18,6 +18,120 @@ export type KafkaConfig = Record<string, string | number | boolean>;
 export type ClientRole = "producer" | "consumer";
 
 /**
+ * Properties only a consumer reads (librdkafka's CONFIGURATION.md marks them "C"), and
+ * prefixes of such families.
+ */
+const CONSUMER_ONLY = new Set([
+  "group.id",
+  "group.instance.id",
+  "group.protocol",
+  "group.protocol.type",
+  "group.remote.assignor",
+  "partition.assignment.strategy",
+  "session.timeout.ms",
+  "heartbeat.interval.ms",
+  "max.poll.interval.ms",
+  "coordinator.query.interval.ms",
+  "auto.offset.reset",
+  "enable.auto.commit",
+  "auto.commit.enable",
+  "auto.commit.interval.ms",
+  "enable.auto.offset.store",
+  "enable.partition.eof",
+  "queued.min.messages",
+  "queued.max.messages.kbytes",
+  "max.partition.fetch.bytes",
+  "check.crcs",
+  "isolation.level",
+  "consume.callback.max.messages",
+  "consume_cb",
+  "rebalance_cb",
+  "offset_commit_cb",
+]);
+const CONSUMER_ONLY_PREFIXES = ["fetch.", "offset.store."];
+
+/** Properties only a producer reads ("P" in librdkafka's CONFIGURATION.md), and prefixes. */
+const PRODUCER_ONLY = new Set([
+  "acks",
+  "request.required.acks",
+  "linger.ms",
+  "queue.buffering.max.ms",
+  "queue.buffering.max.messages",
+  "queue.buffering.max.kbytes",
+  "queue.buffering.backpressure.threshold",
+  "batch.num.messages",
+  "batch.size",
+  "enable.idempotence",
+  "enable.gapless.guarantee",
+  "transactional.id",
+  "transaction.timeout.ms",
+  "message.timeout.ms",
+  "delivery.timeout.ms",
+  "request.timeout.ms",
+  "message.send.max.retries",
+  "retries",
+  "retry.backoff.ms",
+  "partitioner",
+  "partitioner_cb",
+  "sticky.partitioning.linger.ms",
+  "delivery.report.only.error",
+  "dr_cb",
+  "dr_msg_cb",
+  "queuing.strategy",
+  "produce.offset.report",
+  "msg_order_cmp",
+]);
+const PRODUCER_ONLY_PREFIXES = ["compression."];
+
+function consumerOnly(name: string): boolean {
+  return CONSUMER_ONLY.has(name) || CONSUMER_ONLY_PREFIXES.some((p) => name.startsWith(p));
+}
+
+function producerOnly(name: string): boolean {
+  return PRODUCER_ONLY.has(name) || PRODUCER_ONLY_PREFIXES.some((p) => name.startsWith(p));
+}
+
+/**
+ * The part of a configuration a client of one role reads: consumer-only properties (group,
+ * session, offsets, fetching) dropped for a producer or an admin client, producer-only ones
+ * (acks, batching, compression, idempotence, transactions, delivery timeouts) dropped for a
+ * consumer or an admin client; properties for both kept. Ferry's own clients built from a
+ * user's configuration for another role (a record processor's dead-letter producer, the admin
+ * client that checks the topic) take their configuration through this, so that librdkafka does
+ * not warn (`CONFWARN`) about properties it ignores, and an admin client does not start an
+ * idempotent or transactional producer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { configForRole } from "./config.ts";
+ *
+ * const consumer = {
+ *   "bootstrap.servers": "h:9092",
+ *   "session.timeout.ms": "6000",
+ *   "fetch.wait.max.ms": 100,
+ *   "linger.ms": "5",
+ * };
+ * assert.deepEqual(configForRole(consumer, "producer"), {
+ *   "bootstrap.servers": "h:9092",
+ *   "linger.ms": "5",
+ * });
+ * assert.deepEqual(configForRole(consumer, "admin"), { "bootstrap.servers": "h:9092" });
+ * ```
+ *
+ * @param config The configuration; not changed.
+ * @param role The client it is for: `admin` drops the properties of both other roles.
+ * @returns A new configuration with only the properties `role` reads.
+ */
+export function configForRole(config: KafkaConfig, role: ClientRole | "admin"): KafkaConfig {
+  return Object.fromEntries(
+    Object.entries(config).filter(([name]) =>
+      !(role !== "consumer" && consumerOnly(name)) && !(role !== "producer" && producerOnly(name))
+    ),
+  );
+}
+
+/**
  * The brokers a configuration names: `bootstrap.servers`, or its older alias
  * `metadata.broker.list`; `undefined` when it names neither.
  *

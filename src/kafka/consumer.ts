@@ -112,7 +112,7 @@ export const ASSIGN_METADATA_TIMEOUT_MS = 5_000;
  * ```ts ignore
  * import { Consumer } from "./consumer.ts";
  * await using consumer = new Consumer({
- *   "bootstrap.servers": "127.0.0.1:39092",
+ *   "bootstrap.servers": "127.0.0.1:19092",
  *   "group.id": "example",
  *   "auto.offset.reset": "earliest",
  * });

@@ -38,7 +38,8 @@ export function routeLogEvent(
  * emitLogLine(4, "rdkafka#consumer-1", "CONF", 'Unknown value {"a":1}');
  * ```
  *
- * @param syslogLevel librdkafka's (syslog) level: 0-3 error, 4 warning, 5-6 info, 7 debug.
+ * @param syslogLevel librdkafka's (syslog) level: 0-3 error, 4 warning, 5-6 info, 7 debug (but
+ *   see {@linkcode isStartUpNoise}: debug whatever its level).
  * @param client The client's name.
  * @param facility librdkafka's facility (`CGRP`, `FAIL`, …).
  * @param text The line.
@@ -49,7 +50,9 @@ export function emitLogLine(
   facility: string,
   text: string,
 ): void {
-  const level = syslogLevel <= 3
+  const level = isStartUpNoise(facility, text)
+    ? "debug"
+    : syslogLevel <= 3
     ? "error"
     : syslogLevel === 4
     ? "warning"
@@ -65,6 +68,34 @@ export function emitLogLine(
     rawMessage: `{client} {facility}: ${text.replaceAll("{", "{{").replaceAll("}", "}}")}`,
     properties: { client, facility },
   });
+}
+
+/**
+ * Whether a librdkafka line is the normal noise of a broker that is starting, logged at debug
+ * whatever librdkafka's level: a producer's `GETPID` warning `Failed to acquire idempotence PID
+ * from broker ...: Broker: Coordinator load in progress: retrying` (the broker is still loading
+ * its transaction state after a start; librdkafka retries until it has loaded, which takes a
+ * moment, and a producer that never gets its id fails its messages with an error of its own).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isStartUpNoise } from "./log.ts";
+ *
+ * const text = "Failed to acquire idempotence PID from broker 127.0.0.1:19092/1: " +
+ *   "Broker: Coordinator load in progress: retrying";
+ * assert.equal(isStartUpNoise("GETPID", text), true);
+ * const refused = "Failed to acquire idempotence PID from broker 127.0.0.1:19092/1: " +
+ *   "Broker: Cluster authorization failed";
+ * assert.equal(isStartUpNoise("GETPID", refused), false);
+ * ```
+ *
+ * @param facility librdkafka's facility.
+ * @param text The line.
+ * @returns Whether to log it at debug.
+ */
+export function isStartUpNoise(facility: string, text: string): boolean {
+  return facility === "GETPID" && text.includes("Coordinator load in progress");
 }
 
 /**

@@ -90,7 +90,7 @@ function address(buffer: Uint8Array | null): bigint {
  * @example
  * ```ts ignore
  * import { Producer } from "./producer.ts";
- * await using producer = new Producer({ "bootstrap.servers": "127.0.0.1:39092" });
+ * await using producer = new Producer({ "bootstrap.servers": "127.0.0.1:19092" });
  * const report = await producer.produce({ topic: "raw-data", value: new Uint8Array([1, 2]) });
  * console.log(report.partition, report.offset);
  * ```

@@ -10,6 +10,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { Producer } from "../kafka/mod.ts";
+import { configForRole } from "../kafka/config.ts";
 import type { WorkerChannel } from "../workers/channel.ts";
 import type { SerializedError } from "../workers/protocol.ts";
 import { errorText } from "../processor/errors.ts";
@@ -194,7 +195,7 @@ export class BatchFlow {
   async #sendToDeadLetters(records: KafkaRecord[], error: SerializedError): Promise<void> {
     const topic = this.#run.settings.deadLetterTopic!;
     this.#deadLetters ??= new Producer(
-      { ...this.#run.settings.kafka, "enable.idempotence": true },
+      { ...configForRole(this.#run.settings.kafka, "producer"), "enable.idempotence": true },
       { onError: (e) => this.#run.onKafkaError(e) },
     );
     const encoder = new TextEncoder();

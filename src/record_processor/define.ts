@@ -33,7 +33,7 @@ export type RecordRunOptions =
  * });
  * const status = await counter.run({
  *   topic: "events",
- *   kafka: { "bootstrap.servers": "127.0.0.1:39092" },
+ *   kafka: { "bootstrap.servers": "127.0.0.1:19092" },
  *   exitWhenIdleMs: 2_000,
  * });
  * console.log(status);

@@ -31,6 +31,51 @@ import {
 
 const logger = getLogger(["ferry", "record-processor"]);
 
+/**
+ * Where assigned partitions start, for the log: at the group's committed offset, or (with none)
+ * where `auto.offset.reset` says, grouped.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeStarts } from "./partitions.ts";
+ *
+ * const starts = [{ partition: 0, offset: 120 }, { partition: 1, offset: -1001 }, {
+ *   partition: 2,
+ *   offset: -1001,
+ * }];
+ * assert.equal(
+ *   describeStarts(starts, "earliest"),
+ *   "0 at offset 120; 1, 2 from the beginning (no commit)",
+ * );
+ * assert.equal(
+ *   describeStarts(starts.slice(1, 2), "latest"),
+ *   "1 from the end (no commit, auto.offset.reset latest)",
+ * );
+ * ```
+ *
+ * @param partitions Each partition with its committed offset (negative: none).
+ * @param reset The consumer's `auto.offset.reset`.
+ * @returns The text.
+ */
+export function describeStarts(
+  partitions: readonly { partition: number; offset: number }[],
+  reset: string,
+): string {
+  const parts = partitions.filter((p) => p.offset >= 0)
+    .map((p) => `${p.partition} at offset ${p.offset}`);
+  const none = partitions.filter((p) => p.offset < 0).map((p) => p.partition);
+  if (none.length > 0) {
+    const where = ["earliest", "smallest", "beginning"].includes(reset)
+      ? "from the beginning (no commit)"
+      : ["latest", "largest", "end"].includes(reset)
+      ? `from the end (no commit, auto.offset.reset ${reset})`
+      : `where auto.offset.reset ${reset} says (no commit)`;
+    parts.push(`${none.join(", ")} ${where}`);
+  }
+  return parts.join("; ");
+}
+
 /** Opens, closes and checkpoints a run's partitions (see the module). */
 export class PartitionLifecycle {
   readonly #run: RecordRunState;
@@ -93,28 +138,45 @@ export class PartitionLifecycle {
 
   /** The consumer's rebalance events: opens assigned partitions, closes revoked and lost ones. */
   async onRebalance(event: RebalanceEvent): Promise<void> {
-    const names = event.partitions.map((p) => p.partition).join(", ");
-    logger.info("Partitions {names} of {topic} {kind}.", {
-      names,
-      topic: this.#run.settings.topic,
-      kind: event.kind,
-    });
+    const topic = this.#run.settings.topic;
+    const logRebalance = (starts?: string) => {
+      const names = event.partitions.map((p) => p.partition).join(", ");
+      const fields = { names, topic, kind: event.kind, starts };
+      if (names === "") logger.debug("No partitions of {topic} {kind} (an empty round).", fields);
+      else if (starts === undefined) logger.info("Partitions {names} of {topic} {kind}.", fields);
+      else logger.info("Partitions {names} of {topic} {kind}, starting {starts}.", fields);
+    };
     if (event.kind === "assigned") {
-      if (this.#run.fatal) return; // stopping: the close that follows revokes them again
+      // Stopping: the close that follows revokes them again.
+      if (this.#run.fatal) return logRebalance();
       this.#everAssigned = true;
       if (this.#rebalance && --this.#rebalance.assignsLeft <= 0) this.#rebalance.settle();
       let committed: { offset: number }[] = event.partitions.map(() => ({ offset: -1001 }));
+      let read = false;
       try {
         committed = await this.#run.consumer.committed(event.partitions, 10_000);
+        read = true;
         await this.#startUncommitted(event.partitions.filter((_, i) => committed[i].offset < 0));
       } catch (error) {
         logger.warn("Could not read committed offsets: {error}", { error: errorText(error) });
       }
+      logRebalance(
+        read
+          ? describeStarts(
+            event.partitions.map((tp, i) => ({
+              partition: tp.partition,
+              offset: committed[i].offset,
+            })),
+            String(this.#run.settings.kafka["auto.offset.reset"] ?? "earliest"),
+          )
+          : "where the group's committed offsets say (they could not be read here)",
+      );
       // librdkafka fetches meanwhile; a worker that could not start stops the run instead.
       if (!await this.#workersReady()) return;
       event.partitions.forEach((tp, i) => this.#open(tp, committed[i].offset));
       return;
     }
+    logRebalance();
     if (event.protocol === "COOPERATIVE" && event.kind === "revoked" && !this.#rebalance) {
       // Two assignments follow: this round's, then the one of the rejoin it causes.
       let resolve!: () => void;

@@ -17,7 +17,9 @@ import {
   type TopicPartition,
 } from "../kafka/mod.ts";
 import { FetcherWaker } from "../kafka/fetcher_waker.ts";
+import { configForRole } from "../kafka/config.ts";
 import { type PartitionLag, recordRunMetrics, serveMetrics } from "../command/metrics.ts";
+import { formatBytes, roundSeconds } from "../command/progress.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
 import { WorkerChannel } from "../workers/channel.ts";
 import type { FromWorker } from "../workers/protocol.ts";
@@ -130,7 +132,7 @@ class RecordRunner {
     }
     try {
       {
-        await using admin = new Admin(s.kafka, { onError: () => {} });
+        await using admin = new Admin(configForRole(s.kafka, "admin"), { onError: () => {} });
         await admin.partitionCount(s.topic, 15_000);
       }
       this.#consumer = new Consumer({
@@ -361,10 +363,14 @@ class RecordRunner {
     this.#s.onStatus?.(status);
     if (final) {
       logger.info(
-        "Summary: {records} records in {seconds} s, {skippedRecords} skipped, " +
+        "Summary: {records} records in {seconds} s ({size}), {skippedRecords} skipped, " +
           "{failedBatches} failed batches, {stoppedPartitions} stopped partitions, " +
           "{abandonedPartitions} partitions given up at the stop grace.",
-        { ...status, seconds: status.seconds.toFixed(1) },
+        {
+          ...status,
+          seconds: roundSeconds(status.seconds),
+          size: formatBytes(status.bytes),
+        },
       );
     }
   }

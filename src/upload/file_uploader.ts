@@ -225,7 +225,7 @@ async function statFile(full: string, path: string): Promise<Deno.FileInfo> {
  * import { uploadFile } from "./file_uploader.ts";
  * import { Producer } from "../kafka/mod.ts";
  *
- * await using producer = new Producer({ "bootstrap.servers": "127.0.0.1:39092" });
+ * await using producer = new Producer({ "bootstrap.servers": "127.0.0.1:19092" });
  * const outcome = await uploadFile("/data", "run1/scan.tif", {
  *   producer,
  *   topic: "raw-data",

@@ -14,9 +14,10 @@ import { type FileOutcome, type UploadEvents, uploadFile } from "./file_uploader
 import { FileFilter, type FileFilterOptions } from "./filter.ts";
 import { partitionForPath } from "./partition.ts";
 import { type ScannedFile, scanTree } from "./scan.ts";
-import { UploadLog } from "./upload_log.ts";
-import { FERRY_DIR, uploadLogName, uploadLogPath } from "../files/layout.ts";
+import { defaultUploadLogPath, UploadLog, userStateHome } from "./upload_log.ts";
+import { UPLOAD_STATE_FOLDER_FILE, uploadLogName, uploadLogPath } from "../files/layout.ts";
 import { join } from "node:path";
+import { createTopic } from "../kafka/topics.ts";
 
 /** How the partition of a chunk is chosen. */
 export type PartitionerChoice = "path" | "default";
@@ -25,8 +26,13 @@ export type PartitionerChoice = "path" | "default";
 export interface UploadOptions extends FileFilterOptions {
   /** librdkafka producer properties; `bootstrap.servers` at least. */
   kafka: KafkaConfig;
-  /** The topic to upload to (it must exist). */
+  /** The topic to upload to (it must exist, unless `createTopic` is given). */
   topic: string;
+  /**
+   * Create the topic when it does not exist: with this many partitions and this replication
+   * factor (each defaults to the broker's default). Default: a missing topic is an error.
+   */
+  createTopic?: { partitions?: number; replicationFactor?: number } | false;
   /** Chunk size in bytes; default 524288 (OpenMSIStream's default). */
   chunkSize?: number;
   /**
@@ -36,10 +42,14 @@ export interface UploadOptions extends FileFilterOptions {
    */
   partitioner?: PartitionerChoice;
   /**
-   * Folder of the upload log (`upload_to_<topic>.jsonl`), default `<root>/.ferry`; `false` keeps
-   * no log (nothing is skipped on a restart).
+   * Folder of the upload log (`upload_to_<topic>.jsonl`); `false` keeps no log (nothing is
+   * skipped on a restart). Default: outside the uploaded folder, in the per-user state folder,
+   * `<stateHome>/ferry/uploads/<hash of the folder's absolute path>/` (a log an earlier Ferry
+   * left in `<root>/.ferry/` is read into it once).
    */
   uploadLogDir?: string | false;
+  /** The state home of the default upload log; default `$XDG_STATE_HOME` or `~/.local/state`. */
+  stateHome?: string;
   /** Most bytes handed to the producer and not yet acknowledged; default 32 MiB. */
   maxInFlightBytes?: number;
   /** Files uploaded at once; default 4. */
@@ -100,6 +110,17 @@ export function producerDefaults(chunkSize: number, deliveryTimeoutMs: number): 
   };
 }
 
+/** Writes, once, the file naming the folder a state folder is for (for people looking in it). */
+async function nameStateFolder(stateDir: string, root: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(join(stateDir, UPLOAD_STATE_FOLDER_FILE), `${root}\n`, {
+      createNew: true,
+    });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  }
+}
+
 /** Sets up the shared pieces of a run: root, filter, log, producer, partitioner. */
 class Session implements AsyncDisposable {
   readonly root: string;
@@ -107,6 +128,9 @@ class Session implements AsyncDisposable {
   readonly producer: Producer;
   readonly window: ByteWindow;
   readonly chunkSize: number;
+  /** Where the upload log goes (undefined: no log), and whether that is the default place. */
+  readonly logPath: string | undefined;
+  readonly #defaultLog: boolean;
   log: UploadLog | undefined;
   partitionCount: number | undefined;
   readonly summary: UploadSummary;
@@ -118,10 +142,13 @@ class Session implements AsyncDisposable {
     if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize < 1) {
       throw new RangeError(`Chunk size ${options.chunkSize} is not a positive integer.`);
     }
-    const logDir = options.uploadLogDir === false
+    this.#defaultLog = options.uploadLogDir === undefined;
+    this.logPath = options.uploadLogDir === false
       ? undefined
-      : resolve(options.uploadLogDir ?? join(root, FERRY_DIR));
-    const inside = logDir === undefined ? undefined : relative(root, logDir);
+      : options.uploadLogDir === undefined
+      ? defaultUploadLogPath(root, options.topic, options.stateHome ?? userStateHome())
+      : join(resolve(options.uploadLogDir), uploadLogName(options.topic));
+    const inside = this.logPath === undefined ? undefined : relative(root, dirname(this.logPath));
     const excludeDirs = [...(options.excludeDirs ?? [])];
     if (inside !== undefined && inside !== "" && !inside.startsWith("..")) {
       excludeDirs.push(inside.split(sep).join("/"));
@@ -143,15 +170,30 @@ class Session implements AsyncDisposable {
     // written (the upload log folder included).
     {
       await using admin = new Admin(this.options.kafka, { onError: this.options.onKafkaError });
-      const count = await admin.partitionCount(this.options.topic, 30_000);
+      let count: number;
+      if (this.options.createTopic) {
+        const { created, partitions } = await createTopic(admin, {
+          topic: this.options.topic,
+          partitions: this.options.createTopic.partitions,
+          replicationFactor: this.options.createTopic.replicationFactor,
+        }, { ifNotExists: true });
+        if (created) {
+          logger.info("Created topic {topic} with {partitions} partition(s).", {
+            topic: this.options.topic,
+            partitions,
+          });
+        }
+        count = partitions;
+      } else count = await admin.partitionCount(this.options.topic, 30_000);
       if ((this.options.partitioner ?? "path") === "path") this.partitionCount = count;
     }
-    if (this.options.uploadLogDir !== false) {
-      const path = this.options.uploadLogDir === undefined
-        ? uploadLogPath(this.root, this.options.topic)
-        : join(this.options.uploadLogDir, uploadLogName(this.options.topic));
-      this.log = await UploadLog.open(path);
-      logger.debug("Upload log: {path}", { path });
+    if (this.logPath !== undefined) {
+      const path = this.logPath;
+      this.log = await UploadLog.open(path, {
+        legacyPath: this.#defaultLog ? uploadLogPath(this.root, this.options.topic) : undefined,
+      });
+      if (this.#defaultLog) await nameStateFolder(dirname(path), this.root);
+      logger.info("Upload log: {path}", { path });
     }
   }
 
@@ -246,7 +288,7 @@ class Session implements AsyncDisposable {
  * ```ts ignore
  * import { upload } from "./uploader.ts";
  * const summary = await upload("/data/run1", {
- *   kafka: { "bootstrap.servers": "127.0.0.1:39092" },
+ *   kafka: { "bootstrap.servers": "127.0.0.1:19092" },
  *   topic: "raw-data",
  * });
  * if (summary.failed > 0) Deno.exit(1);
@@ -288,7 +330,7 @@ export async function upload(target: string, options: UploadOptions): Promise<Up
  * const stop = new AbortController();
  * Deno.addSignalListener("SIGINT", () => stop.abort());
  * await watchAndUpload("/data", {
- *   kafka: { "bootstrap.servers": "127.0.0.1:39092" },
+ *   kafka: { "bootstrap.servers": "127.0.0.1:19092" },
  *   topic: "raw-data",
  *   uploadExisting: true,
  *   signal: stop.signal,

@@ -1,7 +1,8 @@
 /**
  * The example processor runs with exactly the permissions `ferry permissions` prints, against
  * the real broker; without `--allow-ffi` (or with one scoped to the library) it fails with a
- * message naming the flag.
+ * message naming the flag. A script `ferry new` wrote outside the checkout runs with the printed
+ * line as printed (through bash), from another folder.
  */
 
 import { assert, assertEquals } from "../support/assert.ts";
@@ -11,6 +12,8 @@ import { putFiles, type TestFile } from "../support/chunks.ts";
 import { ferry } from "../support/cli.ts";
 import { withTempDir } from "../support/files.ts";
 import { repoPath, runProcessor } from "../support/processor.ts";
+import { shell } from "../support/shell.ts";
+import { uploadTree } from "../support/upload.ts";
 import { librdkafkaVersion, loadedLibraryPath } from "../../src/kafka/mod.ts";
 
 /** Runs `ferry permissions` and returns the printed line split into words (no quoting needed). */
@@ -74,7 +77,7 @@ Deno.test("examples/checksum.ts runs with exactly the flags `ferry permissions` 
         `--allow-read=${root}/mod.ts,${root}/src,${root}/examples,${out},${config}`,
         `--allow-write=${out}`,
         "--allow-env=FERRY_CONFIG,FERRY_TOPIC,FERRY_BOOTSTRAP_SERVERS,FERRY_LOG_LEVEL,FERRY_RDKAFKA_PATH," +
-        "FERRY_TEST_PERM_BOOTSTRAP",
+        "CLICOLOR_FORCE,FERRY_TEST_PERM_BOOTSTRAP",
       ]);
       assertEquals(words.slice(script + 1), ["--output-dir", out, "--config", config]);
 
@@ -125,4 +128,54 @@ Deno.test("examples/checksum.ts runs with exactly the flags `ferry permissions` 
       assert(/needs --allow-ffi without a path/.test(scoped.stderr), scoped.stderr);
     }, "ferry-perm-");
   });
+});
+
+Deno.test("for a script ferry new wrote outside the checkout, the printed line runs as printed from any folder", async () => {
+  await withTempDir(async (dir) => {
+    const made = await ferry(["new", "tally", "--dir", "jobs"], { cwd: dir });
+    assertEquals(made.code, 0, made.stderr);
+    const printed = await ferry(["permissions", "jobs/tally.ts", "--output-dir", "out"], {
+      cwd: dir,
+    });
+    assertEquals(printed.code, 0, printed.stderr);
+    const line = printed.stdout.trim();
+    // The script's own deno.json maps Ferry's packages: no --config, absolute paths only.
+    assert(line.startsWith("deno run --allow-ffi --allow-read="), line);
+    assert(line.includes(` ${dir}/jobs/tally.ts --output-dir ${dir}/out`), line);
+    assert(!line.includes("--config"), line);
+
+    // Run from another folder, as printed: --help, then against the broker.
+    await Deno.mkdir(`${dir}/elsewhere`);
+    const help = await shell(`${line} --help`, { cwd: `${dir}/elsewhere` });
+    assertEquals(help.code, 0, help.stderr);
+    assert(help.stdout.startsWith("Usage: tally"), help.stdout);
+    await withTopic(1, async (topic) => {
+      await uploadTree(topic, `${dir}/data`, { "a.txt": "alpha\nbeta\n", "b/c.csv": "x,y\n" }, {
+        uploadLogDir: false,
+      });
+      const run = await shell(
+        `${line} --topic ${topic} --bootstrap-servers ${BOOTSTRAP} --exit-when-idle 2`,
+        { cwd: `${dir}/elsewhere`, timeoutMs: 90_000 },
+      );
+      assertEquals(run.code, 0, run.stderr);
+      const rows = (await Deno.readTextFile(`${dir}/out/results.csv`)).trim().split("\n").sort();
+      assertEquals(rows, ['"a.txt",11,"alpha"', '"b/c.csv",4,"x,y"']);
+    });
+
+    // A script outside the checkout without a deno.json of its own: --config names Ferry's.
+    await Deno.mkdir(`${dir}/plain`);
+    await Deno.writeTextFile(
+      `${dir}/plain/p.ts`,
+      (await Deno.readTextFile(`${dir}/jobs/tally.ts`)).replace(
+        '"@ferry/ferry"',
+        JSON.stringify(repoPath("mod.ts")),
+      ),
+    );
+    const plain = await ferry(["permissions", `${dir}/plain/p.ts`, "-o", `${dir}/out2`]);
+    assertEquals(plain.code, 0, plain.stderr);
+    const plainLine = plain.stdout.trim();
+    assert(plainLine.startsWith(`deno run --config ${repoPath("deno.json")} `), plainLine);
+    const plainHelp = await shell(`${plainLine} --help`, { cwd: `${dir}/elsewhere` });
+    assertEquals(plainHelp.code, 0, plainHelp.stderr);
+  }, "ferry-perm-");
 });

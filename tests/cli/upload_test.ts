@@ -1,16 +1,37 @@
 /**
  * `ferry upload` as a user runs it: a subprocess, exit codes, summary, OpenMSIStream flag
- * spellings, a config file with $VAR values, watch mode.
+ * spellings, a config file with $VAR values, watch mode, where the upload log is kept (outside
+ * the uploaded folder; an earlier `.ferry/` log read once).
  */
+import { join } from "node:path";
 import { assert, assertEquals } from "../support/assert.ts";
 import { BOOTSTRAP, withTopic } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
-import { ferry, startFerry } from "../support/cli.ts";
-import { withTempDir, writeTree } from "../support/files.ts";
+import {
+  type CliOptions,
+  type CliRun,
+  ferry as runFerry,
+  startFerry as start,
+} from "../support/cli.ts";
+import { listTree, withTempDir, writeTree } from "../support/files.ts";
 import { readTopic, rebuild } from "../support/upload.ts";
 import { sleep } from "../support/wait.ts";
+import { uploadStateDir } from "../../src/files/layout.ts";
 
 const decoder = new TextDecoder();
+
+/** The per-user state folder of these tests (never the real ~/.local/state). */
+const STATE_HOME = await Deno.makeTempDir({ prefix: "ferry-upload-state-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(STATE_HOME, { recursive: true }));
+
+const withState = (options: CliOptions = {}): CliOptions => ({
+  ...options,
+  env: { XDG_STATE_HOME: STATE_HOME, ...options.env },
+});
+const ferry = (args: string[], options?: CliOptions): Promise<CliRun> =>
+  runFerry(args, withState(options));
+const startFerry = (args: string[], options?: CliOptions): Deno.ChildProcess =>
+  start(args, withState(options));
 
 Deno.test("usage errors exit 2 with a message: unknown flag, no topic, bad size, missing path", async () => {
   await withTempDir(async (dir) => {
@@ -205,5 +226,89 @@ Deno.test("--logger_file_path <folder> logs to <folder>/upload.log; an unwritabl
       `ferry: Cannot write the log file "${dir}/a.dat/upload.log": a part of the path is not a ` +
         "folder. Give --log-file a file or folder you can write to.\n",
     );
+  });
+});
+
+Deno.test("the upload log goes to the per-user state folder, never into the uploaded folder", async () => {
+  await withTempDir(async (dir) => {
+    const data = join(dir, "instrument");
+    await writeTree(data, { "scan1.tif": testBytes(40_000, 1), "run/scan2.tif": "two" });
+    const state = join(dir, "state");
+    const env = { XDG_STATE_HOME: state };
+    await withTopic(1, async (topic) => {
+      const first = await ferry(["upload", data, "-t", topic, "-b", BOOTSTRAP], { env });
+      assertEquals(first.code, 0, first.stderr);
+      assertEquals((await listTree(data)).sort(), ["run", "run/scan2.tif", "scan1.tif"]);
+      const folder = uploadStateDir(state, data);
+      assert(/\/ferry\/uploads\/[0-9a-f]{32}$/.test(folder), folder);
+      assertEquals((await listTree(folder)).sort(), ["folder.txt", `upload_to_${topic}.jsonl`]);
+      assertEquals(await Deno.readTextFile(join(folder, "folder.txt")), `${data}\n`);
+      assert(first.stderr.includes(`Upload log: ${folder}/upload_to_${topic}.jsonl`), first.stderr);
+
+      // From another current folder, with a relative path: the same state, nothing re-sent.
+      const again = await ferry(["upload", "instrument", "-t", topic, "-b", BOOTSTRAP], {
+        env,
+        cwd: dir,
+      });
+      assertEquals(again.code, 0, again.stderr);
+      assert(again.stdout.includes("skipped 2 (2 already uploaded, 0 empty)"), again.stdout);
+
+      // HOME decides when XDG_STATE_HOME is not set.
+      const home = join(dir, "home");
+      const byHome = await ferry(["upload", data, "-t", topic, "-b", BOOTSTRAP], {
+        env: { XDG_STATE_HOME: "", HOME: home },
+      });
+      assertEquals(byHome.code, 0, byHome.stderr);
+      assert(
+        (await listTree(uploadStateDir(join(home, ".local", "state"), data))).includes(
+          `upload_to_${topic}.jsonl`,
+        ),
+      );
+
+      // --upload-log-dir chooses the folder.
+      const chosen = join(dir, "my-logs");
+      const own = await ferry(
+        ["upload", data, "-t", topic, "-b", BOOTSTRAP, "--upload-log-dir", chosen],
+        { env },
+      );
+      assertEquals(own.code, 0, own.stderr);
+      assertEquals(await listTree(chosen), [`upload_to_${topic}.jsonl`]);
+      assertEquals(rebuild(await readTopic(topic, 6)).size, 2);
+    });
+  });
+});
+
+Deno.test("an upload log an earlier Ferry kept in <folder>/.ferry is read once, said once, and nothing is sent again", async () => {
+  await withTempDir(async (dir) => {
+    const data = join(dir, "data");
+    await writeTree(data, { "a.dat": testBytes(30_000, 7), "b.dat": "bee" });
+    await withTopic(1, async (topic) => {
+      // What an earlier version left: its log inside the folder.
+      const old = await ferry(
+        ["upload", data, "-t", topic, "-b", BOOTSTRAP, "--upload-log-dir", join(data, ".ferry")],
+      );
+      assertEquals(old.code, 0, old.stderr);
+      const legacy = join(data, ".ferry", `upload_to_${topic}.jsonl`);
+      const legacyText = await Deno.readTextFile(legacy);
+      await writeTree(data, { "c.dat": "sea" });
+
+      const env = { XDG_STATE_HOME: join(dir, "state") };
+      const first = await ferry(["upload", data, "-t", topic, "-b", BOOTSTRAP], { env });
+      assertEquals(first.code, 0, first.stderr);
+      assert(first.stdout.includes("Uploaded 1 file(s)"), first.stdout);
+      assert(first.stdout.includes("skipped 2 (2 already uploaded, 0 empty)"), first.stdout);
+      const said = first.stderr.split("\n").filter((l) => l.includes("Read the upload log"));
+      assertEquals(said.length, 1, first.stderr);
+      assert(said[0].includes(legacy) && said[0].includes("2 uploaded file(s)"), said[0]);
+      assertEquals(await Deno.readTextFile(legacy), legacyText, "the old log is left as it was");
+
+      const second = await ferry(["upload", data, "-t", topic, "-b", BOOTSTRAP], { env });
+      assertEquals(second.code, 0, second.stderr);
+      assert(second.stdout.includes("skipped 3 (3 already uploaded, 0 empty)"), second.stdout);
+      assert(!second.stderr.includes("Read the upload log"), "said only once");
+      const messages = await readTopic(topic, 3);
+      assertEquals(messages.length, 3, "one chunk each of a, b and c: nothing sent twice");
+      assertEquals(rebuild(messages).size, 3);
+    });
   });
 });

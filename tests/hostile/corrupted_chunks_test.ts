@@ -158,7 +158,7 @@ for (const mode of ["memory", "disk"] as const) {
           const record = registry.failed.find((f) => f.path === path)!;
           assert(reason.test(record.error), `${path}: ${record.error}`);
           // The same reason in the log line, with where the file came from.
-          const line = run.stderr.split("\n").find((l) => l.includes(`Invalid file "${path}" (`));
+          const line = run.stderr.split("\n").find((l) => l.includes(`Invalid file ${path} (`));
           assert(line !== undefined && reason.test(line), run.stderr);
         }
         const skipped = [...run.stderr.matchAll(

@@ -50,7 +50,7 @@ Deno.test("--log-level debug shows librdkafka's lines; info does not", async () 
       assert(rdkafkaDebugLines(runs.debug.log).length > 0, "no librdkafka lines in the log file");
       for (const run of Object.values(runs)) {
         assert(
-          /\[INF\] ferry\.file-processor: Processed "a\.dat" \(3000 bytes\) in \d+ ms\./.test(
+          /\[INF\] ferry\.file-processor: Processed a\.dat \(3000 bytes\) in \d+ ms\./.test(
             run.log,
           ),
         );
@@ -86,7 +86,7 @@ Deno.test("a processor's logger prints braces as written, from a worker; --logge
         );
         assert(
           text.includes(
-            `[WRN] ferry.processor.braces: Partition 3 had "a.dat" and {missing} {{x}}\n`,
+            `[WRN] ferry.processor.braces: Partition 3 had a.dat and {missing} {{x}}\n`,
           ),
           text,
         );

@@ -9,11 +9,11 @@ import { sleep } from "./wait.ts";
 import { Admin, Consumer, type KafkaConfig } from "../../src/kafka/mod.ts";
 
 /** The plaintext bootstrap address of the project's test broker. */
-export const BOOTSTRAP: string = Deno.env.get("FERRY_TEST_BOOTSTRAP") ?? "127.0.0.1:39092";
+export const BOOTSTRAP: string = Deno.env.get("FERRY_TEST_BOOTSTRAP") ?? "127.0.0.1:19092";
 
 /** The SASL/PLAIN bootstrap address of the project's test broker. */
 export const SASL_BOOTSTRAP: string = Deno.env.get("FERRY_TEST_SASL_BOOTSTRAP") ??
-  "127.0.0.1:39094";
+  "127.0.0.1:19094";
 
 /** The SASL/PLAIN user of the test broker. */
 export const SASL_USERNAME: string = Deno.env.get("FERRY_TEST_SASL_USERNAME") ?? "ferry";

@@ -5,13 +5,8 @@
  * @module
  */
 
-import {
-  configure,
-  getTextFormatter,
-  type LogLevel,
-  type LogRecord,
-  reset,
-} from "@logtape/logtape";
+import { configure, type LogLevel, type LogRecord, reset } from "@logtape/logtape";
+import { textFormatter } from "../../src/command/logging.ts";
 
 /**
  * Runs `fn` with every record under `["ferry"]` from `lowestLevel` up (and LogTape's own
@@ -38,9 +33,12 @@ export async function captureLogs(
   return records;
 }
 
-const format = getTextFormatter({ timestamp: "none", category: "." });
+const format = textFormatter("none");
 
-/** The records as the text formatter prints them (`[INF] ferry.x: message`), one line each. */
+/**
+ * The records as Ferry's text formatter prints them (`[INF] ferry.x: message`, see
+ * `textFormatter`), one line each.
+ */
 export function formatLines(records: readonly LogRecord[]): string[] {
   return records.map((record) => format(record).trimEnd());
 }

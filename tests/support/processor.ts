@@ -218,7 +218,9 @@ export function killIfRunning(child: Deno.ChildProcess, signal: Deno.Signal = "S
 /**
  * Runs the recording processor over a hostile topic until idle, in `mode` (with
  * `--check-chunks` when `checkChunks`), into a fresh output folder and group named after
- * `prefix`; checks that it exited 1 (some file was not processed) without crashing.
+ * `prefix`; checks that it exited 1 (some file was not processed) without crashing. It logs
+ * at debug level, where every skipped message has its own line (at the default level only the
+ * first few of each kind do).
  */
 export async function runOverHostileTopic(
   topic: string,
@@ -234,6 +236,8 @@ export async function runOverHostileTopic(
     mode,
     "--exit-when-idle",
     "2",
+    "--log-level",
+    "debug",
     ...(checkChunks ? ["--check-chunks"] : []),
   ]);
   // Some file is invalid: the exit status says so; nothing crashed.

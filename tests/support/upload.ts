@@ -132,7 +132,7 @@ export async function assertRebuiltTree(
 export interface UploadTreeOptions {
   /** Bytes per chunk; default 16 KiB. */
   chunkSize?: number;
-  /** `false`: keep no upload log (default: in `<root>/.ferry`). */
+  /** `false`: keep no upload log (default: in the per-user state folder). */
   uploadLogDir?: false;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The broker going away mid-upload, on a SECOND broker of its own (port 39192 by default,
+ * The broker going away mid-upload, on a SECOND broker of its own (port 20192 by default,
  * `FERRY_TEST_OUTAGE_PORT`), never the shared one: the upload waits, retries and finishes when
  * the broker comes back; or, when it stays away past the delivery timeout, the file fails
  * clearly and is not recorded as uploaded.
@@ -13,7 +13,7 @@ import { sleep } from "../support/wait.ts";
 import { upload } from "../../src/upload/uploader.ts";
 import { UploadLog } from "../../src/upload/upload_log.ts";
 
-const PORT = Number(Deno.env.get("FERRY_TEST_OUTAGE_PORT") ?? "39192");
+const PORT = Number(Deno.env.get("FERRY_TEST_OUTAGE_PORT") ?? "20192");
 const CHUNK = 64 * 1024;
 
 Deno.test("the broker going away mid-upload", async (t) => {

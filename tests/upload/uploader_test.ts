@@ -10,7 +10,7 @@ import { readTopic, rebuild, rebuildAll } from "../support/upload.ts";
 import { decodeChunk } from "../../src/chunks/decode.ts";
 import { partitionForPath } from "../../src/upload/partition.ts";
 import { upload, type UploadOptions } from "../../src/upload/uploader.ts";
-import { UploadLog } from "../../src/upload/upload_log.ts";
+import { defaultUploadLogPath, UploadLog } from "../../src/upload/upload_log.ts";
 import type { FileOutcome } from "../../src/upload/file_uploader.ts";
 
 const CHUNK = 64 * 1024;
@@ -94,7 +94,7 @@ Deno.test("an empty file sends nothing, is reported as skipped-empty and logged"
       assertEquals(summary.skipped, 1);
       const messages = await readTopic(topic, 2, { timeoutMs: 3000 });
       assertEquals(messages.length, 1, "only x.dat's chunk");
-      await using log = await UploadLog.open(`${root}/.ferry/upload_to_${topic}.jsonl`);
+      await using log = await UploadLog.open(defaultUploadLogPath(root, topic));
       assertEquals(log.uploaded("empty.dat")?.empty, true);
     }));
 });

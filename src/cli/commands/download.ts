@@ -24,6 +24,8 @@ import { UsageError } from "../../command/exit_codes.ts";
 import { configureLogging } from "../../command/logging.ts";
 import { formatBytes, Progress } from "../../command/progress.ts";
 import type { CliContext, FlagAliases } from "../context.ts";
+import { ferryInvocation } from "../invocation.ts";
+import { shellQuote } from "../permissions.ts";
 
 /** OpenMSIStream's flag names `ferry download` accepts (those of every processor). */
 export const DOWNLOAD_ALIASES: FlagAliases = {
@@ -138,13 +140,14 @@ async function runDownload(
  * const lines = downloadSummary({
  *   processed: 2, failed: 0, invalid: 1, skipped: 3, filtered: 0, malformed: 0, inProgress: 0,
  *   bytes: 2_000_000, seconds: 1,
- * }, "out");
+ * }, "out", "deno run -A /opt/ferry/cli.ts");
  * assert.match(lines[0], /^Rebuilt 2 file\(s\) into "out"/);
- * assert.match(lines[1], /ferry status/);
+ * assert.match(lines[1], /`deno run -A \/opt\/ferry\/cli\.ts status out` lists them/);
  * ```
  *
  * @param status The run's final counts.
  * @param outputDir The output directory, as given.
+ * @param ferry How the user runs `ferry` (for the command it prints); default this process's.
  * @returns The lines.
  */
 export function downloadSummary(
@@ -161,6 +164,7 @@ export function downloadSummary(
     | "seconds"
   >,
   outputDir: string,
+  ferry: string = ferryInvocation(),
 ): string[] {
   const rate = status.bytes / 1e6 / Math.max(0.001, status.seconds);
   const lines = [
@@ -172,7 +176,7 @@ export function downloadSummary(
   if (status.invalid + status.failed > 0) {
     lines.push(
       `${status.invalid + status.failed} file(s) could not be rebuilt: ` +
-        `\`ferry status ${outputDir}\` lists them with the reasons.`,
+        `\`${ferry} status ${shellQuote(outputDir)}\` lists them with the reasons.`,
     );
   }
   if (status.inProgress > 0) {

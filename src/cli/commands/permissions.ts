@@ -41,7 +41,9 @@ export function createPermissionsCommand(context: CliContext): Command {
         "for code that reads C structures), --allow-read of Ferry's modules, the script's " +
         "folder, the output directory and the config file, --allow-write of the output " +
         "directory, --allow-env of the variables Ferry and the config file read. No --allow-net: " +
-        "librdkafka's sockets are native.",
+        "librdkafka's sockets are native. Every path is absolute, and Ferry's deno.json is " +
+        "passed with --config when the script has no deno.json of its own mapping Ferry's npm " +
+        "packages (ferry new writes one), so the line runs as printed from any folder.",
     )
     .argument("<script>", "the processor script")
     .requiredOption("-o, --output-dir <dir>", "the output directory the run will use")

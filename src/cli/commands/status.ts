@@ -1,8 +1,18 @@
 /**
- * `ferry status <output-dir>`: what the registry logs in `<output-dir>/.ferry` say: how many
- * files were processed, which failed (with the error and the number of attempts), which are in
- * progress. A table for people by default; `--json` prints {@linkcode OutputStatus} (schema
- * version 1) for scripts:
+ * `ferry status <dir>`: what Ferry's logs say about a folder.
+ *
+ * - For an output directory (a processor's, or `ferry download`'s): the registry logs in
+ *   `<dir>/.ferry`: how many files were processed, which failed (with the error, the number of
+ *   attempts and where the file's data is kept), which are in progress.
+ * - Whether a process seems to be working on it: the run markers processors keep in
+ *   `.ferry/running/` (checked against the running processes), else how long ago the logs were
+ *   last written.
+ * - For a folder given to `ferry upload`: its upload logs (kept in the per-user state folder,
+ *   or in `<dir>/.ferry/` by earlier versions): how many files were uploaded to each topic, and
+ *   which uploads are unfinished.
+ *
+ * A table for people by default; `--json` prints {@linkcode FolderStatus} (schema version 1)
+ * for scripts:
  *
  * ```
  * {
@@ -16,7 +26,12 @@
  *     "processed": [{ "time", "path", "sha512", "size", "partitions", "ms", "attempt" }],
  *     "failed": [{ "time", "path", "sha512", "size", "partitions", "error", "attempt", "kept" }],
  *     "inProgress": [{ "time", "path", "sha512" }]
- *   }]
+ *   }],
+ *   "activity": { "lastWrite": "2026-...Z" | null, "running": "yes" | "no" | "likely" |
+ *     "unlikely" | "unknown", "processes": [{ "pid", "hostname", "startedAt", "exec", "name",
+ *     "topic", "group", "file", "alive" }] },
+ *   "uploads": [{ "topic", "log", "legacy", "uploaded", "empty", "partial": [{ "path",
+ *     "chunks", "acked" }], "lastWrite" }]
  * }
  * ```
  *
@@ -29,6 +44,7 @@
  */
 
 import { Command } from "commander";
+import { join, resolve } from "node:path";
 import { UsageError } from "../../command/exit_codes.ts";
 import { formatBytes } from "../../command/progress.ts";
 import {
@@ -36,14 +52,64 @@ import {
   type ProcessorLogStatus,
   readOutputStatus,
 } from "../../registry/output_status.ts";
+import { FERRY_DIR, RUNNING_DIR, UPLOAD_LOG_NAME, uploadStateDir } from "../../files/layout.ts";
+import { type FoundRunMarker, readRunMarkers } from "../../files/run_marker.ts";
+import { readUploadLog, userStateHome } from "../../upload/upload_log.ts";
 import type { CliContext } from "../context.ts";
 
 /** How many processed files the table lists without `--all`. */
 const PROCESSED_SHOWN = 20;
 
+/** Logs written this recently suggest that a process is working on the folder. */
+export const ACTIVE_SECONDS = 60;
+
 interface StatusFlags {
   json?: boolean;
   all?: boolean;
+}
+
+/** Whether a process seems to be working on the folder, and why Ferry thinks so. */
+export interface FolderActivity {
+  /** When a log in `.ferry/` was last written (ISO 8601), or null when there is none. */
+  lastWrite: string | null;
+  /**
+   * `yes`: a run marker's process runs on this host. `no`: no marker, or only markers of
+   * processes that are gone, and nothing written for a while. `likely`: no live marker, but a
+   * log was written in the last 60 s. `unlikely`: nothing written for longer (an idle processor
+   * writes nothing, so this is not certain). `unknown`: a marker from another host.
+   */
+  running: "yes" | "no" | "likely" | "unlikely" | "unknown";
+  /** The run markers in `.ferry/running/`, each with whether its process still runs. */
+  processes: FoundRunMarker[];
+}
+
+/** What one upload log says. */
+export interface UploadLogStatus {
+  /** The topic the files were uploaded to. */
+  topic: string;
+  /** The log file, absolute. */
+  log: string;
+  /**
+   * True for a log an earlier Ferry kept inside the folder (`<dir>/.ferry/`); the next upload
+   * reads it into the per-user state folder.
+   */
+  legacy: boolean;
+  /** Files uploaded (every chunk acknowledged), empty files included. */
+  uploaded: number;
+  /** Empty files, skipped (nothing is sent for them). */
+  empty: number;
+  /** Uploads begun and not finished: how many chunks of how many were acknowledged. */
+  partial: { path: string; chunks: number; acked: number }[];
+  /** When the log was last written (ISO 8601). */
+  lastWrite: string | null;
+}
+
+/** What `ferry status <dir> --json` prints (schema version 1). */
+export interface FolderStatus extends OutputStatus {
+  /** Whether a process seems to be working on the folder. */
+  activity: FolderActivity;
+  /** The upload logs of the folder, when it was given to `ferry upload`. */
+  uploads: UploadLogStatus[];
 }
 
 /**
@@ -63,19 +129,34 @@ interface StatusFlags {
  */
 export function createStatusCommand(context: CliContext): Command {
   return new Command("status")
-    .summary("show what a processor's (or ferry download's) output directory logs say")
+    .summary("show what Ferry's logs say about an output directory or an uploaded folder")
     .description(
-      "Show what the registry logs in <output-dir>/.ferry say, for each topic and consumer " +
-        "group that wrote there: files processed, files failed (with the error and the number " +
-        "of attempts; they are retried on the next start until the attempt limit), files in " +
-        "progress. Reads the logs only, so it is safe while the processor runs.",
+      "Show what Ferry's logs say about a folder. For the output directory of a processor or " +
+        "of ferry download (the registry logs in <dir>/.ferry), for each topic and consumer " +
+        "group that wrote there: files processed, files failed (with the error, the number " +
+        "of attempts, and where the file's data is kept; they are retried on the next start " +
+        "until the attempt limit), files in progress; and whether a process seems to be " +
+        "working on it. For a folder given to ferry upload: how many files its upload logs " +
+        "record as uploaded, per topic, and the unfinished uploads. Reads the logs only, so it " +
+        "is safe while a processor or an upload runs.",
     )
-    .argument("<output-dir>", "the --output-dir of a processor or of ferry download")
+    .argument(
+      "<dir>",
+      "the --output-dir of a processor or of ferry download, or an uploaded folder",
+    )
     .option("--json", "print the status as JSON (schema version 1, see below)")
     .option("-a, --all", `list every processed file (default: the latest ${PROCESSED_SHOWN})`)
     .addHelpText(
       "after",
       `
+Is a process running? Processors record themselves in <dir>/${RUNNING_DIR}/ while they run,
+which status checks against the processes of this host; without such a record, logs written
+in the last ${ACTIVE_SECONDS} s suggest one is (an idle processor writes nothing).
+
+Upload logs are read from the per-user state folder
+($XDG_STATE_HOME/ferry/uploads/<hash of the folder's absolute path>/upload_to_<topic>.jsonl,
+$XDG_STATE_HOME being ~/.local/state unless set) and from <dir>/.ferry/ (earlier versions).
+
 JSON (--json), schema version 1 (fields may be added; none removed without a new version):
   { "version": 1, "outputDir": <absolute path>,
     "totals": { "processed": n, "failed": n, "inProgress": n },
@@ -83,7 +164,12 @@ JSON (--json), schema version 1 (fields may be added; none removed without a new
       "counts": { "processed", "failed", "inProgress" },
       "processed": [ { "time", "path", "sha512", "size", "partitions", "ms", "attempt" } ],
       "failed": [ { "time", "path", "sha512", "size", "partitions", "error", "attempt", "kept" } ],
-      "inProgress": [ { "time", "path", "sha512" } ] } ] }
+      "inProgress": [ { "time", "path", "sha512" } ] } ],
+    "activity": { "lastWrite", "running": "yes"|"no"|"likely"|"unlikely"|"unknown",
+      "processes": [ { "pid", "hostname", "startedAt", "exec", "name", "topic", "group", "file",
+      "alive" } ] },
+    "uploads": [ { "topic", "log", "legacy", "uploaded", "empty",
+      "partial": [ { "path", "chunks", "acked" } ], "lastWrite" } ] }
   Times ISO 8601; sizes in bytes; "kept": where a failed file's data is, relative to the
   output directory ("" if nowhere).
 
@@ -92,10 +178,11 @@ no Ferry logs.
 
 Examples:
   ferry status ./downloads
-  ferry status checksum-output --json | jq '.totals'`,
+  ferry status checksum-output --json | jq '.totals'
+  ferry status /data/run1        # a folder given to ferry upload`,
     )
-    .action(async (outputDir: string, flags: StatusFlags) => {
-      const status = await readStatus(outputDir);
+    .action(async (dir: string, flags: StatusFlags) => {
+      const status = await readStatus(dir);
       const lines = flags.json
         ? [JSON.stringify(status, null, 2)]
         : statusTable(status, { all: flags.all ?? false });
@@ -103,23 +190,148 @@ Examples:
     });
 }
 
-async function readStatus(outputDir: string): Promise<OutputStatus> {
-  let status: OutputStatus | undefined;
+async function mtime(path: string): Promise<Date | null> {
   try {
-    status = await readOutputStatus(outputDir);
+    return (await Deno.stat(path)).mtime;
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new UsageError(`Output directory ${JSON.stringify(outputDir)} does not exist.`);
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+/** The newest modification time of the files directly in `dir` (its logs). */
+async function newestWrite(dir: string): Promise<Date | null> {
+  let newest: Date | null = null;
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isFile) continue;
+      const time = await mtime(join(dir, entry.name));
+      if (time !== null && (newest === null || time > newest)) newest = time;
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return null;
     }
     throw error;
   }
-  if (status === undefined) {
+  return newest;
+}
+
+/**
+ * Works out whether a process seems to be working on the folder, from its run markers and from
+ * when its logs were last written.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { judgeActivity } from "./status.ts";
+ *
+ * const now = Date.parse("2026-01-01T00:10:00Z");
+ * assert.equal(judgeActivity([], new Date(now - 5_000), now).running, "likely");
+ * assert.equal(judgeActivity([], new Date(now - 600_000), now).running, "unlikely");
+ * assert.equal(judgeActivity([], null, now).running, "no");
+ * ```
+ *
+ * @param processes The run markers found.
+ * @param lastWrite When a log was last written.
+ * @param now The time now, in milliseconds.
+ * @returns The verdict.
+ */
+export function judgeActivity(
+  processes: FoundRunMarker[],
+  lastWrite: Date | null,
+  now: number = Date.now(),
+): FolderActivity {
+  const fresh = lastWrite !== null && now - lastWrite.getTime() <= ACTIVE_SECONDS * 1000;
+  const running: FolderActivity["running"] = processes.some((p) => p.alive === true)
+    ? "yes"
+    : processes.some((p) => p.alive === null)
+    ? "unknown"
+    : fresh
+    ? "likely"
+    : lastWrite === null || processes.length > 0
+    ? "no"
+    : "unlikely";
+  return { lastWrite: lastWrite?.toISOString() ?? null, running, processes };
+}
+
+/** The upload logs of `dir`: in the per-user state folder, and an earlier version's in .ferry/. */
+async function readUploads(dir: string): Promise<UploadLogStatus[]> {
+  const places: { folder: string; legacy: boolean }[] = [];
+  try {
+    places.push({ folder: uploadStateDir(userStateHome(), resolve(dir)), legacy: false });
+  } catch {
+    // No state home (no HOME): only the folder's own logs.
+  }
+  places.push({ folder: join(resolve(dir), FERRY_DIR), legacy: true });
+  const uploads: UploadLogStatus[] = [];
+  for (const { folder, legacy } of places) {
+    const names: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(folder)) {
+        if (entry.isFile && UPLOAD_LOG_NAME.test(entry.name)) names.push(entry.name);
+      }
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+        continue;
+      }
+      throw error;
+    }
+    for (const name of names.sort()) {
+      const log = join(folder, name);
+      const contents = await readUploadLog(log);
+      if (contents === undefined) continue;
+      const records = [...contents.uploaded.values()];
+      uploads.push({
+        topic: UPLOAD_LOG_NAME.exec(name)![1],
+        log,
+        legacy,
+        uploaded: records.length,
+        empty: records.filter((r) => r.empty).length,
+        partial: [...contents.partial.values()].map((p) => ({
+          path: p.path,
+          chunks: p.chunks,
+          acked: p.acked.size,
+        })),
+        lastWrite: (await mtime(log))?.toISOString() ?? null,
+      });
+    }
+  }
+  return uploads;
+}
+
+async function readStatus(dir: string): Promise<FolderStatus> {
+  let status: OutputStatus | undefined;
+  let isDirectory = false;
+  try {
+    isDirectory = (await Deno.stat(dir)).isDirectory;
+    status = await readOutputStatus(dir);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new UsageError(`Output directory ${JSON.stringify(dir)} does not exist.`);
+    }
+    throw error;
+  }
+  const uploads = isDirectory ? await readUploads(dir) : [];
+  if (status === undefined && uploads.length === 0) {
     throw new UsageError(
-      `${JSON.stringify(outputDir)} holds no Ferry logs (no .ferry/processed_from_*.jsonl): ` +
-        "give the --output-dir of a processor or of ferry download.",
+      `${JSON.stringify(dir)} holds no Ferry logs (no .ferry/processed_from_*.jsonl, and no ` +
+        "upload log for it): give the --output-dir of a processor or of ferry download, or a " +
+        "folder given to ferry upload.",
     );
   }
-  return status;
+  const ferryDir = join(dir, FERRY_DIR);
+  const activity = judgeActivity(await readRunMarkers(dir), await newestWrite(ferryDir));
+  return {
+    ...(status ?? {
+      version: 1,
+      outputDir: resolve(dir),
+      totals: { processed: 0, failed: 0, inProgress: 0 },
+      processors: [],
+    }),
+    activity,
+    uploads,
+  };
 }
 
 function table(header: string[], rows: string[][]): string[] {
@@ -137,20 +349,30 @@ function when(iso: string): string {
   return iso.replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
+/** "12 s ago", "5 min ago", "3 h ago", "2 days ago". */
+function ago(iso: string, now: number): string {
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (seconds < 120) return `${seconds} s ago`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86_400)} days ago`;
+}
+
 function processorLines(p: ProcessorLogStatus, all: boolean): string[] {
   const lines = [
     "",
     `Topic ${JSON.stringify(p.topic)}, group ${JSON.stringify(p.group)}: ${counts(p.counts)}`,
   ];
   if (p.failed.length > 0) {
-    lines.push("", `Failed (${p.failed.length}):`);
+    lines.push("", `Failed (${p.failed.length}; KEPT AT is where the file's data is kept):`);
     lines.push(...table(
-      ["PATH", "SIZE", "ATTEMPTS", "LAST ATTEMPT", "ERROR"],
+      ["PATH", "SIZE", "ATTEMPTS", "LAST ATTEMPT", "KEPT AT", "ERROR"],
       p.failed.map((f) => [
         f.path,
         formatBytes(f.size),
         String(f.attempt),
         when(f.time),
+        f.kept === "" ? "(not kept)" : f.kept,
         f.error.replace(/\s+/g, " "),
       ]),
     ));
@@ -175,9 +397,96 @@ function processorLines(p: ProcessorLogStatus, all: boolean): string[] {
   return lines;
 }
 
+function describeProcess(p: FoundRunMarker): string {
+  const what = [
+    p.name === undefined ? undefined : `processor ${JSON.stringify(p.name)}`,
+    p.topic === undefined ? undefined : `topic ${JSON.stringify(p.topic)}`,
+    p.group === undefined ? undefined : `group ${JSON.stringify(p.group)}`,
+  ].filter((w) => w !== undefined).join(", ");
+  return `pid ${p.pid}${what === "" ? "" : ` (${what})`}, started ${when(p.startedAt)}`;
+}
+
 /**
- * The human-readable status: a line of totals, then for each topic and group its counts and
- * tables of failed, in-progress and (the latest) processed files.
+ * The lines saying whether a process seems to be working on the folder.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { activityLines } from "./status.ts";
+ *
+ * const now = Date.parse("2026-01-01T00:10:00Z");
+ * const [line] = activityLines({
+ *   lastWrite: "2026-01-01T00:09:55.000Z", running: "likely", processes: [],
+ * }, now);
+ * assert.equal(line, "Running: probably: the logs were written 5 s ago (2026-01-01 00:09:55Z).");
+ * ```
+ *
+ * @param activity What {@linkcode judgeActivity} found.
+ * @param now The time now, in milliseconds.
+ * @returns The lines.
+ */
+export function activityLines(activity: FolderActivity, now: number = Date.now()): string[] {
+  const lines: string[] = [];
+  const written = activity.lastWrite === null
+    ? "no log was written"
+    : `the logs were written ${ago(activity.lastWrite, now)} (${when(activity.lastWrite)})`;
+  for (const p of activity.processes) {
+    if (p.alive === true) lines.push(`Running: yes, ${describeProcess(p)}.`);
+    else if (p.alive === null) {
+      lines.push(
+        `Running: recorded by ${describeProcess(p)} on host ${JSON.stringify(p.hostname)}, ` +
+          "which cannot be checked from here.",
+      );
+    } else {
+      lines.push(
+        `Running: not ${describeProcess(p)}, which is gone without removing ${p.file} (a ` +
+          "crash, or kill -9).",
+      );
+    }
+  }
+  if (activity.running === "likely") lines.push(`Running: probably: ${written}.`);
+  else if (activity.running === "unlikely") {
+    lines.push(
+      `Running: probably not: ${written} (an idle processor writes nothing, so it may still ` +
+        "be waiting for files).",
+    );
+  } else if (activity.running === "no" && activity.processes.length === 0) {
+    lines.push(`Running: no: ${written}.`);
+  }
+  return lines;
+}
+
+function uploadLines(uploads: UploadLogStatus[], now: number): string[] {
+  if (uploads.length === 0) return [];
+  const lines = ["", "Uploaded from this folder (upload logs):"];
+  for (const u of uploads) {
+    const partial = u.partial.length === 0 ? "" : `, ${u.partial.length} unfinished`;
+    const written = u.lastWrite === null ? "" : `, last written ${ago(u.lastWrite, now)}`;
+    lines.push(
+      `  Topic ${JSON.stringify(u.topic)}: ${u.uploaded} file(s) uploaded (${u.empty} empty, ` +
+        `nothing sent)${partial}${written}`,
+      `    log: ${u.log}${
+        u.legacy
+          ? " (kept by an earlier Ferry; the next upload reads it into the state folder)"
+          : ""
+      }`,
+    );
+    if (u.partial.length > 0) {
+      lines.push(
+        ...table(
+          ["PATH", "CHUNKS ACKNOWLEDGED"],
+          u.partial.map((p) => [p.path, `${p.acked} of ${p.chunks}`]),
+        ).map((l) => `  ${l}`),
+      );
+    }
+  }
+  return lines;
+}
+
+/**
+ * The human-readable status: a line of totals, whether a process seems to be running, then for
+ * each topic and group its counts and tables of failed (with where each is kept), in-progress
+ * and (the latest) processed files, then the folder's upload logs.
  *
  * @example
  * ```ts
@@ -191,20 +500,36 @@ function processorLines(p: ProcessorLogStatus, all: boolean): string[] {
  *     counts: { processed: 0, failed: 1, inProgress: 0 }, processed: [], inProgress: [],
  *     failed: [{
  *       time: "2026-01-01T00:00:00.000Z", path: "a.bin", sha512: "00", size: 10,
- *       partitions: [0], error: "boom", attempt: 3, kept: "a.bin",
+ *       partitions: [0], error: "boom", attempt: 3, kept: ".ferry/failed/00/a.bin",
  *     }],
  *   }],
+ *   activity: { lastWrite: null, running: "no", processes: [] },
+ *   uploads: [],
  * }, { all: false });
  * assert.equal(lines[0], "/out: 0 processed, 1 failed, 0 in progress");
- * assert.ok(lines.some((l) => /a\.bin\s+10 B\s+3\s+2026-01-01 00:00:00Z\s+boom/.test(l)));
+ * assert.equal(lines[1], "Running: no: no log was written.");
+ * assert.ok(lines.some((l) =>
+ *   /a\.bin\s+10 B\s+3\s+2026-01-01 00:00:00Z\s+\.ferry\/failed\/00\/a\.bin\s+boom/.test(l)
+ * ));
  * ```
  *
  * @param status What the logs say.
  * @param options `all`: list every processed file, not only the latest 20.
  * @returns The lines.
  */
-export function statusTable(status: OutputStatus, options: { all: boolean }): string[] {
-  const lines = [`${status.outputDir}: ${counts(status.totals)}`];
+export function statusTable(
+  status: FolderStatus,
+  options: { all: boolean; now?: number },
+): string[] {
+  const now = options.now ?? Date.now();
+  const uploaded = status.uploads.reduce((sum, u) => sum + u.uploaded, 0);
+  const lines = [
+    status.processors.length > 0 || status.uploads.length === 0
+      ? `${status.outputDir}: ${counts(status.totals)}`
+      : `${status.outputDir}: ${uploaded} file(s) uploaded to ${status.uploads.length} topic(s)`,
+  ];
+  if (status.processors.length > 0) lines.push(...activityLines(status.activity, now));
   for (const p of status.processors) lines.push(...processorLines(p, options.all));
+  lines.push(...uploadLines(status.uploads, now));
   return lines;
 }

@@ -56,6 +56,9 @@ interface UploadFlags {
   uploadRegex?: string;
   uploadLog: boolean;
   uploadLogDir?: string;
+  createTopic?: boolean;
+  partitions?: number;
+  replicationFactor?: number;
   deliveryTimeout: number;
   concurrency: number;
   maxInFlightMb: number;
@@ -137,7 +140,8 @@ export function createUploadCommand(context: CliContext): Command {
       "Upload a file, or every file of a folder tree (relative paths become the subdirectory " +
         "field), to a Kafka topic in OpenMSIStream's chunk format. A file counts as uploaded " +
         "only when the broker acknowledged every chunk; an upload log lets a restarted upload " +
-        "skip files already uploaded and resend only what was not acknowledged. Hidden files " +
+        "skip files already uploaded and resend only what was not acknowledged (kept outside " +
+        "the uploaded folder, see below). Hidden files " +
         "and folders (and Ferry's .ferry folder) are never uploaded; empty files are skipped " +
         "(OpenMSIStream sends nothing for them either).",
     )
@@ -191,8 +195,24 @@ export function createUploadCommand(context: CliContext): Command {
     .option("--exclude <glob>", "leave out files matching (repeatable)", collect, [])
     .option("--upload-regex <regex>", "only upload relative paths matching this regex")
     .option(
+      "--create-topic",
+      "create the topic when it does not exist (with --partitions, --replication-factor)",
+    )
+    .option(
+      "--partitions <n>",
+      "with --create-topic: partitions of a new topic (default: the broker's num.partitions)",
+      positiveNumber("--partitions", true),
+    )
+    .option(
+      "--replication-factor <n>",
+      "with --create-topic: copies of each partition (default: the broker's default)",
+      positiveNumber("--replication-factor", true),
+    )
+    .option(
       "--upload-log-dir <dir>",
-      "folder of the upload log upload_to_<topic>.jsonl (default <folder>/.ferry)",
+      "folder of the upload log upload_to_<topic>.jsonl (default: outside the uploaded folder, " +
+        "$XDG_STATE_HOME/ferry/uploads/<hash of the folder's path>, $XDG_STATE_HOME being " +
+        "~/.local/state unless set)",
     )
     .option("--no-upload-log", "keep no upload log (a restart uploads everything again)")
     .option(
@@ -230,7 +250,11 @@ export function createUploadCommand(context: CliContext): Command {
 OpenMSIStream flag names are accepted too: ${Object.keys(UPLOAD_ALIASES).join(", ")}.
 
 Environment variables: FERRY_TOPIC, ${BOOTSTRAP_ENV}, FERRY_CONFIG, FERRY_LOG_LEVEL (defaults of
-the flags above), variables named as $VAR in the config file, FERRY_RDKAFKA_PATH (librdkafka).
+the flags above), variables named as $VAR in the config file, FERRY_RDKAFKA_PATH (librdkafka),
+XDG_STATE_HOME and HOME (where the upload log goes).
+
+The upload log is kept outside the uploaded folder: nothing is written into it. A log that an
+earlier Ferry kept in <folder>/.ferry/ is read once into the new place (and said so).
 
 Exit status: 0 every file uploaded or skipped; 1 some file failed (each is named); 2 usage or
 configuration error.
@@ -238,7 +262,8 @@ configuration error.
 Examples:
   ferry upload scan.tif -t raw-data -b 127.0.0.1:9092
   ferry upload /data/run1 --config ferry.config --topic raw-data --include '*.tif'
-  ferry upload /data --watch --upload-existing -t raw-data   # Ctrl-C stops`,
+  ferry upload /data --watch --upload-existing -t raw-data   # Ctrl-C stops
+  ferry upload /data/run2 -t new-topic --create-topic --partitions 4`,
     )
     .action(async (path: string, flags: UploadFlags) => {
       context.exitCode = await runUpload(path, flags, context);
@@ -253,6 +278,11 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
     : parseLogLevel(flags.logFileLevel);
   if (flags.topic === undefined || flags.topic.trim() === "") {
     throw new ConfigError("No topic given: use --topic (or --topic_name) or set FERRY_TOPIC.");
+  }
+  if (!flags.createTopic && (flags.partitions ?? flags.replicationFactor) !== undefined) {
+    throw new ConfigError(
+      'Options "--partitions" and "--replication-factor" apply only with "--create-topic".',
+    );
   }
   if (flags.uploadExisting && !flags.watch) {
     logger.debug("--upload-existing has no effect without --watch (every file is uploaded).");
@@ -314,6 +344,9 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
     exclude: flags.exclude,
     regex,
     uploadLogDir: flags.uploadLog ? flags.uploadLogDir : false,
+    createTopic: flags.createTopic
+      ? { partitions: flags.partitions, replicationFactor: flags.replicationFactor }
+      : false,
     deliveryTimeoutMs: Math.round(flags.deliveryTimeout * 1000),
     concurrency: flags.concurrency,
     maxInFlightBytes: Math.round(flags.maxInFlightMb * 1024 * 1024),
