@@ -229,6 +229,13 @@ Deno.test("--logger_file_path <folder> logs to <folder>/upload.log; an unwritabl
   });
 });
 
+/** The Deno cache this process uses (DENO_DIR, else the platform's cache folder). */
+function denoDir(): string {
+  const home = Deno.env.get("HOME") ?? "";
+  return Deno.env.get("DENO_DIR") ??
+    join(Deno.env.get("XDG_CACHE_HOME") ?? join(home, ".cache"), "deno");
+}
+
 Deno.test("the upload log goes to the per-user state folder, never into the uploaded folder", async () => {
   await withTempDir(async (dir) => {
     const data = join(dir, "instrument");
@@ -256,7 +263,8 @@ Deno.test("the upload log goes to the per-user state folder, never into the uplo
       // HOME decides when XDG_STATE_HOME is not set.
       const home = join(dir, "home");
       const byHome = await ferry(["upload", data, "-t", topic, "-b", BOOTSTRAP], {
-        env: { XDG_STATE_HOME: "", HOME: home },
+        // The same Deno cache as this test's (it follows HOME otherwise: a fresh download).
+        env: { XDG_STATE_HOME: "", HOME: home, DENO_DIR: denoDir() },
       });
       assertEquals(byHome.code, 0, byHome.stderr);
       assert(
