@@ -15,6 +15,7 @@ import { createTopic } from "../../kafka/topics.ts";
 import { configureLogging, parseLogLevel } from "../../command/logging.ts";
 import { UsageError } from "../../command/exit_codes.ts";
 import type { CliContext } from "../context.ts";
+import { addKafkaOptions, collect } from "../kafka_options.ts";
 
 /** Kafka's rule for topic names: 1 to 249 of letters, digits, `.`, `_`, `-`; not `.` or `..`. */
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
@@ -94,10 +95,6 @@ function positiveSeconds(text: string): number {
   return value;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
 /** Parses `--topic-config key=value` pairs. */
 function topicConfig(pairs: readonly string[]): Record<string, string> {
   const config: Record<string, string> = {};
@@ -116,23 +113,7 @@ function topicConfig(pairs: readonly string[]): Record<string, string> {
 
 /** Adds the broker options every `ferry topic` action takes. */
 function withConnection(command: Command): Command {
-  return command
-    .option(
-      "-b, --bootstrap-servers <list>",
-      `Kafka brokers, host:port[,host:port...] (env: ${BOOTSTRAP_ENV}; wins over --config)`,
-    )
-    .addOption(
-      new Option(
-        "-c, --config <file>",
-        "OpenMSIStream-style config file ([broker] and [producer] sections, $VAR values)",
-      ).env("FERRY_CONFIG"),
-    )
-    .option(
-      "-X, --property <key=value>",
-      "librdkafka property (repeatable), wins over the config file",
-      collect,
-      [],
-    )
+  return addKafkaOptions(command, "librdkafka property")
     .option("--timeout <s>", "how long to wait for the broker", positiveSeconds, 30)
     .addOption(
       new Option("--log-level <level>", "console log level: debug, info, warning, error")

@@ -21,6 +21,7 @@ import {
 } from "../../upload/uploader.ts";
 import { ExitCode } from "../../command/exit_codes.ts";
 import type { CliContext, FlagAliases } from "../context.ts";
+import { addKafkaOptions, collect } from "../kafka_options.ts";
 import { configureLogging, parseLogLevel } from "../../command/logging.ts";
 import { formatBytes, Progress } from "../../command/progress.ts";
 
@@ -115,10 +116,6 @@ function positiveNumber(name: string, integer: boolean) {
   };
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
 /**
  * Builds the `upload` subcommand.
  *
@@ -134,7 +131,8 @@ function collect(value: string, previous: string[]): string[] {
  * @returns The command.
  */
 export function createUploadCommand(context: CliContext): Command {
-  const command = new Command("upload")
+  const command = new Command("upload");
+  command
     .summary("upload a file or a folder to a Kafka topic as OpenMSIStream chunk messages")
     .description(
       "Upload a file, or every file of a folder tree (relative paths become the subdirectory " +
@@ -148,23 +146,8 @@ export function createUploadCommand(context: CliContext): Command {
     .argument("<path>", "a file, or a folder to upload (or watch) recursively")
     .addOption(new Option("-t, --topic <name>", "topic to upload to (alias --topic_name)").env(
       "FERRY_TOPIC",
-    ))
-    .option(
-      "-b, --bootstrap-servers <list>",
-      `Kafka brokers, host:port[,host:port...] (env: ${BOOTSTRAP_ENV}; wins over --config)`,
-    )
-    .addOption(
-      new Option(
-        "-c, --config <file>",
-        "OpenMSIStream-style config file ([broker] and [producer] sections, $VAR values)",
-      ).env("FERRY_CONFIG"),
-    )
-    .option(
-      "-X, --property <key=value>",
-      "librdkafka producer property (repeatable), wins over the config file",
-      collect,
-      [],
-    )
+    ));
+  addKafkaOptions(command, "librdkafka producer property")
     .option(
       "--chunk-size <bytes>",
       "chunk size, such as 524288 or 512KiB",
