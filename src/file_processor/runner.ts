@@ -346,7 +346,8 @@ class FileRunner {
     const positions = this.#consumer.position(assigned);
     for (const position of positions) {
       let { high } = this.#consumer.cachedWatermarks(position.topic, position.partition);
-      if (high < 0) {
+      // Nothing fetched yet: the cached end may be older than the partition's data; ask.
+      if (high < 0 || position.offset < 0) {
         high = (await this.#consumer.queryWatermarks(position.topic, position.partition, 5_000))
           .high;
       }
@@ -402,6 +403,8 @@ class FileRunner {
   async #onRebalance(event: RebalanceEvent): Promise<void> {
     if (event.kind !== "assigned") return await this.#commits.takenAway(event);
     this.#everAssigned = true;
+    // Idle counts from here too: new partitions get their chance to deliver first.
+    this.#lastMessageAt = Date.now();
     const names = event.partitions.map((p) => p.partition).join(", ");
     if (names === "") {
       logger.debug("No partitions of {topic} assigned (an empty round).", { topic: this.#s.topic });

@@ -89,6 +89,7 @@ export class PartitionLifecycle {
   #nextInstance = 1;
   #nextWorker = 0;
   #everAssigned = false;
+  #lastAssignedAt = 0;
 
   constructor(
     run: RecordRunState,
@@ -103,6 +104,11 @@ export class PartitionLifecycle {
   /** Whether the group ever gave this process an assignment (maybe an empty one). */
   get everAssigned(): boolean {
     return this.#everAssigned;
+  }
+
+  /** When the last assignment came (ms since the epoch): idle counts from it too. */
+  get lastAssignedAt(): number {
+    return this.#lastAssignedAt;
   }
 
   /**
@@ -150,6 +156,7 @@ export class PartitionLifecycle {
       // Stopping: the close that follows revokes them again.
       if (this.#run.fatal) return logRebalance();
       this.#everAssigned = true;
+      this.#lastAssignedAt = Date.now();
       if (this.#rebalance && --this.#rebalance.assignsLeft <= 0) this.#rebalance.settle();
       let committed: { offset: number }[] = event.partitions.map(() => ({ offset: -1001 }));
       let read = false;

@@ -238,7 +238,10 @@ class RecordRunner {
    * to its end, and the group caught up too (see `group_idle.ts`).
    */
   async #idle(idleMs: number): Promise<boolean> {
-    if (!this.#lifecycle.everAssigned || Date.now() - this.#lastMessageAt < idleMs) return false;
+    if (
+      !this.#lifecycle.everAssigned || Date.now() - this.#lifecycle.lastAssignedAt < idleMs ||
+      Date.now() - this.#lastMessageAt < idleMs
+    ) return false;
     for (const state of this.#partitions.values()) {
       if (state.inflight !== undefined || state.bufferedRecords > 0) return false;
     }
