@@ -55,13 +55,13 @@ import {
   uniqueTopicName,
   writeRandomFile,
 } from "./support/mod.ts";
+import {
+  DEFAULT_BIG_FILE_MIB as DEFAULT_BIG_MIB,
+  DEFAULT_DATA_SET_MIB as DEFAULT_SIZE_MIB,
+  FILE_TOPIC_PARTITIONS as PARTITIONS,
+} from "./support/files.ts";
 
-/** Partitions of every topic. */
-export const PARTITIONS = 4;
-/** Default size of the mixed data set, MiB. */
-export const DEFAULT_SIZE_MIB = 1024;
-/** Default size of the single big file of the memory check, MiB. */
-export const DEFAULT_BIG_MIB = 2048;
+export { DEFAULT_BIG_MIB, DEFAULT_SIZE_MIB, PARTITIONS };
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CLI = join(ROOT, "cli.ts");

@@ -8,6 +8,13 @@
 import { join } from "node:path";
 
 /** Size of each small file of {@linkcode makeDataSet}. */
+/** Partitions of the topics the upload and processor sections write. */
+export const FILE_TOPIC_PARTITIONS = 4;
+/** Default size of the mixed data set of the upload and processor sections, MiB. */
+export const DEFAULT_DATA_SET_MIB = 1024;
+/** Default size of their single big file (the memory check), MiB. */
+export const DEFAULT_BIG_FILE_MIB = 2048;
+
 export const SMALL_FILE_BYTES = 100 * 1024;
 
 /**

@@ -118,7 +118,12 @@ export class PartitionInstance implements Checkpointer {
     /** Once the whole rest failed on every attempt: one record per call, to find the bad one. */
     let oneByOne = false;
     while (from < records.length) {
-      const part = oneByOne ? records.slice(from, from + 1) : records.slice(from);
+      // The whole batch as it came (no copy of the array) unless part of it is done.
+      const part = oneByOne
+        ? records.slice(from, from + 1)
+        : from === 0
+        ? records
+        : records.slice(from);
       // Checkpoints inside the call may go up to the end of what it was given.
       this.#delivered = Math.max(this.#delivered, part[part.length - 1].offset + 1);
       try {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { killAfter } from "./processor.ts";
+
 /** What a finished command left behind. */
 export interface CliRun {
   /** The exit code (137 when killed at the timeout). */
@@ -44,14 +46,7 @@ export function startFerry(args: readonly string[], options: CliOptions = {}): D
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error; // it had exited
-    }
-  }, options.timeoutMs ?? 120_000);
-  child.status.finally(() => clearTimeout(timer));
+  killAfter(child, options.timeoutMs ?? 120_000);
   return child;
 }
 

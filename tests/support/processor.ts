@@ -69,16 +69,10 @@ export function startProcessor(
     stdin: "null",
     env: options.env,
   }).spawn();
-  const timer = options.timeoutMs === undefined
-    ? undefined
-    : setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
+  if (options.timeoutMs !== undefined) killAfter(child, options.timeoutMs);
   const result = (async () => {
-    try {
-      const output = await child.output();
-      return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
-    } finally {
-      clearTimeout(timer);
-    }
+    const output = await child.output();
+    return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
   })();
   return { child, result };
 }
@@ -90,17 +84,12 @@ export async function runProcessor(
   timeoutMs = 120_000,
   options: StartOptions = {},
 ): Promise<ProcessorRun> {
-  const { child, result } = startProcessor(script, args, options);
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  try {
-    const run = await result;
-    if (run.code === 137 || run.code === 9) {
-      throw new Error(`The processor did not finish within ${timeoutMs} ms:\n${run.stderr}`);
-    }
-    return run;
-  } finally {
-    clearTimeout(timer);
+  const limit = Math.min(timeoutMs, options.timeoutMs ?? Infinity);
+  const run = await startProcessor(script, args, { ...options, timeoutMs: limit }).result;
+  if (run.code === 137 || run.code === 9) {
+    throw new Error(`The processor did not finish within ${limit} ms:\n${run.stderr}`);
   }
+  return run;
 }
 
 /** The lines of `<outputDir>/calls.log` written by the recording processor. */
@@ -213,6 +202,12 @@ export function killIfRunning(child: Deno.ChildProcess, signal: Deno.Signal = "S
   } catch (error) {
     if (!(error instanceof TypeError)) throw error; // it had exited
   }
+}
+
+/** Kills `child` (SIGKILL, code 137) if it still runs after `timeoutMs`; no timer once it ends. */
+export function killAfter(child: Deno.ChildProcess, timeoutMs: number): void {
+  const timer = setTimeout(() => killIfRunning(child), timeoutMs);
+  child.status.finally(() => clearTimeout(timer));
 }
 
 /**

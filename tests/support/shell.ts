@@ -7,6 +7,7 @@
 
 import { dirname } from "node:path";
 import type { CliRun } from "./cli.ts";
+import { killAfter } from "./processor.ts";
 
 /** How {@linkcode shell} runs a line. */
 export interface ShellOptions {
@@ -39,22 +40,12 @@ export async function shell(line: string, options: ShellOptions): Promise<CliRun
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error; // it had exited
-    }
-  }, options.timeoutMs ?? 120_000);
-  try {
-    const output = await child.output();
-    const decoder = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  killAfter(child, options.timeoutMs ?? 120_000);
+  const output = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
 }
