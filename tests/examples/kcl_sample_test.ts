@@ -90,7 +90,12 @@ Deno.test("examples/kcl_sample.ts checkpoints in shutdownRequested on SIGTERM; a
     // SIGTERM while records are being handled (measured: a few hundred of the 10 000 are done
     // by then): the running batches end, shutdownRequested checkpoints what was handled.
     const first = startProcessor(SCRIPT, args, { timeoutMs: 60_000 });
-    await waitUntil(async () => (await readOut(out)).length >= 100, "100 records handled", 30_000);
+    // Both partitions at work, so that each has something for shutdownRequested to commit.
+    await waitUntil(
+      async () => linesPerPartition(await readOut(out)).every((n) => n >= 50),
+      "50 records handled on each partition",
+      30_000,
+    );
     // The default --checkpoint-seconds is 60: nothing is committed before the stop.
     assertEquals(await committedOffsets(group, topic, 2), [-1001, -1001], "before the stop");
     await stopProcessor(first); // exit 0
