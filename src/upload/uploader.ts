@@ -110,6 +110,27 @@ export function producerDefaults(chunkSize: number, deliveryTimeoutMs: number): 
   };
 }
 
+/**
+ * Where the upload log of `root` (an absolute folder) for `topic` is: in `uploadLogDir` when
+ * given (`--upload-log-dir`), else in the user's state folder ({@linkcode defaultUploadLogPath}).
+ *
+ * @param root The uploaded folder, absolute.
+ * @param topic The topic.
+ * @param uploadLogDir The folder `--upload-log-dir` gives, if any.
+ * @param stateHome The per-user state folder (default {@linkcode userStateHome}).
+ * @returns The log's path.
+ */
+export function uploadLogLocation(
+  root: string,
+  topic: string,
+  uploadLogDir?: string,
+  stateHome?: string,
+): string {
+  return uploadLogDir === undefined
+    ? defaultUploadLogPath(root, topic, stateHome ?? userStateHome())
+    : join(resolve(uploadLogDir), uploadLogName(topic));
+}
+
 /** Writes, once, the file naming the folder a state folder is for (for people looking in it). */
 async function nameStateFolder(stateDir: string, root: string): Promise<void> {
   try {
@@ -145,9 +166,7 @@ class Session implements AsyncDisposable {
     this.#defaultLog = options.uploadLogDir === undefined;
     this.logPath = options.uploadLogDir === false
       ? undefined
-      : options.uploadLogDir === undefined
-      ? defaultUploadLogPath(root, options.topic, options.stateHome ?? userStateHome())
-      : join(resolve(options.uploadLogDir), uploadLogName(options.topic));
+      : uploadLogLocation(root, options.topic, options.uploadLogDir, options.stateHome);
     const inside = this.logPath === undefined ? undefined : relative(root, dirname(this.logPath));
     const excludeDirs = [...(options.excludeDirs ?? [])];
     if (inside !== undefined && inside !== "" && !inside.startsWith("..")) {
