@@ -11,10 +11,15 @@ import { getLogger } from "@logtape/logtape";
 import { ConfigError } from "../config/config_error.ts";
 import { KafkaConfigError } from "../kafka/mod.ts";
 import { createDownloadCommand, DOWNLOAD_ALIASES } from "./commands/download.ts";
+import { createMigrateCommand, MIGRATE_ALIASES } from "./commands/migrate.ts";
 import { createNewCommand } from "./commands/new.ts";
 import { createPermissionsCommand } from "./commands/permissions.ts";
 import { createStatusCommand } from "./commands/status.ts";
-import { createUploadCommand, UPLOAD_ALIASES } from "./commands/upload.ts";
+import {
+  createUploadCommand,
+  UPLOAD_ALIAS_MARKER,
+  UPLOAD_ALIASES,
+} from "./commands/upload.ts";
 import type { CliContext, FlagAliases } from "./context.ts";
 import { ExitCode, UsageError } from "../command/exit_codes.ts";
 import { closeLogging } from "../command/logging.ts";
@@ -30,16 +35,24 @@ export interface SubcommandSpec {
   create(context: CliContext): Command;
   /** snake_case aliases of its flags. */
   aliases?: FlagAliases;
+  /** A flag added to the arguments when any alias was used (OpenMSIStream's defaults). */
+  aliasMarker?: string;
 }
 
 /** The subcommands of `ferry`; other modules add theirs here. */
 export const SUBCOMMANDS: SubcommandSpec[] = [
-  { name: "upload", create: createUploadCommand, aliases: UPLOAD_ALIASES },
+  {
+    name: "upload",
+    create: createUploadCommand,
+    aliases: UPLOAD_ALIASES,
+    aliasMarker: UPLOAD_ALIAS_MARKER,
+  },
   { name: "new", create: createNewCommand },
   { name: "download", create: createDownloadCommand, aliases: DOWNLOAD_ALIASES },
   { name: "status", create: createStatusCommand },
   { name: "permissions", create: createPermissionsCommand },
   { name: "topic", create: createTopicCommand },
+  { name: "migrate", create: createMigrateCommand, aliases: MIGRATE_ALIASES },
 ];
 
 const logger = getLogger(["ferry", "cli"]);
@@ -74,11 +87,14 @@ const stdout = new StandardOutput();
  */
 export function applyAliases(args: readonly string[], specs: readonly SubcommandSpec[]): string[] {
   const name = args.find((a) => !a.startsWith("-"));
-  const aliases = specs.find((s) => s.name === name)?.aliases ?? {};
+  const spec = specs.find((s) => s.name === name);
+  const aliases = spec?.aliases ?? {};
   const out: string[] = [];
   let rest = false;
+  let aliased = false;
   for (const arg of args) {
     if (rest || !arg.startsWith("--")) {
+      if (arg === "--" && !rest && aliased && spec?.aliasMarker) out.push(spec.aliasMarker);
       out.push(arg);
       if (arg === "--") rest = true;
       continue;
@@ -86,8 +102,10 @@ export function applyAliases(args: readonly string[], specs: readonly Subcommand
     const eq = arg.indexOf("=");
     const flag = eq === -1 ? arg : arg.slice(0, eq);
     const renamed = aliases[flag];
+    if (renamed !== undefined) aliased = true;
     out.push(renamed === undefined ? arg : renamed + (eq === -1 ? "" : arg.slice(eq)));
   }
+  if (!rest && aliased && spec?.aliasMarker) out.push(spec.aliasMarker);
   return out;
 }
 

@@ -25,6 +25,7 @@ import { setDebugContexts } from "../kafka/log.ts";
 import type { OptionSpecs } from "../processor/definition.ts";
 import { UsageError } from "./exit_codes.ts";
 import { parseLogLevel } from "./logging.ts";
+import { pythonMatch } from "../openmsistream/upload_filter.ts";
 
 /** OpenMSIStream's flag names (and their kebab-case spellings) and Ferry's names for them. */
 export const OPENMSISTREAM_ALIASES: Readonly<Record<string, string>> = {
@@ -35,7 +36,7 @@ export const OPENMSISTREAM_ALIASES: Readonly<Record<string, string>> = {
   "--n_threads": "--workers",
   "--n-threads": "--workers",
   "--output_dir": "--output-dir",
-  "--download_regex": "--download-regex",
+  "--download_regex": "--download-match",
   "--update_seconds": "--status-interval",
   "--update-seconds": "--status-interval",
   "--logger_stream_level": "--log-level",
@@ -143,6 +144,10 @@ function logLevel(value: string): LogLevel {
     throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
   }
 }
+
+const DOWNLOAD_MATCH_HELP = "only files whose relative path this regex matches from its start " +
+  "(Python's re.match, as OpenMSIStream's --download_regex, its alias; --download-regex " +
+  "searches anywhere in the path)";
 
 /** Environment variables a processor reads, for `--help`. */
 export const PROCESSOR_ENVIRONMENT: Readonly<Record<string, string>> = {
@@ -274,7 +279,14 @@ export function processorProgram(
   if (kind === "download") {
     program
       .option("-o, --output-dir <dir>", "output directory (rebuilt files, logs)")
-      .option("--download-regex <regex>", "only download files whose relative path matches");
+      .option("--download-regex <regex>", "only download files whose relative path matches")
+      .option("--download-match <regex>", DOWNLOAD_MATCH_HELP)
+      .option(
+        "--broker-timeout <seconds>",
+        "exit with an error once the broker is unreachable this long, 0 to wait for it",
+        seconds,
+        0,
+      );
   } else if (files) {
     program
       .addOption(
@@ -283,6 +295,7 @@ export function processorProgram(
       )
       .option("-o, --output-dir <dir>", "output directory (rebuilt files, logs)", `${name}-output`)
       .option("--download-regex <regex>", "only process files whose relative path matches")
+      .option("--download-match <regex>", DOWNLOAD_MATCH_HELP)
       .option(
         "--max-attempts <n>",
         "attempts per file before it stays failed",
@@ -381,7 +394,7 @@ function refuseFileFlags(args: readonly string[], extra: OptionSpecs): void {
       "that writes files says where with an option of its own (declared in options)",
     ],
     [
-      ["--download-regex", "--download_regex"],
+      ["--download-regex", "--download_regex", "--download-match"],
       "downloadRegex",
       "record processors have no download regex: every record goes to processRecords",
     ],
@@ -456,13 +469,21 @@ export async function readProcessorArguments(
   extra: OptionSpecs,
   own?: OwnOptionSources,
 ): Promise<ProcessorArguments> {
+  if (o.downloadRegex !== undefined && o.downloadMatch !== undefined) {
+    throw new UsageError(
+      'Options "--download-regex" and "--download-match" (OpenMSIStream\'s --download_regex) ' +
+        "were both given: give one.",
+    );
+  }
   let downloadRegex: RegExp | undefined;
-  if (o.downloadRegex !== undefined) {
+  const source: string | undefined = o.downloadMatch ?? o.downloadRegex;
+  if (source !== undefined) {
+    const flag = o.downloadMatch !== undefined ? "--download-match" : "--download-regex";
     try {
-      downloadRegex = new RegExp(o.downloadRegex);
+      downloadRegex = o.downloadMatch !== undefined ? pythonMatch(source) : new RegExp(source);
     } catch (error) {
       throw new UsageError(
-        `Option "--download-regex" value "${o.downloadRegex}" is not a valid regular ` +
+        `Option "${flag}" value "${source}" is not a valid regular ` +
           `expression: ${error instanceof Error ? error.message : String(error)}`,
       );
     }

@@ -24,6 +24,7 @@ import type { CliContext, FlagAliases } from "../context.ts";
 import { addKafkaOptions, collect } from "../kafka_options.ts";
 import { configureLogging, parseLogLevel } from "../../command/logging.ts";
 import { formatBytes, Progress } from "../../command/progress.ts";
+import { openmsistreamDefaultFilter, pythonMatch } from "../../openmsistream/upload_filter.ts";
 
 /** OpenMSIStream's `UploadDataFile` / `DataFileUploadDirectory` flag names Ferry accepts. */
 export const UPLOAD_ALIASES: FlagAliases = {
@@ -31,7 +32,7 @@ export const UPLOAD_ALIASES: FlagAliases = {
   "--producer_topic_name": "--topic",
   "--chunk_size": "--chunk-size",
   "--upload_existing": "--upload-existing",
-  "--upload_regex": "--upload-regex",
+  "--upload_regex": "--upload-match",
   "--watchdog_lag_time": "--settle-seconds",
   "--n_threads": "--concurrency",
   "--logger_stream_level": "--log-level",
@@ -39,6 +40,9 @@ export const UPLOAD_ALIASES: FlagAliases = {
   "--logger_file_path": "--log-file",
   "--bootstrap_servers": "--bootstrap-servers",
 };
+
+/** Added to the arguments when an OpenMSIStream flag spelling is used: its default filter. */
+export const UPLOAD_ALIAS_MARKER = "--openmsistream-filter";
 
 const logger = getLogger(["ferry", "cli", "upload"]);
 
@@ -55,6 +59,8 @@ interface UploadFlags {
   include: string[];
   exclude: string[];
   uploadRegex?: string;
+  uploadMatch?: string;
+  openmsistreamFilter?: boolean;
   uploadLog: boolean;
   uploadLogDir?: string;
   createTopic?: boolean;
@@ -178,6 +184,19 @@ export function createUploadCommand(context: CliContext): Command {
     .option("--exclude <glob>", "leave out files matching (repeatable)", collect, [])
     .option("--upload-regex <regex>", "only upload relative paths matching this regex")
     .option(
+      "--upload-match <regex>",
+      "only upload relative paths this regex matches from their start (Python's re.match, as " +
+        "OpenMSIStream's --upload_regex, its alias)",
+    )
+    .option(
+      "--openmsistream-filter",
+      "leave out what OpenMSIStream's DataFileUploadDirectory leaves out: its LOGS folder, " +
+        "names starting with \".\", and relative paths with \"log\" after their first " +
+        "character (its regex ^((?!(\\.|.*.log))).*$). The default with --upload-existing or " +
+        "any OpenMSIStream flag spelling (--topic_name, ...) unless --include, --exclude, " +
+        "--upload-regex or --upload-match is given",
+    )
+    .option(
       "--create-topic",
       "create the topic when it does not exist (with --partitions, --replication-factor)",
     )
@@ -270,17 +289,28 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
   if (flags.uploadExisting && !flags.watch) {
     logger.debug("--upload-existing has no effect without --watch (every file is uploaded).");
   }
+  if (flags.uploadRegex !== undefined && flags.uploadMatch !== undefined) {
+    throw new ConfigError(
+      'Options "--upload-regex" and "--upload-match" (OpenMSIStream\'s --upload_regex) were ' +
+        "both given: give one.",
+    );
+  }
   let regex: RegExp | undefined;
-  if (flags.uploadRegex !== undefined) {
+  const source = flags.uploadMatch ?? flags.uploadRegex;
+  if (source !== undefined) {
+    const name = flags.uploadMatch !== undefined ? "--upload-match" : "--upload-regex";
     try {
-      regex = new RegExp(flags.uploadRegex);
+      regex = flags.uploadMatch !== undefined ? pythonMatch(source) : new RegExp(source);
     } catch (error) {
       throw new ConfigError(
-        `Option "--upload-regex" is ${JSON.stringify(flags.uploadRegex)}, not a valid regular ` +
+        `Option "${name}" is ${JSON.stringify(source)}, not a valid regular ` +
           `expression: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
   }
+  const omsFilter = (flags.openmsistreamFilter || flags.uploadExisting) &&
+    regex === undefined && flags.include.length === 0 && flags.exclude.length === 0;
+  const omsDefaults = omsFilter ? openmsistreamDefaultFilter() : {};
   const kafka = await resolveKafkaConfig("producer", {
     configFile: flags.config,
     bootstrapServers: flags.bootstrapServers,
@@ -325,7 +355,8 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
     partitioner: flags.partitioner,
     include: flags.include,
     exclude: flags.exclude,
-    regex,
+    regex: regex ?? omsDefaults.regex,
+    excludeDirs: omsDefaults.excludeDirs,
     uploadLogDir: flags.uploadLog ? flags.uploadLogDir : false,
     createTopic: flags.createTopic
       ? { partitions: flags.partitions, replicationFactor: flags.replicationFactor }
