@@ -15,11 +15,7 @@ import { createMigrateCommand, MIGRATE_ALIASES } from "./commands/migrate.ts";
 import { createNewCommand } from "./commands/new.ts";
 import { createPermissionsCommand } from "./commands/permissions.ts";
 import { createStatusCommand } from "./commands/status.ts";
-import {
-  createUploadCommand,
-  UPLOAD_ALIAS_MARKER,
-  UPLOAD_ALIASES,
-} from "./commands/upload.ts";
+import { createUploadCommand, UPLOAD_ALIAS_MARKER, UPLOAD_ALIASES } from "./commands/upload.ts";
 import type { CliContext, FlagAliases } from "./context.ts";
 import { ExitCode, UsageError } from "../command/exit_codes.ts";
 import { closeLogging } from "../command/logging.ts";

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { releaseConfigWarnings } from "../config/sections.ts";
 import {
   configure,
   dispose,
@@ -240,6 +241,7 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
   if (unsafe !== undefined) {
     getLogger(["ferry", "logging"]).warn("Not logging to a file: {reason}", { reason: unsafe });
   }
+  releaseConfigWarnings();
 }
 
 /**

@@ -11,7 +11,6 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
 import {
   bootstrapServers,
   type ClientRole,
@@ -20,6 +19,8 @@ import {
   secretValues,
 } from "../kafka/config.ts";
 import { ConfigError } from "./config_error.ts";
+import { findConfigFile } from "./config_path.ts";
+import { KNOWN_KEYS, KNOWN_SECTIONS, warnUnhandled } from "./sections.ts";
 import { type EnvLookup, type IniEntry, type IniFile, processEnv, readIniFile } from "./ini.ts";
 
 /** Where the configuration can come from; every field is optional. */
@@ -70,23 +71,8 @@ const BROKER_PROPERTIES = ["bootstrap.servers", "metadata.broker.list"];
 /** The environment variable read for the bootstrap servers. */
 export const BOOTSTRAP_ENV = "FERRY_BOOTSTRAP_SERVERS";
 
-/** Sections Ferry reads. */
+/** Sections Ferry reads Kafka properties from. */
 const USED_SECTIONS = new Set(["broker", "producer", "consumer"]);
-/** OpenMSIStream sections Ferry has no use for: ignored with a warning. */
-const IGNORED_SECTIONS = new Set(["heartbeat", "log", "s3", "girder", "metadata"]);
-/**
- * OpenMSIStream keys that are not librdkafka properties: its (de)serializer class names (Ferry
- * always uses the chunk format) and `node_id`, which it also drops from these sections.
- */
-const OPENMSISTREAM_ONLY_KEYS = new Set([
-  "key.serializer",
-  "value.serializer",
-  "key.deserializer",
-  "value.deserializer",
-  "node_id",
-]);
-
-const logger = getLogger(["ferry", "config"]);
 
 /**
  * Parses one `-X key=value` override.
@@ -173,11 +159,9 @@ export function configFromIni(
         { file: ini.source, line },
       );
     }
-    if (IGNORED_SECTIONS.has(lower)) {
-      logger.warn("Ignoring section [{section}] of {file}: Ferry does not use it.", {
-        section: name,
-        file: ini.source,
-      });
+    const known = KNOWN_SECTIONS[lower];
+    if (known !== undefined && !known.handled) {
+      warnUnhandled(ini.source, `section [${name}]`, known.instead);
       continue;
     }
     if (!USED_SECTIONS.has(lower)) {
@@ -194,12 +178,11 @@ export function configFromIni(
     const entries = [...ini.sections].find(([name]) => name.toLowerCase() === section)?.[1];
     if (entries === undefined) continue;
     for (const [key, entry] of entries) {
-      if (OPENMSISTREAM_ONLY_KEYS.has(key)) {
-        logger.debug("Ignoring OpenMSIStream-only key {key} in [{section}] of {file}.", {
-          key,
-          section,
-          file: ini.source,
-        });
+      const knownKey = KNOWN_KEYS[key];
+      if (knownKey !== undefined) {
+        if (!knownKey.handled) {
+          warnUnhandled(ini.source, `key ${key} in [${section}]`, knownKey.instead);
+        }
         continue;
       }
       config[key] = entry.value;
@@ -257,7 +240,7 @@ export async function resolveKafkaConfig(
   let resolved: ResolvedKafkaConfig = { config: {}, origins: {} };
   if (sources.configFile !== undefined) {
     resolved = configFromIni(
-      await readIniFile(sources.configFile, { env }),
+      await readIniFile(await findConfigFile(sources.configFile, env), { env }),
       role,
       sources.section,
     );

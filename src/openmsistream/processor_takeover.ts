@@ -160,7 +160,9 @@ export async function planProcessorTakeover(
         version.size += chunk.data.length;
       }
       const first = version.firstOffsets.get(message.partition);
-      if (first === undefined || offset < first) version.firstOffsets.set(message.partition, offset);
+      if (first === undefined || offset < first) {
+        version.firstOffsets.set(message.partition, offset);
+      }
       if (offset >= (committed.get(message.partition) ?? -1)) version.belowCommitted = false;
     }
   }
@@ -281,7 +283,9 @@ export function describeProcessorTakeover(plan: ProcessorTakeoverPlan): string[]
   }
   for (const { version, status } of [...plan.rerun].sort((a, b) => byPath(a.version, b.version))) {
     const what = status === "in_progress" ? "in progress" : status.replaceAll("_", " ");
-    lines.push(`process  ${version.path} (${version.sha512.slice(0, 12)}, ${what} in OpenMSIStream)`);
+    lines.push(
+      `process  ${version.path} (${version.sha512.slice(0, 12)}, ${what} in OpenMSIStream)`,
+    );
   }
   for (const path of plan.missing.sort()) {
     lines.push(`missing  ${path} (in OpenMSIStream's registry, no chunk on the topic)`);

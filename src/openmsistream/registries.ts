@@ -197,7 +197,11 @@ export async function readOmsProcessorRegistry(
     registry.files.push(table.file);
     for (const row of table.rows) {
       const path = posix(stringValue(row.get("rel_filepath")!));
-      registry.processed.set(path, { path, chunks: Number(row.get("n_chunks")), status: "processed" });
+      registry.processed.set(path, {
+        path,
+        chunks: Number(row.get("n_chunks")),
+        status: "processed",
+      });
     }
   }
   const progress = await readTable(progressFile, PROCESSOR_IN_PROGRESS_FIELDS);

@@ -106,7 +106,9 @@ export async function planUploadTakeover(
     for (const entry of registry.uploaded.values()) {
       if (registry.halfSent.has(entry.path)) continue;
       const info = await check(entry.path, entry.started);
-      actions.push("kind" in info ? info : { kind: "skip", path: entry.path, chunks: entry.chunks });
+      actions.push(
+        "kind" in info ? info : { kind: "skip", path: entry.path, chunks: entry.chunks },
+      );
     }
     for (const entry of registry.halfSent.values()) {
       const info = await check(entry.path, entry.started);

@@ -90,7 +90,10 @@ export function createMigrateCommand(context: CliContext): Command {
       positiveInt,
       DEFAULT_CHUNK_SIZE,
     )
-    .option("--logs-dir <dir>", `OpenMSIStream's LOGS folder (default: <folder>/${OMS_LOGS_SUBDIR})`)
+    .option(
+      "--logs-dir <dir>",
+      `OpenMSIStream's LOGS folder (default: <folder>/${OMS_LOGS_SUBDIR})`,
+    )
     .option("--upload-log-dir <dir>", "the --upload-log-dir ferry upload will be given, if any")
     .option("--dry-run", "print what would be recorded; change nothing")
     .action(async (folder: string, flags: Record<string, string | number | boolean>) => {

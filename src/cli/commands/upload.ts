@@ -191,7 +191,7 @@ export function createUploadCommand(context: CliContext): Command {
     .option(
       "--openmsistream-filter",
       "leave out what OpenMSIStream's DataFileUploadDirectory leaves out: its LOGS folder, " +
-        "names starting with \".\", and relative paths with \"log\" after their first " +
+        'names starting with ".", and relative paths with "log" after their first ' +
         "character (its regex ^((?!(\\.|.*.log))).*$). The default with --upload-existing or " +
         "any OpenMSIStream flag spelling (--topic_name, ...) unless --include, --exclude, " +
         "--upload-regex or --upload-match is given",
