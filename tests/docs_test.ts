@@ -184,6 +184,10 @@ function collectHelps(): Promise<Helps> {
     for (const sub of ["upload", "download", "status", "new", "permissions", "topic"]) {
       jobs.push([`ferry ${sub}`, ["run", "-A", "cli.ts", sub, "--help"]]);
     }
+    // `ferry migrate <what>`: each one's flags count as flags of `ferry migrate`.
+    for (const what of ["upload", "processor"]) {
+      jobs.push(["ferry migrate", ["run", "-A", "cli.ts", "migrate", what, "--help"]]);
+    }
     // `ferry topic <action>`: each action's flags count as flags of `ferry topic`.
     for (const action of ["create", "list", "describe", "delete"]) {
       jobs.push(["ferry topic", ["run", "-A", "cli.ts", "topic", action, "--help"]]);

@@ -20,6 +20,7 @@ import type { CliContext, FlagAliases } from "./context.ts";
 import { ExitCode, UsageError } from "../command/exit_codes.ts";
 import { closeLogging } from "../command/logging.ts";
 import { stderrTerminal } from "../command/terminal.ts";
+import { watchForQuit } from "../command/quit_input.ts";
 import { StandardOutput } from "./output.ts";
 import { createTopicCommand } from "./commands/topic.ts";
 
@@ -134,6 +135,8 @@ Environment variables (flags win):
   FERRY_BOOTSTRAP_SERVERS   Kafka bootstrap servers
   FERRY_TOPIC               topic
   FERRY_CONFIG              OpenMSIStream-style INI config file
+  FERRY_CONFIG_DIR          where --config NAME finds NAME.config (default ~/.config/ferry;
+                            OpenMSIStream's OPENMSISTREAM_CONFIG_FILE_DIR is read too)
   FERRY_LOG_LEVEL           console log level
   FERRY_RDKAFKA_PATH        full path of librdkafka (default: the system library)
 
@@ -154,7 +157,7 @@ Run "ferry <command> --help" for a command's options.`,
 
 /**
  * Runs `ferry` with `args` (the arguments after the program name); resolves with the exit code.
- * The first SIGINT/SIGTERM aborts the context's signal (the command finishes what it can and
+ * The first SIGINT/SIGTERM (or `quit` typed on a terminal) aborts the context's signal (the command finishes what it can and
  * prints its summary); a second one exits at once with 130.
  *
  * @example
@@ -182,6 +185,7 @@ export async function runCli(args: readonly string[]): Promise<number> {
   };
   const listened: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const signal of listened) Deno.addSignalListener(signal, onSignal);
+  watchForQuit(onSignal);
   try {
     const program = createProgram(context);
     await program.parseAsync(applyAliases(args, SUBCOMMANDS), { from: "user" });

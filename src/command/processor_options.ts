@@ -152,6 +152,8 @@ const DOWNLOAD_MATCH_HELP = "only files whose relative path this regex matches f
 /** Environment variables a processor reads, for `--help`. */
 export const PROCESSOR_ENVIRONMENT: Readonly<Record<string, string>> = {
   FERRY_CONFIG: "config file (--config wins)",
+  FERRY_CONFIG_DIR: "where --config NAME finds NAME.config (default ~/.config/ferry; " +
+    "OPENMSISTREAM_CONFIG_FILE_DIR is read too)",
   FERRY_TOPIC: "topic (--topic wins)",
   [BOOTSTRAP_ENV]: "Kafka bootstrap servers (wins over --config; --bootstrap-servers wins)",
   FERRY_LOG_LEVEL: "console log level (--log-level wins)",

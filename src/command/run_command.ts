@@ -14,6 +14,7 @@ import { ExitCode, UsageError } from "./exit_codes.ts";
 import { closeLogging, configureLogging, type LoggingOptions } from "./logging.ts";
 import { Progress } from "./progress.ts";
 import { stderrTerminal } from "./terminal.ts";
+import { watchForQuit } from "./quit_input.ts";
 
 const logger = getLogger(["ferry", "command"]);
 
@@ -74,6 +75,7 @@ export async function runCommand<P>(command: CommandRun<P>): Promise<number> {
   };
   const listened: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   for (const signal of listened) Deno.addSignalListener(signal, onSignal);
+  watchForQuit(onSignal); // `quit` typed on a terminal, OpenMSIStream's way
   const progress = new Progress({
     noun: command.noun,
     logEveryMs: command.statusIntervalMs(parsed),
