@@ -120,7 +120,7 @@ export async function configVariables(configFile: string): Promise<string[]> {
  *   "--allow-ffi",
  *   "--allow-read=/opt/ferry/mod.ts,/opt/ferry/src,/srv/jobs,/data/out",
  *   "--allow-write=/data/out",
- *   "--allow-env=FERRY_CONFIG,FERRY_TOPIC,FERRY_BOOTSTRAP_SERVERS,FERRY_LOG_LEVEL," +
+ *   "--allow-env=FERRY_CONFIG,FERRY_CONFIG_DIR,FERRY_TOPIC,FERRY_BOOTSTRAP_SERVERS,FERRY_LOG_LEVEL," +
  *   "FERRY_RDKAFKA_PATH,CLICOLOR_FORCE",
  * ]);
  * // No deno.json maps Ferry's npm packages for /srv/jobs: Ferry's own is passed with --config.

@@ -76,7 +76,7 @@ Deno.test("examples/checksum.ts runs with exactly the flags `ferry permissions` 
         "--allow-ffi",
         `--allow-read=${root}/mod.ts,${root}/src,${root}/examples,${out},${config}`,
         `--allow-write=${out}`,
-        "--allow-env=FERRY_CONFIG,FERRY_TOPIC,FERRY_BOOTSTRAP_SERVERS,FERRY_LOG_LEVEL,FERRY_RDKAFKA_PATH," +
+        "--allow-env=FERRY_CONFIG,FERRY_CONFIG_DIR,FERRY_TOPIC,FERRY_BOOTSTRAP_SERVERS,FERRY_LOG_LEVEL,FERRY_RDKAFKA_PATH," +
         "CLICOLOR_FORCE,FERRY_TEST_PERM_BOOTSTRAP",
       ]);
       assertEquals(words.slice(script + 1), ["--output-dir", out, "--config", config]);

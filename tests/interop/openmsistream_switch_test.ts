@@ -181,8 +181,7 @@ Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, 
   await withTempDir(async (dir) => {
     const config = join(dir, "lab.config");
     await Deno.writeTextFile(config, CONFIG);
-    const fullConfig = join(dir, "lab-full.config");
-    await Deno.writeTextFile(fullConfig, CONFIG + OMS_ONLY_SECTIONS);
+    await Deno.writeTextFile(join(dir, "lab-full.config"), CONFIG + OMS_ONLY_SECTIONS);
     const up = join(dir, "instrument");
     const small: Record<string, Uint8Array> = {
       "f1.bin": bytes(50_000, 1),
@@ -372,7 +371,7 @@ Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, 
           "download",
           ferryDown,
           "--config",
-          fullConfig,
+          "lab-full", // OpenMSIStream's habit: a bare name, found in the config folder
           "--topic_name",
           topic,
           "--download_regex",
@@ -382,9 +381,9 @@ Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, 
           "--broker-timeout",
           "60",
         ],
-        { env: ferryEnv },
+        { env: { ...ferryEnv, FERRY_CONFIG_DIR: dir } },
       );
-      show("ferry download --download_regex (stderr)", down.stderr);
+      show("ferry download --config lab-full --download_regex (stderr)", down.stderr);
       assertEquals(down.code, 0, down.stderr);
       const omsSelection = await listFiles(omsDown);
       show("selected by both", omsSelection.join("\n"));
@@ -395,6 +394,10 @@ Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, 
       for (const section of ["heartbeat", "log"]) {
         const lines = down.stderr.split("\n").filter((l) => l.includes(`[${section}]`));
         assertEquals(lines.length, 1, `warnings for [${section}]:\n${down.stderr}`);
+      }
+      // OpenMSIStream's [consumer] section reaches no client that does not read it.
+      for (const stderr of [down.stderr, run.stderr, takeover.stderr]) {
+        assert(!stderr.includes("CONFWARN"), stderr);
       }
     });
   }, "ferry-switch-");

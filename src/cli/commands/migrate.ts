@@ -173,6 +173,11 @@ export function createMigrateCommand(context: CliContext): Command {
         `${plan.topic} --group ${plan.group} --output-dir ${plan.outputDir} next.`,
     );
   });
+  const spellings = `\nOpenMSIStream flag names are accepted too: ${
+    Object.keys(MIGRATE_ALIASES).join(", ")
+  }.`;
+  upload.addHelpText("after", spellings);
+  processor.addHelpText("after", spellings);
   return migrate.addCommand(upload).addCommand(processor);
 }
 
