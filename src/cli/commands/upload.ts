@@ -346,6 +346,13 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
     quiet: flags.quiet,
   });
   logger.debug("Producer configuration:\n{config}", { config: describeKafkaConfig(kafka) });
+  if (omsFilter) {
+    logger.info(
+      "Leaving out what OpenMSIStream's DataFileUploadDirectory leaves out: its LOGS folder, " +
+        'hidden files, and paths with "log" after their first character ' +
+        "(--openmsistream-filter; --include, --exclude or --upload-regex choose otherwise).",
+    );
+  }
 
   const progress = new Progress({ noun: "files", quiet: flags.quiet });
   const options: WatchOptions = {
