@@ -57,6 +57,11 @@ export interface ProcessorTakeoverPlan {
   rerun: { version: FileVersion; status: string }[];
   /** Paths in OpenMSIStream's registry with no chunk on the topic. */
   missing: string[];
+  /**
+   * Versions in neither registry whose chunks lie between a rewound offset and the committed one:
+   * OpenMSIStream would not read them again, Ferry processes them (they are listed to be seen).
+   */
+  unlisted: FileVersion[];
   /** The group's committed offsets now, by partition (-1001: none). */
   committed: Map<number, number>;
   /** The offsets committed for the group, by partition, where they move back. */
@@ -178,6 +183,7 @@ export async function planProcessorTakeover(
     skip: [],
     rerun: [],
     missing: [],
+    unlisted: [],
     committed,
     rewind: new Map(),
   };
@@ -206,6 +212,17 @@ export async function planProcessorTakeover(
     }
     for (const version of found) {
       if (found.length === 1 || version.belowCommitted) plan.skip.push(version);
+    }
+  }
+  const listed = new Set([...registry.processed.keys(), ...registry.toRerun.keys()]);
+  for (const [path, found] of byPath) {
+    if (listed.has(path)) continue;
+    for (const version of found) {
+      const reread = [...version.firstOffsets].some(([partition, offset]) =>
+        offset >= (plan.rewind.get(partition) ?? Infinity) &&
+        offset < (committed.get(partition) ?? -1)
+      );
+      if (reread) plan.unlisted.push(version);
     }
   }
   return plan;
@@ -262,7 +279,7 @@ export async function applyProcessorTakeover(
  * const lines = describeProcessorTakeover({
  *   topic: "raw", group: "g", outputDir: "out", registryFiles: [],
  *   skip: [version("a.dat")], rerun: [{ version: version("b.dat"), status: "failed" }],
- *   missing: [], committed: new Map([[0, 9]]), rewind: new Map([[0, 4]]),
+ *   missing: [], unlisted: [], committed: new Map([[0, 9]]), rewind: new Map([[0, 4]]),
  * });
  * assert.ok(lines.includes("skip     a.dat (abababababab, processed by OpenMSIStream)"));
  * assert.ok(lines.includes("process  b.dat (abababababab, failed in OpenMSIStream)"));
@@ -285,6 +302,12 @@ export function describeProcessorTakeover(plan: ProcessorTakeoverPlan): string[]
     const what = status === "in_progress" ? "in progress" : status.replaceAll("_", " ");
     lines.push(
       `process  ${version.path} (${version.sha512.slice(0, 12)}, ${what} in OpenMSIStream)`,
+    );
+  }
+  for (const version of [...plan.unlisted].sort(byPath)) {
+    lines.push(
+      `process  ${version.path} (${version.sha512.slice(0, 12)}, in no OpenMSIStream registry, ` +
+        "read again after the rewind)",
     );
   }
   for (const path of plan.missing.sort()) {

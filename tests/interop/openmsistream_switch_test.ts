@@ -270,6 +270,7 @@ Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, 
       show("ferry migrate upload --dry-run", dry.stdout + dry.stderr);
       assertEquals(dry.code, 0);
       assert(/resume {2}big\.bin \(\d+ of 4096 chunk\(s\) left to send\)/.test(dry.stdout));
+      assertEquals(await listFiles(state), [], "the dry run wrote something");
       const migrated = await ferry(
         ["migrate", "upload", up, "--topic_name", topic, "--chunk_size", "4096"],
         { env: ferryEnv },
