@@ -14,6 +14,7 @@ import { createDownloadCommand, DOWNLOAD_ALIASES } from "./commands/download.ts"
 import { createNewCommand } from "./commands/new.ts";
 import { createPermissionsCommand } from "./commands/permissions.ts";
 import { createStatusCommand } from "./commands/status.ts";
+import { createRetryCommand } from "./commands/retry.ts";
 import { createUploadCommand, UPLOAD_ALIASES } from "./commands/upload.ts";
 import type { CliContext, FlagAliases } from "./context.ts";
 import { ExitCode, UsageError } from "../command/exit_codes.ts";
@@ -38,6 +39,7 @@ export const SUBCOMMANDS: SubcommandSpec[] = [
   { name: "new", create: createNewCommand },
   { name: "download", create: createDownloadCommand, aliases: DOWNLOAD_ALIASES },
   { name: "status", create: createStatusCommand },
+  { name: "retry", create: createRetryCommand },
   { name: "permissions", create: createPermissionsCommand },
   { name: "topic", create: createTopicCommand },
 ];
