@@ -325,7 +325,18 @@ export class FileOutcomes {
           maxAttempts,
           kept,
         };
-        await this.#run.registry.recordFailed(record);
+        const written = await this.#run.registry.recordFailed(record);
+        if (written.retiredBy !== undefined) {
+          // An older generation whose newer one was processed meanwhile: not a failure.
+          logger.info(
+            "{path} generation {generation} failed again, but a newer generation was " +
+              "processed: retired, not retried.",
+            { path: file.relativePath, generation: generationLabel(written) },
+          );
+          await removeKeptCopy(this.#run.settings.outputDir, written.kept).catch(() => undefined);
+          for (const source of entry?.sources ?? []) this.#run.settle(source);
+          return;
+        }
         this.#run.status.failed++;
         logger.error(
           "Failed {path} ({size} bytes) in {ms} ms (attempt {attempt} of {maxAttempts}): {error}",

@@ -346,14 +346,25 @@ export class FileRegistry {
 
   /**
    * Records a failed file; resolves once its line is written (it survives the process being
-   * killed). It is durable against a power loss after the next {@linkcode FileRegistry.sync}.
+   * killed), with the record as written: with `retiredBy` when the generation was retired
+   * already or a processed generation supersedes it. It is durable against a power loss after
+   * the next {@linkcode FileRegistry.sync}.
    */
-  async recordFailed(record: FailedRecord): Promise<void> {
+  async recordFailed(record: FailedRecord): Promise<FailedRecord> {
+    const key = fileKey(record);
+    if (record.retiredBy === undefined) {
+      // A generation retired already, or superseded by one processed meanwhile (its retry
+      // ran while the newer generation was processed), stays retired.
+      const by = this.#retired.get(key)?.retiredBy ??
+        this.#processedByPath.get(record.path)?.find((p) => supersedes(p, record))?.sha512;
+      if (by !== undefined) record = { ...record, retiredBy: by };
+    }
     await this.#failedLog.append(record);
     if (record.retiredBy !== undefined) {
-      this.#failed.delete(fileKey(record));
-      this.#retired.set(fileKey(record), record);
-    } else this.#failed.set(fileKey(record), record);
+      this.#failed.delete(key);
+      this.#retired.set(key, record);
+    } else this.#failed.set(key, record);
+    return record;
   }
 
   /**

@@ -101,7 +101,7 @@ export async function putFiles(
         topic,
         partition,
         key: chunkKey(chunk),
-        value: encodeChunk(chunk),
+        value: encodeChunk(chunk, { includeMtime: chunk.fileMtime !== undefined }),
       });
       deliveries.push(pending.delivered);
     }
