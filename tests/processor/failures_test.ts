@@ -29,7 +29,7 @@ async function lines(path: string): Promise<string[]> {
 
 async function entries(dir: string): Promise<string[]> {
   try {
-    return [...Deno.readDirSync(dir)].map((e) => e.name);
+    return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return [];
     throw error;
