@@ -86,12 +86,12 @@ Deno.test("ferry status shows counts, failed files with reasons and attempts, an
     const failed = lines.find((l) => l.includes("run1/bad.csv"));
     assert(failed !== undefined, run.stdout);
     assert(
-      /run1\/bad\.csv\s+5 B\s+2\s+2026-11-23 10:00:00Z\s+run1\/bad\.csv\s+column 3 is not a number \(attempt 2\)/
+      /run1\/bad\.csv\s+sha512 [0-9a-f]{12}\s+5 B\s+2\s+2026-11-23 10:00:00Z\s+run1\/bad\.csv\s+column 3 is not a number \(attempt 2\)/
         .test(failed),
       failed,
     );
-    assert(/big\.tif\s+2026-11-23 10:00:00Z/.test(run.stdout), run.stdout);
-    assert(/run1\/b\.csv\s+2\.0 kB\s+2\s/.test(run.stdout), run.stdout);
+    assert(/big\.tif\s+sha512 [0-9a-f]{12}\s+2026-11-23 10:00:00Z/.test(run.stdout), run.stdout);
+    assert(/run1\/b\.csv\s+sha512 [0-9a-f]{12}\s+2\.0 kB\s+2\s/.test(run.stdout), run.stdout);
     assert(run.stdout.includes("KEPT AT"), run.stdout);
 
     const json = await ferry(["status", dir, "--json"]);
