@@ -113,6 +113,19 @@ Deno.test("a file that used up its attempts: summary, status, exit 1 every run, 
     ]);
     assertEquals(await entries(`${out}/${FAILED_DIR}`), [], "no folder left under .ferry/failed");
     assertEquals((await lines(`${out}/on_failure.log`)).length, 1);
+
+    // A new, empty output directory under the same group: said loudly, with a way to start over.
+    const fresh = await Deno.makeTempDir();
+    const moved = await runProcessor(SCRIPT, [
+      ...processorArgs(topic, fresh, group),
+      "--exit-when-idle",
+      "1",
+    ], 60_000);
+    assertEquals(moved.code, 0, moved.stderr);
+    assert(
+      /has no record of group .* committed offsets .* new group \(--group /.test(moved.stderr),
+      moved.stderr,
+    );
   });
 });
 
