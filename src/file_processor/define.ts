@@ -128,8 +128,9 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
    * (SIGINT/SIGTERM: no new file starts, running calls finish within `--stop-grace`; a second
    * signal: at once) or idle with `--exit-when-idle`, and exits with {@linkcode exitCodeOf}'s
    * code: 0 when every file was processed, or on a stop whose running calls all finished; 1 on
-   * a runtime error, when files failed (not stopped), or when the stop grace ran out; 2 on a
-   * usage error. Inside a Ferry worker this does nothing.
+   * a runtime error, while a file of the output directory is failed (not stopped: this run's
+   * failures and earlier ones that used up their attempts), or when the stop grace ran out; 2
+   * on a usage error. Inside a Ferry worker this does nothing.
    */
   async runFromCommandLine(
     args: readonly string[] = Deno.args,
