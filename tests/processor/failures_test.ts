@@ -10,10 +10,17 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { withTopic } from "../support/broker.ts";
 import { putFiles } from "../support/chunks.ts";
 import { ferry } from "../support/cli.ts";
-import { processorArgs, readCalls, runProcessor } from "../support/processor.ts";
+import {
+  processorArgs,
+  readCalls,
+  runProcessor,
+  startProcessor,
+  stopProcessor,
+} from "../support/processor.ts";
+import { waitUntil } from "../support/wait.ts";
 import { testBytes } from "../support/bytes.ts";
 import { readRegistry } from "../../src/registry/registry.ts";
-import { FAILED_DIR, FERRY_DIR } from "../../src/files/layout.ts";
+import { FAILED_DIR, FERRY_DIR, RUNNING_DIR } from "../../src/files/layout.ts";
 
 const SCRIPT = "tests/fixtures/failing_processor.ts";
 const text = (s: string) => new TextEncoder().encode(s);
@@ -95,6 +102,22 @@ Deno.test("a file that used up its attempts: summary, status, exit 1 every run, 
     const unknown = await ferry(["retry", out, "no/such.bin"]);
     assertEquals(unknown.code, 2, unknown.stdout);
     assert(/Not a failed file .*"no\/such\.bin"/.test(unknown.stderr), unknown.stderr);
+    assertEquals((await readRegistry(`${out}/${FERRY_DIR}`, topic, group)).failed[0].attempt, 2);
+
+    // While a processor runs on the directory, ferry retry refuses and changes nothing.
+    const running = startProcessor(SCRIPT, [
+      ...processorArgs(topic, out, group),
+      "--max-attempts",
+      "2",
+    ], { timeoutMs: 60_000 });
+    await waitUntil(
+      async () => (await entries(`${out}/${RUNNING_DIR}`)).length > 0,
+      "the run marker",
+    );
+    const refused = await ferry(["retry", out]);
+    await stopProcessor(running);
+    assertEquals(refused.code, 1, refused.stdout);
+    assert(/A processor is running on .*pid \d+.*stop it/.test(refused.stderr), refused.stderr);
     assertEquals((await readRegistry(`${out}/${FERRY_DIR}`, topic, group)).failed[0].attempt, 2);
 
     await Deno.writeTextFile(`${out}/healed`, "");

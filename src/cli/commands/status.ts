@@ -138,8 +138,9 @@ export function createStatusCommand(context: CliContext): Command {
         "of ferry download (the registry logs in <dir>/.ferry), for each topic and consumer " +
         "group that wrote there: files processed, files failed (with the error, the number " +
         "of attempts, and where the file's data is kept; they are retried on the next start " +
-        "until the attempt limit), files in progress; and whether a process seems to be " +
-        "working on it. For a folder given to ferry upload: how many files its upload logs " +
+        "until the attempt limit, then by ferry retry), failed generations retired by a newer " +
+        "processed one, files in progress, each with its generation; and whether a process " +
+        "seems to be working on it. For a folder given to ferry upload: how many files its upload logs " +
         "record as uploaded, per topic, and the unfinished uploads. Reads the logs only, so it " +
         "is safe while a processor or an upload runs.",
     )
