@@ -519,7 +519,7 @@ export class FileOutcomes {
       partitions: record.partitions.map((p) => ({ partition: p, firstOffset: -1, lastOffset: -1 })),
       attempt: record.attempt + 1,
       ...(record.mtime === undefined ? {} : { mtime: record.mtime }),
-      // A copy under .ferry/failed/ is read by the worker in every mode.
+      // Disk and both modes: the worker reads it where it is kept.
       ...(s.mode === "memory" ? {} : { path: keptPath }),
     };
     logger.info("Retrying {path} (attempt {attempt}).", {
