@@ -20,6 +20,8 @@
 export { defineProcessor, FileProcessor } from "./src/file_processor/define.ts";
 export type { CommandLineOptions, RunSettings } from "./src/file_processor/define.ts";
 export type {
+  FailedFile,
+  FailureContext,
   OptionSpec,
   OptionSpecs,
   OptionType,

@@ -181,7 +181,7 @@ let helps: Promise<Helps> | undefined;
 function collectHelps(): Promise<Helps> {
   helps ??= (async () => {
     const jobs: [string, string[]][] = [["ferry", ["run", "-A", "cli.ts", "--help"]]];
-    for (const sub of ["upload", "download", "status", "new", "permissions", "topic"]) {
+    for (const sub of ["upload", "download", "status", "new", "permissions", "topic", "retry"]) {
       jobs.push([`ferry ${sub}`, ["run", "-A", "cli.ts", sub, "--help"]]);
     }
     // `ferry migrate <what>`: each one's flags count as flags of `ferry migrate`.

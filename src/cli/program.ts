@@ -15,6 +15,7 @@ import { createMigrateCommand, MIGRATE_ALIASES } from "./commands/migrate.ts";
 import { createNewCommand } from "./commands/new.ts";
 import { createPermissionsCommand } from "./commands/permissions.ts";
 import { createStatusCommand } from "./commands/status.ts";
+import { createRetryCommand } from "./commands/retry.ts";
 import { createUploadCommand, UPLOAD_ALIAS_MARKER, UPLOAD_ALIASES } from "./commands/upload.ts";
 import type { CliContext, FlagAliases } from "./context.ts";
 import { ExitCode, UsageError } from "../command/exit_codes.ts";
@@ -47,6 +48,7 @@ export const SUBCOMMANDS: SubcommandSpec[] = [
   { name: "new", create: createNewCommand },
   { name: "download", create: createDownloadCommand, aliases: DOWNLOAD_ALIASES },
   { name: "status", create: createStatusCommand },
+  { name: "retry", create: createRetryCommand },
   { name: "permissions", create: createPermissionsCommand },
   { name: "topic", create: createTopicCommand },
   { name: "migrate", create: createMigrateCommand, aliases: MIGRATE_ALIASES },

@@ -38,14 +38,19 @@ export type RunSettings =
  *   count every stop as a failure; 1 when the grace ran out with calls still running
  *   (`givenUp`: those files were not committed and are read again on the next start; the log
  *   says so);
- * - otherwise (`--exit-when-idle`): 0 when every file was processed (or skipped), 1 when some
- *   failed or were invalid.
+ * - otherwise (`--exit-when-idle`): 0 when no file is failed; 1 while any file is failed and
+ *   not processed since (`failedFiles`): failed in this run, or failed for good in an earlier
+ *   run (used up `--max-attempts`, or invalid) and not run again with `ferry retry`. A failed
+ *   generation retired by a newer processed generation of its path does not count. Without
+ *   `failedFiles`, this run's `failed` and `invalid` decide.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { exitCodeOf } from "./define.ts";
  * assert.equal(exitCodeOf({ failed: 0, invalid: 1 }), 1);
+ * assert.equal(exitCodeOf({ failed: 0, invalid: 0, failedFiles: 2 }), 1); // from earlier runs
+ * assert.equal(exitCodeOf({ failed: 2, invalid: 0, failedFiles: 0 }), 0); // all retired
  * assert.equal(exitCodeOf({ failed: 2, invalid: 0, stopped: true, givenUp: 0 }), 0);
  * assert.equal(exitCodeOf({ failed: 0, invalid: 0, stopped: true, givenUp: 1 }), 1);
  * ```
@@ -54,10 +59,12 @@ export type RunSettings =
  * @returns The exit code.
  */
 export function exitCodeOf(
-  status: Pick<RunStatus, "failed" | "invalid"> & Partial<Pick<RunStatus, "stopped" | "givenUp">>,
+  status:
+    & Pick<RunStatus, "failed" | "invalid">
+    & Partial<Pick<RunStatus, "stopped" | "givenUp" | "failedFiles">>,
 ): number {
   if (status.stopped) return (status.givenUp ?? 0) > 0 ? 1 : 0;
-  return status.failed + status.invalid > 0 ? 1 : 0;
+  return (status.failedFiles ?? status.failed + status.invalid) > 0 ? 1 : 0;
 }
 
 /**
@@ -109,6 +116,9 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
       processTimeoutMs: 3_600_000,
       brokerTimeoutMs: 0,
       stopGraceMs: 30_000,
+      ...(this.definition.onFailure === undefined
+        ? {}
+        : { onFailure: this.definition.onFailure as FileRunSettings["onFailure"] }),
       ...settings,
     });
   }
@@ -118,8 +128,9 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
    * (SIGINT/SIGTERM: no new file starts, running calls finish within `--stop-grace`; a second
    * signal: at once) or idle with `--exit-when-idle`, and exits with {@linkcode exitCodeOf}'s
    * code: 0 when every file was processed, or on a stop whose running calls all finished; 1 on
-   * a runtime error, when files failed (not stopped), or when the stop grace ran out; 2 on a
-   * usage error. Inside a Ferry worker this does nothing.
+   * a runtime error, while a file of the output directory is failed (not stopped: this run's
+   * failures and earlier ones that used up their attempts), or when the stop grace ran out; 2
+   * on a usage error. Inside a Ferry worker this does nothing.
    */
   async runFromCommandLine(
     args: readonly string[] = Deno.args,

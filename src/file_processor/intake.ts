@@ -169,7 +169,7 @@ export class ChunkIntake {
       running.sources.push(source);
       return;
     }
-    if (this.#run.registry.isProcessed(path, sha) || this.#isFailed(path, sha)) {
+    if (this.#settledBefore(path, sha)) {
       if (chunk.chunkIndex === 1) this.#run.status.skipped++;
       return this.#run.settle(message);
     }
@@ -210,7 +210,12 @@ export class ChunkIntake {
     }
     await this.#enforceLimits();
     if (assembly.receivedChunks === 1) {
-      this.#run.registry.recordStarted({ time: new Date().toISOString(), path, sha512: sha }).catch(
+      this.#run.registry.recordStarted({
+        time: new Date().toISOString(),
+        path,
+        sha512: sha,
+        ...(assembly.mtime === undefined ? {} : { mtime: assembly.mtime }),
+      }).catch(
         (error) => logger.warn("Could not note {path} as started: {error}", { path, error }),
       );
     }
@@ -258,7 +263,16 @@ export class ChunkIntake {
     }
   }
 
-  #isFailed(path: string, sha: string): boolean {
-    return this.#run.registry.failedFiles().some((f) => f.path === path && f.sha512 === sha);
+  /**
+   * Whether this generation needs nothing more from its messages: processed; its failure
+   * retired; or failed with its data kept (retried from there) or its attempts used up. A
+   * failure with nothing kept and attempts left (memory mode) is rebuilt again for its retry.
+   */
+  #settledBefore(path: string, sha: string): boolean {
+    const registry = this.#run.registry;
+    if (registry.isProcessed(path, sha) || registry.isRetired(path, sha)) return true;
+    const failed = registry.failedRecord(path, sha);
+    return failed !== undefined &&
+      (failed.kept !== "" || failed.attempt >= this.#run.settings.maxAttempts);
   }
 }

@@ -9,14 +9,28 @@
  * SHA-512 matched. When it does not match, the chunks' own hashes are checked (only then) to
  * name the damaged chunks, in the log line and in the failure recorded in the registry.
  *
+ * Failures: a file that failed is retried (from the data kept for it, on the next start) until
+ * it used up `maxAttempts`; then the definition's `onFailure` runs once. In memory mode a file
+ * whose data could not be kept (its worker died or timed out with the bytes, or the copy could
+ * not be written) is recorded failed but its messages are not settled: they are not committed,
+ * and the next start reads and retries it. Generations: each content (SHA-512) of a path is a
+ * file of its own; a processed generation retires the failures of the older generations of its
+ * path (see `supersedes` in the registry); in disk and both modes an older generation (by
+ * `file_mtime`) arriving after a newer one was placed is processed from its partial file and
+ * never moved over the newer one.
+ *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
 import { errorText } from "../processor/errors.ts";
 import type { DownloadedFile } from "../files/downloaded_file.ts";
-import { FAILED_DIR } from "../files/layout.ts";
-import type { FailedRecord } from "../registry/registry.ts";
+import { failedCopyPath } from "../files/layout.ts";
+import { removeKeptCopy } from "../files/failed_copies.ts";
+import { resolveInside } from "../files/path.ts";
+import { processorLogger } from "../processor/logger.ts";
+import type { OptionSpecs, OptionValues } from "../processor/definition.ts";
+import { type FailedRecord, generationLabel, type ProcessedRecord } from "../registry/registry.ts";
 import type { WorkerPool } from "../workers/pool.ts";
 import { type FileJobMessage, hashMismatchResult, type JobResult } from "../workers/protocol.ts";
 import type { RunningFile, RunState } from "./run_state.ts";
@@ -33,6 +47,8 @@ export class FileOutcomes {
   /** Every file on its way (new or retried), until its outcome is recorded. */
   readonly jobs: Set<Promise<void>> = new Set();
   #nextJobId = 1;
+  /** The `file_mtime` of the generation this run moved into place, by path (disk, both). */
+  readonly #placed = new Map<string, number | undefined>();
 
   constructor(run: RunState, pool: WorkerPool) {
     this.#run = run;
@@ -85,13 +101,30 @@ export class FileOutcomes {
       return;
     }
     let path: string | undefined;
+    // An older generation than the one in place (by file_mtime): processed from its partial
+    // file, never moved over the newer one.
+    const older = s.mode !== "memory" &&
+      this.#olderThanPlaced(assembly.outputRelativePath, assembly.mtime);
     try {
-      path = await assembler.finalize(assembly, size);
+      if (older) {
+        await Deno.truncate(assembly.partialPath, size);
+        path = assembly.partialPath;
+        logger.info(
+          "{path}: generation {generation} is older than the one in place; it is processed " +
+            "from its partial file and not moved into place.",
+          { path: assembly.outputRelativePath, generation: generationLabel(assembly) },
+        );
+      } else {
+        await this.#moveAsideFailedInPlace(assembly.outputRelativePath, assembly.sha512);
+        path = await assembler.finalize(assembly, size);
+        if (path !== undefined) this.#placed.set(assembly.outputRelativePath, assembly.mtime);
+      }
     } catch (error) {
       await assembler.discard(assembly);
       await this.recordInvalid(entry, errorText(error));
       return;
     }
+    const previous = this.#run.registry.failedRecord(assembly.outputRelativePath, assembly.sha512);
     const file: Omit<DownloadedFile, "bytes"> = {
       relativePath: assembly.outputRelativePath,
       filename: assembly.outputRelativePath.split("/").at(-1)!,
@@ -100,7 +133,8 @@ export class FileOutcomes {
       sha512: assembly.sha512,
       topic: s.topic,
       partitions: assembly.partitionRanges(),
-      attempt: 1,
+      // Read again after a failure that kept no data (memory mode): its next attempt.
+      attempt: (previous?.attempt ?? 0) + 1,
       ...(entry.receivedAt === undefined ? {} : { receivedAt: entry.receivedAt }),
       ...(assembly.mtime === undefined ? {} : { mtime: assembly.mtime }),
       ...(path === undefined ? {} : { path }),
@@ -118,7 +152,65 @@ export class FileOutcomes {
     }
     // Checked: the worker does not hash it again.
     const result = await this.#runJob(file, chunks, true);
-    await this.#recordResult(entry, file, result);
+    if (!older) return await this.#recordResult(entry, file, result);
+    // The older generation's partial file: deleted once processed, kept aside if it failed.
+    let keptAt: string | undefined;
+    if (result.outcome === "failed") keptAt = await this.#keepAside(file, path!);
+    await this.#recordResult(entry, file, result, keptAt);
+    if (result.outcome !== "failed") await Deno.remove(path!).catch(() => undefined);
+  }
+
+  /**
+   * Whether a generation with this `mtime` is older than the one of `path` already in place:
+   * moved there by this run, or processed by an earlier one (by `file_mtime`; without one, the
+   * later arrival is the newer).
+   */
+  #olderThanPlaced(path: string, mtime: number | undefined): boolean {
+    if (mtime === undefined) return false;
+    let newest = this.#placed.get(path);
+    if (!this.#placed.has(path)) {
+      for (const record of this.#run.registry.processedGenerations(path)) {
+        if (record.mtime !== undefined && (newest === undefined || record.mtime > newest)) {
+          newest = record.mtime;
+        }
+      }
+    }
+    return newest !== undefined && newest > mtime;
+  }
+
+  /**
+   * Before a generation is moved into place (disk, both): another generation of the path that
+   * failed with its data kept in place is moved under `.ferry/failed/` first (its record says
+   * so), so that its retry finds its own data.
+   */
+  async #moveAsideFailedInPlace(path: string, sha512: string): Promise<void> {
+    const registry = this.#run.registry;
+    for (const failed of registry.failedFiles()) {
+      if (failed.path !== path || failed.sha512 === sha512 || failed.kept !== path) continue;
+      const from = await resolveInside(this.#run.settings.outputDir, path);
+      const kept = await this.#keepAside({ ...failed, filename: path.split("/").at(-1)! }, from);
+      await registry.recordFailed({ ...failed, kept });
+    }
+  }
+
+  /** Moves a failed older generation's partial file under `.ferry/failed/`; returns where. */
+  async #keepAside(
+    file: { sha512: string; filename: string; relativePath?: string; path?: string },
+    from: string,
+  ): Promise<string> {
+    const relative = failedCopyPath(file.sha512, file.filename);
+    try {
+      const target = await resolveInside(this.#run.settings.outputDir, relative);
+      await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+      await Deno.rename(from, target);
+      return relative;
+    } catch (error) {
+      logger.error("Could not keep the failed {path}: {error}", {
+        path: file.relativePath ?? file.path,
+        error: errorText(error),
+      });
+      return "";
+    }
   }
 
   /**
@@ -203,15 +295,22 @@ export class FileOutcomes {
       sha512: file.sha512,
       size: file.size,
       partitions,
+      ...(file.mtime === undefined ? {} : { mtime: file.mtime }),
     };
+    const maxAttempts = this.#run.settings.maxAttempts;
+    /** Whether the file's messages settle (a memory-mode failure with nothing kept does not). */
+    let settle = true;
+    let givenUp: FailedRecord | undefined;
     try {
       if (result.outcome === "processed") {
-        await this.#run.registry.recordProcessed({
+        const record: ProcessedRecord = {
           ...base,
           ms: Math.round(result.ms),
           attempt: file.attempt,
-        });
+        };
+        await this.#run.registry.recordProcessed(record);
         this.#run.status.processed++;
+        await this.#retireSuperseded(record);
         logger.info("Processed {path} ({size} bytes) in {ms} ms.", {
           path: file.relativePath,
           size: file.size,
@@ -219,20 +318,49 @@ export class FileOutcomes {
         });
       } else if (result.outcome === "failed") {
         const kept = keptAt ?? this.#kept(file, result);
-        await this.#run.registry.recordFailed({
+        const record: FailedRecord = {
           ...base,
           error: result.error?.message ?? "unknown error",
           attempt: file.attempt,
+          maxAttempts,
           kept,
-        });
+        };
+        const written = await this.#run.registry.recordFailed(record);
+        if (written.retiredBy !== undefined) {
+          // An older generation whose newer one was processed meanwhile: not a failure.
+          logger.info(
+            "{path} generation {generation} failed again, but a newer generation was " +
+              "processed: retired, not retried.",
+            { path: file.relativePath, generation: generationLabel(written) },
+          );
+          await removeKeptCopy(this.#run.settings.outputDir, written.kept).catch(() => undefined);
+          for (const source of entry?.sources ?? []) this.#run.settle(source);
+          return;
+        }
         this.#run.status.failed++;
-        logger.error("Failed {path} ({size} bytes) in {ms} ms (attempt {attempt}): {error}", {
-          path: file.relativePath,
-          size: file.size,
-          ms: Math.round(result.ms),
-          attempt: file.attempt,
-          error: result.error?.message ?? "unknown error",
-        });
+        logger.error(
+          "Failed {path} ({size} bytes) in {ms} ms (attempt {attempt} of {maxAttempts}): {error}",
+          {
+            path: file.relativePath,
+            size: file.size,
+            ms: Math.round(result.ms),
+            attempt: file.attempt,
+            maxAttempts,
+            error: record.error,
+          },
+        );
+        if (file.attempt >= maxAttempts) givenUp = record;
+        else if (kept === "" && entry !== undefined) {
+          // Nothing kept to retry from (memory mode): the messages stay uncommitted, and the
+          // next start reads the file again for its next attempt.
+          settle = false;
+          logger.warn(
+            "{path}: no copy of its data could be kept, so its messages are not committed: " +
+              "the next start reads it again for attempt {next} of {maxAttempts} (until then " +
+              "committed offsets of its partitions stay before it).",
+            { path: file.relativePath, next: file.attempt + 1, maxAttempts },
+          );
+        }
       } else {
         if (file.path !== undefined) await Deno.remove(file.path).catch(() => undefined);
         if (entry) await this.recordInvalid(entry, result.error?.message ?? "invalid file");
@@ -246,7 +374,70 @@ export class FileOutcomes {
       );
       return;
     }
-    for (const source of entry?.sources ?? []) this.#run.settle(source);
+    if (settle) { for (const source of entry?.sources ?? []) this.#run.settle(source); }
+    if (givenUp) await this.#gaveUp(givenUp, result.error?.message ?? "unknown error");
+  }
+
+  /** Retires the failures of older generations that a processed one supersedes. */
+  async #retireSuperseded(record: ProcessedRecord): Promise<void> {
+    for (const retired of await this.#run.registry.retireSuperseded(record)) {
+      this.#run.status.retired++;
+      logger.info(
+        "Retired the failure of {path} generation {old}: the newer generation {generation} " +
+          "was processed; the old one is not retried.",
+        {
+          path: record.path,
+          old: generationLabel(retired),
+          generation: generationLabel(record),
+        },
+      );
+      await removeKeptCopy(this.#run.settings.outputDir, retired.kept).catch((error) =>
+        logger.warn("Could not delete {kept}: {error}", {
+          kept: retired.kept,
+          error: errorText(error),
+        })
+      );
+    }
+  }
+
+  /**
+   * A file used up its attempts: says so, and runs the definition's `onFailure` once (an error
+   * it throws is logged).
+   */
+  async #gaveUp(record: FailedRecord, message: string): Promise<void> {
+    const s = this.#run.settings;
+    logger.error(
+      "Giving up on {path} after {attempts} attempt(s): it stays failed until `ferry retry` " +
+        "runs it again.",
+      { path: record.path, attempts: record.attempt },
+    );
+    if (s.onFailure === undefined) return;
+    const error = new Error(message);
+    try {
+      await s.onFailure(
+        {
+          relativePath: record.path,
+          sha512: record.sha512,
+          size: record.size,
+          attempts: record.attempt,
+          kept: record.kept,
+          ...(record.mtime === undefined ? {} : { mtime: record.mtime }),
+        },
+        error,
+        {
+          name: s.name,
+          outputDir: s.outputDir,
+          topic: s.topic,
+          options: s.options as OptionValues<OptionSpecs>,
+          logger: processorLogger(s.name),
+        },
+      );
+    } catch (hookError) {
+      logger.error("onFailure threw for {path}: {error}", {
+        path: record.path,
+        error: errorText(hookError),
+      });
+    }
   }
 
   /**
@@ -262,17 +453,20 @@ export class FileOutcomes {
   /** Records a file whose chunks or content are wrong (no retry) and settles its chunks. */
   async recordInvalid(entry: RunningFile, reason: string): Promise<void> {
     const { assembly } = entry;
+    const record: FailedRecord = {
+      time: new Date().toISOString(),
+      path: assembly.outputRelativePath,
+      sha512: assembly.sha512,
+      size: assembly.receivedBytes,
+      partitions: assembly.partitionRanges().map((p) => p.partition),
+      error: reason,
+      attempt: this.#run.settings.maxAttempts,
+      maxAttempts: this.#run.settings.maxAttempts,
+      kept: "",
+      ...(assembly.mtime === undefined ? {} : { mtime: assembly.mtime }),
+    };
     try {
-      await this.#run.registry.recordFailed({
-        time: new Date().toISOString(),
-        path: assembly.outputRelativePath,
-        sha512: assembly.sha512,
-        size: assembly.receivedBytes,
-        partitions: assembly.partitionRanges().map((p) => p.partition),
-        error: reason,
-        attempt: this.#run.settings.maxAttempts,
-        kept: "",
-      });
+      await this.#run.registry.recordFailed(record);
     } catch (error) {
       this.#run.fail(
         new Error(`Could not record "${assembly.relativePath}" as invalid: ${errorText(error)}`),
@@ -289,6 +483,7 @@ export class FileOutcomes {
       reason,
     });
     for (const source of entry.sources) this.#run.settle(source);
+    await this.#gaveUp(record, reason);
   }
 
   /** Retries failed files kept from earlier runs (fewer attempts than the limit). */
@@ -323,6 +518,8 @@ export class FileOutcomes {
       topic: s.topic,
       partitions: record.partitions.map((p) => ({ partition: p, firstOffset: -1, lastOffset: -1 })),
       attempt: record.attempt + 1,
+      ...(record.mtime === undefined ? {} : { mtime: record.mtime }),
+      // Disk and both modes: the worker reads it where it is kept.
       ...(s.mode === "memory" ? {} : { path: keptPath }),
     };
     logger.info("Retrying {path} (attempt {attempt}).", {
@@ -332,8 +529,13 @@ export class FileOutcomes {
     const chunks = bytes ? [{ offset: 0, data: bytes }] : undefined;
     const result = await this.#runJob(file, chunks);
     await this.#recordResult(undefined, file, result, record.kept);
-    if (result.outcome === "processed" && record.kept.startsWith(`${FAILED_DIR}/`)) {
-      await Deno.remove(keptPath).catch(() => undefined);
+    if (result.outcome === "processed") {
+      await removeKeptCopy(s.outputDir, record.kept).catch((error) =>
+        logger.warn("Could not delete {kept}: {error}", {
+          kept: record.kept,
+          error: errorText(error),
+        })
+      );
     }
   }
 }

@@ -13,6 +13,7 @@ import type { FileRegistry } from "../registry/registry.ts";
 import type { FileHashLane } from "../hash/file_hash_lane.ts";
 import type { OffsetTracker } from "./offsets.ts";
 import type { FileRunCounters } from "../command/metrics.ts";
+import type { ProcessorDefinition } from "../processor/definition.ts";
 
 /** Everything a file processor run needs, after the command line is parsed. */
 export interface FileRunSettings {
@@ -65,6 +66,11 @@ export interface FileRunSettings {
   onStatus?: (status: RunStatus) => void;
   /** Serve Prometheus metrics on `http://127.0.0.1:<port>/metrics` while running (0: any port). */
   metricsPort?: number;
+  /**
+   * Called once per file that used up its attempts (the definition's `onFailure`), on the
+   * coordinator, after its failure is recorded.
+   */
+  onFailure?: ProcessorDefinition["onFailure"];
 }
 
 /**
@@ -81,7 +87,7 @@ export interface FileRunSettings {
  * const status: RunStatus = {
  *   processed: 9, failed: 1, invalid: 0, skipped: 0, filtered: 0, malformed: 0, notChunks: 0,
  *   abandoned: 0, inProgress: 2, running: 1, bytes: 1_000_000, seconds: 3, lag: 0,
- *   stopped: false, givenUp: 0,
+ *   stopped: false, givenUp: 0, failedFiles: 1, retired: 0,
  * };
  * assert.equal(line(status), "9 done, 1 failed, 2 in progress");
  * ```
@@ -105,6 +111,17 @@ export interface RunStatus extends FileRunCounters {
    * committed (they are read again on the next start).
    */
   givenUp: number;
+  /**
+   * Files whose latest attempt failed and that were not processed since, nor retired: this
+   * run's and earlier runs' (`ferry status` lists them). A run that ends idle
+   * (`--exit-when-idle`) with any exits 1 (see `exitCodeOf`).
+   */
+  failedFiles: number;
+  /**
+   * Failed generations retired in this run because a newer generation of the same path was
+   * processed: not retried, not counted in `failedFiles`.
+   */
+  retired: number;
 }
 
 /** A complete file on its way through `process`, with the chunks it settles. */

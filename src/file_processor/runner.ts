@@ -19,10 +19,11 @@ import { resolveInside, UnsafePathError } from "../files/path.ts";
 import { type ChunkSource, FileAssembler } from "../files/reassembly.ts";
 import { PARTIAL_DIR } from "../files/layout.ts";
 import { writeRunMarker } from "../files/run_marker.ts";
+import { sweepEmptyFailedFolders } from "../files/failed_copies.ts";
 import { Admin, Consumer, type KafkaError, type RebalanceEvent } from "../kafka/mod.ts";
 import { FetcherWaker } from "../kafka/fetcher_waker.ts";
 import { configForRole } from "../kafka/config.ts";
-import { FileRegistry } from "../registry/registry.ts";
+import { FileRegistry, generationLabel } from "../registry/registry.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
 import { type PoolStopReport, WorkerPool } from "../workers/pool.ts";
 import { fileRunMetrics, type PartitionLag, serveMetrics } from "../command/metrics.ts";
@@ -126,7 +127,11 @@ class FileRunner {
     lag: undefined,
     stopped: false,
     givenUp: 0,
+    failedFiles: 0,
+    retired: 0,
   };
+  /** The topic's partition count, from the start-up check. */
+  #partitionCount = 0;
 
   constructor(settings: FileRunSettings) {
     this.#s = settings;
@@ -157,6 +162,7 @@ class FileRunner {
       );
     }
     this.#registry = await FileRegistry.open(s.outputDir, s.topic, s.group);
+    await sweepEmptyFailedFolders(s.outputDir);
     // `ferry status` tells a running processor from a crashed one by this marker.
     await using _runMarker = await writeRunMarker(s.outputDir, {
       name: s.name,
@@ -214,6 +220,7 @@ class FileRunner {
       this.#commits = new OffsetCommits(state, this.#consumer, () => this.#watch.down);
       try {
         this.#consumer.subscribe([s.topic]);
+        if (this.#registry.empty) await this.#warnIfGroupMovedOn();
         await poolStarted;
         // From a stop asked for on, no file starts (see #drain), even before the loop ends.
         s.signal?.addEventListener("abort", this.#onAbort, { once: true });
@@ -274,7 +281,45 @@ class FileRunner {
 
   async #checkTopic(): Promise<void> {
     await using admin = new Admin(configForRole(this.#s.kafka, "admin"), { onError: () => {} });
-    await admin.partitionCount(this.#s.topic, 15_000);
+    this.#partitionCount = await admin.partitionCount(this.#s.topic, 15_000);
+  }
+
+  /**
+   * An output directory with no record of this group meets a group that committed offsets
+   * already (another output directory, or one emptied): the files before those offsets are not
+   * read again. Said loudly, with how to start over; the run goes on.
+   */
+  async #warnIfGroupMovedOn(): Promise<void> {
+    const s = this.#s;
+    const partitions = Array.from({ length: this.#partitionCount }, (_, partition) => ({
+      topic: s.topic,
+      partition,
+    }));
+    let committed;
+    try {
+      committed = await this.#consumer.committed(partitions, 10_000);
+    } catch (error) {
+      logger.debug("Could not read the committed offsets of {group}: {error}", {
+        group: s.group,
+        error: errorText(error),
+      });
+      return;
+    }
+    const ahead = committed.filter((p) => p.offset > 0);
+    if (ahead.length === 0) return;
+    logger.warn(
+      "The output directory {outputDir} has no record of group {group}, but the group has " +
+        "committed offsets on {topic} ({offsets}): files before them will not be read into " +
+        "this directory. To process the topic from its start here, stop and run again with a " +
+        "new group (--group {suggestion}); to go on where the group is, ignore this.",
+      {
+        outputDir: s.outputDir,
+        group: s.group,
+        topic: s.topic,
+        offsets: ahead.map((p) => `partition ${p.partition} at ${p.offset}`).join(", "),
+        suggestion: `${s.group}-${new Date().toISOString().slice(0, 10)}`,
+      },
+    );
   }
 
   async #loop(): Promise<void> {
@@ -475,6 +520,7 @@ class FileRunner {
   #snapshot(): RunStatus {
     return {
       ...this.#status,
+      failedFiles: this.#registry.failedFiles().length,
       inProgress: this.#assembler.inProgress.length,
       running: this.#outcomes.jobs.size,
       seconds: (Date.now() - this.#started) / 1000,
@@ -500,6 +546,44 @@ class FileRunner {
           seconds: roundSeconds(status.seconds),
         },
       );
+      this.#reportFailedFiles(status);
+    }
+  }
+
+  /**
+   * Lists the files that stay failed in every run's summary, so that they never go quiet: those
+   * that used up their attempts (until `ferry retry`), and those retried on the next start.
+   */
+  #reportFailedFiles(status: RunStatus): void {
+    const max = this.#s.maxAttempts;
+    const failed = this.#registry.failedFiles();
+    const givenUp = failed.filter((f) => f.attempt >= max);
+    const pending = failed.length - givenUp.length;
+    if (status.retired > 0) {
+      logger.info(
+        "{retired} failed generation(s) retired: a newer generation of the same path was " +
+          "processed.",
+        { retired: status.retired },
+      );
+    }
+    if (failed.length === 0) return;
+    logger.error(
+      "{count} file(s) failed and not processed since ({givenUp} used up --max-attempts " +
+        "{max}, {pending} retried on the next start); `ferry status {outputDir}` lists them, " +
+        "`ferry retry {outputDir}` runs them again.",
+      { count: failed.length, givenUp: givenUp.length, pending, max, outputDir: this.#s.outputDir },
+    );
+    const SHOWN = 20;
+    for (const f of givenUp.slice(0, SHOWN)) {
+      logger.error("Failed for good: {path} ({generation}, {attempt} attempt(s)): {error}", {
+        path: f.path,
+        generation: generationLabel(f),
+        attempt: f.attempt,
+        error: f.error,
+      });
+    }
+    if (givenUp.length > SHOWN) {
+      logger.error("… and {more} more failed for good.", { more: givenUp.length - SHOWN });
     }
   }
 }

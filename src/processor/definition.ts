@@ -137,6 +137,34 @@ export interface ProcessorContext<O = Record<string, unknown>> {
 }
 
 /**
+ * A file that used up its attempts, as the failure hook ({@linkcode ProcessorDefinition.onFailure})
+ * is told about it. Its data is no longer in memory: `kept` says where it is kept.
+ */
+export interface FailedFile {
+  /** Its relative path in the output directory. */
+  relativePath: string;
+  /** SHA-512 of its content, hex: with `mtime`, which generation of the path this is. */
+  sha512: string;
+  /** Its size in bytes. */
+  size: number;
+  /** Its modification time at upload (ms since the epoch), when the uploader sent one. */
+  mtime?: number;
+  /** How many attempts failed (the processor's `--max-attempts`, or 1 for an invalid file). */
+  attempts: number;
+  /**
+   * Where its data is kept, relative to the output directory (`ferry retry` runs it again from
+   * there); `""` when nothing is kept (an invalid file, whose content did not match its SHA-512).
+   */
+  kept: string;
+}
+
+/**
+ * What the failure hook is told about the run: the processor's context without a worker (the
+ * hook runs on the coordinator, the process's main thread).
+ */
+export type FailureContext<O = Record<string, unknown>> = Omit<ProcessorContext<O>, "workerIndex">;
+
+/**
  * A processor's definition.
  *
  * @example A processor with its own `--min-size` option
@@ -177,6 +205,35 @@ export interface ProcessorDefinition<S extends OptionSpecs = OptionSpecs> {
   ) => void | Error | Promise<void | Error>;
   /** Runs once in each worker when the run stops. */
   shutdown?: (context: ProcessorContext<OptionValues<S>>) => void | Promise<void>;
+  /**
+   * Runs once per file when it has used up its attempts (`--max-attempts`), after its failure
+   * is recorded, not once per attempt: the place to alert someone or move the file aside
+   * (OpenMSIStream's `_failed_processing_callback`). It also runs for an invalid file (its
+   * content did not match its SHA-512). It runs on the coordinator (the main thread), not in a
+   * worker, so keep it short; an error it throws is logged, nothing else. After `ferry retry`
+   * the file gets its attempts again, and the hook runs again if it uses them up again.
+   *
+   * @example Append every file given up on to a list
+   * ```ts
+   * import { defineProcessor } from "../../mod.ts";
+   *
+   * defineProcessor({
+   *   name: "parse",
+   *   process(file) {
+   *     if (file.size === 0) return new Error(`"${file.relativePath}" is empty.`);
+   *   },
+   *   async onFailure(file, error, context) {
+   *     const line = `${file.relativePath}\t${file.sha512.slice(0, 16)}\t${error.message}\n`;
+   *     await Deno.writeTextFile(`${context.outputDir}/given-up.tsv`, line, { append: true });
+   *   },
+   * });
+   * ```
+   */
+  onFailure?: (
+    file: FailedFile,
+    error: Error,
+    context: FailureContext<OptionValues<S>>,
+  ) => void | Promise<void>;
 }
 
 /** The hook a Ferry worker installs before it imports the user's script. */

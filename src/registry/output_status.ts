@@ -23,6 +23,11 @@ export interface StatusCounts {
   failed: number;
   /** Files started and neither processed nor failed yet. */
   inProgress: number;
+  /**
+   * Failed generations retired because a newer generation of the same path was processed (not
+   * retried, not counted as failed).
+   */
+  retired: number;
 }
 
 /** The logs of one processor (one topic and consumer group) in an output directory. */
@@ -42,6 +47,8 @@ export interface ProcessorLogStatus {
   processed: ProcessedRecord[];
   /** Failed files, with their error, attempts and where their data is kept. */
   failed: FailedRecord[];
+  /** Failed generations retired by a newer processed generation (`retiredBy`). */
+  retired: FailedRecord[];
   /** Files in progress. */
   inProgress: StartedRecord[];
 }
@@ -118,15 +125,17 @@ export async function readOutputStatus(outputDir: string): Promise<OutputStatus 
         processed: snapshot.processed.length,
         failed: snapshot.failed.length,
         inProgress: snapshot.inProgress.length,
+        retired: snapshot.retired.length,
       },
       ...snapshot,
     });
   }
-  const totals: StatusCounts = { processed: 0, failed: 0, inProgress: 0 };
+  const totals: StatusCounts = { processed: 0, failed: 0, inProgress: 0, retired: 0 };
   for (const p of processors) {
     totals.processed += p.counts.processed;
     totals.failed += p.counts.failed;
     totals.inProgress += p.counts.inProgress;
+    totals.retired += p.counts.retired;
   }
   return { version: 1, outputDir: resolve(outputDir), totals, processors };
 }

@@ -39,6 +39,8 @@ export interface ProcessedRecord {
   ms: number;
   /** Which attempt succeeded (1 for the first). */
   attempt: number;
+  /** The generation's modification time at upload (ms since the epoch), when the uploader sent one. */
+  mtime?: number;
 }
 
 /** A file whose processing failed. */
@@ -57,8 +59,22 @@ export interface FailedRecord {
   error: string;
   /** How many attempts failed so far. */
   attempt: number;
+  /**
+   * The processor's `--max-attempts` when this was recorded: once `attempt` reaches it the file
+   * has used up its attempts and is not retried (until `ferry retry`).
+   */
+  maxAttempts?: number;
   /** Where the file's data is kept, relative to the output directory. */
   kept: string;
+  /** The generation's modification time at upload (ms since the epoch), when the uploader sent one. */
+  mtime?: number;
+  /**
+   * Set when the failure is retired: the SHA-512 of a newer generation of the same path that
+   * was processed. A retired failure is not retried and does not count as a failed file.
+   */
+  retiredBy?: string;
+  /** Set by `ferry retry`: when a retry was asked for (its attempts were reset to 0). */
+  retryRequested?: string;
 }
 
 /** A file being rebuilt or processed. */
@@ -69,14 +85,21 @@ export interface StartedRecord {
   path: string;
   /** SHA-512 of the file's content, hex. */
   sha512: string;
+  /** The generation's modification time at upload (ms since the epoch), when the uploader sent one. */
+  mtime?: number;
 }
 
 /** What the logs say, after compaction. */
 export interface RegistrySnapshot {
   /** Processed files, oldest first. */
   processed: ProcessedRecord[];
-  /** Files whose latest attempt failed and that were not processed since. */
+  /** Files whose latest attempt failed and that were not processed (nor retired) since. */
   failed: FailedRecord[];
+  /**
+   * Failed generations retired because a newer generation of the same path was processed
+   * (see {@linkcode supersedes}); each has `retiredBy`.
+   */
+  retired: FailedRecord[];
   /** Files started and neither processed nor failed yet. */
   inProgress: StartedRecord[];
 }
@@ -98,27 +121,77 @@ export async function readRegistry(
   return compact(processedLines, failedLines, startedLines);
 }
 
+/**
+ * Whether the processed generation `processed` supersedes the failed generation `failed` of a
+ * path: same path, other content, and newer: by `file_mtime` when both have one, else by
+ * arrival (the processed one was recorded after the failure was first... last recorded).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { supersedes } from "./registry.ts";
+ *
+ * const failed = { path: "a.csv", sha512: "11", time: "2026-01-01T00:00:00Z", mtime: 1000 };
+ * assert.ok(supersedes({ path: "a.csv", sha512: "22", time: "2026-01-01T00:00:01Z" }, failed));
+ * assert.ok(!supersedes({ path: "a.csv", sha512: "22", time: "2026-01-01T00:00:01Z", mtime: 500 }, failed));
+ * assert.ok(!supersedes({ path: "b.csv", sha512: "22", time: "2026-01-01T00:00:01Z" }, failed));
+ * ```
+ *
+ * @param processed A processed generation.
+ * @param failed A failed generation.
+ * @returns Whether the failure is to be retired.
+ */
+export function supersedes(
+  processed: Pick<ProcessedRecord, "path" | "sha512" | "time" | "mtime">,
+  failed: Pick<FailedRecord, "path" | "sha512" | "time" | "mtime">,
+): boolean {
+  if (processed.path !== failed.path || processed.sha512 === failed.sha512) return false;
+  if (processed.mtime !== undefined && failed.mtime !== undefined) {
+    return processed.mtime > failed.mtime;
+  }
+  return processed.time >= failed.time;
+}
+
 function compact(
   processedLines: ProcessedRecord[],
   failedLines: FailedRecord[],
   startedLines: StartedRecord[],
 ): RegistrySnapshot {
   const processed = new Map<string, ProcessedRecord>();
+  const processedByPath = new Map<string, ProcessedRecord[]>();
   for (const record of processedLines) {
-    if (!processed.has(fileKey(record))) processed.set(fileKey(record), record);
+    if (processed.has(fileKey(record))) continue;
+    processed.set(fileKey(record), record);
+    const same = processedByPath.get(record.path);
+    if (same) same.push(record);
+    else processedByPath.set(record.path, [record]);
   }
   const failed = new Map<string, FailedRecord>();
+  const retired = new Map<string, FailedRecord>();
   for (const record of failedLines) {
-    if (!processed.has(fileKey(record))) failed.set(fileKey(record), record);
+    const key = fileKey(record);
+    if (processed.has(key)) continue;
+    // The latest line of a generation wins; once retired, a generation stays retired.
+    if (retired.has(key)) continue;
+    const newer = record.retiredBy === undefined
+      ? processedByPath.get(record.path)?.find((p) => supersedes(p, record))
+      : undefined;
+    if (record.retiredBy !== undefined || newer !== undefined) {
+      failed.delete(key);
+      retired.set(key, newer ? { ...record, retiredBy: newer.sha512 } : record);
+    } else failed.set(key, record);
   }
   const inProgress = new Map<string, StartedRecord>();
   for (const record of startedLines) {
     const key = fileKey(record);
-    if (!processed.has(key) && !failed.has(key)) inProgress.set(key, record);
+    if (!processed.has(key) && !failed.has(key) && !retired.has(key)) {
+      inProgress.set(key, record);
+    }
   }
   return {
     processed: [...processed.values()],
     failed: [...failed.values()],
+    retired: [...retired.values()],
     inProgress: [...inProgress.values()],
   };
 }
@@ -145,7 +218,10 @@ export class FileRegistry {
   /** The folder holding the logs. */
   readonly dir: string;
   readonly #processed = new Set<string>();
+  /** The processed generations of each path (for retiring superseded failures). */
+  readonly #processedByPath = new Map<string, ProcessedRecord[]>();
   readonly #failed = new Map<string, FailedRecord>();
+  readonly #retired = new Map<string, FailedRecord>();
   readonly #processedLog: JsonLinesWriter;
   readonly #failedLog: JsonLinesWriter;
   readonly #startedLog: JsonLinesWriter;
@@ -156,8 +232,9 @@ export class FileRegistry {
     logs: [JsonLinesWriter, JsonLinesWriter, JsonLinesWriter],
   ) {
     this.dir = dir;
-    for (const record of snapshot.processed) this.#processed.add(fileKey(record));
+    for (const record of snapshot.processed) this.#noteProcessed(record);
     for (const record of snapshot.failed) this.#failed.set(fileKey(record), record);
+    for (const record of snapshot.retired) this.#retired.set(fileKey(record), record);
     [this.#processedLog, this.#failedLog, this.#startedLog] = logs;
   }
 
@@ -172,13 +249,17 @@ export class FileRegistry {
     const names = registryFileNames(topic, group);
     const logs: [JsonLinesWriter, JsonLinesWriter, JsonLinesWriter] = [
       await JsonLinesWriter.rewrite(`${dir}/${names.processed}`, snapshot.processed),
-      await JsonLinesWriter.rewrite(`${dir}/${names.failed}`, snapshot.failed),
+      await JsonLinesWriter.rewrite(`${dir}/${names.failed}`, [
+        ...snapshot.retired,
+        ...snapshot.failed,
+      ]),
       await JsonLinesWriter.rewrite(`${dir}/${names.inProgress}`, snapshot.inProgress),
     ];
-    logger.debug("Registry in {dir}: {processed} processed, {failed} failed.", {
+    logger.debug("Registry in {dir}: {processed} processed, {failed} failed, {retired} retired.", {
       dir,
       processed: snapshot.processed.length,
       failed: snapshot.failed.length,
+      retired: snapshot.retired.length,
     });
     return new FileRegistry(dir, snapshot, logs);
   }
@@ -188,9 +269,38 @@ export class FileRegistry {
     return this.#processed.has(fileKey({ path, sha512 }));
   }
 
-  /** The files whose latest attempt failed, not processed since. */
+  /** The files whose latest attempt failed, not processed (nor retired) since. */
   failedFiles(): FailedRecord[] {
     return [...this.#failed.values()];
+  }
+
+  /** The failure of this generation, when its latest attempt failed (not retired). */
+  failedRecord(path: string, sha512: string): FailedRecord | undefined {
+    return this.#failed.get(fileKey({ path, sha512 }));
+  }
+
+  /** Whether this generation's failure was retired (a newer generation was processed). */
+  isRetired(path: string, sha512: string): boolean {
+    return this.#retired.has(fileKey({ path, sha512 }));
+  }
+
+  /** The processed generations of a path, oldest first. */
+  processedGenerations(path: string): readonly ProcessedRecord[] {
+    return this.#processedByPath.get(path) ?? [];
+  }
+
+  /** Whether no file was ever recorded (processed, failed or retired) in these logs. */
+  get empty(): boolean {
+    return this.#processed.size === 0 && this.#failed.size === 0 && this.#retired.size === 0;
+  }
+
+  #noteProcessed(record: ProcessedRecord): void {
+    const key = fileKey(record);
+    if (this.#processed.has(key)) return;
+    this.#processed.add(key);
+    const same = this.#processedByPath.get(record.path);
+    if (same) same.push(record);
+    else this.#processedByPath.set(record.path, [record]);
   }
 
   /** Number of distinct files processed. */
@@ -212,17 +322,49 @@ export class FileRegistry {
    */
   async recordProcessed(record: ProcessedRecord): Promise<void> {
     await this.#processedLog.append(record);
-    this.#processed.add(fileKey(record));
+    this.#noteProcessed(record);
     this.#failed.delete(fileKey(record));
   }
 
   /**
-   * Records a failed file; resolves once its line is written (it survives the process being
-   * killed). It is durable against a power loss after the next {@linkcode FileRegistry.sync}.
+   * Retires the failed generations of `record`'s path that it supersedes (see
+   * {@linkcode supersedes}): a line with `retiredBy` is appended to the failed log for each, and
+   * they are no longer failed files. Resolves with the retired records.
    */
-  async recordFailed(record: FailedRecord): Promise<void> {
+  async retireSuperseded(record: ProcessedRecord): Promise<FailedRecord[]> {
+    const retired: FailedRecord[] = [];
+    for (const failed of this.#failed.values()) {
+      if (!supersedes(record, failed)) continue;
+      const line: FailedRecord = { ...failed, retiredBy: record.sha512 };
+      await this.#failedLog.append(line);
+      this.#failed.delete(fileKey(failed));
+      this.#retired.set(fileKey(failed), line);
+      retired.push(line);
+    }
+    return retired;
+  }
+
+  /**
+   * Records a failed file; resolves once its line is written (it survives the process being
+   * killed), with the record as written: with `retiredBy` when the generation was retired
+   * already or a processed generation supersedes it. It is durable against a power loss after
+   * the next {@linkcode FileRegistry.sync}.
+   */
+  async recordFailed(record: FailedRecord): Promise<FailedRecord> {
+    const key = fileKey(record);
+    if (record.retiredBy === undefined) {
+      // A generation retired already, or superseded by one processed meanwhile (its retry
+      // ran while the newer generation was processed), stays retired.
+      const by = this.#retired.get(key)?.retiredBy ??
+        this.#processedByPath.get(record.path)?.find((p) => supersedes(p, record))?.sha512;
+      if (by !== undefined) record = { ...record, retiredBy: by };
+    }
     await this.#failedLog.append(record);
-    this.#failed.set(fileKey(record), record);
+    if (record.retiredBy !== undefined) {
+      this.#failed.delete(key);
+      this.#retired.set(key, record);
+    } else this.#failed.set(key, record);
+    return record;
   }
 
   /**
@@ -242,4 +384,25 @@ export class FileRegistry {
       this.#startedLog.close(),
     ]);
   }
+}
+
+/**
+ * A generation as people read it: its `file_mtime` (UTC, ISO 8601) when the uploader sent one,
+ * else the first 12 hex digits of its SHA-512.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generationLabel } from "./registry.ts";
+ * assert.equal(generationLabel({ sha512: "0123456789abcdef", mtime: 0 }), "1970-01-01T00:00:00.000Z");
+ * assert.equal(generationLabel({ sha512: "0123456789abcdef" }), "sha512 0123456789ab");
+ * ```
+ *
+ * @param generation Its SHA-512 and `file_mtime` (ms since the epoch).
+ * @returns The label.
+ */
+export function generationLabel(generation: { sha512: string; mtime?: number }): string {
+  return generation.mtime === undefined
+    ? `sha512 ${generation.sha512.slice(0, 12)}`
+    : new Date(generation.mtime).toISOString();
 }

@@ -61,7 +61,7 @@ Deno.test("ferry download rebuilds every file byte-identical at <output-dir>/<re
     assert(first.stdout.startsWith(`Rebuilt 4 file(s) into ${JSON.stringify(out)}`), first.stdout);
     await assertRebuiltTree(out, FILES);
     const status = await readOutputStatus(out);
-    assertEquals(status?.totals, { processed: 4, failed: 0, inProgress: 0 });
+    assertEquals(status?.totals, { processed: 4, failed: 0, inProgress: 0, retired: 0 });
     assert(/^ferry-download-.*-[0-9a-f]{12}$/.test(status!.processors[0].group), "default group");
     // Nothing but the files and Ferry's own folder in the output directory.
     assertEquals(await names(out), [".ferry", "run1", "run2", "small.txt"]);

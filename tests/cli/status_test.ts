@@ -86,12 +86,12 @@ Deno.test("ferry status shows counts, failed files with reasons and attempts, an
     const failed = lines.find((l) => l.includes("run1/bad.csv"));
     assert(failed !== undefined, run.stdout);
     assert(
-      /run1\/bad\.csv\s+5 B\s+2\s+2026-11-23 10:00:00Z\s+run1\/bad\.csv\s+column 3 is not a number \(attempt 2\)/
+      /run1\/bad\.csv\s+sha512 [0-9a-f]{12}\s+5 B\s+2\s+2026-11-23 10:00:00Z\s+run1\/bad\.csv\s+column 3 is not a number \(attempt 2\)/
         .test(failed),
       failed,
     );
-    assert(/big\.tif\s+2026-11-23 10:00:00Z/.test(run.stdout), run.stdout);
-    assert(/run1\/b\.csv\s+2\.0 kB\s+2\s/.test(run.stdout), run.stdout);
+    assert(/big\.tif\s+sha512 [0-9a-f]{12}\s+2026-11-23 10:00:00Z/.test(run.stdout), run.stdout);
+    assert(/run1\/b\.csv\s+sha512 [0-9a-f]{12}\s+2\.0 kB\s+2\s/.test(run.stdout), run.stdout);
     assert(run.stdout.includes("KEPT AT"), run.stdout);
 
     const json = await ferry(["status", dir, "--json"]);
@@ -99,7 +99,7 @@ Deno.test("ferry status shows counts, failed files with reasons and attempts, an
     const status = JSON.parse(json.stdout) as FolderStatus;
     assertEquals(status.version, 1);
     assertEquals(status.outputDir, dir);
-    assertEquals(status.totals, { processed: 2, failed: 1, inProgress: 1 });
+    assertEquals(status.totals, { processed: 2, failed: 1, inProgress: 1, retired: 0 });
     const [p] = status.processors;
     assertEquals([p.topic, p.group], ["raw-data", "ferry-checksum-raw-data"]);
     assertEquals(p.counts, status.totals);
@@ -164,7 +164,7 @@ Deno.test("ferry status reads what a real processor run recorded, including a fa
       const json = await ferry(["status", out, "--json"]);
       assertEquals(json.code, 0, json.stderr);
       const status = JSON.parse(json.stdout) as FolderStatus;
-      assertEquals(status.totals, { processed: 1, failed: 1, inProgress: 0 });
+      assertEquals(status.totals, { processed: 1, failed: 1, inProgress: 0, retired: 0 });
       assertEquals(status.processors[0].group, `ferry-recording-${topic}`);
       assertEquals(status.processors[0].processed.map((r) => r.path), ["ok/one.bin"]);
       const [failed] = status.processors[0].failed;

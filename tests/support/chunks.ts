@@ -19,6 +19,8 @@ export interface TestFile {
   path: string;
   /** Content. */
   bytes: Uint8Array;
+  /** The `file_mtime` its chunks carry (seconds since the epoch), if any: its generation. */
+  mtime?: number;
 }
 
 /** Splits a file into its chunks, as an uploader would (`chunkSize` bytes each, default 16 KiB). */
@@ -38,6 +40,7 @@ export function fileChunks(file: TestFile, chunkSize = 16 * 1024): DataFileChunk
       chunkIndex: i + 1,
       totalChunks: total,
       data: file.bytes.subarray(i * chunkSize, (i + 1) * chunkSize),
+      ...(file.mtime === undefined ? {} : { fileMtime: file.mtime }),
     }));
   }
   return chunks;
@@ -98,7 +101,7 @@ export async function putFiles(
         topic,
         partition,
         key: chunkKey(chunk),
-        value: encodeChunk(chunk),
+        value: encodeChunk(chunk, { includeMtime: chunk.fileMtime !== undefined }),
       });
       deliveries.push(pending.delivered);
     }

@@ -73,9 +73,12 @@ export function createDownloadCommand(context: CliContext): Command {
     .addHelpText(
       "after",
       `
-Exit status: 0 every file rebuilt; 1 some file's content did not match its SHA-512 (see
-\`ferry status <output-dir>\`), or a runtime error; 2 usage or configuration error. Stopped
-by SIGINT/SIGTERM: 0 once the files being rebuilt finished, 1 if --stop-grace ran out first.
+Exit status: 0 every file rebuilt; 1 some file in the output directory could not be rebuilt
+(its content did not match its SHA-512; in this run or an earlier one, see \`ferry status
+<output-dir>\`), or a runtime error; 2 usage or configuration error. Stopped by SIGINT/SIGTERM:
+0 once the files being rebuilt finished, 1 if --stop-grace ran out first. Of two generations
+of one path (a file uploaded again after it changed), the newest stays at the path (by its
+file_mtime when the uploader sent one, else the later one).
 
 Examples:
   ferry download --topic raw-data --output-dir ./downloads -b 127.0.0.1:9092
@@ -151,18 +154,20 @@ async function runDownload(
  * @returns The lines.
  */
 export function downloadSummary(
-  status: Pick<
-    RunStatus,
-    | "processed"
-    | "failed"
-    | "invalid"
-    | "skipped"
-    | "filtered"
-    | "malformed"
-    | "inProgress"
-    | "bytes"
-    | "seconds"
-  >,
+  status:
+    & Pick<
+      RunStatus,
+      | "processed"
+      | "failed"
+      | "invalid"
+      | "skipped"
+      | "filtered"
+      | "malformed"
+      | "inProgress"
+      | "bytes"
+      | "seconds"
+    >
+    & Partial<Pick<RunStatus, "failedFiles">>,
   outputDir: string,
   ferry: string = ferryInvocation(),
 ): string[] {
@@ -173,9 +178,10 @@ export function downloadSummary(
     `(${rate.toFixed(1)} MB/s); ${status.skipped} already there, ${status.invalid} invalid, ` +
     `${status.filtered} chunk(s) filtered out, ${status.malformed} malformed message(s).`,
   ];
-  if (status.invalid + status.failed > 0) {
+  const failed = status.failedFiles ?? status.invalid + status.failed;
+  if (failed > 0) {
     lines.push(
-      `${status.invalid + status.failed} file(s) could not be rebuilt: ` +
+      `${failed} file(s) could not be rebuilt: ` +
         `\`${ferry} status ${shellQuote(outputDir)}\` lists them with the reasons.`,
     );
   }

@@ -18,13 +18,15 @@
  * {
  *   "version": 1,
  *   "outputDir": "/abs/path",
- *   "totals": { "processed": 3, "failed": 1, "inProgress": 0 },
+ *   "totals": { "processed": 3, "failed": 1, "inProgress": 0, "retired": 0 },
  *   "processors": [{
  *     "topic": "raw-data", "group": "ferry-checksum-raw-data",
  *     "files": { "processed": ".ferry/processed_from_...", "failed": "...", "inProgress": "..." },
- *     "counts": { "processed": 3, "failed": 1, "inProgress": 0 },
+ *     "counts": { "processed": 3, "failed": 1, "inProgress": 0, "retired": 0 },
  *     "processed": [{ "time", "path", "sha512", "size", "partitions", "ms", "attempt" }],
- *     "failed": [{ "time", "path", "sha512", "size", "partitions", "error", "attempt", "kept" }],
+ *     "failed": [{ "time", "path", "sha512", "size", "partitions", "error", "attempt",
+ *       "maxAttempts", "kept", "mtime" }],
+ *     "retired": [{ ...as failed, "retiredBy" }],
  *     "inProgress": [{ "time", "path", "sha512" }]
  *   }],
  *   "activity": { "lastWrite": "2026-...Z" | null, "running": "yes" | "no" | "likely" |
@@ -52,6 +54,7 @@ import {
   type ProcessorLogStatus,
   readOutputStatus,
 } from "../../registry/output_status.ts";
+import { generationLabel } from "../../registry/registry.ts";
 import { FERRY_DIR, RUNNING_DIR, UPLOAD_LOG_NAME, uploadStateDir } from "../../files/layout.ts";
 import { type FoundRunMarker, readRunMarkers } from "../../files/run_marker.ts";
 import { readUploadLog, userStateHome } from "../../upload/upload_log.ts";
@@ -135,8 +138,9 @@ export function createStatusCommand(context: CliContext): Command {
         "of ferry download (the registry logs in <dir>/.ferry), for each topic and consumer " +
         "group that wrote there: files processed, files failed (with the error, the number " +
         "of attempts, and where the file's data is kept; they are retried on the next start " +
-        "until the attempt limit), files in progress; and whether a process seems to be " +
-        "working on it. For a folder given to ferry upload: how many files its upload logs " +
+        "until the attempt limit, then by ferry retry), failed generations retired by a newer " +
+        "processed one, files in progress, each with its generation; and whether a process " +
+        "seems to be working on it. For a folder given to ferry upload: how many files its upload logs " +
         "record as uploaded, per topic, and the unfinished uploads. Reads the logs only, so it " +
         "is safe while a processor or an upload runs.",
     )
@@ -159,19 +163,23 @@ $XDG_STATE_HOME being ~/.local/state unless set) and from <dir>/.ferry/ (earlier
 
 JSON (--json), schema version 1 (fields may be added; none removed without a new version):
   { "version": 1, "outputDir": <absolute path>,
-    "totals": { "processed": n, "failed": n, "inProgress": n },
+    "totals": { "processed": n, "failed": n, "inProgress": n, "retired": n },
     "processors": [ { "topic", "group", "files": { "processed", "failed", "inProgress" },
-      "counts": { "processed", "failed", "inProgress" },
-      "processed": [ { "time", "path", "sha512", "size", "partitions", "ms", "attempt" } ],
-      "failed": [ { "time", "path", "sha512", "size", "partitions", "error", "attempt", "kept" } ],
-      "inProgress": [ { "time", "path", "sha512" } ] } ],
+      "counts": { "processed", "failed", "inProgress", "retired" },
+      "processed": [ { "time", "path", "sha512", "size", "partitions", "ms", "attempt",
+        "mtime"? } ],
+      "failed": [ { "time", "path", "sha512", "size", "partitions", "error", "attempt",
+        "maxAttempts"?, "kept", "mtime"? } ],
+      "retired": [ { ...as failed, "retiredBy": <sha512 of the newer generation> } ],
+      "inProgress": [ { "time", "path", "sha512", "mtime"? } ] } ],
     "activity": { "lastWrite", "running": "yes"|"no"|"likely"|"unlikely"|"unknown",
       "processes": [ { "pid", "hostname", "startedAt", "exec", "name", "topic", "group", "file",
       "alive" } ] },
     "uploads": [ { "topic", "log", "legacy", "uploaded", "empty",
       "partial": [ { "path", "chunks", "acked" } ], "lastWrite" } ] }
   Times ISO 8601; sizes in bytes; "kept": where a failed file's data is, relative to the
-  output directory ("" if nowhere).
+  output directory ("" if nowhere); "mtime": the generation's file_mtime (ms since the epoch),
+  when its uploader sent one. GENERATION in the tables: that mtime, else the SHA-512's start.
 
 Exit status: 0 the logs were read (whatever they say); 2 the directory does not exist or holds
 no Ferry logs.
@@ -326,7 +334,7 @@ async function readStatus(dir: string): Promise<FolderStatus> {
     ...(status ?? {
       version: 1,
       outputDir: resolve(dir),
-      totals: { processed: 0, failed: 0, inProgress: 0 },
+      totals: { processed: 0, failed: 0, inProgress: 0, retired: 0 },
       processors: [],
     }),
     activity,
@@ -341,8 +349,11 @@ function table(header: string[], rows: string[][]): string[] {
   return [line(header), ...rows.map(line)];
 }
 
-function counts(c: { processed: number; failed: number; inProgress: number }): string {
-  return `${c.processed} processed, ${c.failed} failed, ${c.inProgress} in progress`;
+function counts(
+  c: { processed: number; failed: number; inProgress: number; retired?: number },
+): string {
+  const retired = c.retired ? `, ${c.retired} retired` : "";
+  return `${c.processed} processed, ${c.failed} failed, ${c.inProgress} in progress${retired}`;
 }
 
 function when(iso: string): string {
@@ -364,22 +375,47 @@ function processorLines(p: ProcessorLogStatus, all: boolean): string[] {
     `Topic ${JSON.stringify(p.topic)}, group ${JSON.stringify(p.group)}: ${counts(p.counts)}`,
   ];
   if (p.failed.length > 0) {
-    lines.push("", `Failed (${p.failed.length}; KEPT AT is where the file's data is kept):`);
+    lines.push(
+      "",
+      `Failed (${p.failed.length}; KEPT AT is where the file's data is kept; ATTEMPTS n/n: ` +
+        "used up, run again with ferry retry):",
+    );
     lines.push(...table(
-      ["PATH", "SIZE", "ATTEMPTS", "LAST ATTEMPT", "KEPT AT", "ERROR"],
+      ["PATH", "GENERATION", "SIZE", "ATTEMPTS", "LAST ATTEMPT", "KEPT AT", "ERROR"],
       p.failed.map((f) => [
         f.path,
+        generationLabel(f),
         formatBytes(f.size),
-        String(f.attempt),
+        f.maxAttempts === undefined ? String(f.attempt) : `${f.attempt}/${f.maxAttempts}`,
         when(f.time),
         f.kept === "" ? "(not kept)" : f.kept,
         f.error.replace(/\s+/g, " "),
       ]),
     ));
   }
+  const retired = p.retired ?? [];
+  if (retired.length > 0) {
+    lines.push(
+      "",
+      `Retired (${retired.length}; failed generations superseded by a newer processed one, ` +
+        "not retried):",
+    );
+    lines.push(...table(
+      ["PATH", "GENERATION", "RETIRED BY", "ERROR"],
+      retired.map((f) => [
+        f.path,
+        generationLabel(f),
+        `sha512 ${(f.retiredBy ?? "").slice(0, 12)}`,
+        f.error.replace(/\s+/g, " "),
+      ]),
+    ));
+  }
   if (p.inProgress.length > 0) {
     lines.push("", `In progress (${p.inProgress.length}):`);
-    lines.push(...table(["PATH", "SINCE"], p.inProgress.map((s) => [s.path, when(s.time)])));
+    lines.push(...table(
+      ["PATH", "GENERATION", "SINCE"],
+      p.inProgress.map((s) => [s.path, generationLabel(s), when(s.time)]),
+    ));
   }
   if (p.processed.length > 0) {
     const shown = all ? p.processed : p.processed.slice(-PROCESSED_SHOWN);
@@ -388,10 +424,15 @@ function processorLines(p: ProcessorLogStatus, all: boolean): string[] {
       : "";
     lines.push("", `Processed (${p.processed.length}${note}):`);
     lines.push(...table(
-      ["PATH", "SIZE", "ATTEMPT", "PROCESSED AT", "PROCESS MS"],
-      shown.map((
-        r,
-      ) => [r.path, formatBytes(r.size), String(r.attempt), when(r.time), String(r.ms)]),
+      ["PATH", "GENERATION", "SIZE", "ATTEMPT", "PROCESSED AT", "PROCESS MS"],
+      shown.map((r) => [
+        r.path,
+        generationLabel(r),
+        formatBytes(r.size),
+        String(r.attempt),
+        when(r.time),
+        String(r.ms),
+      ]),
     ));
   }
   return lines;
@@ -494,10 +535,12 @@ function uploadLines(uploads: UploadLogStatus[], now: number): string[] {
  * import { statusTable } from "./status.ts";
  *
  * const lines = statusTable({
- *   version: 1, outputDir: "/out", totals: { processed: 0, failed: 1, inProgress: 0 },
+ *   version: 1, outputDir: "/out",
+ *   totals: { processed: 0, failed: 1, inProgress: 0, retired: 0 },
  *   processors: [{
  *     topic: "raw", group: "g", files: { processed: "p", failed: "f", inProgress: "i" },
- *     counts: { processed: 0, failed: 1, inProgress: 0 }, processed: [], inProgress: [],
+ *     counts: { processed: 0, failed: 1, inProgress: 0, retired: 0 }, processed: [],
+ *     inProgress: [], retired: [],
  *     failed: [{
  *       time: "2026-01-01T00:00:00.000Z", path: "a.bin", sha512: "00", size: 10,
  *       partitions: [0], error: "boom", attempt: 3, kept: ".ferry/failed/00/a.bin",
@@ -509,7 +552,8 @@ function uploadLines(uploads: UploadLogStatus[], now: number): string[] {
  * assert.equal(lines[0], "/out: 0 processed, 1 failed, 0 in progress");
  * assert.equal(lines[1], "Running: no: no log was written.");
  * assert.ok(lines.some((l) =>
- *   /a\.bin\s+10 B\s+3\s+2026-01-01 00:00:00Z\s+\.ferry\/failed\/00\/a\.bin\s+boom/.test(l)
+ *   /a\.bin\s+sha512 00\s+10 B\s+3\s+2026-01-01 00:00:00Z\s+\.ferry\/failed\/00\/a\.bin\s+boom/
+ *     .test(l)
  * ));
  * ```
  *
