@@ -19,7 +19,7 @@ import { getLogger } from "@logtape/logtape";
 import { errorText } from "../processor/errors.ts";
 import { decodeChunk } from "../chunks/decode.ts";
 import { ChunkFormatError, type ChunkFormatReason } from "../chunks/format_error.ts";
-import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
+import { outputPath, relativePath as chunkRelativePath } from "../chunks/chunk.ts";
 import { hashesEqual, hashHex } from "../hash/sha512.ts";
 import { type ChunkSource, DEFAULT_MAX_PARTIAL_FILES } from "../files/reassembly.ts";
 import type { ConsumedMessage } from "../kafka/mod.ts";
@@ -169,7 +169,9 @@ export class ChunkIntake {
       running.sources.push(source);
       return;
     }
-    if (this.#settledBefore(path, sha)) {
+    // The registry knows files by the path they were written to (filename_append applied).
+    const written = chunk.filenameAppend === "" ? path : outputPath(chunk);
+    if (this.#settledBefore(written, sha)) {
       if (chunk.chunkIndex === 1) this.#run.status.skipped++;
       return this.#run.settle(message);
     }
