@@ -25,6 +25,12 @@ import { setDebugContexts } from "../kafka/log.ts";
 import type { OptionSpecs } from "../processor/definition.ts";
 import { UsageError } from "./exit_codes.ts";
 import { parseLogLevel } from "./logging.ts";
+import {
+  addReportingOptions,
+  readReportingSettings,
+  REPORTING_ALIASES,
+  type ReportingSettings,
+} from "./reporting.ts";
 
 /** OpenMSIStream's flag names (and their kebab-case spellings) and Ferry's names for them. */
 export const OPENMSISTREAM_ALIASES: Readonly<Record<string, string>> = {
@@ -44,6 +50,7 @@ export const OPENMSISTREAM_ALIASES: Readonly<Record<string, string>> = {
   "--logger-file-path": "--log-file",
   "--logger_file_level": "--log-file-level",
   "--logger-file-level": "--log-file-level",
+  ...REPORTING_ALIASES,
 };
 
 /** Rewrites aliased flags (`--topic_name X` and `--topic_name=X`) to Ferry's names. */
@@ -100,6 +107,8 @@ export interface ProcessorArguments {
   checkChunks: boolean;
   /** Serve Prometheus metrics on this port of 127.0.0.1. */
   metricsPort: number | undefined;
+  /** Heartbeats and logs to Kafka topics (`--heartbeat-topic`, `--log-topic`), if any. */
+  reporting: ReportingSettings | undefined;
   /** The processor's own options, by their camelCase names. */
   options: Record<string, string | number | boolean | undefined>;
 }
@@ -271,6 +280,7 @@ export function processorProgram(
     "serve Prometheus metrics on http://127.0.0.1:<port>/metrics",
     tcpPort,
   );
+  addReportingOptions(program);
   if (kind === "download") {
     program
       .option("-o, --output-dir <dir>", "output directory (rebuilt files, logs)")
@@ -529,6 +539,12 @@ export async function readProcessorArguments(
     maxPartialBytes: (o.maxPartialMb ?? DEFAULT_MAX_PARTIAL_BYTES / (1024 * 1024)) * 1024 * 1024,
     checkChunks: o.checkChunks === true,
     metricsPort: o.metricsPort,
+    reporting: await readReportingSettings(o, {
+      configFile: o.config,
+      bootstrapServers: o.bootstrapServers,
+      overrides: o.property,
+      section: own?.name,
+    }),
     errorPolicy: o.errorPolicy,
     retries: o.retries,
     maxBatch: o.maxBatch ?? 500,

@@ -73,7 +73,9 @@ export const BOOTSTRAP_ENV = "FERRY_BOOTSTRAP_SERVERS";
 /** Sections Ferry reads. */
 const USED_SECTIONS = new Set(["broker", "producer", "consumer"]);
 /** OpenMSIStream sections Ferry has no use for: ignored with a warning. */
-const IGNORED_SECTIONS = new Set(["heartbeat", "log", "s3", "girder", "metadata"]);
+const IGNORED_SECTIONS = new Set(["s3", "girder", "metadata"]);
+/** Sections of the heartbeat and log producers, read by `src/command/reporting.ts`. */
+const REPORTING_SECTIONS = new Set(["heartbeat", "log"]);
 /**
  * OpenMSIStream keys that are not librdkafka properties: its (de)serializer class names (Ferry
  * always uses the chunk format) and `node_id`, which it also drops from these sections.
@@ -118,7 +120,8 @@ export function parseOverride(text: string): [string, string] {
 /**
  * Takes the librdkafka properties for `role` out of a parsed config file: `[broker]` then
  * `[producer]` or `[consumer]`. Sections for the other role are skipped; OpenMSIStream sections
- * Ferry does not use (`[heartbeat]`, `[log]`, `[s3]`) are skipped with a warning; a
+ * Ferry does not use (`[s3]`, `[girder]`) are skipped with a warning, `[heartbeat]` and `[log]`
+ * (the heartbeat and log producers, `src/command/reporting.ts`) silently; a
  * `[kafkacrypto]` section is refused (Ferry does not encrypt, and silently sending plain data
  * where encryption was configured would be wrong); the section named `section` (a processor's
  * own options) is left to its reader; any other section is an error.
@@ -173,6 +176,7 @@ export function configFromIni(
         { file: ini.source, line },
       );
     }
+    if (REPORTING_SECTIONS.has(lower)) continue;
     if (IGNORED_SECTIONS.has(lower)) {
       logger.warn("Ignoring section [{section}] of {file}: Ferry does not use it.", {
         section: name,

@@ -90,6 +90,7 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
         name: d.name,
         fileLevel: parsed.logFileLevel,
       }),
+      reporting: (parsed) => parsed.reporting,
       statusIntervalMs: (parsed) => parsed.statusIntervalMs,
       run: async (parsed, signal, progress) => {
         const everyRecords = parsed.checkpointEveryRecords ?? d.autoCheckpoint?.everyRecords;

@@ -24,6 +24,13 @@ import type { CliContext, FlagAliases } from "../context.ts";
 import { addKafkaOptions, collect } from "../kafka_options.ts";
 import { configureLogging, parseLogLevel } from "../../command/logging.ts";
 import { formatBytes, Progress } from "../../command/progress.ts";
+import {
+  addReportingOptions,
+  readReportingSettings,
+  Reporting,
+  REPORTING_ALIASES,
+  type ReportingFlags,
+} from "../../command/reporting.ts";
 
 /** OpenMSIStream's `UploadDataFile` / `DataFileUploadDirectory` flag names Ferry accepts. */
 export const UPLOAD_ALIASES: FlagAliases = {
@@ -38,11 +45,12 @@ export const UPLOAD_ALIASES: FlagAliases = {
   "--logger_file_level": "--log-file-level",
   "--logger_file_path": "--log-file",
   "--bootstrap_servers": "--bootstrap-servers",
+  ...REPORTING_ALIASES,
 };
 
 const logger = getLogger(["ferry", "cli", "upload"]);
 
-interface UploadFlags {
+interface UploadFlags extends ReportingFlags {
   topic?: string;
   bootstrapServers?: string;
   config?: string;
@@ -226,7 +234,8 @@ export function createUploadCommand(context: CliContext): Command {
         "in /) means <folder>/upload.log",
     )
     .option("--log-file-level <level>", "log file level (default: --log-level)")
-    .option("-q, --quiet", "no progress line; only warnings and errors on the console")
+    .option("-q, --quiet", "no progress line; only warnings and errors on the console");
+  addReportingOptions(command)
     .addHelpText(
       "after",
       `
@@ -308,12 +317,22 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
     );
   }
 
+  const reporting = new Reporting(
+    await readReportingSettings(flags, {
+      configFile: flags.config,
+      bootstrapServers: flags.bootstrapServers,
+      overrides: flags.property,
+      producer: true,
+    }),
+    { program: "upload", noun: "files", role: "producer" },
+  );
   await configureLogging({
     level,
     file: flags.logFile,
     name: "upload",
     fileLevel,
     quiet: flags.quiet,
+    extraSinks: reporting.sinks,
   });
   logger.debug("Producer configuration:\n{config}", { config: describeKafkaConfig(kafka) });
 
@@ -350,9 +369,11 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
   progress.start();
   let summary: UploadSummary;
   try {
+    reporting.start(() => progress.state);
     summary = flags.watch ? await watchAndUpload(path, options) : await upload(path, options);
   } finally {
     progress.stop();
+    await reporting.close();
   }
   for (const line of summaryLines(summary)) context.print(line);
   if (summary.failed > 0) return ExitCode.FAILURE;
