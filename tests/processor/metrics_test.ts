@@ -83,6 +83,9 @@ Deno.test("a running processor serves its metrics and logs one line per file", a
       assert(sawRunning, "no scrape saw a file in process()");
       assertEquals(sample(latest, "ferry_bytes_received_total"), totalBytes);
       assertEquals(sample(latest, "ferry_files_invalid_total"), 0);
+      // bad.dat used up its one attempt: failed for good until retried.
+      assertEquals(sample(latest, "ferry_files_failed_permanently"), 1);
+      assertEquals(sample(latest, "ferry_partial_bytes"), 0, "nothing waits for chunks");
       for (const partition of [0, 1]) {
         const lag = sample(latest, "ferry_partition_lag", `partition="${partition}"`);
         assert(lag !== undefined && lag >= 0, `no lag for partition ${partition}`);
@@ -147,6 +150,17 @@ Deno.test("a running record processor serves its metrics with each partition's l
       for (const p of [0, 1]) {
         const lag = sample(latest, "ferry_partition_lag", `partition="${p}"`)!;
         assert(lag > 0 && lag <= 30, `partition ${p}: lag ${lag}`);
+        // The same under the Kafka exporters' names, labelled with the group.
+        const labels = `{group="${group}",topic="${topic}",partition="${p}"}`;
+        const exporterLag = latest.get(`kafka_consumergroup_lag${labels}`);
+        const offset = latest.get(`kafka_consumergroup_current_offset${labels}`);
+        const end = latest.get(
+          `kafka_topic_partition_current_offset{topic="${topic}",partition="${p}"}`,
+        );
+        assert(exporterLag !== undefined && exporterLag > 0, `kafka_consumergroup_lag${labels}`);
+        assertEquals(end, 30, "the partition's end");
+        assert(offset !== undefined && offset >= 0 && offset < 30, `current offset ${offset}`);
+        assertEquals(exporterLag, end! - offset!, "lag = end - current offset");
       }
       assertEquals(sample(latest, "ferry_partitions_assigned"), 2);
       await waitUntil(
