@@ -481,9 +481,7 @@ class FileRunner {
 
   #snapshot(): RunStatus {
     // The lag over the assigned partitions, while the consumer is open and knows it.
-    const lags = this.#consumer === undefined || this.#consumer.closed
-      ? []
-      : this.#partitionLags();
+    const lags = this.#consumer === undefined || this.#consumer.closed ? [] : this.#partitionLags();
     return {
       ...this.#status,
       lag: lags.length === 0 ? this.#status.lag : lags.reduce((sum, p) => sum + p.lag, 0),

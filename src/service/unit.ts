@@ -50,7 +50,7 @@ const USAGE_EXIT = 2;
  * ```
  */
 export function systemdQuote(word: string): string {
-  const escaped = word.replaceAll("%", "%%").replaceAll("$", "$$");
+  const escaped = word.replaceAll("%", "%%").replaceAll("$", () => "$$"); // "$$" as a replacement means "$"
   if (word !== "" && !/[\s"'\\;]/.test(word)) return escaped;
   return `"${escaped.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }

@@ -68,7 +68,7 @@ function systemdWords(line: string): string[] {
       word += line[i++];
     }
     if (quoted) i++;
-    words.push(word.replaceAll("$$", "$").replaceAll("%%", "%"));
+    words.push(word.replaceAll("$$", () => "$").replaceAll("%%", "%"));
   }
   return words;
 }
@@ -219,6 +219,8 @@ Deno.test("download and upload --watch units verify and move a file end to end",
       const download = await ferry([
         ...["service", "install", "--dry-run", "--user", "--name", "lab-download", "--"],
         ...["download", "--topic", topic, "--output-dir", received, "-b", BOOTSTRAP],
+        // A backslash and a "$" go through systemd's quoting.
+        ...["--download-regex", "\\.raw$"],
       ], { env });
       assertEquals(download.code, 0, download.stderr);
       for (
@@ -231,6 +233,7 @@ Deno.test("download and upload --watch units verify and move a file end to end",
         const verified = await verify(path);
         assertEquals(verified.code, 0, `${name}: ${verified.output}`);
       }
+      assert(download.stdout.includes('"\\\\.raw$$"'), "quoted for systemd");
       assert(
         unitValues(upload.stdout, "Environment").includes(`XDG_STATE_HOME=${state}`),
         "the upload log stays where uploads by hand keep it",
