@@ -132,33 +132,48 @@ Deno.test("a file processor sends heartbeats and its errors to Kafka topics", as
 
 Deno.test("a record processor and ferry download send heartbeats counted since the last one", async () => {
   await withTopic(2, (topic) =>
-    withTopic(1, async (heartbeats) => {
-      const { events, group } = await prepareRecordRun(topic, 2, 40);
-      const { child, result } = startProcessor("tests/fixtures/recording_record_processor.ts", [
-        ...["--topic", topic, "--group", group, "--events-file", events, "--max-batch", "10"],
-        ...["--sleep-ms", "100", "--status-interval", "0.3"],
-        ...["--heartbeat_topic_name", heartbeats, "--heartbeat_interval_secs", "0.5"],
-        ...["--heartbeat_program_id", "rp-1"],
-      ], { timeoutMs: 120_000 });
-      // Stop once several heartbeats went out and every record is counted.
-      await waitUntil(
-        async () => {
-          const beats = await readJson<HeartbeatValue>(heartbeats, 3);
-          return sum(beats.map((b) => b.value), "records") >= 80 && beats.length >= 3;
-        },
-        "heartbeats counting 80 records",
-        90_000,
-      );
-      child.kill("SIGTERM");
-      const run = await result;
-      assertEquals(run.code, 0, run.stderr);
-      const values = checkHeartbeats(await readJson(heartbeats, 4), "rp-1", "recording-records");
-      assertEquals(sum(values, "records"), 80, JSON.stringify(values));
-      assertEquals(sum(values, "n_messages_processed"), 80, "OpenMSIStream's name for records");
-      assert(values.length >= 4, "heartbeats came every interval, not only at the start and end");
-      assert(values.every((v) => v.lag === null || typeof v.lag === "number"));
-      assert(values.every((v) => v.files === undefined), "a record processor counts records");
-    }));
+    withTopic(1, (heartbeats) =>
+      withTopic(1, async (logs) => {
+        const { events, group } = await prepareRecordRun(topic, 2, 40);
+        // Offset 5 of each partition fails and is skipped: 78 records processed, 2 failures.
+        const { child, result } = startProcessor("tests/fixtures/recording_record_processor.ts", [
+          ...["--topic", topic, "--group", group, "--events-file", events, "--max-batch", "10"],
+          ...["--sleep-ms", "100", "--status-interval", "0.3"],
+          ...["--fail-offset", "5", "--record-error", "--error-policy", "skip", "--retries", "1"],
+          ...["--heartbeat_topic_name", heartbeats, "--heartbeat_interval_secs", "0.5"],
+          ...["--heartbeat_program_id", "rp-1", "--log-topic", logs, "--log-interval", "0.5"],
+        ], { timeoutMs: 120_000 });
+        // Stop once several heartbeats went out and every record is counted.
+        await waitUntil(
+          async () => {
+            const beats = (await readJson<HeartbeatValue>(heartbeats, 3)).map((b) => b.value);
+            return sum(beats, "records") + sum(beats, "failures") >= 80 && beats.length >= 3;
+          },
+          "heartbeats counting 80 records",
+          90_000,
+        );
+        child.kill("SIGTERM");
+        const run = await result;
+        assertEquals(run.code, 0, run.stderr);
+        assert(run.stderr.includes("Summary: 78 records"), run.stderr);
+        const values = checkHeartbeats(await readJson(heartbeats, 4), "rp-1", "recording-records");
+        assertEquals(sum(values, "records"), 78, JSON.stringify(values));
+        assertEquals(sum(values, "failures"), 2, "the two skipped records");
+        assertEquals(sum(values, "n_messages_processed"), 78, "OpenMSIStream's name for records");
+        assert(values.length >= 4, "heartbeats came every interval, not only at the start and end");
+        assert(values.every((v) => v.lag === null || typeof v.lag === "number"));
+        assert(values.some((v) => typeof v.lag === "number"), "the lag while it runs");
+        assert(values.every((v) => v.files === undefined), "a record processor counts records");
+        // The lines of the user's code (logged in its workers) and of the run reach the topic.
+        const entries = (await readJson<LogTopicValue>(logs, 1)).flatMap((m) => m.value.entries);
+        for (const category of ["ferry.processor.recording-records", "ferry.record-processor"]) {
+          assertEquals(
+            entries.filter((e) => e.category === category && e.message.includes("poison")).length,
+            2,
+            `${category}: ${JSON.stringify(entries)}`,
+          );
+        }
+      })));
   // ferry download, with its program id by default (<name>@<host name>).
   await withTopic(1, (topic) =>
     withTopic(1, async (heartbeats) => {
