@@ -10,8 +10,13 @@
 
 import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
 import { UsageError } from "../command/exit_codes.ts";
+import { normalizeAliases } from "../command/processor_options.ts";
 import { processorPermissions } from "../cli/permissions.ts";
+import type { CliContext, FlagAliases } from "../cli/context.ts";
+import { createDownloadCommand, DOWNLOAD_ALIASES } from "../cli/commands/download.ts";
+import { createUploadCommand, UPLOAD_ALIASES } from "../cli/commands/upload.ts";
 
 /** The kind of program a service runs. */
 export type RunKind = "script" | "download" | "upload" | "binary";
@@ -78,6 +83,29 @@ function stopGrace(args: readonly string[]): number {
     throw new UsageError(`"--stop-grace" is ${JSON.stringify(given)}, not a number of seconds.`);
   }
   return seconds;
+}
+
+/**
+ * Reads a `ferry download` or `ferry upload` command line with that command's own parser (its
+ * action is not run): its operands and option values, or a usage error for an unknown option, so
+ * that a mistake shows at install time rather than in the journal.
+ */
+function parseFerryCommand(
+  name: string,
+  create: (context: CliContext) => Command,
+  aliases: FlagAliases,
+  args: readonly string[],
+): { operands: string[]; options: Record<string, unknown> } {
+  const context = { exitCode: 0, signal: new AbortController().signal, print: () => {} };
+  const command = create(context);
+  const { operands, unknown } = command.parseOptions(normalizeAliases(args, aliases));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `Option ${JSON.stringify(unknown[0])} is not one of \`ferry ${name}\`'s (see ` +
+        `\`ferry ${name} --help\`).`,
+    );
+  }
+  return { operands, options: command.opts() };
 }
 
 function localFerryRoot(): string {
@@ -150,8 +178,8 @@ export async function runLine(
     ...permissions.flags,
   ];
   if (first === "download") {
-    const outputDir = flagValue(args, OUTPUT_DIR) ??
-      (args[0] !== undefined && !args[0].startsWith("-") ? args[0] : undefined);
+    const parsed = parseFerryCommand("download", createDownloadCommand, DOWNLOAD_ALIASES, args);
+    const outputDir = parsed.options.outputDir as string | undefined ?? parsed.operands[0];
     if (outputDir === undefined) {
       throw new UsageError(
         "The download command has no output directory: give --output-dir DIR (the service's " +
@@ -174,24 +202,21 @@ export async function runLine(
     };
   }
   if (first === "upload") {
-    if (!args.includes("--watch") && !args.includes("-w")) {
+    const parsed = parseFerryCommand("upload", createUploadCommand, UPLOAD_ALIASES, args);
+    if (parsed.options.watch !== true) {
       throw new UsageError(
         "A service runs `upload --watch`: a one-off upload ends, and systemd would not keep it " +
           "running. Add --watch.",
       );
     }
-    const folder = args.find((arg, i) =>
-      !arg.startsWith("-") && (i === 0 || !args[i - 1].startsWith("-") ||
-        ["--watch", "-w", "--upload-existing", "--create-topic", "--no-upload-log", "-q", "--quiet"]
-          .includes(args[i - 1]))
-    );
+    const folder = parsed.operands[0];
     if (folder === undefined) {
-      throw new UsageError("The upload command names no folder to watch: give it first.");
+      throw new UsageError("The upload command names no folder to watch.");
     }
     // The upload log's place is fixed in the unit, so that the service uses the same log as
     // the uploads run by hand, whichever user it runs as.
     const stateHome = env("XDG_STATE_HOME") ?? join(env("HOME") ?? "/root", ".local", "state");
-    const logDir = flagValue(args, ["--upload-log-dir"]);
+    const logDir = parsed.options.uploadLogDir as string | undefined;
     const cli = join(root, "cli.ts");
     const permissions = await processorPermissions({
       script: cli,

@@ -50,3 +50,46 @@ Deno.test("run lines: a compiled binary runs as it is; other words are refused",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("run lines: download and upload are read with their own parsers", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const download = await runLine(["download", "out", "--topic_name", "t"], {
+      ...context,
+      cwd: dir,
+    });
+    assert(download.argv.includes(`--allow-write=${dir}/out`), download.argv.join(" "));
+    assertEquals(download.argv.slice(-4), ["download", "out", "--topic_name", "t"]);
+    await assertRejects(
+      () => runLine(["download", "-o", "out", "--topic", "t", "--bogus"], { ...context, cwd: dir }),
+      UsageError,
+      '"--bogus"',
+    );
+    await assertRejects(
+      () => runLine(["upload", "/data", "--topic", "t"], context),
+      UsageError,
+      "Add --watch",
+    );
+    const upload = await runLine(
+      ["upload", "-w", "--topic", "t", "--settle-seconds", "2", "/data"],
+      {
+        ...context,
+        env: (name) => name === "HOME" ? "/home/lab" : undefined,
+      },
+    );
+    assert(
+      upload.argv.some((w) =>
+        w.startsWith("--allow-read=") &&
+        w.endsWith(",/opt/ferry,/data,/home/lab/.local/state/ferry")
+      ),
+      upload.argv.join(" "),
+    );
+    assert(
+      upload.argv.includes("--allow-write=/home/lab/.local/state/ferry"),
+      upload.argv.join(" "),
+    );
+    assertEquals(upload.environment.XDG_STATE_HOME, "/home/lab/.local/state");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
