@@ -430,7 +430,14 @@ export function defaultProgramId(program: string): string {
   try {
     host = Deno.hostname();
   } catch (error) {
-    logger.debug("No host name for the program id: {error}", { error: String(error) });
+    logger.warn(
+      "Cannot read the host name for the program id ({error}): using {programId}. Give " +
+        "--heartbeat-program-id / --log-program-id, or Deno's --allow-sys=hostname.",
+      {
+        error: error instanceof Error ? error.message : String(error),
+        programId: `${program}@${host}`,
+      },
+    );
   }
   return `${program}@${host}`;
 }
