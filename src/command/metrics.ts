@@ -297,6 +297,63 @@ export function recordRunMetrics(
   ]);
 }
 
+/** The counters of a `ferry upload` run that its metrics show. */
+export interface UploadRunCounters {
+  /** Files whose every chunk the broker acknowledged. */
+  uploaded: number;
+  /** Files skipped: uploaded before (the upload log says so), or empty. */
+  skipped: number;
+  /** Files that failed. */
+  failed: number;
+  /** Bytes of chunk data acknowledged. */
+  bytes: number;
+  /** Seconds since the start. */
+  seconds: number;
+}
+
+/**
+ * The metric families of a `ferry upload` run (labelled `processor="upload"` and the topic).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderMetrics, uploadRunMetrics } from "./metrics.ts";
+ *
+ * const text = renderMetrics(
+ *   uploadRunMetrics("raw", { uploaded: 4, skipped: 1, failed: 0, bytes: 9000, seconds: 2 }),
+ * );
+ * assert.match(text, /^ferry_files_uploaded_total\{processor="upload",topic="raw"\} 4$/m);
+ * ```
+ *
+ * @param topic The topic uploaded to.
+ * @param status The run's counters.
+ * @returns The families, in a stable order.
+ */
+export function uploadRunMetrics(topic: string, status: UploadRunCounters): MetricFamily[] {
+  return runFamilies("upload", topic, [], undefined, [
+    [
+      "ferry_files_uploaded_total",
+      "counter",
+      "Files whose every chunk was acknowledged.",
+      status.uploaded,
+    ],
+    [
+      "ferry_files_skipped_total",
+      "counter",
+      "Files skipped: uploaded before (the upload log says so), or empty.",
+      status.skipped,
+    ],
+    ["ferry_files_failed_total", "counter", "Files that failed to upload.", status.failed],
+    [
+      "ferry_bytes_sent_total",
+      "counter",
+      "Bytes of chunk data the broker acknowledged.",
+      status.bytes,
+    ],
+    ["ferry_run_seconds", "gauge", "Seconds since the run started.", status.seconds],
+  ]);
+}
+
 /** One metric of a run: name, type, help line, value. */
 type RunMetric = [name: string, type: "counter" | "gauge", help: string, value: number];
 

@@ -123,7 +123,8 @@ function positiveInt(name: string): (value: string) => number {
   };
 }
 
-function tcpPort(value: string): number {
+/** Parses `--metrics-port`: a TCP port from 0 (any free one) to 65535. */
+export function tcpPort(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) {
     throw new InvalidArgumentError(

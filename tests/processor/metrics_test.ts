@@ -6,10 +6,12 @@
  */
 
 import { assert, assertEquals } from "../support/assert.ts";
-import { withTopic } from "../support/broker.ts";
+import { BOOTSTRAP, withTopic } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import { putFiles, type TestFile } from "../support/chunks.ts";
 import { freePort } from "../support/net.ts";
+import { startFerry } from "../support/cli.ts";
+import { withTempDir, writeTree } from "../support/files.ts";
 import { processorArgs, startProcessor } from "../support/processor.ts";
 import { prepareRecordRun } from "../support/records.ts";
 import { waitUntil } from "../support/wait.ts";
@@ -180,4 +182,42 @@ Deno.test("a running record processor serves its metrics with each partition's l
       clearTimeout(killer);
     }
   });
+});
+
+Deno.test("ferry upload --watch serves its metrics", async () => {
+  await withTopic(1, (topic) =>
+    withTempDir(async (dir) => {
+      await writeTree(`${dir}/in`, { "a.txt": "hello", "b/c.txt": "metrics!" });
+      const port = freePort();
+      const child = startFerry([
+        ...["upload", "--watch", "--upload-existing", `${dir}/in`, "--topic", topic],
+        ...["-b", BOOTSTRAP, "--settle-seconds", "0.5", "--metrics-port", String(port)],
+      ], { env: { XDG_STATE_HOME: `${dir}/state` } });
+      let latest = new Map<string, number>();
+      try {
+        await waitUntil(
+          async () => {
+            try {
+              latest = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+            } catch (error) {
+              if (!(error instanceof TypeError)) throw error; // not listening yet
+              return false;
+            }
+            return sample(latest, "ferry_files_uploaded_total") === 2;
+          },
+          "two files uploaded",
+          60_000,
+        );
+        assertEquals(sample(latest, "ferry_bytes_sent_total"), 13);
+        assertEquals(sample(latest, "ferry_files_failed_total"), 0);
+        assert(
+          [...latest.keys()].every((k) => k.includes(`processor="upload",topic="${topic}"`)),
+          [...latest.keys()].join("\n"),
+        );
+      } finally {
+        child.kill("SIGTERM");
+        const out = await child.output();
+        assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      }
+    }));
 });

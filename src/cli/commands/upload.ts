@@ -24,6 +24,8 @@ import type { CliContext, FlagAliases } from "../context.ts";
 import { addKafkaOptions, collect } from "../kafka_options.ts";
 import { configureLogging, parseLogLevel } from "../../command/logging.ts";
 import { formatBytes, Progress } from "../../command/progress.ts";
+import { serveMetrics, uploadRunMetrics } from "../../command/metrics.ts";
+import { tcpPort } from "../../command/processor_options.ts";
 import {
   addReportingOptions,
   readReportingSettings,
@@ -75,6 +77,7 @@ interface UploadFlags extends ReportingFlags {
   logFile?: string;
   logFileLevel?: string;
   quiet?: boolean;
+  metricsPort?: number;
 }
 
 /**
@@ -234,7 +237,12 @@ export function createUploadCommand(context: CliContext): Command {
         "in /) means <folder>/upload.log",
     )
     .option("--log-file-level <level>", "log file level (default: --log-level)")
-    .option("-q, --quiet", "no progress line; only warnings and errors on the console");
+    .option("-q, --quiet", "no progress line; only warnings and errors on the console")
+    .option(
+      "--metrics-port <port>",
+      "serve Prometheus metrics on http://127.0.0.1:<port>/metrics",
+      tcpPort,
+    );
   addReportingOptions(command)
     .addHelpText(
       "after",
@@ -337,6 +345,8 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
   logger.debug("Producer configuration:\n{config}", { config: describeKafkaConfig(kafka) });
 
   const progress = new Progress({ noun: "files", quiet: flags.quiet });
+  const counts = { uploaded: 0, skipped: 0, failed: 0 };
+  const started = Date.now();
   const options: WatchOptions = {
     kafka: kafka.config,
     topic: flags.topic.trim(),
@@ -361,6 +371,7 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
         progress.state.bytes += chunk.bytes;
       },
       fileDone: (outcome) => {
+        counts[outcome.status]++;
         if (outcome.status === "failed") progress.state.failed++;
         else progress.state.done++;
       },
@@ -370,6 +381,15 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
   let summary: UploadSummary;
   try {
     reporting.start(() => progress.state);
+    await using _metrics = flags.metricsPort === undefined ? undefined : serveMetrics({
+      port: flags.metricsPort,
+      collect: () =>
+        uploadRunMetrics(options.topic, {
+          ...counts,
+          bytes: progress.state.bytes,
+          seconds: (Date.now() - started) / 1000,
+        }),
+    });
     summary = flags.watch ? await watchAndUpload(path, options) : await upload(path, options);
   } finally {
     progress.stop();
