@@ -230,6 +230,11 @@ export function createServiceCommand(context: CliContext): Command {
     .addHelpText(
       "after",
       `
+Environment variables: SUDO_USER (the default of --run-as), HOME and XDG_CONFIG_HOME (where --user
+units and environment files go), DENO_DIR (Deno's cache, which the unit keeps using),
+XDG_STATE_HOME (where upload --watch keeps its upload log), and each variable the config file
+names ($VAR), whose value goes into the environment file.
+
 Examples:
   ferry service install --dry-run --name checksum -- examples/checksum.ts --topic raw \\
     --output-dir /data/checksums --config /etc/ferry/lab.config
