@@ -56,6 +56,8 @@ export interface PermissionRequest {
   env?: readonly string[];
   /** What `--allow-sys` grants (`hostname`, for a heartbeat's program id), if anything. */
   sys?: readonly string[];
+  /** What `--allow-net` grants (`127.0.0.1:9100`, for a metrics endpoint), if anything. */
+  net?: readonly string[];
   /** The config file, when the run uses one. */
   configFile?: string;
   /** A log file outside the output directory, when the run uses one. */
@@ -190,6 +192,9 @@ export async function processorPermissions(
       ...(request.sys === undefined || request.sys.length === 0
         ? []
         : [`--allow-sys=${request.sys.join(",")}`]),
+      ...(request.net === undefined || request.net.length === 0
+        ? []
+        : [`--allow-net=${request.net.join(",")}`]),
     ],
     script,
     ...(outputDir === undefined ? {} : { outputDir }),

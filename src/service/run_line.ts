@@ -163,12 +163,18 @@ export async function runLine(
       flagValue(args, ["--heartbeat-program-id", "--heartbeat_program_id"]) === undefined
     ? ["hostname"] // the default program id of heartbeats and log messages
     : [];
+  // --metrics-port listens on loopback: that port only (any port for 0, a free one).
+  const metricsPort = flagValue(args, ["--metrics-port"]);
+  const net = metricsPort === undefined
+    ? []
+    : [metricsPort === "0" ? "127.0.0.1" : `127.0.0.1:${metricsPort}`];
   const denoDir = env("DENO_DIR") ?? join(env("HOME") ?? "/root", ".cache", "deno");
   const common = {
     configFile,
     logFile: logFile === undefined ? undefined : abs(logFile),
     env: context.envNames,
     sys,
+    net,
     ferryRoot: root,
   };
   const denoRun = (permissions: { flags: string[]; denoConfig?: string }) => [

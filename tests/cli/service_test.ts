@@ -21,6 +21,7 @@ import { putFiles } from "../support/chunks.ts";
 import { ferry } from "../support/cli.ts";
 import { withTempDir, writeTree } from "../support/files.ts";
 import { killAfter, readCalls, repoPath } from "../support/processor.ts";
+import { freePort } from "../support/net.ts";
 import { readTopic } from "../support/upload.ts";
 import { waitUntil } from "../support/wait.ts";
 
@@ -142,11 +143,12 @@ Deno.test("a processor's unit verifies, keeps its secret out, and its command ru
           SVC_TEST_SECRET: SASL_PASSWORD,
         };
         const out = `${dir}/out`;
+        const port = freePort();
         const install = await ferry([
           ...["service", "install", "--dry-run", "--name", "svc-test", "--"],
           ...["tests/fixtures/recording_processor.ts", "--topic", topic, "--output-dir", out],
           ...["--config", config, "--stop-grace", "5", "--heartbeat-topic", heartbeats],
-          ...["--heartbeat-interval", "1"],
+          ...["--heartbeat-interval", "1", "--metrics-port", String(port)],
         ], { env: secrets, cwd: repoPath(".") });
         assertEquals(install.code, 0, install.stderr);
         const unit = install.stdout;
@@ -165,7 +167,11 @@ Deno.test("a processor's unit verifies, keeps its secret out, and its command ru
           words.some((w) => w.startsWith("--allow-env=") && w.includes("SVC_TEST_SECRET")),
           "reads the environment file's variables",
         );
-        assert(!words.some((w) => w.startsWith("--allow-net")), "no --allow-net");
+        assertEquals(
+          words.filter((w) => w.startsWith("--allow-net")),
+          [`--allow-net=127.0.0.1:${port}`],
+          "the network only for the metrics port",
+        );
 
         const path = `${dir}/svc-test.service`;
         await Deno.writeTextFile(path, unit);
@@ -181,6 +187,12 @@ Deno.test("a processor's unit verifies, keeps its secret out, and its command ru
           async () => (await readCalls(out)).length === files.length,
           "the service's command to process every file",
           90_000,
+        );
+        // Its metrics endpoint answers under those permissions.
+        const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        assert(
+          metrics.includes(`ferry_files_processed_total{processor="recording",topic="${topic}"} 3`),
+          metrics,
         );
         const stopped = await stopUnit(child, unit);
         const stderr = decoder.decode(stopped.stderr);
