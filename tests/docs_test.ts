@@ -181,12 +181,27 @@ let helps: Promise<Helps> | undefined;
 function collectHelps(): Promise<Helps> {
   helps ??= (async () => {
     const jobs: [string, string[]][] = [["ferry", ["run", "-A", "cli.ts", "--help"]]];
-    for (const sub of ["upload", "download", "status", "new", "permissions", "topic", "retry"]) {
+    for (
+      const sub of [
+        "upload",
+        "download",
+        "status",
+        "new",
+        "permissions",
+        "topic",
+        "retry",
+        "service",
+      ]
+    ) {
       jobs.push([`ferry ${sub}`, ["run", "-A", "cli.ts", sub, "--help"]]);
     }
     // `ferry migrate <what>`: each one's flags count as flags of `ferry migrate`.
     for (const what of ["upload", "processor"]) {
       jobs.push(["ferry migrate", ["run", "-A", "cli.ts", "migrate", what, "--help"]]);
+    }
+    // `ferry service <action>`: each action's flags count as flags of `ferry service`.
+    for (const action of ["install", "uninstall", "status", "logs", "start", "stop", "restart"]) {
+      jobs.push(["ferry service", ["run", "-A", "cli.ts", "service", action, "--help"]]);
     }
     // `ferry topic <action>`: each action's flags count as flags of `ferry topic`.
     for (const action of ["create", "list", "describe", "delete"]) {
@@ -265,6 +280,33 @@ interface FlagProblem {
   message: string;
 }
 
+/**
+ * Checks the arguments of a `ferry` command line against its subcommand's help; after `--`
+ * (`ferry service install ... -- <processor command>`), the processor command's against its own.
+ */
+function checkFerry(
+  args: Token[],
+  check: (tokens: Token[], allowed: (flag: string) => boolean, what: string) => void,
+  h: Helps,
+): void {
+  const end = args.findIndex((t) => t.text === "--");
+  const own = end < 0 ? args : args.slice(0, end);
+  const subcommand = own.find((t) => !t.text.startsWith("-"))?.text;
+  const name = subcommand !== undefined && h.byCommand.has(`ferry ${subcommand}`)
+    ? `ferry ${subcommand}`
+    : "ferry";
+  check(own, (f) => known(f, h.byCommand.get(name)!), `\`${name}\` (--help)`);
+  if (end < 0) return;
+  const [program, ...rest] = args.slice(end + 1);
+  if (program === undefined) return;
+  const which = h.byCommand.has(`ferry ${program.text}`)
+    ? `ferry ${program.text}`
+    : h.byCommand.has(program.text)
+    ? program.text
+    : "processor";
+  check(rest, (f) => known(f, h.byCommand.get(which)!), `${which} (--help)`);
+}
+
 /** Checks the flags of one simple command against the help of the command it runs. */
 function checkCommand(command: Token[], h: Helps): FlagProblem[] {
   const problems: FlagProblem[] = [];
@@ -308,11 +350,7 @@ function checkCommand(command: Token[], h: Helps): FlagProblem[] {
     if (script === undefined) return problems;
     const scriptArgs = args.slice(at + 1);
     if (script === "cli.ts" || script.endsWith("/cli.ts") || script.endsWith("@ferry/ferry/cli")) {
-      const subcommand = scriptArgs.find((t) => !t.text.startsWith("-"))?.text;
-      const name = subcommand !== undefined && h.byCommand.has(`ferry ${subcommand}`)
-        ? `ferry ${subcommand}`
-        : "ferry";
-      check(scriptArgs, (f) => known(f, h.byCommand.get(name)!), `\`${name}\` (--help)`);
+      checkFerry(scriptArgs, check, h);
     } else if (script === "bench/run.ts") {
       check(scriptArgs, (f) => known(f, h.byCommand.get("bench")!), "bench/run.ts");
     } else if (h.byCommand.has(script)) {
@@ -326,11 +364,7 @@ function checkCommand(command: Token[], h: Helps): FlagProblem[] {
     return problems;
   }
   if (tool === "ferry") {
-    const subcommand = rest.find((t) => !t.text.startsWith("-"))?.text;
-    const name = subcommand !== undefined && h.byCommand.has(`ferry ${subcommand}`)
-      ? `ferry ${subcommand}`
-      : "ferry";
-    check(rest, (f) => known(f, h.byCommand.get(name)!), `\`${name}\` (--help)`);
+    checkFerry(rest, check, h);
     return problems;
   }
   if (tool === "bash" || tool === "sh") {

@@ -46,8 +46,18 @@ export const PROCESSOR_ENV_VARS: readonly string[] = [
 export interface PermissionRequest {
   /** The processor script. */
   script: string;
-  /** The run's output directory. */
-  outputDir: string;
+  /** The run's output directory (a record processor, `ferry upload`: none). */
+  outputDir?: string;
+  /** More paths the run reads (`ferry upload`: the folder it uploads). */
+  read?: readonly string[];
+  /** More paths the run writes (`ferry upload`: its upload log's folder). */
+  write?: readonly string[];
+  /** More environment variables the run reads. */
+  env?: readonly string[];
+  /** What `--allow-sys` grants (`hostname`, for a heartbeat's program id), if anything. */
+  sys?: readonly string[];
+  /** What `--allow-net` grants (`127.0.0.1:9100`, for a metrics endpoint), if anything. */
+  net?: readonly string[];
   /** The config file, when the run uses one. */
   configFile?: string;
   /** A log file outside the output directory, when the run uses one. */
@@ -67,8 +77,8 @@ export interface ProcessorPermissions {
   flags: string[];
   /** The absolute script path. */
   script: string;
-  /** The absolute output directory. */
-  outputDir: string;
+  /** The absolute output directory, when the run has one. */
+  outputDir?: string;
   /** The absolute config file, when given. */
   configFile?: string;
   /** The `deno.json` Deno must be given with `--config`, when the script needs one. */
@@ -136,19 +146,28 @@ export async function processorPermissions(
   request: PermissionRequest,
 ): Promise<ProcessorPermissions> {
   const script = resolve(request.script);
-  const outputDir = resolve(request.outputDir);
+  const outputDir = request.outputDir === undefined ? undefined : resolve(request.outputDir);
+  const extraRead = (request.read ?? []).map((path) => resolve(path));
+  const extraWrite = (request.write ?? []).map((path) => resolve(path));
   const configFile = request.configFile === undefined ? undefined : resolve(request.configFile);
   const logFile = request.logFile === undefined ? undefined : resolve(request.logFile);
   const root = request.ferryRoot ?? localFerryRoot();
   const read = [
     ...(root === undefined ? [] : [`${root}/mod.ts`, `${root}/src`]),
     dirname(script),
-    outputDir,
+    ...(outputDir === undefined ? [] : [outputDir]),
+    ...extraRead,
+    ...extraWrite,
     ...(configFile === undefined ? [] : [configFile]),
     ...(logFile === undefined ? [] : [logFile]),
   ];
-  const write = [outputDir, ...(logFile === undefined ? [] : [logFile])];
+  const write = [
+    ...(outputDir === undefined ? [] : [outputDir]),
+    ...extraWrite,
+    ...(logFile === undefined ? [] : [logFile]),
+  ];
   const env = [...PROCESSOR_ENV_VARS];
+  for (const name of request.env ?? []) if (!env.includes(name)) env.push(name);
   if (configFile !== undefined) {
     for (const name of await configVariables(configFile)) if (!env.includes(name)) env.push(name);
   }
@@ -168,11 +187,17 @@ export async function processorPermissions(
     flags: [
       "--allow-ffi",
       `--allow-read=${unique(read).join(",")}`,
-      `--allow-write=${unique(write).join(",")}`,
+      ...(write.length === 0 ? [] : [`--allow-write=${unique(write).join(",")}`]),
       `--allow-env=${env.join(",")}`,
+      ...(request.sys === undefined || request.sys.length === 0
+        ? []
+        : [`--allow-sys=${request.sys.join(",")}`]),
+      ...(request.net === undefined || request.net.length === 0
+        ? []
+        : [`--allow-net=${request.net.join(",")}`]),
     ],
     script,
-    outputDir,
+    ...(outputDir === undefined ? {} : { outputDir }),
     ...(configFile === undefined ? {} : { configFile }),
     ...(denoConfig === undefined ? {} : { denoConfig }),
   };
@@ -235,8 +260,7 @@ export function denoRunLine(permissions: ProcessorPermissions): string {
     ...(permissions.denoConfig === undefined ? [] : ["--config", permissions.denoConfig]),
     ...permissions.flags,
     permissions.script,
-    "--output-dir",
-    permissions.outputDir,
+    ...(permissions.outputDir === undefined ? [] : ["--output-dir", permissions.outputDir]),
     ...(permissions.configFile === undefined ? [] : ["--config", permissions.configFile]),
   ];
   return words.map(shellQuote).join(" ");

@@ -24,6 +24,7 @@ import { stderrTerminal } from "../command/terminal.ts";
 import { watchForQuit } from "../command/quit_input.ts";
 import { StandardOutput } from "./output.ts";
 import { createTopicCommand } from "./commands/topic.ts";
+import { createServiceCommand, SERVICE_ALIASES } from "./commands/service.ts";
 
 /** A subcommand: how to build it, and the OpenMSIStream flag names it accepts. */
 export interface SubcommandSpec {
@@ -52,6 +53,7 @@ export const SUBCOMMANDS: SubcommandSpec[] = [
   { name: "permissions", create: createPermissionsCommand },
   { name: "topic", create: createTopicCommand },
   { name: "migrate", create: createMigrateCommand, aliases: MIGRATE_ALIASES },
+  { name: "service", create: createServiceCommand, aliases: SERVICE_ALIASES },
 ];
 
 const logger = getLogger(["ferry", "cli"]);

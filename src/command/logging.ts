@@ -58,6 +58,8 @@ export interface LoggingOptions {
   quiet?: boolean;
   /** Where console lines go; default standard error. */
   terminal?: Terminal;
+  /** More sinks of the command's own, each with its lowest level (a log topic). */
+  extraSinks?: readonly { name: string; sink: Sink; level: LogLevel }[];
 }
 
 /**
@@ -229,6 +231,10 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
       throw new LogFileError(path, error, given);
     }
     if (rank(fileLevel) < rank(lowest)) lowest = fileLevel;
+  }
+  for (const extra of options.extraSinks ?? []) {
+    sinks[extra.name] = withFilter(extra.sink, extra.level);
+    if (rank(extra.level) < rank(lowest)) lowest = extra.level;
   }
   await configure({
     reset: true,

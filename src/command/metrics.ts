@@ -3,7 +3,11 @@
  * (`--metrics-port <n>`): `GET http://127.0.0.1:<n>/metrics` answers in the Prometheus text
  * exposition format (version 0.0.4) with the run's counters (files processed, failed, invalid,
  * skipped; records processed, skipped; bytes received), gauges (files being rebuilt and
- * processed, partitions assigned) and the lag of every assigned partition. It listens on loopback only: put a reverse proxy in front to expose it.
+ * processed, partitions assigned) and the lag of every assigned partition, also under the
+ * names Kafka exporters use (`kafka_consumergroup_lag`, `kafka_consumergroup_current_offset`,
+ * `kafka_topic_partition_current_offset`, labelled `group`, `topic`, `partition`), so that
+ * dashboards and alerts written for them work. It listens on loopback only: put a reverse proxy
+ * in front to expose it.
  *
  * @module
  */
@@ -40,6 +44,10 @@ export interface PartitionLag {
   partition: number;
   /** Messages between the consumer's position and the partition's end. */
   lag: number;
+  /** The offset of the next message to process, when known. */
+  offset?: number;
+  /** The partition's end (high watermark) as of the last fetch, when known. */
+  end?: number;
 }
 
 function escapeLabel(value: string): string {
@@ -124,8 +132,9 @@ export function fileRunMetrics(
   topic: string,
   status: FileRunCounters,
   lags: readonly PartitionLag[],
+  group?: string,
 ): MetricFamily[] {
-  return runFamilies(processor, topic, lags, [
+  return runFamilies(processor, topic, lags, group, [
     [
       "ferry_files_processed_total",
       "counter",
@@ -159,6 +168,18 @@ export function fileRunMetrics(
       status.inProgress,
     ],
     ["ferry_files_running", "gauge", "Files in process() right now.", status.running],
+    ...(status.partialBytes === undefined ? [] : [[
+      "ferry_partial_bytes",
+      "gauge",
+      "Bytes received of the files being rebuilt, waiting for their other chunks.",
+      status.partialBytes,
+    ] as RunMetric]),
+    ...(status.failedPermanently === undefined ? [] : [[
+      "ferry_files_failed_permanently",
+      "gauge",
+      "Files that used up their attempts and stay failed (ferry status lists them).",
+      status.failedPermanently,
+    ] as RunMetric]),
     ["ferry_run_seconds", "gauge", "Seconds since the run started.", status.seconds],
   ]);
 }
@@ -183,6 +204,10 @@ export interface FileRunCounters {
   running: number;
   /** Seconds since the start. */
   seconds: number;
+  /** Bytes received of the files being rebuilt (waiting for their other chunks), when known. */
+  partialBytes?: number;
+  /** Files that used up their attempts and stay failed (in the registry), when known. */
+  failedPermanently?: number;
 }
 
 /** The counters of a record processor run that its metrics show. */
@@ -234,8 +259,9 @@ export function recordRunMetrics(
   topic: string,
   status: RecordRunCounters,
   lags: readonly PartitionLag[],
+  group?: string,
 ): MetricFamily[] {
-  return runFamilies(processor, topic, lags, [
+  return runFamilies(processor, topic, lags, group, [
     [
       "ferry_records_processed_total",
       "counter",
@@ -271,14 +297,75 @@ export function recordRunMetrics(
   ]);
 }
 
+/** The counters of a `ferry upload` run that its metrics show. */
+export interface UploadRunCounters {
+  /** Files whose every chunk the broker acknowledged. */
+  uploaded: number;
+  /** Files skipped: uploaded before (the upload log says so), or empty. */
+  skipped: number;
+  /** Files that failed. */
+  failed: number;
+  /** Bytes of chunk data acknowledged. */
+  bytes: number;
+  /** Seconds since the start. */
+  seconds: number;
+}
+
+/**
+ * The metric families of a `ferry upload` run (labelled `processor="upload"` and the topic).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderMetrics, uploadRunMetrics } from "./metrics.ts";
+ *
+ * const text = renderMetrics(
+ *   uploadRunMetrics("raw", { uploaded: 4, skipped: 1, failed: 0, bytes: 9000, seconds: 2 }),
+ * );
+ * assert.match(text, /^ferry_files_uploaded_total\{processor="upload",topic="raw"\} 4$/m);
+ * ```
+ *
+ * @param topic The topic uploaded to.
+ * @param status The run's counters.
+ * @returns The families, in a stable order.
+ */
+export function uploadRunMetrics(topic: string, status: UploadRunCounters): MetricFamily[] {
+  return runFamilies("upload", topic, [], undefined, [
+    [
+      "ferry_files_uploaded_total",
+      "counter",
+      "Files whose every chunk was acknowledged.",
+      status.uploaded,
+    ],
+    [
+      "ferry_files_skipped_total",
+      "counter",
+      "Files skipped: uploaded before (the upload log says so), or empty.",
+      status.skipped,
+    ],
+    ["ferry_files_failed_total", "counter", "Files that failed to upload.", status.failed],
+    [
+      "ferry_bytes_sent_total",
+      "counter",
+      "Bytes of chunk data the broker acknowledged.",
+      status.bytes,
+    ],
+    ["ferry_run_seconds", "gauge", "Seconds since the run started.", status.seconds],
+  ]);
+}
+
 /** One metric of a run: name, type, help line, value. */
 type RunMetric = [name: string, type: "counter" | "gauge", help: string, value: number];
 
-/** A run's metrics, each one sample labelled with the processor and topic, then the lags. */
+/**
+ * A run's metrics, each one sample labelled with the processor and topic, then the lags, and,
+ * with the group, the lags and offsets under Kafka exporters' names.
+ */
 function runFamilies(
   processor: string,
   topic: string,
   lags: readonly PartitionLag[],
+  group: string | undefined,
   metrics: readonly RunMetric[],
 ): MetricFamily[] {
   const labels = { processor, topic };
@@ -290,6 +377,45 @@ function runFamilies(
       samples: [{ labels, value }],
     })),
     lagFamily(labels, lags),
+    ...(group === undefined ? [] : exporterFamilies(group, lags)),
+  ];
+}
+
+/**
+ * The lags and offsets under the names of the Kafka exporters people already scrape
+ * (danielqsj/kafka_exporter): `kafka_consumergroup_lag` and `kafka_consumergroup_current_offset`
+ * labelled `group`, `topic`, `partition`, and the partition's end as
+ * `kafka_topic_partition_current_offset` labelled `topic`, `partition`.
+ */
+function exporterFamilies(group: string, lags: readonly PartitionLag[]): MetricFamily[] {
+  const labels = (lag: PartitionLag) => ({
+    group,
+    topic: lag.topic,
+    partition: String(lag.partition),
+  });
+  return [
+    {
+      name: "kafka_consumergroup_lag",
+      type: "gauge",
+      help: "Messages between this consumer's position and the end of the partition.",
+      samples: lags.map((lag) => ({ labels: labels(lag), value: lag.lag })),
+    },
+    {
+      name: "kafka_consumergroup_current_offset",
+      type: "gauge",
+      help: "The offset of the next message this consumer processes in the partition.",
+      samples: lags.filter((lag) => lag.offset !== undefined)
+        .map((lag) => ({ labels: labels(lag), value: lag.offset! })),
+    },
+    {
+      name: "kafka_topic_partition_current_offset",
+      type: "gauge",
+      help: "The end of the partition (its high watermark) as of the last fetch.",
+      samples: lags.filter((lag) => lag.end !== undefined).map((lag) => ({
+        labels: { topic: lag.topic, partition: String(lag.partition) },
+        value: lag.end!,
+      })),
+    },
   ];
 }
 

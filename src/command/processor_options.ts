@@ -26,6 +26,12 @@ import type { OptionSpecs } from "../processor/definition.ts";
 import { UsageError } from "./exit_codes.ts";
 import { parseLogLevel } from "./logging.ts";
 import { pythonMatch } from "../openmsistream/upload_filter.ts";
+import {
+  addReportingOptions,
+  readReportingSettings,
+  REPORTING_ALIASES,
+  type ReportingSettings,
+} from "./reporting.ts";
 
 /** OpenMSIStream's flag names (and their kebab-case spellings) and Ferry's names for them. */
 export const OPENMSISTREAM_ALIASES: Readonly<Record<string, string>> = {
@@ -45,6 +51,7 @@ export const OPENMSISTREAM_ALIASES: Readonly<Record<string, string>> = {
   "--logger-file-path": "--log-file",
   "--logger_file_level": "--log-file-level",
   "--logger-file-level": "--log-file-level",
+  ...REPORTING_ALIASES,
 };
 
 /** Rewrites aliased flags (`--topic_name X` and `--topic_name=X`) to Ferry's names. */
@@ -101,6 +108,8 @@ export interface ProcessorArguments {
   checkChunks: boolean;
   /** Serve Prometheus metrics on this port of 127.0.0.1. */
   metricsPort: number | undefined;
+  /** Heartbeats and logs to Kafka topics (`--heartbeat-topic`, `--log-topic`), if any. */
+  reporting: ReportingSettings | undefined;
   /** The processor's own options, by their camelCase names. */
   options: Record<string, string | number | boolean | undefined>;
 }
@@ -115,7 +124,8 @@ function positiveInt(name: string): (value: string) => number {
   };
 }
 
-function tcpPort(value: string): number {
+/** Parses `--metrics-port`: a TCP port from 0 (any free one) to 65535. */
+export function tcpPort(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) {
     throw new InvalidArgumentError(
@@ -278,6 +288,7 @@ export function processorProgram(
     "serve Prometheus metrics on http://127.0.0.1:<port>/metrics",
     tcpPort,
   );
+  addReportingOptions(program);
   if (kind === "download") {
     program
       .option("-o, --output-dir <dir>", "output directory (rebuilt files, logs)")
@@ -552,6 +563,12 @@ export async function readProcessorArguments(
     maxPartialBytes: (o.maxPartialMb ?? DEFAULT_MAX_PARTIAL_BYTES / (1024 * 1024)) * 1024 * 1024,
     checkChunks: o.checkChunks === true,
     metricsPort: o.metricsPort,
+    reporting: await readReportingSettings(o, {
+      configFile: o.config,
+      bootstrapServers: o.bootstrapServers,
+      overrides: o.property,
+      section: own?.name,
+    }),
     errorPolicy: o.errorPolicy,
     retries: o.retries,
     maxBatch: o.maxBatch ?? 500,

@@ -13,6 +13,7 @@ import { KafkaConfigError, LibraryLoadError } from "../kafka/mod.ts";
 import { ExitCode, UsageError } from "./exit_codes.ts";
 import { closeLogging, configureLogging, type LoggingOptions } from "./logging.ts";
 import { Progress } from "./progress.ts";
+import { Reporting, type ReportingSettings } from "./reporting.ts";
 import { stderrTerminal } from "./terminal.ts";
 import { watchForQuit } from "./quit_input.ts";
 
@@ -28,6 +29,8 @@ export interface CommandRun<P> {
   parse(): Promise<P>;
   /** The logging the parsed command line asks for. */
   logging(parsed: P): LoggingOptions;
+  /** Where its heartbeats and logs go (`--heartbeat-topic`, `--log-topic`), if anywhere. */
+  reporting?(parsed: P): ReportingSettings | undefined;
   /** How often, in ms, a status line is logged when standard error is not a terminal. */
   statusIntervalMs(parsed: P): number;
   /**
@@ -54,8 +57,13 @@ export async function runCommand<P>(command: CommandRun<P>): Promise<number> {
     }
     throw error;
   }
+  const reporting = new Reporting(command.reporting?.(parsed), {
+    program: command.name,
+    noun: command.noun,
+    role: "consumer",
+  });
   try {
-    await configureLogging(command.logging(parsed));
+    await configureLogging({ ...command.logging(parsed), extraSinks: reporting.sinks });
   } catch (error) {
     // A log file that cannot be opened (LogFileError says which and what to do): one line.
     writeError(`${command.name}: ${error instanceof Error ? error.message : String(error)}`);
@@ -81,6 +89,7 @@ export async function runCommand<P>(command: CommandRun<P>): Promise<number> {
     logEveryMs: command.statusIntervalMs(parsed),
   });
   try {
+    reporting.start(() => progress.state);
     return await command.run(parsed, controller.signal, progress);
   } catch (error) {
     progress.stop();
@@ -96,6 +105,7 @@ export async function runCommand<P>(command: CommandRun<P>): Promise<number> {
   } finally {
     progress.stop();
     for (const signal of listened) Deno.removeSignalListener(signal, onSignal);
+    await reporting.close(); // the last heartbeat and log lines
     await closeLogging(); // flushes the log sinks
   }
 }

@@ -104,7 +104,8 @@ export function parseOverride(text: string): [string, string] {
 /**
  * Takes the librdkafka properties for `role` out of a parsed config file: `[broker]` then
  * `[producer]` or `[consumer]`. Sections for the other role are skipped; OpenMSIStream sections
- * Ferry does not use (`[heartbeat]`, `[log]`, `[s3]`) are skipped with a warning; a
+ * Ferry does not use (`[s3]`, `[girder]`) are skipped with a warning, `[heartbeat]` and `[log]`
+ * (the heartbeat and log producers, `src/command/reporting.ts`) silently; a
  * `[kafkacrypto]` section is refused (Ferry does not encrypt, and silently sending plain data
  * where encryption was configured would be wrong); the section named `section` (a processor's
  * own options) is left to its reader; any other section is an error.
@@ -160,8 +161,9 @@ export function configFromIni(
       );
     }
     const known = KNOWN_SECTIONS[lower];
-    if (known !== undefined && !known.handled) {
-      warnUnhandled(ini.source, `section [${name}]`, known.instead);
+    if (known !== undefined && !USED_SECTIONS.has(lower)) {
+      // Handled ones ([heartbeat], [log]) are read by the commands that send to Kafka.
+      if (!known.handled) warnUnhandled(ini.source, `section [${name}]`, known.instead);
       continue;
     }
     if (!USED_SECTIONS.has(lower)) {

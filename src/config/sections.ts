@@ -28,11 +28,9 @@ export const KNOWN_SECTIONS: Readonly<Record<string, KnownEntry>> = {
   broker: { handled: true, instead: "" },
   producer: { handled: true, instead: "" },
   consumer: { handled: true, instead: "" },
-  heartbeat: {
-    handled: false,
-    instead: "Ferry's status lines and Prometheus metrics (--status-interval, --metrics-port)",
-  },
-  log: { handled: false, instead: "--log-file and --log-file-level" },
+  // Read by the heartbeat and log producers (src/command/reporting.ts).
+  heartbeat: { handled: true, instead: "" },
+  log: { handled: true, instead: "" },
   s3: { handled: false, instead: "a processor of your own that writes to S3" },
   girder: { handled: false, instead: "a processor of your own that uploads to Girder" },
   metadata: { handled: false, instead: "a processor of your own that produces metadata" },

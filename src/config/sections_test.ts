@@ -6,10 +6,10 @@ import { parseIni } from "./ini.ts";
 import { configFromIni } from "./resolve.ts";
 import { KNOWN_SECTIONS, releaseConfigWarnings } from "./sections.ts";
 
-Deno.test("[heartbeat] and [log] warn once each, naming what to use instead, even read twice", async () => {
+Deno.test("[s3] and [metadata] warn once each, naming what to use instead, even read twice", async () => {
   const records: LogRecord[] = [];
   const text = "[broker]\nbootstrap.servers = h:1\n[consumer]\nnode_id = n1\n" +
-    "key.deserializer = StringDeserializer\n[heartbeat]\ntopic_name = hb\n[log]\ntopic_name = l\n";
+    "key.deserializer = StringDeserializer\n[s3]\nbucket_name = b\n[metadata]\ntopic_name = l\n[heartbeat]\ntopic_name = hb\n";
   const ini = parseIni(text, "lab.config");
   configFromIni(ini, "consumer"); // before logging is set up: held
   configFromIni(ini, "producer");
@@ -25,8 +25,8 @@ Deno.test("[heartbeat] and [log] warn once each, naming what to use instead, eve
     releaseConfigWarnings();
     configFromIni(ini, "consumer"); // after: nothing new
     const lines = records.map((r) => r.message.map(String).join(""));
-    assertEquals(lines.filter((l) => l.includes("section [heartbeat]")).length, 1);
-    assertEquals(lines.filter((l) => l.includes("section [log]")).length, 1);
+    assertEquals(lines.filter((l) => l.includes("section [s3]")).length, 1);
+    assertEquals(lines.filter((l) => l.includes("section [metadata]")).length, 1);
     assertEquals(lines.filter((l) => l.includes("key node_id in [consumer]")).length, 1);
     assertEquals(lines.filter((l) => l.includes("deserializer")).length, 0);
     assertEquals(lines.length, 3);

@@ -212,6 +212,7 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
         runLog: { outputDir: parsed.outputDir, name: definition.name },
         fileLevel: parsed.logFileLevel,
       }),
+      reporting: (parsed) => parsed.reporting,
       statusIntervalMs: (parsed) => parsed.statusIntervalMs,
       run: async (parsed, signal, progress) =>
         exitCodeOf(await this.runArguments(parsed, signal, progress, options.scriptUrl)),

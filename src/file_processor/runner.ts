@@ -232,7 +232,14 @@ class FileRunner {
         );
         await using _metrics = s.metricsPort === undefined ? undefined : serveMetrics({
           port: s.metricsPort,
-          collect: () => fileRunMetrics(s.name, s.topic, this.#snapshot(), this.#partitionLags()),
+          collect: () =>
+            fileRunMetrics(
+              s.name,
+              s.topic,
+              this.#metricsSnapshot(),
+              this.#partitionLags(),
+              s.group,
+            ),
         });
         // The limit on a broker outage also ends a loop stuck on a request it never answers.
         await Promise.race([
@@ -412,7 +419,7 @@ class FileRunner {
     for (const position of this.#consumer.position(this.#consumer.assignment())) {
       const { high } = this.#consumer.cachedWatermarks(position.topic, position.partition);
       if (high < 0 || position.offset < 0) continue; // not known before the first fetch
-      lags.push({ ...position, lag: Math.max(0, high - position.offset) });
+      lags.push({ ...position, lag: Math.max(0, high - position.offset), end: high });
     }
     return lags;
   }
@@ -518,12 +525,25 @@ class FileRunner {
   }
 
   #snapshot(): RunStatus {
+    // The lag over the assigned partitions, while the consumer is open and knows it.
+    const lags = this.#consumer === undefined || this.#consumer.closed ? [] : this.#partitionLags();
     return {
       ...this.#status,
       failedFiles: this.#registry.failedFiles().length,
+      lag: lags.length === 0 ? this.#status.lag : lags.reduce((sum, p) => sum + p.lag, 0),
       inProgress: this.#assembler.inProgress.length,
       running: this.#outcomes.jobs.size,
       seconds: (Date.now() - this.#started) / 1000,
+    };
+  }
+
+  /** The run's counters and what only the metrics show: bytes waiting, files failed for good. */
+  #metricsSnapshot(): RunStatus {
+    const attempts = this.#s.maxAttempts;
+    return {
+      ...this.#snapshot(),
+      partialBytes: this.#assembler.inProgress.reduce((sum, a) => sum + a.receivedBytes, 0),
+      failedPermanently: this.#registry.failedFiles().filter((f) => f.attempt >= attempts).length,
     };
   }
 

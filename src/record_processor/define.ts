@@ -90,6 +90,7 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
         name: d.name,
         fileLevel: parsed.logFileLevel,
       }),
+      reporting: (parsed) => parsed.reporting,
       statusIntervalMs: (parsed) => parsed.statusIntervalMs,
       run: async (parsed, signal, progress) => {
         const everyRecords = parsed.checkpointEveryRecords ?? d.autoCheckpoint?.everyRecords;
@@ -118,14 +119,15 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
           onStatus: (s) =>
             progress.update({
               done: s.records,
+              // Records that failed for good: skipped by the policy, or stopping a partition.
+              failed: s.skippedRecords + s.failedBatches,
               bytes: s.bytes,
               lag: s.lag,
               detail: `${s.partitions} partitions` +
                 (s.partitionLags.some((p) => p.lag > 0)
                   ? ` (lag ${s.partitionLags.map((p) => `p${p.partition}:${p.lag}`).join(" ")})`
                   : "") +
-                (s.skippedRecords > 0 ? `, ${s.skippedRecords} skipped` : "") +
-                (s.failedBatches > 0 ? `, ${s.failedBatches} failed batches` : ""),
+                (s.skippedRecords > 0 ? `, ${s.skippedRecords} skipped` : ""),
             }),
         });
         // A partition stopped by the policy, or given up with its batch running past the

@@ -171,7 +171,7 @@ class RecordRunner {
           port: s.metricsPort,
           collect: () => {
             const status = this.#snapshot();
-            return recordRunMetrics(s.name, s.topic, status, status.partitionLags);
+            return recordRunMetrics(s.name, s.topic, status, status.partitionLags, s.group);
           },
         });
         await this.#loop();
@@ -355,7 +355,7 @@ class RecordRunner {
       const [position] = this.#consumer.position([state.tp]);
       if (high < 0 || position === undefined || position.offset < 0) continue;
       const next = position.offset - state.bufferedRecords;
-      lags.push({ ...state.tp, lag: Math.max(0, high - next) });
+      lags.push({ ...state.tp, lag: Math.max(0, high - next), offset: next, end: high });
     }
     return lags.sort((a, b) => a.partition - b.partition);
   }

@@ -5,7 +5,7 @@
  * failed; `ferry migrate` reads both registries; `ferry upload` on the same folder sends only the
  * rest; a Ferry processor on the OpenMSIStream group processes exactly the in-progress and
  * failed files; `--download_regex` selects what OpenMSIStream's selects; a config with
- * `[heartbeat]` and `[log]` sections warns once per section. The walk's output is printed.
+ * sections Ferry does not act on (`[s3]`, `[metadata]`) warns once per section. The walk's output is printed.
  *
  * @module
  */
@@ -65,11 +65,11 @@ value.deserializer = DataFileChunkDeserializer
 
 /** What a lab config may also hold: sections Ferry does not act on. */
 const OMS_ONLY_SECTIONS = `
-[heartbeat]
-topic_name = lab_heartbeats
+[s3]
+bucket_name = lab-bucket
 
-[log]
-topic_name = lab_logs
+[metadata]
+topic_name = lab_metadata
 `;
 
 /** A processor written the OpenMSIStream way: bad.dat fails. */
@@ -391,8 +391,8 @@ Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, 
       assertEquals(await listFiles(ferryDown), omsSelection);
       assertEquals(omsSelection, ["f1.bin", "f2.bin", "run1/scan.tif"]);
 
-      // 6. The config's [heartbeat] and [log] sections: one warning each.
-      for (const section of ["heartbeat", "log"]) {
+      // 6. The config's [s3] and [metadata] sections (not acted on): one warning each.
+      for (const section of ["s3", "metadata"]) {
         const lines = down.stderr.split("\n").filter((l) => l.includes(`[${section}]`));
         assertEquals(lines.length, 1, `warnings for [${section}]:\n${down.stderr}`);
       }

@@ -6,10 +6,12 @@
  */
 
 import { assert, assertEquals } from "../support/assert.ts";
-import { withTopic } from "../support/broker.ts";
+import { BOOTSTRAP, withTopic } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import { putFiles, type TestFile } from "../support/chunks.ts";
 import { freePort } from "../support/net.ts";
+import { startFerry } from "../support/cli.ts";
+import { withTempDir, writeTree } from "../support/files.ts";
 import { processorArgs, startProcessor } from "../support/processor.ts";
 import { prepareRecordRun } from "../support/records.ts";
 import { waitUntil } from "../support/wait.ts";
@@ -83,6 +85,9 @@ Deno.test("a running processor serves its metrics and logs one line per file", a
       assert(sawRunning, "no scrape saw a file in process()");
       assertEquals(sample(latest, "ferry_bytes_received_total"), totalBytes);
       assertEquals(sample(latest, "ferry_files_invalid_total"), 0);
+      // bad.dat used up its one attempt: failed for good until retried.
+      assertEquals(sample(latest, "ferry_files_failed_permanently"), 1);
+      assertEquals(sample(latest, "ferry_partial_bytes"), 0, "nothing waits for chunks");
       for (const partition of [0, 1]) {
         const lag = sample(latest, "ferry_partition_lag", `partition="${partition}"`);
         assert(lag !== undefined && lag >= 0, `no lag for partition ${partition}`);
@@ -147,6 +152,17 @@ Deno.test("a running record processor serves its metrics with each partition's l
       for (const p of [0, 1]) {
         const lag = sample(latest, "ferry_partition_lag", `partition="${p}"`)!;
         assert(lag > 0 && lag <= 30, `partition ${p}: lag ${lag}`);
+        // The same under the Kafka exporters' names, labelled with the group.
+        const labels = `{group="${group}",topic="${topic}",partition="${p}"}`;
+        const exporterLag = latest.get(`kafka_consumergroup_lag${labels}`);
+        const offset = latest.get(`kafka_consumergroup_current_offset${labels}`);
+        const end = latest.get(
+          `kafka_topic_partition_current_offset{topic="${topic}",partition="${p}"}`,
+        );
+        assert(exporterLag !== undefined && exporterLag > 0, `kafka_consumergroup_lag${labels}`);
+        assertEquals(end, 30, "the partition's end");
+        assert(offset !== undefined && offset >= 0 && offset < 30, `current offset ${offset}`);
+        assertEquals(exporterLag, end! - offset!, "lag = end - current offset");
       }
       assertEquals(sample(latest, "ferry_partitions_assigned"), 2);
       await waitUntil(
@@ -166,4 +182,42 @@ Deno.test("a running record processor serves its metrics with each partition's l
       clearTimeout(killer);
     }
   });
+});
+
+Deno.test("ferry upload --watch serves its metrics", async () => {
+  await withTopic(1, (topic) =>
+    withTempDir(async (dir) => {
+      await writeTree(`${dir}/in`, { "a.txt": "hello", "b/c.txt": "metrics!" });
+      const port = freePort();
+      const child = startFerry([
+        ...["upload", "--watch", "--upload-existing", `${dir}/in`, "--topic", topic],
+        ...["-b", BOOTSTRAP, "--settle-seconds", "0.5", "--metrics-port", String(port)],
+      ], { env: { XDG_STATE_HOME: `${dir}/state` } });
+      let latest = new Map<string, number>();
+      try {
+        await waitUntil(
+          async () => {
+            try {
+              latest = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+            } catch (error) {
+              if (!(error instanceof TypeError)) throw error; // not listening yet
+              return false;
+            }
+            return sample(latest, "ferry_files_uploaded_total") === 2;
+          },
+          "two files uploaded",
+          60_000,
+        );
+        assertEquals(sample(latest, "ferry_bytes_sent_total"), 13);
+        assertEquals(sample(latest, "ferry_files_failed_total"), 0);
+        assert(
+          [...latest.keys()].every((k) => k.includes(`processor="upload",topic="${topic}"`)),
+          [...latest.keys()].join("\n"),
+        );
+      } finally {
+        child.kill("SIGTERM");
+        const out = await child.output();
+        assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      }
+    }));
 });

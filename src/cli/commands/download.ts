@@ -23,6 +23,7 @@ import type { RunStatus } from "../../file_processor/runner.ts";
 import { UsageError } from "../../command/exit_codes.ts";
 import { configureLogging } from "../../command/logging.ts";
 import { formatBytes, Progress } from "../../command/progress.ts";
+import { Reporting } from "../../command/reporting.ts";
 import type { CliContext, FlagAliases } from "../context.ts";
 import { ferryInvocation } from "../invocation.ts";
 import { shellQuote } from "../permissions.ts";
@@ -110,15 +111,22 @@ async function runDownload(
   }
   const parsed = await readProcessorArguments({ ...flags, outputDir }, {});
   parsed.group ??= await downloadGroup(parsed.topic, outputDir);
+  const reporting = new Reporting(parsed.reporting, {
+    program: "download",
+    noun: "files",
+    role: "consumer",
+  });
   await configureLogging({
     level: parsed.logLevel,
     file: parsed.logFile,
     runLog: { outputDir, name: "download" },
     fileLevel: parsed.logFileLevel,
+    extraSinks: reporting.sinks,
   });
   const progress = new Progress({ noun: "files", logEveryMs: parsed.statusIntervalMs });
   let status: RunStatus;
   try {
+    reporting.start(() => progress.state);
     status = await downloadProcessor.runArguments(
       parsed,
       context.signal,
@@ -127,6 +135,7 @@ async function runDownload(
     );
   } finally {
     progress.stop();
+    await reporting.close();
   }
   for (const line of downloadSummary(status, outputDir)) context.print(line);
   return exitCodeOf(status);

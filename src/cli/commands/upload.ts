@@ -25,6 +25,15 @@ import { addKafkaOptions, collect } from "../kafka_options.ts";
 import { configureLogging, parseLogLevel } from "../../command/logging.ts";
 import { formatBytes, Progress } from "../../command/progress.ts";
 import { openmsistreamDefaultFilter, pythonMatch } from "../../openmsistream/upload_filter.ts";
+import { serveMetrics, uploadRunMetrics } from "../../command/metrics.ts";
+import { tcpPort } from "../../command/processor_options.ts";
+import {
+  addReportingOptions,
+  readReportingSettings,
+  Reporting,
+  REPORTING_ALIASES,
+  type ReportingFlags,
+} from "../../command/reporting.ts";
 
 /** OpenMSIStream's `UploadDataFile` / `DataFileUploadDirectory` flag names Ferry accepts. */
 export const UPLOAD_ALIASES: FlagAliases = {
@@ -39,6 +48,7 @@ export const UPLOAD_ALIASES: FlagAliases = {
   "--logger_file_level": "--log-file-level",
   "--logger_file_path": "--log-file",
   "--bootstrap_servers": "--bootstrap-servers",
+  ...REPORTING_ALIASES,
 };
 
 /** Added to the arguments when an OpenMSIStream flag spelling is used: its default filter. */
@@ -46,7 +56,7 @@ export const UPLOAD_ALIAS_MARKER = "--openmsistream-filter";
 
 const logger = getLogger(["ferry", "cli", "upload"]);
 
-interface UploadFlags {
+interface UploadFlags extends ReportingFlags {
   topic?: string;
   bootstrapServers?: string;
   config?: string;
@@ -73,6 +83,7 @@ interface UploadFlags {
   logFile?: string;
   logFileLevel?: string;
   quiet?: boolean;
+  metricsPort?: number;
 }
 
 /**
@@ -246,6 +257,12 @@ export function createUploadCommand(context: CliContext): Command {
     )
     .option("--log-file-level <level>", "log file level (default: --log-level)")
     .option("-q, --quiet", "no progress line; only warnings and errors on the console")
+    .option(
+      "--metrics-port <port>",
+      "serve Prometheus metrics on http://127.0.0.1:<port>/metrics",
+      tcpPort,
+    );
+  addReportingOptions(command)
     .addHelpText(
       "after",
       `
@@ -338,12 +355,22 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
     );
   }
 
+  const reporting = new Reporting(
+    await readReportingSettings(flags, {
+      configFile: flags.config,
+      bootstrapServers: flags.bootstrapServers,
+      overrides: flags.property,
+      producer: true,
+    }),
+    { program: "upload", noun: "files", role: "producer" },
+  );
   await configureLogging({
     level,
     file: flags.logFile,
     name: "upload",
     fileLevel,
     quiet: flags.quiet,
+    extraSinks: reporting.sinks,
   });
   logger.debug("Producer configuration:\n{config}", { config: describeKafkaConfig(kafka) });
   if (omsFilter) {
@@ -355,6 +382,8 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
   }
 
   const progress = new Progress({ noun: "files", quiet: flags.quiet });
+  const counts = { uploaded: 0, skipped: 0, failed: 0 };
+  const started = Date.now();
   const options: WatchOptions = {
     kafka: kafka.config,
     topic: flags.topic.trim(),
@@ -380,6 +409,7 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
         progress.state.bytes += chunk.bytes;
       },
       fileDone: (outcome) => {
+        counts[outcome.status]++;
         if (outcome.status === "failed") progress.state.failed++;
         else progress.state.done++;
       },
@@ -388,9 +418,20 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
   progress.start();
   let summary: UploadSummary;
   try {
+    reporting.start(() => progress.state);
+    await using _metrics = flags.metricsPort === undefined ? undefined : serveMetrics({
+      port: flags.metricsPort,
+      collect: () =>
+        uploadRunMetrics(options.topic, {
+          ...counts,
+          bytes: progress.state.bytes,
+          seconds: (Date.now() - started) / 1000,
+        }),
+    });
     summary = flags.watch ? await watchAndUpload(path, options) : await upload(path, options);
   } finally {
     progress.stop();
+    await reporting.close();
   }
   for (const line of summaryLines(summary)) context.print(line);
   if (summary.failed > 0) return ExitCode.FAILURE;

@@ -1,0 +1,95 @@
+import { assert, assertEquals, assertRejects } from "../../tests/support/assert.ts";
+import { UsageError } from "../command/exit_codes.ts";
+import { runLine } from "./run_line.ts";
+
+const context = { deno: "/usr/bin/deno", ferryRoot: "/opt/ferry", env: () => undefined };
+
+Deno.test("run lines: a record processor needs no output directory, a file processor does", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/counts.ts`, "defineRecordProcessor({});\n");
+    await Deno.writeTextFile(`${dir}/sizes.ts`, "defineProcessor({});\n");
+    const records = await runLine([`${dir}/counts.ts`, "--topic", "t"], { ...context, cwd: dir });
+    assertEquals(records.kind, "script");
+    assert(!records.argv.some((w) => w.startsWith("--allow-write")), records.argv.join(" "));
+    assertEquals(records.argv.slice(-3), [`${dir}/counts.ts`, "--topic", "t"]);
+    await assertRejects(
+      () => runLine(["sizes.ts", "--topic", "t"], { ...context, cwd: dir }),
+      UsageError,
+      "--output-dir",
+    );
+    const files = await runLine(["sizes.ts", "-o", "out", "--stop-grace=12"], {
+      ...context,
+      cwd: dir,
+    });
+    assert(files.argv.includes(`--allow-write=${dir}/out`), files.argv.join(" "));
+    assertEquals(files.stopGraceSeconds, 12);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("run lines: a compiled binary runs as it is; other words are refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/checksum`, "#!/bin/sh\n");
+    await Deno.chmod(`${dir}/checksum`, 0o755);
+    const binary = await runLine(["./checksum", "--topic", "t"], { ...context, cwd: dir });
+    assertEquals(binary.kind, "binary");
+    assertEquals(binary.argv, [`${dir}/checksum`, "--topic", "t"]);
+    await Deno.chmod(`${dir}/checksum`, 0o644);
+    await assertRejects(
+      () => runLine(["./checksum"], { ...context, cwd: dir }),
+      UsageError,
+      "chmod",
+    );
+    await assertRejects(() => runLine(["nothing-here"], { ...context, cwd: dir }), UsageError);
+    await assertRejects(() => runLine(["download", "--topic", "t"], context), UsageError);
+    await assertRejects(() => runLine([], context), UsageError, "after --");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("run lines: download and upload are read with their own parsers", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const download = await runLine(["download", "out", "--topic_name", "t"], {
+      ...context,
+      cwd: dir,
+    });
+    assert(download.argv.includes(`--allow-write=${dir}/out`), download.argv.join(" "));
+    assertEquals(download.argv.slice(-4), ["download", "out", "--topic_name", "t"]);
+    await assertRejects(
+      () => runLine(["download", "-o", "out", "--topic", "t", "--bogus"], { ...context, cwd: dir }),
+      UsageError,
+      '"--bogus"',
+    );
+    await assertRejects(
+      () => runLine(["upload", "/data", "--topic", "t"], context),
+      UsageError,
+      "Add --watch",
+    );
+    const upload = await runLine(
+      ["upload", "-w", "--topic", "t", "--settle-seconds", "2", "/data"],
+      {
+        ...context,
+        env: (name) => name === "HOME" ? "/home/lab" : undefined,
+      },
+    );
+    assert(
+      upload.argv.some((w) =>
+        w.startsWith("--allow-read=") &&
+        w.endsWith(",/opt/ferry,/data,/home/lab/.local/state/ferry")
+      ),
+      upload.argv.join(" "),
+    );
+    assert(
+      upload.argv.includes("--allow-write=/home/lab/.local/state/ferry"),
+      upload.argv.join(" "),
+    );
+    assertEquals(upload.environment.XDG_STATE_HOME, "/home/lab/.local/state");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
