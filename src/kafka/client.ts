@@ -17,6 +17,13 @@ import {
   readCString,
 } from "./ffi.ts";
 import { ErrorCode, KafkaError, kafkaError, sentence } from "./errors.ts";
+import {
+  diagnoseBrokerCertificate,
+  type TlsFailure,
+  tlsFailure,
+  tlsFailureMessage,
+  tlsFileMessage,
+} from "./tls.ts";
 import { routeLogEvent } from "./log.ts";
 import {
   ADMIN_OP_DESCRIBECONSUMERGROUPS,
@@ -80,6 +87,14 @@ function authenticationContext(config: KafkaConfig, bootstrap: string): string {
   return `Authentication failed with the Kafka broker at "${bootstrap}" (${details.join(", ")})`;
 }
 
+/** The properties TLS error messages name: the protocol and the files (never a password). */
+const TLS_CONTEXT = [
+  "security.protocol",
+  "ssl.ca.location",
+  "ssl.certificate.location",
+  "ssl.key.location",
+];
+
 /**
  * The shared part of {@linkcode Producer}, {@linkcode Consumer} and {@linkcode Admin}: the
  * librdkafka handle, its log and error events, and `close` (also through `await using`).
@@ -109,6 +124,12 @@ export abstract class KafkaClient implements AsyncDisposable {
   /** `bootstrap.servers` as configured (secrets redacted), for error messages. */
   protected readonly bootstrap: string;
   readonly #authContext: string;
+  /** What TLS error messages name (see `TLS_CONTEXT`). */
+  readonly #tls: KafkaConfig;
+  /** Set once a TLS failure is being explained (see `reportError`): later ones are dropped. */
+  #tlsFailing = false;
+  /** librdkafka's text of the first TLS failure, for the message that explains it. */
+  #tlsDetail: string | undefined;
   readonly #onError: ((error: KafkaError) => void) | undefined;
   /** Calls into librdkafka still running on Deno's FFI threads; close waits for them. */
   readonly #running = new Set<Promise<unknown>>();
@@ -127,17 +148,20 @@ export abstract class KafkaClient implements AsyncDisposable {
     this.#onError = options.onError;
     this.bootstrap = redact(bootstrapServers(config) ?? "", this.secrets);
     this.#authContext = redact(authenticationContext(config, this.bootstrap), this.secrets);
+    this.#tls = Object.fromEntries(
+      Object.entries(config).filter(([name]) => TLS_CONTEXT.includes(name)),
+    );
     const conf = buildConf(config, events | EventType.LOG | EventType.ERROR);
     const errstr = errorBuffer();
     const handle = this.lib.rd_kafka_new(type, conf, errstr, BigInt(errstr.length));
     if (handle === null) {
       this.lib.rd_kafka_conf_destroy(conf);
+      const text = redact(errorBufferText(errstr), this.secrets);
+      const tls = tlsFileMessage(text, this.#tls);
       throw new KafkaError(
         ErrorCode.INVALID_ARG,
         "_INVALID_ARG",
-        sentence(
-          `Could not create the Kafka client: ${redact(errorBufferText(errstr), this.secrets)}`,
-        ),
+        sentence(redact(tls ?? `Could not create the Kafka client: ${text}`, this.secrets)),
         { retriable: false },
       );
     }
@@ -207,14 +231,44 @@ export abstract class KafkaClient implements AsyncDisposable {
       // caller waiting out a timeout learns nothing. Java's client does the same.
       return kafkaError(code, this.#authContext, detail, { fatal: true, retriable: false });
     }
+    const tls = detail ? tlsFailure(detail) : undefined;
+    // Terminal too: librdkafka retries a certificate the broker or the client rejects for ever.
+    if (tls !== undefined) {
+      this.#tlsDetail ??= detail;
+      return this.#tlsError(tls, code, detail);
+    }
     return kafkaError(code, context, detail);
+  }
+
+  #tlsError(kind: TlsFailure, code: number, detail?: string, reason?: string): KafkaError {
+    const context = redact(
+      tlsFailureMessage(kind, this.#tls, this.bootstrap, reason),
+      this.secrets,
+    );
+    return kafkaError(code, context, detail, { fatal: true, retriable: false });
   }
 
   /**
    * Reports an error librdkafka raised on its own: remembers fatal ones (and authentication
    * failures) as terminal, tells the caller.
    */
-  protected reportError(error: KafkaError): void {
+  protected reportError(error: KafkaError, explained = false): void {
+    const tls = tlsFailure(error.message);
+    if (error.fatal && tls !== undefined) {
+      // Repeated on every reconnect: reported once. A certificate that fails verification is
+      // checked once more, by Deno's TLS (when allowed), which says why; a few milliseconds.
+      if (!explained && (this.#tlsFailing || this.#fatal)) return;
+      this.#tlsFailing = true;
+      if (tls === "broker-certificate" && !explained) {
+        diagnoseBrokerCertificate(this.#tls, this.bootstrap).then((reason) => {
+          this.reportError(
+            reason === undefined ? error : this.#tlsError(tls, error.code, this.#tlsDetail, reason),
+            true,
+          );
+        });
+        return;
+      }
+    }
     if (error.fatal) {
       // librdkafka repeats an authentication failure on every reconnect: report it once.
       if (this.#fatal && isAuthenticationFailure(error.code)) return;
