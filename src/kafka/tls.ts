@@ -60,7 +60,7 @@ function configured(config: KafkaConfig, name: string): string | undefined {
  * import { tlsFailureMessage } from "./tls.ts";
  *
  * const message = tlsFailureMessage("client-certificate", { "security.protocol": "SSL" }, "h:9093");
- * assert.match(message, /refused the TLS connection.*no client certificate/);
+ * assert.match(message, /refused the TLS connection: it requires a client certificate/);
  * ```
  */
 export function tlsFailureMessage(
