@@ -16,7 +16,8 @@ import {
   rdkafka,
   readCString,
 } from "./ffi.ts";
-import { ErrorCode, KafkaError, kafkaError, sentence } from "./errors.ts";
+import { ErrorCode, errorName, KafkaError, kafkaError, sentence } from "./errors.ts";
+import { authorizationMessage, isAuthorizationFailure } from "./authorization.ts";
 import {
   diagnoseBrokerCertificate,
   type TlsFailure,
@@ -95,6 +96,14 @@ const TLS_CONTEXT = [
   "ssl.key.location",
 ];
 
+/** The properties authorization error messages name: who the principal is, group, transactions. */
+const AUTHORIZATION_CONTEXT = [
+  "sasl.username",
+  "ssl.certificate.location",
+  "group.id",
+  "transactional.id",
+];
+
 /**
  * The shared part of {@linkcode Producer}, {@linkcode Consumer} and {@linkcode Admin}: the
  * librdkafka handle, its log and error events, and `close` (also through `await using`).
@@ -128,6 +137,10 @@ export abstract class KafkaClient implements AsyncDisposable {
   readonly #tls: KafkaConfig;
   /** Set once a TLS failure is being explained (see `reportError`): later ones are dropped. */
   #tlsFailing = false;
+  /** What authorization error messages name (see `AUTHORIZATION_CONTEXT`). */
+  readonly #authz: KafkaConfig;
+  /** What the client does, for authorization error messages: reads or writes. */
+  readonly #role: "producer" | "consumer";
   /** librdkafka's text of the first TLS failure, for the message that explains it. */
   #tlsDetail: string | undefined;
   readonly #onError: ((error: KafkaError) => void) | undefined;
@@ -151,6 +164,10 @@ export abstract class KafkaClient implements AsyncDisposable {
     this.#tls = Object.fromEntries(
       Object.entries(config).filter(([name]) => TLS_CONTEXT.includes(name)),
     );
+    this.#authz = Object.fromEntries(
+      Object.entries(config).filter(([name]) => AUTHORIZATION_CONTEXT.includes(name)),
+    );
+    this.#role = type === ClientType.CONSUMER ? "consumer" : "producer";
     const conf = buildConf(config, events | EventType.LOG | EventType.ERROR);
     const errstr = errorBuffer();
     const handle = this.lib.rd_kafka_new(type, conf, errstr, BigInt(errstr.length));
@@ -253,6 +270,12 @@ export abstract class KafkaClient implements AsyncDisposable {
    * failures) as terminal, tells the caller.
    */
   protected reportError(error: KafkaError, explained = false): void {
+    if (isAuthorizationFailure(error.code)) {
+      // librdkafka retries (and reports again) for ever: the same request fails until someone
+      // grants the ACL. Reported once, terminal.
+      if (this.#fatal) return;
+      if (!error.fatal) error = this.authorizationError(error.code, error.message);
+    }
     const tls = tlsFailure(error.message);
     if (error.fatal && tls !== undefined) {
       // Repeated on every reconnect: reported once. A certificate that fails verification is
@@ -278,6 +301,21 @@ export abstract class KafkaClient implements AsyncDisposable {
     else {
       logger.warn("{client}: {message}", { client: this.clientName, message: error.message });
     }
+  }
+
+  /**
+   * An authorization failure (see `authorization.ts`) as a terminal error whose message names
+   * the missing permission, then `text` (what failed, from librdkafka).
+   */
+  protected authorizationError(code: number, text: string, topic?: string): KafkaError {
+    const context = redact(
+      authorizationMessage(code, this.#role, this.#authz, topic),
+      this.secrets,
+    );
+    return new KafkaError(code, errorName(code), sentence(`${context}: ${text}`), {
+      fatal: true,
+      retriable: false,
+    });
   }
 
   /** Destroys one event; events must not outlive the data read from them. */
