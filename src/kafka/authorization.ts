@@ -47,8 +47,9 @@ function principal(config: KafkaConfig): string {
 
 /**
  * The start of the message for an authorization failure: what the broker refused, and the ACL
- * to grant. `role` is what the client does: a consumer reads (Read), a producer writes (Write);
- * `topic`, when known, is the topic of the failed request.
+ * to grant. `role` is what the client does: a consumer reads (Read), a producer writes (Write),
+ * a look at the topic's metadata needs Describe; `topic`, when known, is the topic of the failed
+ * request.
  *
  * @example
  * ```ts
@@ -68,7 +69,7 @@ function principal(config: KafkaConfig): string {
  */
 export function authorizationMessage(
   code: number,
-  role: "producer" | "consumer",
+  role: "producer" | "consumer" | "metadata",
   config: KafkaConfig,
   topic?: string,
 ): string {
@@ -78,7 +79,9 @@ export function authorizationMessage(
   if (code === ErrorCode.TOPIC_AUTHORIZATION_FAILED) {
     missing = role === "consumer"
       ? `the Read permission on ${topic === undefined ? "the topic it reads" : on}`
-      : `the Write permission on ${topic === undefined ? "the topic it writes" : on}`;
+      : role === "producer"
+      ? `the Write permission on ${topic === undefined ? "the topic it writes" : on}`
+      : `the Describe permission on ${on} (Read and Write include it)`;
   } else if (code === ErrorCode.GROUP_AUTHORIZATION_FAILED) {
     missing = `the Read permission on consumer group "${config["group.id"] ?? ""}"`;
   } else if (code === ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED) {

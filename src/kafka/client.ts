@@ -305,11 +305,17 @@ export abstract class KafkaClient implements AsyncDisposable {
 
   /**
    * An authorization failure (see `authorization.ts`) as a terminal error whose message names
-   * the missing permission, then `text` (what failed, from librdkafka).
+   * the missing permission, then `text` (what failed, from librdkafka). `role` says which
+   * permission a topic needs: by default Read for a consumer, Write for a producer.
    */
-  protected authorizationError(code: number, text: string, topic?: string): KafkaError {
+  protected authorizationError(
+    code: number,
+    text: string,
+    topic?: string,
+    role: "producer" | "consumer" | "metadata" = this.#role,
+  ): KafkaError {
     const context = redact(
-      authorizationMessage(code, this.#role, this.#authz, topic),
+      authorizationMessage(code, role, this.#authz, topic),
       this.secrets,
     );
     return new KafkaError(code, errorName(code), sentence(`${context}: ${text}`), {
