@@ -40,6 +40,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 export FERRY_KAFKA_TLS=${FERRY_KAFKA_TLS:-1}
 ferry_broker_up
+# Only for the shared test broker: brokers the tests start of their own (tests/support/broker.ts,
+# tests/scripts/) stay plaintext, on their own ports.
+unset FERRY_KAFKA_TLS
 PORT=$FERRY_KAFKA_PORT
 
 export FERRY_TEST_BOOTSTRAP=127.0.0.1:$PORT
@@ -51,6 +54,10 @@ export FERRY_TEST_SASL_SSL_BOOTSTRAP=127.0.0.1:$((PORT + 4))
 export FERRY_TEST_TLS_EXPIRED_BOOTSTRAP=127.0.0.1:$((PORT + 5))
 export FERRY_TEST_TLS_WRONG_HOST_BOOTSTRAP=127.0.0.1:$((PORT + 6))
 export FERRY_TEST_TLS_DIR=${FERRY_KAFKA_DIR:-$FERRY_ROOT/.cache/kafka-$PORT}/tls
+if ! (exec 3<>"/dev/tcp/127.0.0.1/$((PORT + 3))") 2>/dev/null; then
+  ferry_say "the broker on port $PORT has no TLS listeners (started without --tls):" \
+    "tests/security/ will fail; restart it with: FERRY_KAFKA_TLS=1 bash scripts/kafka/broker.sh restart"
+fi
 
 status=0
 deno task test "$@" || status=$?
