@@ -110,6 +110,26 @@ Deno.test("bad certificates and keys: ferry upload and a processor fail fast nam
         assert(!(await textBelow(out)).includes(c.secret), `${c.name}: the secret is in a log`);
         assertEquals(await readCalls(out), [], `${c.name}: nothing processed`);
       }
+      // Without --allow-net (docs/permissions.md) Ferry cannot check the certificate itself:
+      // the error then lists the possible causes, as fast.
+      const expired = cases[1];
+      const noNetConfig = `${dir}/bad-1.config`;
+      const noNet = await runProcessor(
+        "tests/fixtures/recording_processor.ts",
+        ["--config", noNetConfig, "--topic", topic, "--group", group, "--output-dir", `${dir}/nn`],
+        90_000,
+        {
+          bootstrap: false,
+          env: { [VARIABLE]: expired.secret },
+          permissions: ["--allow-ffi", "--allow-read", "--allow-write", "--allow-env"],
+        },
+      );
+      assertEquals(noNet.code, 1, noNet.stderr.slice(-3000));
+      assert(
+        /could not be verified against ssl\.ca\.location ".*ca\.pem": it is signed by another CA, has expired/
+          .test(noNet.stderr),
+        noNet.stderr.slice(-3000),
+      );
       // Nothing half done: no message on the topic, no offset committed; the right settings
       // then upload both files (none counted as uploaded before) and process them.
       assertEquals((await readTopic(topic, 1, { timeoutMs: 2_000 })).length, 0);
