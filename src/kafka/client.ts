@@ -288,6 +288,12 @@ export abstract class KafkaClient implements AsyncDisposable {
             reason === undefined ? error : this.#tlsError(tls, error.code, this.#tlsDetail, reason),
             true,
           );
+        }).catch((failure) => {
+          // Only the caller's onError can throw here; its error must not vanish.
+          logger.error("{client}: handling a TLS failure failed: {failure}", {
+            client: this.clientName,
+            failure: failure instanceof Error ? failure.message : String(failure),
+          });
         });
         return;
       }
