@@ -495,6 +495,7 @@ cmd_status() {
     return 3
   fi
   echo "running (pid $pid, data dir $DATA_DIR)"
+  if grep -q '^listeners=.*SASL_SSL' "$PROPS" 2>/dev/null; then TLS=1; fi
   print_endpoints
 }
 
