@@ -26,6 +26,7 @@ import {
   grant,
   LEAST_PASSWORD,
   requireTls,
+  revokeGranted,
   saslSslProperties,
 } from "../support/security.ts";
 
@@ -74,174 +75,188 @@ async function processor(script: string, args: string[]) {
 
 Deno.test("least privilege, upload: Write on the topic is enough; with Describe only it fails naming Write", async () => {
   requireTls();
-  await withTopic(1, async (allowed) => {
-    await withTopic(1, async (describeOnly) => {
-      await grant(["Write"], { topics: [allowed] });
-      await grant(["Describe"], { topics: [describeOnly] });
-      await withTempDir(async (dir) => {
-        const config = await leastConfig(dir);
-        await writeTree(`${dir}/data`, { "a.bin": testBytes(30_000, 1), "b.bin": "b" });
-        const base = ["upload", `${dir}/data`, "--config", config, "--no-upload-log"];
-        const ok = await cli([...base, "--topic", allowed]);
-        assertEquals(ok.code, 0, ok.output.slice(-3000));
-        assert(/Uploaded 2 file/.test(ok.output), ok.output);
+  try {
+    await withTopic(1, async (allowed) => {
+      await withTopic(1, async (describeOnly) => {
+        await grant(["Write"], { topics: [allowed] });
+        await grant(["Describe"], { topics: [describeOnly] });
+        await withTempDir(async (dir) => {
+          const config = await leastConfig(dir);
+          await writeTree(`${dir}/data`, { "a.bin": testBytes(30_000, 1), "b.bin": "b" });
+          const base = ["upload", `${dir}/data`, "--config", config, "--no-upload-log"];
+          const ok = await cli([...base, "--topic", allowed]);
+          assertEquals(ok.code, 0, ok.output.slice(-3000));
+          assert(/Uploaded 2 file/.test(ok.output), ok.output);
 
-        const refused = await timed(() => cli([...base, "--topic", describeOnly]));
-        assertRefused(
-          "upload without Write",
-          refused,
-          new RegExp(`user "least" lacks the Write permission on topic "${describeOnly}"`),
-        );
-        assertEquals((await readTopic(describeOnly, 1, { timeoutMs: 2_000 })).length, 0);
+          const refused = await timed(() => cli([...base, "--topic", describeOnly]));
+          assertRefused(
+            "upload without Write",
+            refused,
+            new RegExp(`user "least" lacks the Write permission on topic "${describeOnly}"`),
+          );
+          assertEquals((await readTopic(describeOnly, 1, { timeoutMs: 2_000 })).length, 0);
+        });
       });
     });
-  });
+  } finally {
+    await revokeGranted();
+  }
 });
 
 Deno.test("least privilege, file processor and download: Read on topic and group; without either it fails naming it, committing nothing", async () => {
   requireTls();
-  await withTopic(2, async (topic) => {
-    await withTopic(1, async (noTopicAcl) => {
-      const files = { "a.bin": testBytes(50_000, 2), "d/b.bin": testBytes(10, 3) };
-      await withTempDir(async (dir) => {
-        await uploadTree(topic, `${dir}/data`, files, { uploadLogDir: false });
-        await uploadTree(noTopicAcl, `${dir}/data2`, { "c.bin": "c" }, { uploadLogDir: false });
-        const [processorGroup, downloadGroup, noGroupAcl, otherGroup] = [
-          "proc",
-          "down",
-          "none",
-          "other",
-        ].map((g) => uniqueName(`ferry-lp-${g}`));
-        await grant(["Read"], {
-          topics: [topic],
-          groups: [processorGroup, downloadGroup, otherGroup],
-        });
-        const config = await leastConfig(dir);
-        const script = "tests/fixtures/recording_processor.ts";
-        const args = (t: string, group: string, out: string) => [
-          "--config",
-          config,
-          "--topic",
-          t,
-          "--group",
-          group,
-          "--output-dir",
-          out,
-          "--exit-when-idle",
-          "2",
-        ];
-
-        const ok = await processor(script, args(topic, processorGroup, `${dir}/out`));
-        assertEquals(ok.code, 0, ok.output.slice(-3000));
-        assertEquals((await readCalls(`${dir}/out`)).map((c) => c.path).sort(), [
-          "a.bin",
-          "d/b.bin",
-        ]);
-
-        const noGroup = await timed(() => processor(script, args(topic, noGroupAcl, `${dir}/o1`)));
-        assertRefused(
-          "processor without Read on the group",
-          noGroup,
-          new RegExp(`lacks the Read permission on consumer group "${noGroupAcl}"`),
-        );
-        assertEquals(await readCalls(`${dir}/o1`), []);
-        assertEquals(await committedOffsets(noGroupAcl, topic, 2), [-1001, -1001]);
-
-        const noTopic = await timed(() =>
-          processor(script, args(noTopicAcl, otherGroup, `${dir}/o2`))
-        );
-        assertRefused(
-          "processor without Read on the topic",
-          noTopic,
-          new RegExp(
-            `user "least" lacks the Describe permission on topic "${noTopicAcl}" \\(Read and`,
-          ),
-        );
-        assertEquals(await readCalls(`${dir}/o2`), []);
-        assertEquals(await committedOffsets(otherGroup, noTopicAcl, 1), [-1001]);
-
-        const download = (group: string, out: string) =>
-          cli([
-            "download",
+  try {
+    await withTopic(2, async (topic) => {
+      await withTopic(1, async (noTopicAcl) => {
+        const files = { "a.bin": testBytes(50_000, 2), "d/b.bin": testBytes(10, 3) };
+        await withTempDir(async (dir) => {
+          await uploadTree(topic, `${dir}/data`, files, { uploadLogDir: false });
+          await uploadTree(noTopicAcl, `${dir}/data2`, { "c.bin": "c" }, { uploadLogDir: false });
+          const [processorGroup, downloadGroup, noGroupAcl, otherGroup] = [
+            "proc",
+            "down",
+            "none",
+            "other",
+          ].map((g) => uniqueName(`ferry-lp-${g}`));
+          await grant(["Read"], {
+            topics: [topic],
+            groups: [processorGroup, downloadGroup, otherGroup],
+          });
+          const config = await leastConfig(dir);
+          const script = "tests/fixtures/recording_processor.ts";
+          const args = (t: string, group: string, out: string) => [
             "--config",
             config,
-            "-t",
-            topic,
-            "-o",
-            out,
+            "--topic",
+            t,
             "--group",
             group,
-            "--exit-when-idle=1",
+            "--output-dir",
+            out,
+            "--exit-when-idle",
+            "2",
+          ];
+
+          const ok = await processor(script, args(topic, processorGroup, `${dir}/out`));
+          assertEquals(ok.code, 0, ok.output.slice(-3000));
+          assertEquals((await readCalls(`${dir}/out`)).map((c) => c.path).sort(), [
+            "a.bin",
+            "d/b.bin",
           ]);
-        const got = await download(downloadGroup, `${dir}/down`);
-        assertEquals(got.code, 0, got.output.slice(-3000));
-        for (const [path, bytes] of Object.entries(files)) {
-          assertEquals(await Deno.readFile(`${dir}/down/${path}`), bytes, path);
-        }
-        const refused = await timed(() => download(noGroupAcl, `${dir}/down2`));
-        assertRefused(
-          "download without Read on the group",
-          refused,
-          new RegExp(`lacks the Read permission on consumer group "${noGroupAcl}"`),
-        );
-        assertEquals(await committedOffsets(noGroupAcl, topic, 2), [-1001, -1001]);
+
+          const noGroup = await timed(() =>
+            processor(script, args(topic, noGroupAcl, `${dir}/o1`))
+          );
+          assertRefused(
+            "processor without Read on the group",
+            noGroup,
+            new RegExp(`lacks the Read permission on consumer group "${noGroupAcl}"`),
+          );
+          assertEquals(await readCalls(`${dir}/o1`), []);
+          assertEquals(await committedOffsets(noGroupAcl, topic, 2), [-1001, -1001]);
+
+          const noTopic = await timed(() =>
+            processor(script, args(noTopicAcl, otherGroup, `${dir}/o2`))
+          );
+          assertRefused(
+            "processor without Read on the topic",
+            noTopic,
+            new RegExp(
+              `user "least" lacks the Describe permission on topic "${noTopicAcl}" \\(Read and`,
+            ),
+          );
+          assertEquals(await readCalls(`${dir}/o2`), []);
+          assertEquals(await committedOffsets(otherGroup, noTopicAcl, 1), [-1001]);
+
+          const download = (group: string, out: string) =>
+            cli([
+              "download",
+              "--config",
+              config,
+              "-t",
+              topic,
+              "-o",
+              out,
+              "--group",
+              group,
+              "--exit-when-idle=1",
+            ]);
+          const got = await download(downloadGroup, `${dir}/down`);
+          assertEquals(got.code, 0, got.output.slice(-3000));
+          for (const [path, bytes] of Object.entries(files)) {
+            assertEquals(await Deno.readFile(`${dir}/down/${path}`), bytes, path);
+          }
+          const refused = await timed(() => download(noGroupAcl, `${dir}/down2`));
+          assertRefused(
+            "download without Read on the group",
+            refused,
+            new RegExp(`lacks the Read permission on consumer group "${noGroupAcl}"`),
+          );
+          assertEquals(await committedOffsets(noGroupAcl, topic, 2), [-1001, -1001]);
+        });
       });
     });
-  });
+  } finally {
+    await revokeGranted();
+  }
 });
 
 Deno.test("least privilege, record processor with a dead-letter topic: Write on it is needed; without, it fails naming it and commits nothing past the failed record", async () => {
   requireTls();
-  await withTopic(1, async (topic) => {
-    await withTopic(1, async (deadLetters) => {
-      await withTopic(1, async (describeOnly) => {
-        const { events, group } = await prepareRecordRun(topic, 1, 10);
-        const refusedGroup = uniqueName("ferry-lp-records");
-        await grant(["Read"], { topics: [topic], groups: [group, refusedGroup] });
-        await grant(["Write"], { topics: [deadLetters] });
-        await grant(["Describe"], { topics: [describeOnly] });
-        await withTempDir(async (dir) => {
-          const config = await leastConfig(dir);
-          const script = "tests/fixtures/recording_record_processor.ts";
-          const args = (g: string, dlq: string, eventsFile: string) => [
-            "--config",
-            config,
-            "--topic",
-            topic,
-            "--group",
-            g,
-            "--events-file",
-            eventsFile,
-            "--fail-offset",
-            "3",
-            "--retries",
-            "1",
-            "--error-policy",
-            "skip",
-            "--dead-letter-topic",
-            dlq,
-            "--exit-when-idle",
-            "2",
-          ];
-          const ok = await processor(script, args(group, deadLetters, events));
-          assertEquals(ok.code, 0, ok.output.slice(-3000));
-          assertEquals(await committedOffsets(group, topic, 1), [10]);
-          assertEquals((await readTopic(deadLetters, 1, { timeoutMs: 5_000 })).length, 1);
+  try {
+    await withTopic(1, async (topic) => {
+      await withTopic(1, async (deadLetters) => {
+        await withTopic(1, async (describeOnly) => {
+          const { events, group } = await prepareRecordRun(topic, 1, 10);
+          const refusedGroup = uniqueName("ferry-lp-records");
+          await grant(["Read"], { topics: [topic], groups: [group, refusedGroup] });
+          await grant(["Write"], { topics: [deadLetters] });
+          await grant(["Describe"], { topics: [describeOnly] });
+          await withTempDir(async (dir) => {
+            const config = await leastConfig(dir);
+            const script = "tests/fixtures/recording_record_processor.ts";
+            const args = (g: string, dlq: string, eventsFile: string) => [
+              "--config",
+              config,
+              "--topic",
+              topic,
+              "--group",
+              g,
+              "--events-file",
+              eventsFile,
+              "--fail-offset",
+              "3",
+              "--retries",
+              "1",
+              "--error-policy",
+              "skip",
+              "--dead-letter-topic",
+              dlq,
+              "--exit-when-idle",
+              "2",
+            ];
+            const ok = await processor(script, args(group, deadLetters, events));
+            assertEquals(ok.code, 0, ok.output.slice(-3000));
+            assertEquals(await committedOffsets(group, topic, 1), [10]);
+            assertEquals((await readTopic(deadLetters, 1, { timeoutMs: 5_000 })).length, 1);
 
-          const refused = await timed(() =>
-            processor(script, args(refusedGroup, describeOnly, `${dir}/events2`))
-          );
-          assertRefused(
-            "record processor without Write on the dead-letter topic",
-            refused,
-            new RegExp(`lacks the Write permission on topic "${describeOnly}"`),
-          );
-          const [committed] = await committedOffsets(refusedGroup, topic, 1);
-          assert(committed <= 3, `committed ${committed}, past the failed record 3`);
-          assertEquals((await readTopic(describeOnly, 1, { timeoutMs: 2_000 })).length, 0);
+            const refused = await timed(() =>
+              processor(script, args(refusedGroup, describeOnly, `${dir}/events2`))
+            );
+            assertRefused(
+              "record processor without Write on the dead-letter topic",
+              refused,
+              new RegExp(`lacks the Write permission on topic "${describeOnly}"`),
+            );
+            const [committed] = await committedOffsets(refusedGroup, topic, 1);
+            assert(committed <= 3, `committed ${committed}, past the failed record 3`);
+            assertEquals((await readTopic(describeOnly, 1, { timeoutMs: 2_000 })).length, 0);
+          });
+          await Deno.remove(events);
         });
-        await Deno.remove(events);
       });
     });
-  });
+  } finally {
+    await revokeGranted();
+  }
 });

@@ -150,11 +150,19 @@ export async function kafkaAcls(args: readonly string[]): Promise<void> {
   }
 }
 
-/** Grants {@linkcode LEAST_USER} `operations` on the topics and groups given (one AclCommand). */
+/** The topics and groups {@linkcode grant} gave ACLs on, until {@linkcode revokeGranted}. */
+const granted = { topics: new Set<string>(), groups: new Set<string>() };
+
+/**
+ * Grants {@linkcode LEAST_USER} `operations` on the topics and groups given (one AclCommand);
+ * {@linkcode revokeGranted} takes them back.
+ */
 export function grant(
   operations: readonly string[],
   resources: { topics?: readonly string[]; groups?: readonly string[] },
 ): Promise<void> {
+  for (const topic of resources.topics ?? []) granted.topics.add(topic);
+  for (const group of resources.groups ?? []) granted.groups.add(group);
   return kafkaAcls([
     "--add",
     "--allow-principal",
@@ -162,6 +170,24 @@ export function grant(
     ...operations.flatMap((operation) => ["--operation", operation]),
     ...(resources.topics ?? []).flatMap((topic) => ["--topic", topic]),
     ...(resources.groups ?? []).flatMap((group) => ["--group", group]),
+  ]);
+}
+
+/**
+ * Removes every ACL on the topics and groups {@linkcode grant} gave ACLs on (one AclCommand), so
+ * that a long-lived dev broker does not collect them; for a test's `finally`.
+ */
+export async function revokeGranted(): Promise<void> {
+  const topics = [...granted.topics];
+  const groups = [...granted.groups];
+  granted.topics.clear();
+  granted.groups.clear();
+  if (topics.length + groups.length === 0) return;
+  await kafkaAcls([
+    "--remove",
+    "--force",
+    ...topics.flatMap((topic) => ["--topic", topic]),
+    ...groups.flatMap((group) => ["--group", group]),
   ]);
 }
 
