@@ -7,7 +7,11 @@
 #
 # Environment: FERRY_KAFKA_PORT (default 19092), FERRY_KAFKA_DIR, FERRY_CACHE (see README).
 # The tests get FERRY_TEST_BOOTSTRAP=127.0.0.1:<port> and FERRY_TEST_SASL_BOOTSTRAP=
-# 127.0.0.1:<port+2> (SASL_PLAINTEXT, PLAIN; FERRY_TEST_SASL_USERNAME/PASSWORD).
+# 127.0.0.1:<port+2> (SASL_PLAINTEXT, PLAIN; FERRY_TEST_SASL_USERNAME/PASSWORD); a broker it
+# starts has TLS listeners and the authorizer (FERRY_KAFKA_TLS=1 unless set), for tests/security/,
+# which get FERRY_TEST_SSL_BOOTSTRAP (<port+3>), FERRY_TEST_SASL_SSL_BOOTSTRAP (<port+4>),
+# FERRY_TEST_TLS_EXPIRED_BOOTSTRAP (<port+5>), FERRY_TEST_TLS_WRONG_HOST_BOOTSTRAP (<port+6>) and
+# FERRY_TEST_TLS_DIR (the certificates: scripts/kafka/tls.sh).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -34,13 +38,26 @@ ferry_test_cleanup() {
 trap ferry_test_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+export FERRY_KAFKA_TLS=${FERRY_KAFKA_TLS:-1}
 ferry_broker_up
+# Only for the shared test broker: brokers the tests start of their own (tests/support/broker.ts,
+# tests/scripts/) stay plaintext, on their own ports.
+unset FERRY_KAFKA_TLS
 PORT=$FERRY_KAFKA_PORT
 
 export FERRY_TEST_BOOTSTRAP=127.0.0.1:$PORT
 export FERRY_TEST_SASL_BOOTSTRAP=127.0.0.1:$((PORT + 2))
 export FERRY_TEST_SASL_USERNAME=ferry
 export FERRY_TEST_SASL_PASSWORD=ferry-secret
+export FERRY_TEST_SSL_BOOTSTRAP=127.0.0.1:$((PORT + 3))
+export FERRY_TEST_SASL_SSL_BOOTSTRAP=127.0.0.1:$((PORT + 4))
+export FERRY_TEST_TLS_EXPIRED_BOOTSTRAP=127.0.0.1:$((PORT + 5))
+export FERRY_TEST_TLS_WRONG_HOST_BOOTSTRAP=127.0.0.1:$((PORT + 6))
+export FERRY_TEST_TLS_DIR=${FERRY_KAFKA_DIR:-$FERRY_ROOT/.cache/kafka-$PORT}/tls
+if ! (exec 3<>"/dev/tcp/127.0.0.1/$((PORT + 3))") 2>/dev/null; then
+  ferry_say "the broker on port $PORT has no TLS listeners (started without --tls):" \
+    "tests/security/ will fail; restart it with: FERRY_KAFKA_TLS=1 bash scripts/kafka/broker.sh restart"
+fi
 
 status=0
 deno task test "$@" || status=$?

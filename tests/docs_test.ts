@@ -132,8 +132,15 @@ const DENO_VALUE_FLAGS = new Set(["--config", "-c", "--output", "-o", "--include
 
 /** Other tools' flags, allowed only on their own command lines. */
 const OTHER_TOOLS: Record<string, Set<string>> = {
-  // The Kafka scripts (java -cp ... org.apache.kafka.tools.TopicCommand).
+  // The Kafka scripts (java -cp ... org.apache.kafka.tools.TopicCommand, kafka.admin.AclCommand).
   java: new Set([
+    "--add",
+    "--allow-principal",
+    "--operation",
+    "--group",
+    "--resource-pattern-type",
+    "--transactional-id",
+    "--principal",
     "--bootstrap-server",
     "--create",
     "--topic",

@@ -11,6 +11,9 @@
 #                     may hold (the start then fails with "Address already in use")
 #   --data-dir DIR    config, data, pid file, broker.log FERRY_KAFKA_DIR    default <repo>/.cache/kafka-<port>
 #   --no-sasl         leave out the SASL_PLAINTEXT listener  (FERRY_KAFKA_SASL=0)
+#   --tls             add SSL (N+3) and SASL_SSL (N+4) listeners, two with bad certificates
+#                     (N+5 expired, N+6 wrong host) and the StandardAuthorizer; certificates
+#                     in <data dir>/tls (see scripts/kafka/tls.sh)   FERRY_KAFKA_TLS=1
 #   --lines N         logs: how many lines to print (default 100)
 #   --follow, -f      logs: keep following the log
 #
@@ -21,6 +24,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# shellcheck source=scripts/kafka/tls.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
 
 CLUSTER_ID=Ft1JoZsNQhiobhszy-oujw # fixed: the data dir is throwaway (kafka-storage random-uuid)
 START_TIMEOUT=${FERRY_KAFKA_START_TIMEOUT:-60} # seconds until the broker must answer
@@ -34,6 +39,7 @@ usage() {
 PORT=${FERRY_KAFKA_PORT:-$FERRY_KAFKA_DEFAULT_PORT}
 DATA_DIR=${FERRY_KAFKA_DIR:-}
 SASL=${FERRY_KAFKA_SASL:-1}
+TLS=${FERRY_KAFKA_TLS:-0}
 LINES=100
 FOLLOW=0
 CMD=""
@@ -46,6 +52,7 @@ while [ "$#" -gt 0 ]; do
   --data-dir=*) DATA_DIR=${1#--data-dir=}; shift ;;
   --no-sasl) SASL=0; shift ;;
   --sasl) SASL=1; shift ;;
+  --tls) TLS=1; shift ;;
   --lines | -n) [ "$#" -ge 2 ] || usage; LINES=$2; shift 2 ;;
   --lines=*) LINES=${1#--lines=}; shift ;;
   --follow | -f) FOLLOW=1; shift ;;
@@ -74,6 +81,10 @@ case "$SASL" in
 0 | false | no) SASL=0 ;;
 *) SASL=1 ;;
 esac
+case "$TLS" in
+1 | true | yes) TLS=1 ;;
+*) TLS=0 ;;
+esac
 
 CONTROLLER_PORT=$((PORT + 1))
 SASL_PORT=$((PORT + 2))
@@ -84,6 +95,7 @@ PID_FILE=$DATA_DIR/broker.pid
 LOG_FILE=$DATA_DIR/broker.log
 OUT_FILE=$DATA_DIR/broker.out
 PROPS=$DATA_DIR/server.properties
+TLS_DIR=$DATA_DIR/tls
 LOG4J=$DATA_DIR/log4j.properties
 LOG_MARK=0 # lines of broker.log before this start (log4j appends): the rest is this start's
 JAVA=java
@@ -139,6 +151,11 @@ print_endpoints() {
   if [ "$SASL" = 1 ]; then
     printf 'SASL_PLAINTEXT  127.0.0.1:%s  (PLAIN: ferry/ferry-secret, admin/admin-secret)\n' \
       "$SASL_PORT"
+  fi
+  if [ "$TLS" = 1 ]; then
+    printf 'SSL, SASL_SSL   127.0.0.1:%s, 127.0.0.1:%s  (expired cert :%s, wrong host :%s)\n' \
+      $(ferry_tls_ports "$PORT")
+    printf 'certificates    %s\n' "$TLS_DIR"
   fi
 }
 
@@ -277,6 +294,12 @@ write_config() {
     advertised="$advertised,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT"
     protomap="$protomap,SASL_PLAINTEXT:SASL_PLAINTEXT"
   fi
+  if [ "$TLS" = 1 ]; then
+    ferry_tls_certs "$TLS_DIR"
+    listeners="$listeners,$(ferry_tls_listeners "$PORT")"
+    advertised="$advertised,$(ferry_tls_listeners "$PORT")"
+    protomap="$protomap,$FERRY_TLS_PROTOCOLS"
+  fi
   mkdir -p "$DATA_DIR/data"
   cat >"$PROPS" <<EOF
 # Written by scripts/kafka/broker.sh on every start; edits are overwritten.
@@ -310,6 +333,7 @@ sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_ferry="ferry-secret";
 EOF
   fi
+  if [ "$TLS" = 1 ]; then ferry_tls_properties "$TLS_DIR" >>"$PROPS"; fi
   cat >"$LOG4J" <<EOF
 # Written by scripts/kafka/broker.sh on every start.
 log4j.rootLogger=INFO, file
@@ -345,7 +369,8 @@ wait_ready() {
       rm -f "$PID_FILE"
       return 1
     fi
-    if answering && { [ "$SASL" = 0 ] || sasl_answering; }; then
+    if answering && { [ "$SASL" = 0 ] || sasl_answering; } &&
+      { [ "$TLS" = 0 ] || ferry_tls_answering "$TLS_DIR" "$PORT"; }; then
       return 0
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
@@ -377,6 +402,8 @@ cmd_start() {
   rm -f "$PID_FILE"
   local p held ports=("$PORT" "$CONTROLLER_PORT")
   [ "$SASL" = 0 ] || ports+=("$SASL_PORT")
+  # shellcheck disable=SC2207 # four numbers
+  [ "$TLS" = 0 ] || ports+=($(ferry_tls_ports "$PORT"))
   for p in "${ports[@]}"; do
     if port_open "$p"; then
       ferry_say "port 127.0.0.1:$p ($(port_role "$p")) is already in use (Address already in" \
@@ -468,6 +495,7 @@ cmd_status() {
     return 3
   fi
   echo "running (pid $pid, data dir $DATA_DIR)"
+  if grep -q '^listeners=.*SASL_SSL' "$PROPS" 2>/dev/null; then TLS=1; fi
   print_endpoints
 }
 

@@ -253,6 +253,15 @@ export class Admin extends KafkaClient {
   async partitionCount(topic: string, timeoutMs = 10_000): Promise<number> {
     const metadata = await this.metadata({ topics: [topic], timeoutMs });
     const found = metadata.topics[0];
+    if (found.error === ErrorCode.UNKNOWN_TOPIC_OR_PART && await this.#hidden(topic, timeoutMs)) {
+      const code = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+      throw this.authorizationError(
+        code,
+        kafkaError(code, `Topic "${topic}" is not available on "${this.bootstrap}"`).message,
+        topic,
+        "metadata",
+      );
+    }
     if (found.error !== ErrorCode.NO_ERROR || found.partitions.length === 0) {
       throw kafkaError(
         found.error || ErrorCode.UNKNOWN_TOPIC_OR_PART,
@@ -260,6 +269,33 @@ export class Admin extends KafkaClient {
       );
     }
     return found.partitions.length;
+  }
+
+  /**
+   * Whether `topic`, missing from the list of all topics, is there but hidden from this
+   * principal: the broker leaves out of that list the topics it may not Describe, and says so
+   * only when asked for the topic by name.
+   */
+  async #hidden(topic: string, timeoutMs: number): Promise<boolean> {
+    const rkt = this.lib.rd_kafka_topic_new(this.handle, cString(topic), null);
+    if (rkt === null) return false;
+    const cell = new BigUint64Array(1);
+    try {
+      const code = await this.serveWhile(
+        this.lib.rd_kafka_metadata(this.handle, 0, rkt, cell, timeoutMs),
+        this.#main,
+      );
+      if (code !== ErrorCode.NO_ERROR) return false;
+    } finally {
+      this.lib.rd_kafka_topic_destroy(rkt);
+    }
+    const pointer = pointerCell(cell)!;
+    try {
+      const found = readMetadata(pointer).topics.find((t) => t.name === topic);
+      return found?.error === ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+    } finally {
+      this.lib.rd_kafka_metadata_destroy(pointer);
+    }
   }
 
   /**

@@ -16,7 +16,15 @@ import {
   rdkafka,
   readCString,
 } from "./ffi.ts";
-import { ErrorCode, KafkaError, kafkaError, sentence } from "./errors.ts";
+import { ErrorCode, errorName, KafkaError, kafkaError, sentence } from "./errors.ts";
+import { authorizationMessage, isAuthorizationFailure } from "./authorization.ts";
+import {
+  diagnoseBrokerCertificate,
+  type TlsFailure,
+  tlsFailure,
+  tlsFailureMessage,
+  tlsFileMessage,
+} from "./tls.ts";
 import { routeLogEvent } from "./log.ts";
 import {
   ADMIN_OP_DESCRIBECONSUMERGROUPS,
@@ -80,6 +88,22 @@ function authenticationContext(config: KafkaConfig, bootstrap: string): string {
   return `Authentication failed with the Kafka broker at "${bootstrap}" (${details.join(", ")})`;
 }
 
+/** The properties TLS error messages name: the protocol and the files (never a password). */
+const TLS_CONTEXT = [
+  "security.protocol",
+  "ssl.ca.location",
+  "ssl.certificate.location",
+  "ssl.key.location",
+];
+
+/** The properties authorization error messages name: who the principal is, group, transactions. */
+const AUTHORIZATION_CONTEXT = [
+  "sasl.username",
+  "ssl.certificate.location",
+  "group.id",
+  "transactional.id",
+];
+
 /**
  * The shared part of {@linkcode Producer}, {@linkcode Consumer} and {@linkcode Admin}: the
  * librdkafka handle, its log and error events, and `close` (also through `await using`).
@@ -109,6 +133,16 @@ export abstract class KafkaClient implements AsyncDisposable {
   /** `bootstrap.servers` as configured (secrets redacted), for error messages. */
   protected readonly bootstrap: string;
   readonly #authContext: string;
+  /** What TLS error messages name (see `TLS_CONTEXT`). */
+  readonly #tls: KafkaConfig;
+  /** Set once a TLS failure is being explained (see `reportError`): later ones are dropped. */
+  #tlsFailing = false;
+  /** What authorization error messages name (see `AUTHORIZATION_CONTEXT`). */
+  readonly #authz: KafkaConfig;
+  /** What the client does, for authorization error messages: reads or writes. */
+  readonly #role: "producer" | "consumer";
+  /** librdkafka's text of the first TLS failure, for the message that explains it. */
+  #tlsDetail: string | undefined;
   readonly #onError: ((error: KafkaError) => void) | undefined;
   /** Calls into librdkafka still running on Deno's FFI threads; close waits for them. */
   readonly #running = new Set<Promise<unknown>>();
@@ -127,17 +161,24 @@ export abstract class KafkaClient implements AsyncDisposable {
     this.#onError = options.onError;
     this.bootstrap = redact(bootstrapServers(config) ?? "", this.secrets);
     this.#authContext = redact(authenticationContext(config, this.bootstrap), this.secrets);
+    this.#tls = Object.fromEntries(
+      Object.entries(config).filter(([name]) => TLS_CONTEXT.includes(name)),
+    );
+    this.#authz = Object.fromEntries(
+      Object.entries(config).filter(([name]) => AUTHORIZATION_CONTEXT.includes(name)),
+    );
+    this.#role = type === ClientType.CONSUMER ? "consumer" : "producer";
     const conf = buildConf(config, events | EventType.LOG | EventType.ERROR);
     const errstr = errorBuffer();
     const handle = this.lib.rd_kafka_new(type, conf, errstr, BigInt(errstr.length));
     if (handle === null) {
       this.lib.rd_kafka_conf_destroy(conf);
+      const text = redact(errorBufferText(errstr), this.secrets);
+      const tls = tlsFileMessage(text, this.#tls);
       throw new KafkaError(
         ErrorCode.INVALID_ARG,
         "_INVALID_ARG",
-        sentence(
-          `Could not create the Kafka client: ${redact(errorBufferText(errstr), this.secrets)}`,
-        ),
+        sentence(redact(tls ?? `Could not create the Kafka client: ${text}`, this.secrets)),
         { retriable: false },
       );
     }
@@ -207,14 +248,56 @@ export abstract class KafkaClient implements AsyncDisposable {
       // caller waiting out a timeout learns nothing. Java's client does the same.
       return kafkaError(code, this.#authContext, detail, { fatal: true, retriable: false });
     }
+    const tls = detail ? tlsFailure(detail) : undefined;
+    // Terminal too: librdkafka retries a certificate the broker or the client rejects for ever.
+    if (tls !== undefined) {
+      this.#tlsDetail ??= detail;
+      return this.#tlsError(tls, code, detail);
+    }
     return kafkaError(code, context, detail);
+  }
+
+  #tlsError(kind: TlsFailure, code: number, detail?: string, reason?: string): KafkaError {
+    const context = redact(
+      tlsFailureMessage(kind, this.#tls, this.bootstrap, reason),
+      this.secrets,
+    );
+    return kafkaError(code, context, detail, { fatal: true, retriable: false });
   }
 
   /**
    * Reports an error librdkafka raised on its own: remembers fatal ones (and authentication
    * failures) as terminal, tells the caller.
    */
-  protected reportError(error: KafkaError): void {
+  protected reportError(error: KafkaError, explained = false): void {
+    if (isAuthorizationFailure(error.code)) {
+      // librdkafka retries (and reports again) for ever: the same request fails until someone
+      // grants the ACL. Reported once, terminal.
+      if (this.#fatal) return;
+      if (!error.fatal) error = this.authorizationError(error.code, error.message);
+    }
+    const tls = tlsFailure(error.message);
+    if (error.fatal && tls !== undefined) {
+      // Repeated on every reconnect: reported once. A certificate that fails verification is
+      // checked once more, by Deno's TLS (when allowed), which says why; a few milliseconds.
+      if (!explained && (this.#tlsFailing || this.#fatal)) return;
+      this.#tlsFailing = true;
+      if (tls === "broker-certificate" && !explained) {
+        diagnoseBrokerCertificate(this.#tls, this.bootstrap).then((reason) => {
+          this.reportError(
+            reason === undefined ? error : this.#tlsError(tls, error.code, this.#tlsDetail, reason),
+            true,
+          );
+        }).catch((failure) => {
+          // Only the caller's onError can throw here; its error must not vanish.
+          logger.error("{client}: handling a TLS failure failed: {failure}", {
+            client: this.clientName,
+            failure: failure instanceof Error ? failure.message : String(failure),
+          });
+        });
+        return;
+      }
+    }
     if (error.fatal) {
       // librdkafka repeats an authentication failure on every reconnect: report it once.
       if (this.#fatal && isAuthenticationFailure(error.code)) return;
@@ -224,6 +307,27 @@ export abstract class KafkaClient implements AsyncDisposable {
     else {
       logger.warn("{client}: {message}", { client: this.clientName, message: error.message });
     }
+  }
+
+  /**
+   * An authorization failure (see `authorization.ts`) as a terminal error whose message names
+   * the missing permission, then `text` (what failed, from librdkafka). `role` says which
+   * permission a topic needs: by default Read for a consumer, Write for a producer.
+   */
+  protected authorizationError(
+    code: number,
+    text: string,
+    topic?: string,
+    role: "producer" | "consumer" | "metadata" = this.#role,
+  ): KafkaError {
+    const context = redact(
+      authorizationMessage(code, role, this.#authz, topic),
+      this.secrets,
+    );
+    return new KafkaError(code, errorName(code), sentence(`${context}: ${text}`), {
+      fatal: true,
+      retriable: false,
+    });
   }
 
   /** Destroys one event; events must not outlive the data read from them. */

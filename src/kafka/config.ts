@@ -238,8 +238,14 @@ export function buildConf(config: KafkaConfig, events: number): Deno.PointerObje
   const lib = rdkafka();
   const conf = lib.rd_kafka_conf_new();
   if (conf === null) throw new Error("librdkafka could not allocate a configuration object.");
-  // Log lines arrive as events on the main queue, never as callbacks on librdkafka's threads.
-  const all: KafkaConfig = { ...config, "log.queue": true };
+  // Hostname verification of the broker's certificate, explicit (librdkafka's default from 2.0,
+  // none before); a configuration may turn it off with `none`. Log lines arrive as events on the
+  // main queue, never as callbacks on librdkafka's threads.
+  const all: KafkaConfig = {
+    "ssl.endpoint.identification.algorithm": "https",
+    ...config,
+    "log.queue": true,
+  };
   try {
     for (const [name, value] of Object.entries(all)) {
       const errstr = errorBuffer();

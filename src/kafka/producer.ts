@@ -10,6 +10,7 @@
 import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client.ts";
 import type { KafkaConfig } from "./config.ts";
 import { ErrorCode, type KafkaError, kafkaError, takeErrorObject } from "./errors.ts";
+import { isAuthorizationFailure } from "./authorization.ts";
 import { cString, readCString } from "./ffi.ts";
 import { RdKafkaMessage, RdKafkaVtype as VType, RdKafkaVu as Vu } from "./structs.ts";
 
@@ -328,6 +329,15 @@ export class Producer extends KafkaClient {
           partition: view.getInt32(RdKafkaMessage.partition),
           offset: Number(view.getBigInt64(RdKafkaMessage.offset)),
         });
+      } else if (isAuthorizationFailure(code)) {
+        // Terminal for the whole producer: every later message to the topic fails the same way.
+        const error = this.authorizationError(
+          code,
+          kafkaError(code, `Delivery to "${topic}" failed`).message,
+          topic,
+        );
+        this.reportError(error);
+        waiter.reject(error);
       } else {
         waiter.reject(kafkaError(code, `Delivery to "${topic}" failed`));
       }

@@ -262,6 +262,9 @@ class Session implements AsyncDisposable {
     const worker = async () => {
       while (next < paths.length) {
         if (this.options.signal?.aborted) return;
+        // A producer that can no longer deliver (not authorized to write to the topic, say)
+        // fails every file the same way: the run ends with that error instead.
+        if (this.producer.fatalError) throw this.producer.fatalError;
         while (finishing.size >= MAX_FILES_AWAITING_ACKS) await Promise.race(finishing);
         const sent = Promise.withResolvers<void>();
         const done = this.uploadOne(paths[next++], sent.resolve);

@@ -13,6 +13,7 @@ import { putFiles, type TestFile } from "../support/chunks.ts";
 import { ferry } from "../support/cli.ts";
 import { withTempDir } from "../support/files.ts";
 import { readCalls, runProcessor } from "../support/processor.ts";
+import { textBelow } from "../support/security.ts";
 
 const SCRIPT = "tests/fixtures/recording_processor.ts";
 /** Far below librdkafka's timeouts (socket 60 s, metadata 30 s, message 300 s). */
@@ -25,17 +26,6 @@ sasl.mechanisms = PLAIN
 sasl.username = ${SASL_USERNAME}
 sasl.password = \${FERRY_TEST_E2E_PASSWORD}
 `;
-
-/** Every text file below `dir` (logs), concatenated. */
-async function textBelow(dir: string): Promise<string> {
-  let text = "";
-  for await (const entry of Deno.readDir(dir)) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) text += await textBelow(path);
-    else if (/\.(log|jsonl|csv)$/.test(entry.name)) text += await Deno.readTextFile(path);
-  }
-  return text;
-}
 
 async function upload(args: string[], env: Record<string, string>) {
   const started = performance.now();
