@@ -252,9 +252,11 @@ export class UploadWatch {
      * changed for the settle time already, else settling with its stamp. `isNew`: it is in a
      * folder that appeared since the watch began (so it is new whatever its times say).
      */
-    const found = (file: FoundFile, isNew: boolean) => {
+    const found = (file: FoundFile, isNew: boolean, existing = false) => {
       if (!isNew && !options.uploadExisting && file.changed < startedAt) return;
-      if (queue.has(file.path) || isDone(file)) return;
+      // The files there at the start go through the uploader even when the upload log has
+      // them (it skips them, and the summary counts them); later, they are not looked at again.
+      if (queue.has(file.path) || (!existing && isDone(file))) return;
       const stamp = stampOf(file);
       const settling = scheduler.get(file.path);
       if (settling) {
@@ -278,7 +280,6 @@ export class UploadWatch {
       if (queue.has(path)) return;
       const full = join(root, ...path.split("/"));
       let isDir = false;
-      let now: FoundFile | undefined;
       try {
         const info = await Deno.lstat(full);
         isDir = info.isDirectory;
@@ -293,7 +294,7 @@ export class UploadWatch {
         return;
       }
       if (!filter.accepts(path)) return;
-      now = await statFound(full, path);
+      const now = await statFound(full, path);
       if (now === undefined || scheduler.get(path) || queue.has(path)) return;
       if (file.stamp !== undefined && file.stamp !== stampOf(now)) {
         scheduler.touch(path, stampOf(now));
@@ -326,7 +327,7 @@ export class UploadWatch {
     const pollMs = options.pollMs ?? Math.max(50, Math.min(1000, settleMs / 2));
     const rescanMs = options.rescanMs ?? 300_000;
 
-    if (options.uploadExisting) await index.rescan((f) => found(f, false), { all: true });
+    if (options.uploadExisting) await index.rescan((f) => found(f, false, true), { all: true });
     else await index.rescan(() => {}, { statFiles: false });
     logger.info(
       "Watching {root} for files to upload to topic {topic} ({existing}; {how}).",
