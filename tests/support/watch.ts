@@ -2,9 +2,10 @@
  * The watch scenario of issue 22, shared by the event and the polling tests: `ferry upload
  * --watch` runs over an empty folder while files appear at about 50 a second in nested folders
  * made after the watch began (some renamed into place from hidden names, some deleted before
- * they settled) and one file grows slowly, settles, and later grows again. Then the topic must
- * hold every settled file exactly once (one message per chunk, the bytes on disk), the deleted
- * ones never, the growing one twice (both generations), and the progress lines the backlog.
+ * they settled), a folder of old files is moved in, and one file grows slowly, settles, and later
+ * grows again. Then the topic must hold every settled file exactly once (one message per chunk,
+ * the bytes on disk), the deleted ones never, the growing one twice (both generations), and the
+ * progress lines the backlog.
  *
  * @module
  */
@@ -84,6 +85,16 @@ export async function runWatchScenario(scenario: WatchScenario): Promise<void> {
           const second = await append(3); // a new generation
           expected.set("slow/grow.dat", [first, second]);
         })();
+
+        // A folder of old files (mtime an hour ago) moved in from outside: new to the watch.
+        const outside = await Deno.makeTempDir({ prefix: "ferry-watch-outside-" });
+        const old = testBytes(5000, 77);
+        await Deno.mkdir(join(outside, "sub"));
+        await Deno.writeFile(join(outside, "sub", "old.dat"), old);
+        const hourAgo = new Date(Date.now() - 3_600_000);
+        await Deno.utime(join(outside, "sub", "old.dat"), hourAgo, hourAgo);
+        await Deno.rename(outside, join(dir, "moved-in"));
+        expected.set("moved-in/sub/old.dat", [hashHex(sha512(old))]);
 
         const pendingDeletes: { path: string; at: number }[] = [];
         const total = seconds * rate;
