@@ -359,10 +359,15 @@ async function soak(options: BenchOptions, sizes: WatchBenchSizes): Promise<Benc
     const warmUp = Math.min(60, seconds / 3) * 1000;
     const began = performance.now();
     let warm: { uploader?: number; processor?: number } | undefined;
+    // The uploader's RSS at ten points of the soak: growth that flattens is not a leak.
+    const trail: number[] = [];
+    const every = (seconds * 1000) / 10;
     const sampler = setInterval(() => {
-      if (!warm && performance.now() - began >= warmUp) {
+      const elapsed = performance.now() - began;
+      if (!warm && elapsed >= warmUp) {
         warm = { uploader: readRss(uploader.pid), processor: readRss(processor.pid) };
       }
+      if (elapsed >= (trail.length + 1) * every) trail.push(readRss(uploader.pid) ?? NaN);
     }, 1000);
     let acked = 0;
     uploader.onLine((line) => {
@@ -387,13 +392,15 @@ async function soak(options: BenchOptions, sizes: WatchBenchSizes): Promise<Benc
       seconds: writer.seconds,
       cpuSeconds: cpu,
       peakRssBytes: readPeakRss(uploader.pid),
-      note: `soak: ${acked} of ${writer.files} files acknowledged; RSS after ${
-        (warmUp / 1000).toFixed(0)
-      } s -> end: uploader ${mb(warm?.uploader)} -> ${mb(end.uploader)} MB (${
-        gu.toFixed(1)
-      } %), processor (ferry download) ${mb(warm?.processor)} -> ${mb(end.processor)} MB (${
-        gp.toFixed(1)
-      } %) (target under 10 %: ${gu < 10 && gp < 10 ? "met" : "MISSED"}).`,
+      note:
+        `soak: ${acked} of ${writer.files} files acknowledged; RSS after ${
+          (warmUp / 1000).toFixed(0)
+        } s -> end: uploader ${mb(warm?.uploader)} -> ${mb(end.uploader)} MB (${
+          gu.toFixed(1)
+        } %), processor (ferry download) ${mb(warm?.processor)} -> ${mb(end.processor)} MB (${
+          gp.toFixed(1)
+        } %) (target under 10 %: ${gu < 10 && gp < 10 ? "met" : "MISSED"}); uploader RSS at each ` +
+        `tenth of the soak: ${trail.map((b) => mb(b)).join(", ")} MB.`,
     };
   } finally {
     await uploader.stop();
