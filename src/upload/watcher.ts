@@ -102,7 +102,25 @@ const logger = getLogger(["ferry", "upload", "watch"]);
 /** Failures remembered so that a rescan does not retry an unreadable file until it changes. */
 const FAILED_KEPT = 10_000;
 
-/** What `ferry upload --watch` prints when it cannot use change events. */
+/**
+ * What `ferry upload --watch` says when it cannot use change events and polls instead: why, what
+ * polling costs, and how to raise the inotify watch limit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pollingFallbackWarning } from "./watcher.ts";
+ *
+ * const text = pollingFallbackWarning("/data", new Error("OS file watch limit reached."));
+ * assert.match(text, /^Cannot watch "\/data" for change events \(OS file watch limit reached\.\)/);
+ * assert.match(text, /sudo sysctl fs\.inotify\.max_user_watches=1048576/);
+ * assert.match(pollingFallbackWarning("/nfs", new Error("Not supported")), /--poll/);
+ * ```
+ *
+ * @param root The watched folder.
+ * @param error What `Deno.watchFs` threw (or its events stream).
+ * @returns The warning.
+ */
 export function pollingFallbackWarning(root: string, error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const limit = /limit|ENOSPC|os error 28|No space left/i.test(text);
