@@ -367,7 +367,9 @@ async function soak(options: BenchOptions, sizes: WatchBenchSizes): Promise<Benc
       if (!warm && elapsed >= warmUp) {
         warm = { uploader: readRss(uploader.pid), processor: readRss(processor.pid) };
       }
-      if (elapsed >= (trail.length + 1) * every) trail.push(readRss(uploader.pid) ?? NaN);
+      if (trail.length < 10 && elapsed >= (trail.length + 1) * every) {
+        trail.push(readRss(uploader.pid) ?? NaN);
+      }
     }, 1000);
     let acked = 0;
     uploader.onLine((line) => {
