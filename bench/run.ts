@@ -98,6 +98,13 @@ const SECTIONS: readonly Section[] = [
     entries: ["run"],
     // The 0.8-of-kcat target (10 KiB records) is on the row; kcat is the baseline.
   },
+  {
+    name: "watch",
+    file: "watch_bench.ts",
+    about: "ferry upload --watch: latency at 200 files/s (--size-mib shortens), idle CPU and RSS " +
+      "over 100,000 files, RSS during a soak",
+    entries: ["run"],
+  },
 ];
 
 const USAGE = `Usage: deno task bench [options]

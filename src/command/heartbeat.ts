@@ -40,12 +40,14 @@ export interface HeartbeatValue {
   n_bytes_produced?: number;
   /** OpenMSIStream's name for `records` in a record processor's heartbeat. */
   n_messages_processed?: number;
+  /** A watching upload's backlog now: files settled and waiting, the oldest's wait, settling. */
+  backlog?: { waiting: number; oldest_waiting_seconds: number; settling: number };
   /** Whether this is the last heartbeat of the run (sent as it ends). */
   final?: boolean;
 }
 
 /** The running totals a heartbeat counts from (a run's progress state). */
-export type HeartbeatTotals = Pick<ProgressState, "done" | "failed" | "bytes" | "lag">;
+export type HeartbeatTotals = Pick<ProgressState, "done" | "failed" | "bytes" | "lag" | "backlog">;
 
 /**
  * Turns running totals into heartbeats that count what happened since the previous one.
@@ -130,6 +132,13 @@ export class HeartbeatCounter {
       if (this.#noun === "records") value.n_messages_processed = done;
     } else {
       value.n_bytes_produced = bytes;
+    }
+    if (totals.backlog !== undefined) {
+      value.backlog = {
+        waiting: totals.backlog.waiting,
+        oldest_waiting_seconds: Math.round(totals.backlog.oldestWaitingMs) / 1000,
+        settling: totals.backlog.settling,
+      };
     }
     if (final) value.final = true;
     this.#last = { done: totals.done, failed: totals.failed, bytes: totals.bytes };

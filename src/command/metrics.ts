@@ -13,6 +13,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import type { UploadBacklogFigures } from "./progress.ts";
 
 const logger = getLogger(["ferry", "metrics"]);
 
@@ -309,6 +310,8 @@ export interface UploadRunCounters {
   bytes: number;
   /** Seconds since the start. */
   seconds: number;
+  /** A watching upload's backlog now. */
+  backlog?: UploadBacklogFigures;
 }
 
 /**
@@ -351,6 +354,26 @@ export function uploadRunMetrics(topic: string, status: UploadRunCounters): Metr
       status.bytes,
     ],
     ["ferry_run_seconds", "gauge", "Seconds since the run started.", status.seconds],
+    ...(status.backlog === undefined ? [] : [
+      [
+        "ferry_watch_backlog_files",
+        "gauge",
+        "Files settled and waiting for an upload slot (--watch).",
+        status.backlog.waiting,
+      ],
+      [
+        "ferry_watch_backlog_oldest_seconds",
+        "gauge",
+        "Seconds the longest-waiting settled file has waited (--watch).",
+        status.backlog.oldestWaitingMs / 1000,
+      ],
+      [
+        "ferry_watch_settling_files",
+        "gauge",
+        "Files changed recently, waiting to settle (--watch).",
+        status.backlog.settling,
+      ],
+    ] satisfies RunMetric[]),
   ]);
 }
 

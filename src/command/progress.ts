@@ -27,6 +27,18 @@ export interface ProgressState {
   lag?: number;
   /** Further counts, shown as written after the others (`4 partitions`). */
   detail?: string;
+  /** A watching upload's backlog now (also in heartbeats and metrics). */
+  backlog?: UploadBacklogFigures;
+}
+
+/** The backlog of a watching upload, as heartbeats and metrics report it. */
+export interface UploadBacklogFigures {
+  /** Files settled and waiting for a slot. */
+  waiting: number;
+  /** Milliseconds the longest-waiting of them has waited. */
+  oldestWaitingMs: number;
+  /** Files changed recently, waiting to settle. */
+  settling: number;
 }
 
 /** Options of {@linkcode Progress}. */

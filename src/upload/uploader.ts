@@ -13,7 +13,8 @@ import { ByteWindow } from "./byte_window.ts";
 import { type FileOutcome, type UploadEvents, uploadFile } from "./file_uploader.ts";
 import { FileFilter, type FileFilterOptions } from "./filter.ts";
 import { partitionForPath } from "./partition.ts";
-import { type ScannedFile, scanTree } from "./scan.ts";
+import { scanTree } from "./scan.ts";
+import { UploadQueue } from "./upload_queue.ts";
 import { defaultUploadLogPath, UploadLog, userStateHome } from "./upload_log.ts";
 import { UPLOAD_STATE_FOLDER_FILE, uploadLogName, uploadLogPath } from "../files/layout.ts";
 import { join } from "node:path";
@@ -22,7 +23,7 @@ import { createTopic } from "../kafka/topics.ts";
 /** How the partition of a chunk is chosen. */
 export type PartitionerChoice = "path" | "default";
 
-/** Options of {@linkcode upload} and {@linkcode watchAndUpload}. */
+/** Options of {@linkcode upload} and of a watch (`watchAndUpload` in `watcher.ts`). */
 export interface UploadOptions extends FileFilterOptions {
   /** librdkafka producer properties; `bootstrap.servers` at least. */
   kafka: KafkaConfig;
@@ -52,7 +53,7 @@ export interface UploadOptions extends FileFilterOptions {
   stateHome?: string;
   /** Most bytes handed to the producer and not yet acknowledged; default 32 MiB. */
   maxInFlightBytes?: number;
-  /** Files uploaded at once; default 4. */
+  /** Files read and sent at once (more await their acknowledgements meanwhile); default 4. */
   concurrency?: number;
   /**
    * How long the producer keeps retrying a chunk while the broker is unreachable before the
@@ -67,19 +68,12 @@ export interface UploadOptions extends FileFilterOptions {
   signal?: AbortSignal;
 }
 
-/** Options only {@linkcode watchAndUpload} takes. */
-export interface WatchOptions extends UploadOptions {
-  /** How long a file must stay unchanged before it is uploaded; default 3000 ms. */
-  settleMs?: number;
-  /** Upload the files already there when watching starts; default false. */
-  uploadExisting?: boolean;
-  /** How often the folder is scanned; default min(1000, settleMs / 2) ms. */
-  pollMs?: number;
-}
-
 /** The result of an upload run. */
 export interface UploadSummary {
-  /** Every file's outcome, in the order they finished. */
+  /**
+   * Every file's outcome, in the order they finished. A watch keeps only those of files not
+   * uploaded (skipped or failed), the latest {@linkcode WATCH_OUTCOMES_KEPT} (it runs for months).
+   */
   outcomes: FileOutcome[];
   /** Files uploaded. */
   uploaded: number;
@@ -95,8 +89,8 @@ export interface UploadSummary {
 
 const logger = getLogger(["ferry", "upload"]);
 
-/** Files at most whose chunks were all sent and whose acknowledgements are awaited. */
-const MAX_FILES_AWAITING_ACKS = 256;
+/** Outcomes of files not uploaded that a watch keeps for its summary (see {@linkcode UploadSummary}). */
+export const WATCH_OUTCOMES_KEPT = 1000;
 
 /** The producer properties Ferry sets unless the user's configuration says otherwise. */
 export function producerDefaults(chunkSize: number, deliveryTimeoutMs: number): KafkaConfig {
@@ -142,21 +136,40 @@ async function nameStateFolder(stateDir: string, root: string): Promise<void> {
   }
 }
 
-/** Sets up the shared pieces of a run: root, filter, log, producer, partitioner. */
-class Session implements AsyncDisposable {
+/**
+ * The shared pieces of an upload run (a one-off upload or a watch): root, filter, upload log,
+ * producer, partitioner, summary. Create it, {@linkcode Session.init}, upload, dispose.
+ */
+export class Session implements AsyncDisposable {
+  /** The uploaded folder (absolute). */
   readonly root: string;
+  /** Which files are uploaded. */
   readonly filter: FileFilter;
+  /** The producer every file shares. */
   readonly producer: Producer;
+  /** Bounds the bytes sent and not yet acknowledged. */
   readonly window: ByteWindow;
+  /** Chunk size in bytes. */
   readonly chunkSize: number;
-  /** Where the upload log goes (undefined: no log), and whether that is the default place. */
+  /** Where the upload log goes (undefined: no log). */
   readonly logPath: string | undefined;
   readonly #defaultLog: boolean;
+  /** The upload log, once {@linkcode Session.init} opened it (undefined: none kept). */
   log: UploadLog | undefined;
+  /** Partitions of the topic, with the `path` partitioner. */
   partitionCount: number | undefined;
+  /** What happened so far. */
   readonly summary: UploadSummary;
+  /** Outcomes of uploaded files are not kept, and at most this many others (a watch). */
+  outcomesKept: number | undefined;
   readonly #started = performance.now();
 
+  /**
+   * Checks the options and creates the producer (nothing is contacted before `init`).
+   *
+   * @param root The uploaded folder (absolute).
+   * @param options Broker, topic and the rest.
+   */
   constructor(root: string, readonly options: UploadOptions) {
     this.root = root;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -184,6 +197,7 @@ class Session implements AsyncDisposable {
     this.summary = { outcomes: [], uploaded: 0, skipped: 0, failed: 0, bytes: 0, seconds: 0 };
   }
 
+  /** Checks the topic (creating it if asked) and opens the upload log. */
   async init(): Promise<void> {
     // Fails early and clearly when the broker or the topic is not there, before anything is
     // written (the upload log folder included).
@@ -216,6 +230,7 @@ class Session implements AsyncDisposable {
     }
   }
 
+  /** The partition of a relative path (undefined: the producer's partitioner chooses). */
   partitionFor = (path: string): number | undefined =>
     this.partitionCount === undefined ? undefined : partitionForPath(path, this.partitionCount);
 
@@ -243,55 +258,37 @@ class Session implements AsyncDisposable {
         fileDone: events?.fileDone,
       },
     });
-    this.summary.outcomes.push(outcome);
+    if (this.outcomesKept === undefined) this.summary.outcomes.push(outcome);
+    else if (outcome.status !== "uploaded") {
+      this.summary.outcomes.push(outcome);
+      if (this.summary.outcomes.length > this.outcomesKept) this.summary.outcomes.shift();
+    }
     if (outcome.status === "uploaded") this.summary.uploaded++;
     else if (outcome.status === "skipped") this.summary.skipped++;
     else this.summary.failed++;
     return outcome;
   }
 
-  /**
-   * Uploads paths, reading and sending at most `concurrency` files at once. A file whose chunks
-   * were all handed to the producer no longer takes a place while its acknowledgements arrive
-   * (at most {@linkcode MAX_FILES_AWAITING_ACKS} such files; the byte window bounds the rest):
-   * otherwise many small files would each wait a broker round trip with the next one idle.
-   */
+  /** Uploads paths, a few at once (see {@linkcode UploadQueue}); resolves when all are done. */
   async uploadAll(paths: readonly string[]): Promise<void> {
-    let next = 0;
-    const finishing = new Set<Promise<FileOutcome>>();
-    const worker = async () => {
-      while (next < paths.length) {
-        if (this.options.signal?.aborted) return;
-        // A producer that can no longer deliver (not authorized to write to the topic, say)
-        // fails every file the same way: the run ends with that error instead.
-        if (this.producer.fatalError) throw this.producer.fatalError;
-        while (finishing.size >= MAX_FILES_AWAITING_ACKS) await Promise.race(finishing);
-        const sent = Promise.withResolvers<void>();
-        const done = this.uploadOne(paths[next++], sent.resolve);
-        finishing.add(done);
-        done.then(() => finishing.delete(done), (error) => {
-          finishing.delete(done);
-          failures.push(error);
-        });
-        await Promise.race([sent.promise, done]);
-      }
-    };
-    const failures: unknown[] = [];
-    const n = Math.max(1, Math.min(this.options.concurrency ?? 4, paths.length));
-    const stopped = await Promise.all(Array.from({ length: n }, worker)).then(
-      () => undefined,
-      (error) => ({ error }),
-    );
-    while (finishing.size > 0) await Promise.allSettled(finishing);
-    if (stopped) throw stopped.error;
-    if (failures.length > 0) throw failures[0];
+    const queue = new UploadQueue((path, onAllSent) => this.uploadOne(path, onAllSent), {
+      concurrency: this.options.concurrency,
+      signal: this.options.signal,
+      // A producer that can no longer deliver fails every file the same way: the run ends
+      // with that error instead.
+      fatalError: () => this.producer.fatalError,
+    });
+    for (const path of paths) queue.push(path);
+    await queue.drain();
   }
 
+  /** The summary, with the time since the session was created. */
   finish(): UploadSummary {
     this.summary.seconds = (performance.now() - this.#started) / 1000;
     return this.summary;
   }
 
+  /** Closes the producer (waiting for what it holds) and the upload log. */
   async [Symbol.asyncDispose](): Promise<void> {
     try {
       await this.producer.close();
@@ -337,95 +334,5 @@ export async function upload(target: string, options: UploadOptions): Promise<Up
   } else {
     await session.uploadOne(basename(full));
   }
-  return session.finish();
-}
-
-/**
- * Watches a folder and uploads each new or changed file once it has stayed unchanged for the
- * settle time, until `options.signal` is aborted. Files already there are uploaded only with
- * `uploadExisting` (files the upload log records as uploaded are skipped either way). The folder
- * is polled (portable, and no event is ever missed), every `pollMs`.
- *
- * @example
- * ```ts ignore
- * import { watchAndUpload } from "./uploader.ts";
- * const stop = new AbortController();
- * Deno.addSignalListener("SIGINT", () => stop.abort());
- * await watchAndUpload("/data", {
- *   kafka: { "bootstrap.servers": "127.0.0.1:19092" },
- *   topic: "raw-data",
- *   uploadExisting: true,
- *   signal: stop.signal,
- * });
- * ```
- *
- * @param dir The folder to watch.
- * @param options Broker, topic, settle time and the rest.
- * @returns What happened to each file, when the watch is stopped.
- */
-export async function watchAndUpload(dir: string, options: WatchOptions): Promise<UploadSummary> {
-  const root = resolve(dir);
-  const info = await Deno.stat(root);
-  if (!info.isDirectory) throw new Error(`Watch target "${dir}" is not a folder.`);
-  await using session = new Session(root, options);
-  await session.init();
-  const settleMs = options.settleMs ?? 3000;
-  const pollMs = options.pollMs ?? Math.max(50, Math.min(1000, settleMs / 2));
-  const signal = options.signal;
-
-  // What each path looked like: its stamp, since when, and the stamp last handled.
-  const seen = new Map<string, { stamp: string; since: number; handled?: string }>();
-  const stampOf = (f: ScannedFile) => `${f.size}:${f.mtime}`;
-  const now = Date.now();
-  for (const file of await scanTree(root, session.filter)) {
-    const stamp = stampOf(file);
-    seen.set(file.path, { stamp, since: now, handled: options.uploadExisting ? undefined : stamp });
-  }
-  logger.info("Watching {root} for files to upload to topic {topic} ({existing}).", {
-    root,
-    topic: options.topic,
-    existing: options.uploadExisting ? "uploading files already there" : "new files only",
-  });
-  const active = new Set<Promise<void>>();
-  const busy = new Set<string>();
-  const limit = Math.max(1, options.concurrency ?? 4);
-  while (!signal?.aborted) {
-    const files = await scanTree(root, session.filter);
-    const t = Date.now();
-    const present = new Set<string>();
-    for (const file of files) {
-      present.add(file.path);
-      const stamp = stampOf(file);
-      const state = seen.get(file.path);
-      if (!state || state.stamp !== stamp) {
-        seen.set(file.path, { stamp, since: t, handled: state?.handled });
-        continue;
-      }
-      if (state.handled === stamp || busy.has(file.path) || t - state.since < settleMs) continue;
-      if (busy.size >= limit) continue;
-      state.handled = stamp;
-      busy.add(file.path);
-      const job = session.uploadOne(file.path).then((outcome) => {
-        // A file that changed under the upload is tried again once it settles.
-        if (outcome.status === "failed" && outcome.error.kind === "changed") {
-          const s = seen.get(file.path);
-          if (s) s.handled = undefined;
-        }
-      }).finally(() => {
-        busy.delete(file.path);
-        active.delete(job);
-      });
-      active.add(job);
-    }
-    for (const path of seen.keys()) if (!present.has(path)) seen.delete(path);
-    await new Promise<void>((wake) => {
-      const timer = setTimeout(wake, pollMs);
-      signal?.addEventListener("abort", () => {
-        clearTimeout(timer);
-        wake();
-      }, { once: true });
-    });
-  }
-  await Promise.all(active);
   return session.finish();
 }

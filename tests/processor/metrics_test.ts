@@ -210,6 +210,9 @@ Deno.test("ferry upload --watch serves its metrics", async () => {
         );
         assertEquals(sample(latest, "ferry_bytes_sent_total"), 13);
         assertEquals(sample(latest, "ferry_files_failed_total"), 0);
+        // The watch's backlog: nothing waits once both are uploaded.
+        assertEquals(sample(latest, "ferry_watch_backlog_files"), 0);
+        assertEquals(sample(latest, "ferry_watch_settling_files"), 0);
         assert(
           [...latest.keys()].every((k) => k.includes(`processor="upload",topic="${topic}"`)),
           [...latest.keys()].join("\n"),

@@ -12,13 +12,8 @@ import { BOOTSTRAP_ENV, describeKafkaConfig, resolveKafkaConfig } from "../../co
 import { ConfigError } from "../../config/config_error.ts";
 import { setDebugContexts } from "../../kafka/log.ts";
 import type { FileOutcome } from "../../upload/file_uploader.ts";
-import {
-  type PartitionerChoice,
-  upload,
-  type UploadSummary,
-  watchAndUpload,
-  type WatchOptions,
-} from "../../upload/uploader.ts";
+import { type PartitionerChoice, upload, type UploadSummary } from "../../upload/uploader.ts";
+import { backlogText, UploadWatch, type WatchOptions } from "../../upload/watcher.ts";
 import { ExitCode } from "../../command/exit_codes.ts";
 import type { CliContext, FlagAliases } from "../context.ts";
 import { addKafkaOptions, collect } from "../kafka_options.ts";
@@ -66,6 +61,8 @@ interface UploadFlags extends ReportingFlags {
   watch?: boolean;
   uploadExisting?: boolean;
   settleSeconds: number;
+  poll?: boolean;
+  rescanSeconds?: number;
   include: string[];
   exclude: string[];
   uploadRegex?: string;
@@ -187,6 +184,18 @@ export function createUploadCommand(context: CliContext): Command {
       3,
     )
     .option(
+      "--poll",
+      "with --watch: poll the folder instead of using change events (inotify), for filesystems " +
+        "without them (some network filesystems)",
+    )
+    .option(
+      "--rescan-seconds <s>",
+      "with --watch: how often the folder is rescanned for files the change events missed " +
+        "(default 300); with --poll, how often it is polled (default 1, or half " +
+        "--settle-seconds if shorter)",
+      positiveNumber("--rescan-seconds", false),
+    )
+    .option(
       "--include <glob>",
       "only upload files matching (repeatable; without '/', matched against the file name)",
       collect,
@@ -282,6 +291,7 @@ Examples:
   ferry upload scan.tif -t raw-data -b 127.0.0.1:9092
   ferry upload /data/run1 --config ferry.config --topic raw-data --include '*.tif'
   ferry upload /data --watch --upload-existing -t raw-data   # Ctrl-C stops
+  ferry upload /mnt/nfs/data --watch --poll -t raw-data      # no change events there
   ferry upload /data/run2 -t new-topic --create-topic --partitions 4`,
     )
     .action(async (path: string, flags: UploadFlags) => {
@@ -302,6 +312,9 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
     throw new ConfigError(
       'Options "--partitions" and "--replication-factor" apply only with "--create-topic".',
     );
+  }
+  if ((flags.poll || flags.rescanSeconds !== undefined) && !flags.watch) {
+    throw new ConfigError('Options "--poll" and "--rescan-seconds" apply only with "--watch".');
   }
   if (flags.uploadExisting && !flags.watch) {
     logger.debug("--upload-existing has no effect without --watch (every file is uploaded).");
@@ -402,6 +415,12 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
     maxInFlightBytes: Math.round(flags.maxInFlightMb * 1024 * 1024),
     settleMs: Math.round(flags.settleSeconds * 1000),
     uploadExisting: flags.uploadExisting ?? false,
+    poll: flags.poll ?? false,
+    ...(flags.rescanSeconds === undefined
+      ? {}
+      : flags.poll
+      ? { pollMs: Math.round(flags.rescanSeconds * 1000) }
+      : { rescanMs: Math.round(flags.rescanSeconds * 1000) }),
     signal: context.signal,
     onKafkaError: (error) => logger.warn("Kafka: {message}", { message: error.message }),
     events: {
@@ -415,6 +434,17 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
       },
     },
   };
+  // A watch shows its backlog (files settled and waiting for a slot, and for how long).
+  const watch = flags.watch ? new UploadWatch(path, options) : undefined;
+  const showBacklog = () => {
+    if (!watch) return;
+    const backlog = watch.backlog();
+    progress.state.detail = backlogText(backlog);
+    progress.state.backlog = backlog;
+  };
+  showBacklog();
+  const backlogTimer = watch ? setInterval(showBacklog, Math.min(1000, progress.intervalMs)) : 0;
+  if (watch) Deno.unrefTimer(backlogTimer);
   progress.start();
   let summary: UploadSummary;
   try {
@@ -426,10 +456,12 @@ async function runUpload(path: string, flags: UploadFlags, context: CliContext):
           ...counts,
           bytes: progress.state.bytes,
           seconds: (Date.now() - started) / 1000,
+          backlog: progress.state.backlog,
         }),
     });
-    summary = flags.watch ? await watchAndUpload(path, options) : await upload(path, options);
+    summary = watch ? await watch.run() : await upload(path, options);
   } finally {
+    clearInterval(backlogTimer);
     progress.stop();
     await reporting.close();
   }
