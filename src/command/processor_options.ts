@@ -25,6 +25,8 @@ import { setDebugContexts } from "../kafka/log.ts";
 import type { OptionSpecs } from "../processor/definition.ts";
 import { UsageError } from "./exit_codes.ts";
 import { parseLogLevel } from "./logging.ts";
+import { addResultsOptions, readResultsOptions } from "./results_options.ts";
+import type { ResultsSettings } from "../file_processor/results.ts";
 
 /** OpenMSIStream's flag names (and their kebab-case spellings) and Ferry's names for them. */
 export const OPENMSISTREAM_ALIASES: Readonly<Record<string, string>> = {
@@ -102,6 +104,8 @@ export interface ProcessorArguments {
   metricsPort: number | undefined;
   /** The processor's own options, by their camelCase names. */
   options: Record<string, string | number | boolean | undefined>;
+  /** Where results go (`--output-topic`, `--exactly-once`); undefined without an output topic. */
+  results?: ResultsSettings;
 }
 
 function positiveInt(name: string): (value: string) => number {
@@ -266,6 +270,7 @@ export function processorProgram(
         false,
       );
   }
+  if (kind === "files") addResultsOptions(program);
   program.option(
     "--metrics-port <port>",
     "serve Prometheus metrics on http://127.0.0.1:<port>/metrics",
@@ -508,6 +513,7 @@ export async function readProcessorArguments(
     }
   }
   const idle = o.exitWhenIdle;
+  const results = await readResultsOptions(o, config);
   return {
     kafka: config,
     topic: o.topic,
@@ -538,5 +544,6 @@ export async function readProcessorArguments(
       ? undefined
       : o.checkpointEverySeconds * 1000,
     options,
+    ...(results === undefined ? {} : { results }),
   };
 }

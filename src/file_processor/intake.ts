@@ -171,6 +171,7 @@ export class ChunkIntake {
     }
     if (this.#run.registry.isProcessed(path, sha) || this.#isFailed(path, sha)) {
       if (chunk.chunkIndex === 1) this.#run.status.skipped++;
+      this.#run.results?.reread({ path, sha512: sha }, this.#run.registry, source);
       return this.#run.settle(message);
     }
     let result;

@@ -205,12 +205,33 @@ export class FileOutcomes {
       partitions,
     };
     try {
+      if (result.outcome === "processed" && result.results && !this.#run.results) {
+        // Results with nowhere to go: the run stops, the file stays unsettled (read again).
+        this.#run.fail(
+          new Error(
+            `process() returned results for "${file.relativePath}" but the processor has no ` +
+              "output topic: give --output-topic.",
+          ),
+        );
+        return;
+      }
       if (result.outcome === "processed") {
+        const results = result.results ?? [];
+        const sink = this.#run.results;
+        const source = { path: file.relativePath, sha512: file.sha512 };
+        const chunks = entry?.sources ?? [];
+        // At least once: acknowledged before the file counts as processed.
+        if (sink && !sink.settings.exactlyOnce) await sink.add(source, results, chunks);
         await this.#run.registry.recordProcessed({
           ...base,
           ms: Math.round(result.ms),
           attempt: file.attempt,
+          ...(sink && results.length > 0
+            ? { produced: sink.record(results, file.partitions) }
+            : {}),
         });
+        // Exactly once: waits for the transaction that commits these chunks' offsets.
+        if (sink?.settings.exactlyOnce) await sink.add(source, results, chunks);
         this.#run.status.processed++;
         logger.info("Processed {path} ({size} bytes) in {ms} ms.", {
           path: file.relativePath,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { FileResults, ResultsSettings } from "./results.ts";
 import type { ReassemblyMode } from "../files/downloaded_file.ts";
 import type { ChunkSource, FileAssembler, FileAssembly } from "../files/reassembly.ts";
 import type { KafkaConfig } from "../kafka/mod.ts";
@@ -65,6 +66,8 @@ export interface FileRunSettings {
   onStatus?: (status: RunStatus) => void;
   /** Serve Prometheus metrics on `http://127.0.0.1:<port>/metrics` while running (0: any port). */
   metricsPort?: number;
+  /** Where the results `process` returns go (`--output-topic`); without it, results fail. */
+  results?: ResultsSettings;
 }
 
 /**
@@ -133,6 +136,8 @@ export interface RunState {
   readonly hashes: FileHashLane;
   /** Complete files on their way through `process`, by `<sha512>:<path>`. */
   readonly running: Map<string, RunningFile>;
+  /** Where results go, when the run has an output topic. */
+  readonly results: FileResults | undefined;
   /** Marks a chunk's message settled: its offset may be committed once those before it are. */
   settle(source: ChunkSource): void;
   /** Stops the run with `error` (the first error wins). */

@@ -17,6 +17,7 @@
  * @module
  */
 
+import type { StoredResult } from "../processor/results.ts";
 import { getLogger } from "@logtape/logtape";
 import { JsonLinesWriter, readJsonLines } from "./json_lines.ts";
 import { FERRY_DIR, registryFileNames } from "../files/layout.ts";
@@ -39,6 +40,22 @@ export interface ProcessedRecord {
   ms: number;
   /** Which attempt succeeded (1 for the first). */
   attempt: number;
+  /** What `process` returned for the output topic, when it returned results. */
+  produced?: ProducedResults;
+}
+
+/**
+ * The results a processed file gave and the chunks it was rebuilt from: with `--exactly-once`,
+ * a chunk read again from these ranges (its offset was not committed, so neither were the
+ * results) has the results produced again, from here.
+ */
+export interface ProducedResults {
+  /** The output topic. */
+  topic: string;
+  /** Where the file's chunks were, per partition. */
+  ranges: { partition: number; firstOffset: number; lastOffset: number }[];
+  /** The results. */
+  results: StoredResult[];
 }
 
 /** A file whose processing failed. */
@@ -145,6 +162,8 @@ export class FileRegistry {
   /** The folder holding the logs. */
   readonly dir: string;
   readonly #processed = new Set<string>();
+  /** The results of processed files that produced some, by file key. */
+  readonly #produced = new Map<string, ProducedResults>();
   readonly #failed = new Map<string, FailedRecord>();
   readonly #processedLog: JsonLinesWriter;
   readonly #failedLog: JsonLinesWriter;
@@ -156,7 +175,10 @@ export class FileRegistry {
     logs: [JsonLinesWriter, JsonLinesWriter, JsonLinesWriter],
   ) {
     this.dir = dir;
-    for (const record of snapshot.processed) this.#processed.add(fileKey(record));
+    for (const record of snapshot.processed) {
+      this.#processed.add(fileKey(record));
+      if (record.produced) this.#produced.set(fileKey(record), record.produced);
+    }
     for (const record of snapshot.failed) this.#failed.set(fileKey(record), record);
     [this.#processedLog, this.#failedLog, this.#startedLog] = logs;
   }
@@ -188,6 +210,11 @@ export class FileRegistry {
     return this.#processed.has(fileKey({ path, sha512 }));
   }
 
+  /** The results a processed file gave (see {@linkcode ProducedResults}), if any. */
+  produced(path: string, sha512: string): ProducedResults | undefined {
+    return this.#produced.get(fileKey({ path, sha512 }));
+  }
+
   /** The files whose latest attempt failed, not processed since. */
   failedFiles(): FailedRecord[] {
     return [...this.#failed.values()];
@@ -213,6 +240,7 @@ export class FileRegistry {
   async recordProcessed(record: ProcessedRecord): Promise<void> {
     await this.#processedLog.append(record);
     this.#processed.add(fileKey(record));
+    if (record.produced) this.#produced.set(fileKey(record), record.produced);
     this.#failed.delete(fileKey(record));
   }
 

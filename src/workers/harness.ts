@@ -9,6 +9,7 @@
 
 /// <reference lib="deno.worker" />
 
+import { type WireResult, wireResults } from "../processor/results.ts";
 import { configure, getLogger, type Logger, type LogRecord } from "@logtape/logtape";
 import { type InstanceRequests, PartitionInstance } from "../record_processor/instance.ts";
 import { processorLogger } from "../processor/logger.ts";
@@ -276,7 +277,20 @@ async function runFile(message: FileJobMessage): Promise<void> {
       ...(kept === undefined ? {} : { kept }),
     });
   } else {
-    send({ type: "result", id: message.id, outcome: "processed", ms });
+    let results: WireResult[];
+    try {
+      results = wireResults(outcome);
+    } catch (error) {
+      send({ type: "result", id: message.id, outcome: "failed", ms, error: serializeError(error) });
+      return;
+    }
+    send({
+      type: "result",
+      id: message.id,
+      outcome: "processed",
+      ms,
+      ...(results.length === 0 ? {} : { results }),
+    });
   }
 }
 

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { WireResult } from "../processor/results.ts";
 import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
 import type { PackedRecords } from "../record_processor/batch.ts";
 import type {
@@ -150,6 +151,8 @@ export interface JobResult {
   ms: number;
   /** For `failed` in memory mode: where the worker kept a copy, relative to the output dir. */
   kept?: string;
+  /** For `processed`: the results `process` returned, for the output topic. */
+  results?: WireResult[];
 }
 
 /**

@@ -1,0 +1,158 @@
+/**
+ * Processors that produce results, at least once and exactly once, against the real broker:
+ * a `read_committed` reader of the output topic counts the results per source file.
+ */
+
+import { assert, assertEquals } from "../support/assert.ts";
+import { committedOffsets, uniqueName, withTopic } from "../support/broker.ts";
+import { putFiles, type TestFile } from "../support/chunks.ts";
+import { withTempDir } from "../support/files.ts";
+import { processorArgs, runProcessor, startProcessor } from "../support/processor.ts";
+import { countBy, readCommitted } from "../support/results.ts";
+import { sleep } from "../support/wait.ts";
+
+const SCRIPT = "tests/fixtures/producing_processor.ts";
+const encoder = new TextEncoder();
+
+/** `count` small files of 2-6 KiB (chunks of 1 KiB: several messages each). */
+function smallFiles(count: number, prefix = "run"): TestFile[] {
+  return Array.from({ length: count }, (_, i) => ({
+    path: `${prefix}/f${String(i).padStart(4, "0")}.csv`,
+    bytes: encoder.encode(`# sample: ${i}\nx,y\n` + `${i},${i * 2}\n`.repeat(200 + (i % 5) * 150)),
+  }));
+}
+
+function assertOncePerFile(
+  counts: Map<string, number>,
+  files: readonly TestFile[],
+  context: string,
+): void {
+  const missing = files.filter((f) => !counts.has(f.path)).map((f) => f.path);
+  const twice = [...counts].filter(([, n]) => n !== 1);
+  assertEquals(missing, [], `${context}: no file without a result`);
+  assertEquals(twice, [], `${context}: no file with more than one result`);
+  assertEquals(counts.size, files.length, `${context}: nothing but the files' results`);
+}
+
+Deno.test("results: produced at least once, with headers naming the source", async () => {
+  const files = smallFiles(20, "alo");
+  await withTopic(2, async (input) => {
+    await withTopic(1, async (output) => {
+      await putFiles(input, files, { chunkSize: 1024, partitions: 2 });
+      await withTempDir(async (dir) => {
+        const run = await runProcessor(SCRIPT, [
+          ...processorArgs(input, dir, uniqueName("alo")),
+          "--output-topic",
+          output,
+          "--exit-when-idle",
+          "2",
+        ]);
+        assertEquals(run.code, 0, run.stderr);
+        const messages = await readCommitted(output, files.length);
+        assertOncePerFile(countBy(messages, "ferry-source-path"), files, "one run");
+        const first = messages[0];
+        assertEquals(first.headers["ferry-source-topic"], input);
+        assertEquals(first.headers["ferry-source-sha512"].length, 128);
+        assertEquals(JSON.parse(first.value).path, first.key);
+      });
+    });
+  });
+});
+
+/**
+ * Kill -9 at random `kills` times, then run until idle. Every other start has a fresh output
+ * directory (its registry lost, as on another machine) and the same transactional.id (from the
+ * config file's [producer] section): without --exactly-once, those starts process again what
+ * was produced but not yet committed (the sanity run, EOS_TEST_SANITY=1, sees duplicates).
+ */
+Deno.test("results: exactly once under kill -9, each file's result seen once", async () => {
+  const files = smallFiles(150, "eos");
+  const KILLS = 6;
+  await withTopic(4, async (input) => {
+    await withTopic(2, async (output) => {
+      await putFiles(input, files, { chunkSize: 1024, partitions: 4 });
+      await withTempDir(async (dir) => {
+        const config = `${dir}/ferry.ini`;
+        await Deno.writeTextFile(
+          config,
+          `[producer]\ntransactional.id = ${uniqueName("eos-id")}\n`,
+        );
+        const group = uniqueName("eos");
+        const args = (outputDir: string) => [
+          ...processorArgs(input, outputDir, group),
+          "--config",
+          config,
+          // Static membership: a restart takes the killed member's place at once.
+          "-X",
+          `group.instance.id=${group}-member`,
+          "--output-topic",
+          output,
+          ...(Deno.env.get("EOS_TEST_SANITY") ? [] : ["--exactly-once"]),
+          "--sleep-ms",
+          "40",
+          "--exit-when-idle",
+          "3",
+        ];
+        let killed = 0;
+        for (let i = 0; i < KILLS; i++) {
+          const outputDir = i % 2 === 0 ? `${dir}/kept` : `${dir}/fresh-${i}`;
+          const { child, result } = startProcessor(
+            SCRIPT,
+            [...args(outputDir), "--run-id", `k${i}`],
+            { timeoutMs: 120_000 },
+          );
+          await sleep(1500 + Math.random() * 2000);
+          try {
+            child.kill("SIGKILL");
+            killed++;
+          } catch {
+            // It had finished already: the next start has nothing left or little to do.
+          }
+          await result;
+        }
+        assert(killed >= 3, `killed ${killed} times`);
+        const last = await runProcessor(
+          SCRIPT,
+          [...args(`${dir}/kept`), "--run-id", "last"],
+          180_000,
+        );
+        assertEquals(last.code, 0, last.stderr);
+        const messages = await readCommitted(output, files.length);
+        assertOncePerFile(countBy(messages, "ferry-source-path"), files, `${killed} kills`);
+      });
+    });
+  });
+});
+
+Deno.test("results: a missing output topic is a clear error and nothing is committed", async () => {
+  const files = smallFiles(3, "bad");
+  await withTopic(1, async (input) => {
+    await putFiles(input, files, { chunkSize: 1024 });
+    await withTempDir(async (dir) => {
+      const group = uniqueName("bad");
+      const missing = uniqueName("no-such-topic");
+      const run = await runProcessor(SCRIPT, [
+        ...processorArgs(input, dir, group),
+        "--output-topic",
+        missing,
+        "--exactly-once",
+        "--exit-when-idle",
+        "2",
+      ]);
+      assertEquals(run.code, 1, run.stderr);
+      assert(
+        run.stderr.includes(`The output topic "${missing}" (--output-topic) cannot be used`),
+        run.stderr,
+      );
+      assertEquals(await committedOffsets(group, input, 1), [-1001]);
+    });
+  });
+});
+
+Deno.test("results: --exactly-once without --output-topic is a usage error", async () => {
+  await withTempDir(async (dir) => {
+    const run = await runProcessor(SCRIPT, [...processorArgs("t", dir), "--exactly-once"]);
+    assertEquals(run.code, 2, run.stderr);
+    assert(run.stderr.includes('"--exactly-once" needs "--output-topic"'), run.stderr);
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * What the tests of producing processors share: reading an output topic as a `read_committed`
+ * consumer and counting results per source.
+ *
+ * @module
+ */
+
+import { Consumer } from "../../src/kafka/mod.ts";
+import { BOOTSTRAP, uniqueName } from "./broker.ts";
+
+const decoder = new TextDecoder();
+
+/** One message of an output topic: its key, value and headers as text. */
+export interface OutputMessage {
+  /** The key as text ("" for none). */
+  key: string;
+  /** The value as text. */
+  value: string;
+  /** The headers (the last of each name). */
+  headers: Record<string, string>;
+}
+
+/**
+ * Reads every committed message of `topic` (`isolation.level=read_committed`) until `count`
+ * arrived, then a little longer to catch extra ones.
+ */
+export async function readCommitted(
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<OutputMessage[]> {
+  await using consumer = new Consumer({
+    "bootstrap.servers": BOOTSTRAP,
+    "group.id": uniqueName("results-reader"),
+    "auto.offset.reset": "earliest",
+    "enable.auto.commit": false,
+    "isolation.level": "read_committed",
+  });
+  consumer.subscribe([topic]);
+  const out: OutputMessage[] = [];
+  const deadline = Date.now() + timeoutMs;
+  const take = async (ms: number) => {
+    for (const m of await consumer.poll({ timeoutMs: ms })) {
+      const headers: Record<string, string> = {};
+      for (const h of m.headers) headers[h.key] = h.value ? decoder.decode(h.value) : "";
+      out.push({
+        key: m.key ? decoder.decode(m.key) : "",
+        value: m.value ? decoder.decode(m.value) : "",
+        headers,
+      });
+    }
+  };
+  while (out.length < count && Date.now() < deadline) await take(200);
+  const extra = Date.now() + 1500;
+  while (Date.now() < extra) await take(200);
+  return out;
+}
+
+/** How many messages carry each value of header `name`. */
+export function countBy(messages: readonly OutputMessage[], name: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const m of messages) {
+    const value = m.headers[name] ?? "";
+    counts.set(value, (counts.get(value) ?? 0) + 1);
+  }
+  return counts;
+}
