@@ -21,6 +21,7 @@ import { closeLogging } from "../command/logging.ts";
 import { stderrTerminal } from "../command/terminal.ts";
 import { StandardOutput } from "./output.ts";
 import { createTopicCommand } from "./commands/topic.ts";
+import { createRepartitionCommand } from "./commands/repartition.ts";
 
 /** A subcommand: how to build it, and the OpenMSIStream flag names it accepts. */
 export interface SubcommandSpec {
@@ -40,6 +41,7 @@ export const SUBCOMMANDS: SubcommandSpec[] = [
   { name: "status", create: createStatusCommand },
   { name: "permissions", create: createPermissionsCommand },
   { name: "topic", create: createTopicCommand },
+  { name: "repartition", create: createRepartitionCommand },
 ];
 
 const logger = getLogger(["ferry", "cli"]);

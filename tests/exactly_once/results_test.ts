@@ -124,6 +124,59 @@ Deno.test("results: exactly once under kill -9, each file's result seen once", a
   });
 });
 
+Deno.test("results: a second process with the same identity fences the first", async () => {
+  const files = smallFiles(60, "fence");
+  await withTopic(2, async (input) => {
+    await withTopic(1, async (output) => {
+      await putFiles(input, files, { chunkSize: 1024, partitions: 2 });
+      await withTempDir(async (dir) => {
+        const config = `${dir}/ferry.ini`;
+        await Deno.writeTextFile(
+          config,
+          `[producer]\ntransactional.id = ${uniqueName("fence-id")}\n`,
+        );
+        const group = uniqueName("fence");
+        const args = (outputDir: string, runId: string) => [
+          ...processorArgs(input, outputDir, group),
+          "--config",
+          config,
+          "--output-topic",
+          output,
+          "--exactly-once",
+          "--sleep-ms",
+          "150",
+          "--run-id",
+          runId,
+        ];
+        const first = startProcessor(SCRIPT, args(`${dir}/first`, "first"), {
+          timeoutMs: 120_000,
+        });
+        // Until the first has committed some results (it goes on: no --exit-when-idle).
+        const deadline = Date.now() + 60_000;
+        while ((await readCommitted(output, 1, 2_000)).length === 0) {
+          assert(Date.now() < deadline, "the first process committed nothing");
+        }
+        const second = await runProcessor(
+          SCRIPT,
+          [...args(`${dir}/second`, "second"), "--exit-when-idle", "3"],
+          180_000,
+        );
+        assertEquals(second.code, 0, second.stderr);
+        const fenced = await first.result;
+        assertEquals(fenced.code, 1, fenced.stderr);
+        assert(
+          fenced.stderr.includes("Another process with the same transactional.id took over"),
+          fenced.stderr,
+        );
+        const messages = await readCommitted(output, files.length);
+        assertOncePerFile(countBy(messages, "ferry-source-path"), files, "fenced");
+        const runs = new Set(messages.map((m) => JSON.parse(m.value).run));
+        assert(runs.has("first") && runs.has("second"), `results of both: ${[...runs]}`);
+      });
+    });
+  });
+});
+
 Deno.test("results: a missing output topic is a clear error and nothing is committed", async () => {
   const files = smallFiles(3, "bad");
   await withTopic(1, async (input) => {
