@@ -181,7 +181,9 @@ let helps: Promise<Helps> | undefined;
 function collectHelps(): Promise<Helps> {
   helps ??= (async () => {
     const jobs: [string, string[]][] = [["ferry", ["run", "-A", "cli.ts", "--help"]]];
-    for (const sub of ["upload", "download", "status", "new", "permissions", "topic"]) {
+    for (
+      const sub of ["upload", "download", "status", "new", "permissions", "topic", "repartition"]
+    ) {
       jobs.push([`ferry ${sub}`, ["run", "-A", "cli.ts", sub, "--help"]]);
     }
     // `ferry topic <action>`: each action's flags count as flags of `ferry topic`.

@@ -42,7 +42,7 @@ import type { ChunkSource } from "../files/reassembly.ts";
 import type { FileRegistry, ProducedResults } from "../registry/registry.ts";
 import type { OffsetTracker } from "./offsets.ts";
 
-const logger = getLogger(["ferry", "file-processor", "results"]);
+const logger = getLogger(["ferry", "file-processor"]);
 
 /** Waiting results past which a transaction is committed without waiting for the second. */
 export const TRANSACTION_MAX_RESULTS = 1000;

@@ -5,7 +5,7 @@
  * `--exactly-once`, a `read_committed` reader of the output topic sees one document per file,
  * whatever crashes happen.
  *
- *     deno run -A examples/csv_metadata/csv_metadata.ts --topic raw-data \
+ *     deno run -A examples/csv_metadata.ts --topic raw-data \
  *       --bootstrap-servers 127.0.0.1:19092 --output-topic csv-metadata --exactly-once \
  *       --exit-when-idle
  *
@@ -14,7 +14,7 @@
  * @module
  */
 
-import { defineProcessor, type ProcessorResult } from "../../mod.ts";
+import { defineProcessor, type ProcessorResult } from "../mod.ts";
 
 /** What is read from a CSV file's first lines. */
 export interface CsvMetadata {
