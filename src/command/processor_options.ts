@@ -270,7 +270,7 @@ export function processorProgram(
         false,
       );
   }
-  if (kind === "files") addResultsOptions(program);
+  if (kind !== "download") addResultsOptions(program);
   program.option(
     "--metrics-port <port>",
     "serve Prometheus metrics on http://127.0.0.1:<port>/metrics",

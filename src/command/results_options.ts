@@ -17,7 +17,8 @@ export function addResultsOptions(program: Command): void {
   program
     .option(
       "--output-topic <name>",
-      "produce what process() returns to this topic (producer settings: the config file's " +
+      "produce what process() (or processRecords()) returns to this topic (producer " +
+        "settings: the config file's " +
         "[producer] section)",
     )
     .option(

@@ -54,11 +54,17 @@ const skipWaiters = new Map<number, (error: string | undefined) => void>();
 let nextRequestId = 1;
 
 const instanceRequests: InstanceRequests = {
-  commit(key, offset) {
+  commit(key, offset, results) {
     const requestId = nextRequestId++;
     return new Promise((resolve) => {
       checkpointWaiters.set(requestId, resolve);
-      send({ type: "checkpoint", key, requestId, offset });
+      send({
+        type: "checkpoint",
+        key,
+        requestId,
+        offset,
+        ...(results.length === 0 ? {} : { results }),
+      });
     });
   },
   skip(key, records, error) {

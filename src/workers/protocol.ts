@@ -5,6 +5,7 @@
  */
 
 import type { WireResult } from "../processor/results.ts";
+import type { ResultBatch } from "../record_processor/results.ts";
 import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
 import type { PackedRecords } from "../record_processor/batch.ts";
 import type {
@@ -116,7 +117,14 @@ export type RecordFromWorker =
     /** The partition was lost while the batch ran: no policy applies. */
     lost?: boolean;
   }
-  | { type: "checkpoint"; key: string; requestId: number; offset: number }
+  | {
+    type: "checkpoint";
+    key: string;
+    requestId: number;
+    offset: number;
+    /** Results of the batches the checkpoint covers, for the output topic. */
+    results?: ResultBatch[];
+  }
   /** With the `skip` policy: set a record aside (dead-letter topic when set) before going on. */
   | { type: "skip"; key: string; requestId: number; records: KafkaRecord[]; error: SerializedError }
   | { type: "closed"; key: string };
