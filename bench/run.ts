@@ -98,6 +98,13 @@ const SECTIONS: readonly Section[] = [
     entries: ["run"],
     // The 0.8-of-kcat target (10 KiB records) is on the row; kcat is the baseline.
   },
+  {
+    name: "results",
+    file: "results_bench.ts",
+    about: "a no-op processor without results, with results, exactly once (100 KiB files); " +
+      "ferry repartition vs a kcat -C | kcat -P pipe",
+    entries: ["run"],
+  },
 ];
 
 const USAGE = `Usage: deno task bench [options]
