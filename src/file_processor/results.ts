@@ -200,7 +200,9 @@ export class FileResults {
     }
     const deliveries = [];
     for (const result of results) {
-      deliveries.push((await this.#producer.send(this.#message(source, result))).delivered);
+      const { delivered } = await this.#producer.send(this.#message(source, result));
+      delivered.catch(() => undefined); // awaited below: not unhandled meanwhile
+      deliveries.push(delivered);
     }
     await Promise.all(deliveries);
     this.#produced += results.length;

@@ -17,7 +17,12 @@ import type { KafkaConfig } from "./config.ts";
 import type { Consumer } from "./consumer.ts";
 import { type KafkaError, takeErrorObject } from "./errors.ts";
 import { TopicPartitionList, type TopicPartitionOffset } from "./partitions.ts";
-import { Producer, type ProducerOptions } from "./producer.ts";
+import {
+  type PendingDelivery,
+  Producer,
+  type ProducerMessage,
+  type ProducerOptions,
+} from "./producer.ts";
 
 /** How long a transaction call waits for the coordinator by default (ms). */
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -55,6 +60,17 @@ export class TransactionalProducer extends Producer {
       throw new Error("A transactional producer needs a transactional.id in its config.");
     }
     super(config, options);
+  }
+
+  /**
+   * Sends a message in the open transaction. A failed delivery fails the transaction's
+   * {@linkcode commit} (it must then be aborted), so `delivered` need not be awaited: its
+   * rejection is handled here.
+   */
+  override async send(message: ProducerMessage): Promise<PendingDelivery> {
+    const pending = await super.send(message);
+    pending.delivered.catch(() => undefined);
+    return pending;
   }
 
   /** Whether a transaction was begun and not yet committed or aborted. */

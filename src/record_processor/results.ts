@@ -150,7 +150,9 @@ export class RecordResults {
       try {
         const deliveries = [];
         for (const message of this.#messages(tp, batches)) {
-          deliveries.push((await this.#producer.send(message)).delivered);
+          const { delivered } = await this.#producer.send(message);
+          delivered.catch(() => undefined); // awaited below: not unhandled meanwhile
+          deliveries.push(delivered);
         }
         await Promise.all(deliveries);
       } catch (error) {

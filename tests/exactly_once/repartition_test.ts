@@ -72,6 +72,21 @@ Deno.test("ferry repartition copies an OpenMSIStream topic exactly once under ki
           "--log-level",
           "warning",
         ];
+        // Two processes of one group on the repartitioned topic, both in the group before any
+        // copy arrives (so that no rebalance moves files between them mid-run): each file
+        // once between them.
+        const processorGroup = uniqueName("after-repartition");
+        const runs = ["one", "two"].map((name) =>
+          startProcessor("tests/fixtures/recording_processor.ts", [
+            ...processorArgs(target, join(dir, name), processorGroup),
+            ...FAST_GROUP,
+            "--sleep-ms",
+            "30",
+            "--exit-when-idle",
+            "8",
+          ], { timeoutMs: 120_000 })
+        );
+        await sleep(4000);
         // Kill -9 while chunks keep arriving (a wave of files spread over the partitions).
         const files: TestFile[] = [];
         let killed = 0;
@@ -119,18 +134,6 @@ Deno.test("ferry repartition copies an OpenMSIStream topic exactly once under ki
         );
         assert(spread.size > 1, "OpenMSIStream spread oms-a.dat over partitions");
 
-        // Two processes of one group on the repartitioned topic: each file once between them.
-        const processorGroup = uniqueName("after-repartition");
-        const runs = ["one", "two"].map((name) =>
-          startProcessor("tests/fixtures/recording_processor.ts", [
-            ...processorArgs(target, join(dir, name), processorGroup),
-            ...FAST_GROUP,
-            "--sleep-ms",
-            "30",
-            "--exit-when-idle",
-            "4",
-          ], { timeoutMs: 120_000 })
-        );
         for (const run of runs) {
           const result = await run.result;
           assertEquals(result.code, 0, result.stderr);

@@ -7,7 +7,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { committedOffsets, uniqueName, withTopic } from "../support/broker.ts";
 import { putFiles, type TestFile } from "../support/chunks.ts";
 import { withTempDir } from "../support/files.ts";
-import { processorArgs, runProcessor, startProcessor } from "../support/processor.ts";
+import { FAST_GROUP, processorArgs, runProcessor, startProcessor } from "../support/processor.ts";
 import { countBy, readCommitted } from "../support/results.ts";
 import { sleep } from "../support/wait.ts";
 
@@ -138,6 +138,7 @@ Deno.test("results: a second process with the same identity fences the first", a
         const group = uniqueName("fence");
         const args = (outputDir: string, runId: string) => [
           ...processorArgs(input, outputDir, group),
+          ...FAST_GROUP,
           "--config",
           config,
           "--output-topic",
