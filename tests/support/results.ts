@@ -28,9 +28,10 @@ export async function readCommitted(
   topic: string,
   count: number,
   timeoutMs = 30_000,
+  bootstrap: string = BOOTSTRAP,
 ): Promise<OutputMessage[]> {
   await using consumer = new Consumer({
-    "bootstrap.servers": BOOTSTRAP,
+    "bootstrap.servers": bootstrap,
     "group.id": uniqueName("results-reader"),
     "auto.offset.reset": "earliest",
     "enable.auto.commit": false,
