@@ -69,6 +69,8 @@ interface Waiting {
   source: ResultSource;
   results: WireResult[];
   chunks: ChunkSource[];
+  /** Runs once the results are committed. */
+  onCommitted?: () => Promise<void>;
 }
 
 /**
@@ -192,10 +194,20 @@ export class FileResults {
    *
    * @throws {Error} at least once, when a delivery failed (the file must not settle).
    */
-  async add(source: ResultSource, results: WireResult[], chunks: ChunkSource[]): Promise<void> {
+  async add(
+    source: ResultSource,
+    results: WireResult[],
+    chunks: ChunkSource[],
+    onCommitted?: () => Promise<void>,
+  ): Promise<void> {
     if (results.length === 0) return;
     if (this.#transactional) {
-      this.#waiting.set(`${source.sha512}:${source.path}`, { source, results, chunks });
+      this.#waiting.set(`${source.sha512}:${source.path}`, {
+        source,
+        results,
+        chunks,
+        ...(onCommitted ? { onCommitted } : {}),
+      });
       return;
     }
     const deliveries = [];
@@ -286,6 +298,18 @@ export class FileResults {
       for (const [key] of ready) this.#waiting.delete(key);
       this.#transactions++;
       this.#produced += count;
+      for (const [, w] of ready) {
+        try {
+          await w.onCommitted?.();
+        } catch (error) {
+          throw new ResultsStoppedError(
+            `Could not record "${w.source.path}" after its results were committed: ${
+              errorText(error)
+            }`,
+            { cause: error },
+          );
+        }
+      }
       if (count > 0) {
         logger.debug("Committed {count} results of {files} files with their offsets.", {
           count,
@@ -294,6 +318,7 @@ export class FileResults {
       }
       return true;
     } catch (error) {
+      if (error instanceof ResultsStoppedError) throw error;
       if (
         error instanceof KafkaError && (error.fatal || isFencingError(error) && !error.abortable)
       ) {

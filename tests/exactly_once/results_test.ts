@@ -178,6 +178,34 @@ Deno.test("results: a second process with the same identity fences the first", a
   });
 });
 
+Deno.test("results: a failed file retried on the next start produces its result once", async () => {
+  const files = smallFiles(12, "retry");
+  await withTopic(2, async (input) => {
+    await withTopic(1, async (output) => {
+      await putFiles(input, files, { chunkSize: 1024, partitions: 2 });
+      await withTempDir(async (dir) => {
+        const args = [
+          ...processorArgs(input, dir, uniqueName("retry")),
+          "--output-topic",
+          output,
+          "--exactly-once",
+          "--fail-first",
+          "f000[0-2]",
+          "--exit-when-idle",
+          "2",
+        ];
+        const first = await runProcessor(SCRIPT, args);
+        assertEquals(first.code, 1, first.stderr); // files failed
+        assertEquals((await readCommitted(output, files.length - 3)).length, files.length - 3);
+        const second = await runProcessor(SCRIPT, args);
+        assertEquals(second.code, 0, second.stderr);
+        const messages = await readCommitted(output, files.length);
+        assertOncePerFile(countBy(messages, "ferry-source-path"), files, "retried");
+      });
+    });
+  });
+});
+
 Deno.test("results: a missing output topic is a clear error and nothing is committed", async () => {
   const files = smallFiles(3, "bad");
   await withTopic(1, async (input) => {
