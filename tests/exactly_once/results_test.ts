@@ -5,34 +5,13 @@
 
 import { assert, assertEquals } from "../support/assert.ts";
 import { committedOffsets, uniqueName, withTopic } from "../support/broker.ts";
-import { putFiles, type TestFile } from "../support/chunks.ts";
+import { putFiles } from "../support/chunks.ts";
 import { withTempDir } from "../support/files.ts";
-import { FAST_GROUP, processorArgs, runProcessor, startProcessor } from "../support/processor.ts";
-import { countBy, readCommitted } from "../support/results.ts";
+import { processorArgs, runProcessor, startProcessor } from "../support/processor.ts";
+import { assertOncePerFile, countBy, readCommitted, smallFiles } from "../support/results.ts";
 import { sleep } from "../support/wait.ts";
 
 const SCRIPT = "tests/fixtures/producing_processor.ts";
-const encoder = new TextEncoder();
-
-/** `count` small files of 2-6 KiB (chunks of 1 KiB: several messages each). */
-function smallFiles(count: number, prefix = "run"): TestFile[] {
-  return Array.from({ length: count }, (_, i) => ({
-    path: `${prefix}/f${String(i).padStart(4, "0")}.csv`,
-    bytes: encoder.encode(`# sample: ${i}\nx,y\n` + `${i},${i * 2}\n`.repeat(200 + (i % 5) * 150)),
-  }));
-}
-
-function assertOncePerFile(
-  counts: Map<string, number>,
-  files: readonly TestFile[],
-  context: string,
-): void {
-  const missing = files.filter((f) => !counts.has(f.path)).map((f) => f.path);
-  const twice = [...counts].filter(([, n]) => n !== 1);
-  assertEquals(missing, [], `${context}: no file without a result`);
-  assertEquals(twice, [], `${context}: no file with more than one result`);
-  assertEquals(counts.size, files.length, `${context}: nothing but the files' results`);
-}
 
 Deno.test("results: produced at least once, with headers naming the source", async () => {
   const files = smallFiles(20, "alo");
@@ -119,60 +98,6 @@ Deno.test("results: exactly once under kill -9, each file's result seen once", a
         assertEquals(last.code, 0, last.stderr);
         const messages = await readCommitted(output, files.length);
         assertOncePerFile(countBy(messages, "ferry-source-path"), files, `${killed} kills`);
-      });
-    });
-  });
-});
-
-Deno.test("results: a second process with the same identity fences the first", async () => {
-  const files = smallFiles(60, "fence");
-  await withTopic(2, async (input) => {
-    await withTopic(1, async (output) => {
-      await putFiles(input, files, { chunkSize: 1024, partitions: 2 });
-      await withTempDir(async (dir) => {
-        const config = `${dir}/ferry.ini`;
-        await Deno.writeTextFile(
-          config,
-          `[producer]\ntransactional.id = ${uniqueName("fence-id")}\n`,
-        );
-        const group = uniqueName("fence");
-        const args = (outputDir: string, runId: string) => [
-          ...processorArgs(input, outputDir, group),
-          ...FAST_GROUP,
-          "--config",
-          config,
-          "--output-topic",
-          output,
-          "--exactly-once",
-          "--sleep-ms",
-          "150",
-          "--run-id",
-          runId,
-        ];
-        const first = startProcessor(SCRIPT, args(`${dir}/first`, "first"), {
-          timeoutMs: 120_000,
-        });
-        // Until the first has committed some results (it goes on: no --exit-when-idle).
-        const deadline = Date.now() + 60_000;
-        while ((await readCommitted(output, 1, 2_000)).length === 0) {
-          assert(Date.now() < deadline, "the first process committed nothing");
-        }
-        const second = await runProcessor(
-          SCRIPT,
-          [...args(`${dir}/second`, "second"), "--exit-when-idle", "3"],
-          180_000,
-        );
-        assertEquals(second.code, 0, second.stderr);
-        const fenced = await first.result;
-        assertEquals(fenced.code, 1, fenced.stderr);
-        assert(
-          fenced.stderr.includes("Another process with the same transactional.id took over"),
-          fenced.stderr,
-        );
-        const messages = await readCommitted(output, files.length);
-        assertOncePerFile(countBy(messages, "ferry-source-path"), files, "fenced");
-        const runs = new Set(messages.map((m) => JSON.parse(m.value).run));
-        assert(runs.has("first") && runs.has("second"), `results of both: ${[...runs]}`);
       });
     });
   });

@@ -7,8 +7,11 @@
 
 import { Consumer } from "../../src/kafka/mod.ts";
 import { BOOTSTRAP, uniqueName } from "./broker.ts";
+import { assertEquals } from "./assert.ts";
+import type { TestFile } from "./chunks.ts";
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 /** One message of an output topic: its key, value and headers as text. */
 export interface OutputMessage {
@@ -65,4 +68,25 @@ export function countBy(messages: readonly OutputMessage[], name: string): Map<s
     counts.set(value, (counts.get(value) ?? 0) + 1);
   }
   return counts;
+}
+
+/** `count` small files of 2-6 KiB (chunks of 1 KiB: several messages each). */
+export function smallFiles(count: number, prefix = "run"): TestFile[] {
+  return Array.from({ length: count }, (_, i) => ({
+    path: `${prefix}/f${String(i).padStart(4, "0")}.csv`,
+    bytes: encoder.encode(`# sample: ${i}\nx,y\n` + `${i},${i * 2}\n`.repeat(200 + (i % 5) * 150)),
+  }));
+}
+
+/** Asserts that `counts` (results per source path) holds each file once and nothing else. */
+export function assertOncePerFile(
+  counts: Map<string, number>,
+  files: readonly TestFile[],
+  context: string,
+): void {
+  const missing = files.filter((f) => !counts.has(f.path)).map((f) => f.path);
+  const twice = [...counts].filter(([, n]) => n !== 1);
+  assertEquals(missing, [], `${context}: no file without a result`);
+  assertEquals(twice, [], `${context}: no file with more than one result`);
+  assertEquals(counts.size, files.length, `${context}: nothing but the files' results`);
 }
