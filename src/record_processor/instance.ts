@@ -140,6 +140,12 @@ export class PartitionInstance implements Checkpointer {
       try {
         const returned = await this.#state.processRecords(part as KafkaRecord[], this, lag);
         const results = wireResults(returned);
+        if (results.length > 0 && !this.#open.producesResults) {
+          throw new Error(
+            "processRecords returned results but the processor has no output topic: give " +
+              "--output-topic.",
+          );
+        }
         if (results.length > 0) {
           this.#results.push({
             offset: part[0].offset,

@@ -262,6 +262,7 @@ export class PartitionLifecycle {
       partition: tp.partition,
       startOffset: committed >= 0 ? committed : undefined,
       autoCheckpoint: this.#run.settings.autoCheckpoint,
+      producesResults: this.#run.settings.results !== undefined,
       retries: this.#run.settings.retries,
       retryBackoffMs: 200,
       errorPolicy: this.#run.settings.errorPolicy,

@@ -77,6 +77,8 @@ export type RecordToWorker =
     partition: number;
     startOffset: number | undefined;
     autoCheckpoint: AutoCheckpoint;
+    /** Whether the run has an output topic for what `processRecords` returns. */
+    producesResults?: boolean;
     retries: number;
     retryBackoffMs: number;
     /** With `skip`, the worker skips a failing record itself (through a `skip` request). */

@@ -5,7 +5,7 @@
  */
 
 import { assert, assertEquals } from "../support/assert.ts";
-import { uniqueName, withTopic } from "../support/broker.ts";
+import { committedOffsets, uniqueName, withTopic } from "../support/broker.ts";
 import { runProcessor, startProcessor } from "../support/processor.ts";
 import { putRecords } from "../support/records.ts";
 import { readCommitted } from "../support/results.ts";
@@ -68,5 +68,26 @@ Deno.test("record processor: consume-transform-produce exactly once under kill -
       assertEquals(twice, [], "no record's result twice");
       assertEquals(seen.size, PARTITIONS * PER_PARTITION, "every record's result");
     });
+  });
+});
+
+Deno.test("record processor: results without --output-topic fail the batch, nothing committed", async () => {
+  await withTopic(1, async (input) => {
+    await putRecords(input, 1, 20);
+    const group = uniqueName("records-no-output");
+    const run = await runProcessor(SCRIPT, [
+      "--topic",
+      input,
+      "--group",
+      group,
+      "--exit-when-idle",
+      "2",
+    ]);
+    assertEquals(run.code, 1, run.stderr);
+    assert(
+      run.stderr.includes("returned results but the processor has no output topic"),
+      run.stderr,
+    );
+    assertEquals(await committedOffsets(group, input, 1), [-1001]);
   });
 });
