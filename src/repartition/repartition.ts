@@ -115,6 +115,8 @@ export async function repartition(settings: RepartitionSettings): Promise<Repart
   }
   await using producer = new TransactionalProducer({
     "linger.ms": 5,
+    // The copies are as large as the messages read (librdkafka's default refuses over 1 MB).
+    "message.max.bytes": 64 * 1024 * 1024,
     ...settings.producer,
     "transactional.id": settings.transactionalId,
   });
