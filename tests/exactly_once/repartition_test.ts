@@ -15,6 +15,7 @@ import { ferry, startFerry } from "../support/cli.ts";
 import { writeTree } from "../support/files.ts";
 import { FAST_GROUP, processorArgs, readCalls, startProcessor } from "../support/processor.ts";
 import { openmsistreamBin, uploadDataFile, withWorkspace } from "../support/openmsistream.ts";
+import { readCommitted } from "../support/results.ts";
 import { readTopic } from "../support/upload.ts";
 import { sleep } from "../support/wait.ts";
 import { decodeChunk } from "../../src/chunks/decode.ts";
@@ -126,6 +127,16 @@ Deno.test("ferry repartition copies an OpenMSIStream topic exactly once under ki
           sourceMessages.map(identity).sort(),
           "every message once, byte for byte",
         );
+        // The kills hit open transactions: their copies are there, aborted (a reader that
+        // does not skip aborted messages sees more).
+        const everything = await readCommitted(
+          target,
+          copied.length + 1,
+          10_000,
+          BOOTSTRAP,
+          "read_uncommitted",
+        );
+        assert(everything.length > copied.length, "a kill aborted an open transaction");
         for (const m of copied) {
           assertEquals(m.partition, partitionForPath(pathOf(m), 4), `partition of ${pathOf(m)}`);
         }

@@ -24,21 +24,23 @@ export interface OutputMessage {
 }
 
 /**
- * Reads every committed message of `topic` (`isolation.level=read_committed`) until `count`
- * arrived, then a little longer to catch extra ones.
+ * Reads every committed message of `topic` (`isolation.level=read_committed`; with
+ * `read_uncommitted`, those of aborted transactions too) until `count` arrived, then a little
+ * longer to catch extra ones.
  */
 export async function readCommitted(
   topic: string,
   count: number,
   timeoutMs = 30_000,
   bootstrap: string = BOOTSTRAP,
+  isolation: "read_committed" | "read_uncommitted" = "read_committed",
 ): Promise<OutputMessage[]> {
   await using consumer = new Consumer({
     "bootstrap.servers": bootstrap,
     "group.id": uniqueName("results-reader"),
     "auto.offset.reset": "earliest",
     "enable.auto.commit": false,
-    "isolation.level": "read_committed",
+    "isolation.level": isolation,
   });
   consumer.subscribe([topic]);
   const out: OutputMessage[] = [];
