@@ -31,8 +31,11 @@ export type {
   ProcessorContext,
   ProcessorDefinition,
   ProcessorLogger,
+  ProcessorResult,
+  ProcessOutcome,
 } from "./src/processor/definition.ts";
 export type { FileRunSettings, RunStatus } from "./src/file_processor/run_state.ts";
+export type { ResultsSettings } from "./src/file_processor/results.ts";
 export { defineRecordProcessor, RecordProcessor } from "./src/record_processor/define.ts";
 export type { RecordRunOptions } from "./src/record_processor/define.ts";
 export type { RecordRunSettings, RecordRunStatus } from "./src/record_processor/run_state.ts";

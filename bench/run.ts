@@ -105,6 +105,13 @@ const SECTIONS: readonly Section[] = [
       "over 100,000 files, RSS during a soak",
     entries: ["run"],
   },
+  {
+    name: "results",
+    file: "results_bench.ts",
+    about: "a no-op processor without results, with results, exactly once (100 KiB files); " +
+      "ferry repartition vs a kcat -C | kcat -P pipe",
+    entries: ["run"],
+  },
 ];
 
 const USAGE = `Usage: deno task bench [options]

@@ -198,6 +198,7 @@ function collectHelps(): Promise<Helps> {
         "topic",
         "retry",
         "service",
+        "repartition",
       ]
     ) {
       jobs.push([`ferry ${sub}`, ["run", "-A", "cli.ts", sub, "--help"]]);

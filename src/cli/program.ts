@@ -25,6 +25,7 @@ import { watchForQuit } from "../command/quit_input.ts";
 import { StandardOutput } from "./output.ts";
 import { createTopicCommand } from "./commands/topic.ts";
 import { createServiceCommand, SERVICE_ALIASES } from "./commands/service.ts";
+import { createRepartitionCommand } from "./commands/repartition.ts";
 
 /** A subcommand: how to build it, and the OpenMSIStream flag names it accepts. */
 export interface SubcommandSpec {
@@ -54,6 +55,7 @@ export const SUBCOMMANDS: SubcommandSpec[] = [
   { name: "topic", create: createTopicCommand },
   { name: "migrate", create: createMigrateCommand, aliases: MIGRATE_ALIASES },
   { name: "service", create: createServiceCommand, aliases: SERVICE_ALIASES },
+  { name: "repartition", create: createRepartitionCommand },
 ];
 
 const logger = getLogger(["ferry", "cli"]);

@@ -32,6 +32,8 @@ import {
   REPORTING_ALIASES,
   type ReportingSettings,
 } from "./reporting.ts";
+import { addResultsOptions, readResultsOptions } from "./results_options.ts";
+import type { ResultsSettings } from "../file_processor/results.ts";
 
 /** OpenMSIStream's flag names (and their kebab-case spellings) and Ferry's names for them. */
 export const OPENMSISTREAM_ALIASES: Readonly<Record<string, string>> = {
@@ -112,6 +114,8 @@ export interface ProcessorArguments {
   reporting: ReportingSettings | undefined;
   /** The processor's own options, by their camelCase names. */
   options: Record<string, string | number | boolean | undefined>;
+  /** Where results go (`--output-topic`, `--exactly-once`); undefined without an output topic. */
+  results?: ResultsSettings;
 }
 
 function positiveInt(name: string): (value: string) => number {
@@ -283,6 +287,7 @@ export function processorProgram(
         false,
       );
   }
+  if (kind !== "download") addResultsOptions(program);
   program.option(
     "--metrics-port <port>",
     "serve Prometheus metrics on http://127.0.0.1:<port>/metrics",
@@ -542,6 +547,7 @@ export async function readProcessorArguments(
     }
   }
   const idle = o.exitWhenIdle;
+  const results = await readResultsOptions(o, config);
   return {
     kafka: config,
     topic: o.topic,
@@ -578,5 +584,6 @@ export async function readProcessorArguments(
       ? undefined
       : o.checkpointEverySeconds * 1000,
     options,
+    ...(results === undefined ? {} : { results }),
   };
 }

@@ -12,6 +12,7 @@ import { getLogger } from "@logtape/logtape";
 import { errorText } from "../processor/errors.ts";
 import type { Consumer, RebalanceEvent, TopicPartition } from "../kafka/mod.ts";
 import type { RunState } from "./run_state.ts";
+import { ResultsStoppedError } from "./results.ts";
 
 const logger = getLogger(["ferry", "file-processor"]);
 
@@ -41,7 +42,8 @@ export class OffsetCommits {
   /** Starts a commit when the last one is a second old and none is in flight. */
   commitSoon(): void {
     if (
-      Date.now() - this.#lastCommitAt >= COMMIT_EVERY_MS && !this.#committing &&
+      (Date.now() - this.#lastCommitAt >= COMMIT_EVERY_MS || this.#run.results?.full) &&
+      !this.#committing &&
       !this.#brokerDown()
     ) {
       this.#committing = this.commit().finally(() => this.#committing = undefined);
@@ -62,7 +64,8 @@ export class OffsetCommits {
   async commit(only?: readonly TopicPartition[]): Promise<void> {
     this.#lastCommitAt = Date.now();
     const offsets = this.#run.tracker.committable(only);
-    if (offsets.length === 0) return;
+    // Exactly once, results of retried files (no offsets of their own) still need a commit.
+    if (offsets.length === 0 && !(this.#run.results?.waiting ?? 0)) return;
     try {
       // Group commit: the files settled below these offsets were recorded (written) before
       // `committable` saw them; one fdatasync per log makes them all durable first.
@@ -72,9 +75,21 @@ export class OffsetCommits {
       return;
     }
     try {
+      const results = this.#run.results;
+      if (results?.settings.exactlyOnce) {
+        // The offsets and the results below them, in one transaction.
+        if (await results.commit(offsets, this.#consumer, this.#run.tracker)) {
+          this.#run.tracker.markCommitted(offsets);
+        }
+        return;
+      }
       await this.#consumer.commit(offsets);
       this.#run.tracker.markCommitted(offsets);
     } catch (error) {
+      if (error instanceof ResultsStoppedError) {
+        this.#run.fail(error);
+        return;
+      }
       // While the broker is away the outage has been reported; the commit is retried later.
       const message = "Committing offsets failed (will retry): {error}";
       if (this.#brokerDown()) logger.debug(message, { error: errorText(error) });
@@ -103,6 +118,7 @@ export class OffsetCommits {
     if (names === "") logger.debug("No partitions of {topic} {kind} (an empty round).", fields);
     else logger.info("Partitions {names} of {topic} {kind}.", fields);
     this.#run.tracker.forget(event.partitions);
+    this.#run.results?.forget(event.partitions);
     for (const assembly of assembler.inProgress) {
       assembly.dropPartitions(gone);
       if (assembly.sources.length === 0) await assembler.discard(assembly);

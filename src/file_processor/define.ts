@@ -182,6 +182,7 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
       checkChunks: parsed.checkChunks,
       metricsPort: parsed.metricsPort,
       logLevel: parsed.logLevel,
+      results: parsed.results,
       signal,
       onStatus: (s) =>
         progress.update({

@@ -173,6 +173,7 @@ export class ChunkIntake {
     const written = chunk.filenameAppend === "" ? path : outputPath(chunk);
     if (this.#settledBefore(written, sha)) {
       if (chunk.chunkIndex === 1) this.#run.status.skipped++;
+      this.#run.results?.reread({ path, sha512: sha }, this.#run.registry, source);
       return this.#run.settle(message);
     }
     let result;

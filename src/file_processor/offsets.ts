@@ -124,6 +124,11 @@ export class OffsetTracker {
     return out;
   }
 
+  /** The last offset of `tp` marked committed, -1 when none (or the partition is unknown). */
+  committedOffset(tp: TopicPartition): number {
+    return this.#partitions.get(partitionKey(tp))?.committed ?? -1;
+  }
+
   /** Marks offsets as committed, so {@linkcode committable} does not return them again. */
   markCommitted(offsets: readonly TopicPartitionOffset[]): void {
     for (const tp of offsets) {

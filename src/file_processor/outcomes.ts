@@ -284,6 +284,7 @@ export class FileOutcomes {
     file: Omit<DownloadedFile, "bytes">,
     result: JobResult,
     keptAt?: string,
+    onProcessed?: () => Promise<void>,
   ): Promise<void> {
     // Not run (or not to its end) because the run stops: nothing settles, it is read again.
     if (result.outcome === "stopped") return;
@@ -302,15 +303,53 @@ export class FileOutcomes {
     let settle = true;
     let givenUp: FailedRecord | undefined;
     try {
+      if (result.outcome === "processed" && result.results && !this.#run.results) {
+        // Results with nowhere to go: the run stops, the file stays unsettled (read again).
+        this.#run.fail(
+          new Error(
+            `process() returned results for "${file.relativePath}" but the processor has no ` +
+              "output topic: give --output-topic.",
+          ),
+        );
+        return;
+      }
       if (result.outcome === "processed") {
-        const record: ProcessedRecord = {
+        const results = result.results ?? [];
+        const sink = this.#run.results;
+        const source = { path: file.relativePath, sha512: file.sha512 };
+        const chunks = entry?.sources ?? [];
+        const processed: ProcessedRecord = {
           ...base,
           ms: Math.round(result.ms),
           attempt: file.attempt,
+          ...(sink && results.length > 0
+            ? { produced: sink.record(results, file.partitions) }
+            : {}),
         };
-        await this.#run.registry.recordProcessed(record);
+        if (sink?.settings.exactlyOnce && entry === undefined && results.length > 0) {
+          // A retried file has no offsets of its own: its registry line (and what follows it)
+          // waits for the transaction of its results, so a crash before that retries it again.
+          await sink.add(source, results, [], async () => {
+            await this.#run.registry.recordProcessed(processed);
+            this.#run.status.processed++;
+            await this.#retireSuperseded(processed);
+            await onProcessed?.();
+          });
+          logger.info("Processed {path} ({size} bytes) in {ms} ms; its results wait.", {
+            path: file.relativePath,
+            size: file.size,
+            ms: Math.round(result.ms),
+          });
+          return;
+        }
+        // At least once: acknowledged before the file counts as processed.
+        if (sink && !sink.settings.exactlyOnce) await sink.add(source, results, chunks);
+        await this.#run.registry.recordProcessed(processed);
+        // Exactly once: waits for the transaction that commits these chunks' offsets.
+        if (sink?.settings.exactlyOnce) await sink.add(source, results, chunks);
         this.#run.status.processed++;
-        await this.#retireSuperseded(record);
+        await this.#retireSuperseded(processed);
+        await onProcessed?.();
         logger.info("Processed {path} ({size} bytes) in {ms} ms.", {
           path: file.relativePath,
           size: file.size,
@@ -528,14 +567,14 @@ export class FileOutcomes {
     });
     const chunks = bytes ? [{ offset: 0, data: bytes }] : undefined;
     const result = await this.#runJob(file, chunks);
-    await this.#recordResult(undefined, file, result, record.kept);
-    if (result.outcome === "processed") {
+    // Once it is recorded processed, its kept copy (and its folder) goes.
+    await this.#recordResult(undefined, file, result, record.kept, async () => {
       await removeKeptCopy(s.outputDir, record.kept).catch((error) =>
         logger.warn("Could not delete {kept}: {error}", {
           kept: record.kept,
           error: errorText(error),
         })
       );
-    }
+    });
   }
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { FileResults, ResultsSettings } from "./results.ts";
 import type { ReassemblyMode } from "../files/downloaded_file.ts";
 import type { ChunkSource, FileAssembler, FileAssembly } from "../files/reassembly.ts";
 import type { KafkaConfig } from "../kafka/mod.ts";
@@ -71,6 +72,8 @@ export interface FileRunSettings {
    * coordinator, after its failure is recorded.
    */
   onFailure?: ProcessorDefinition["onFailure"];
+  /** Where the results `process` returns go (`--output-topic`); without it, results fail. */
+  results?: ResultsSettings;
 }
 
 /**
@@ -150,6 +153,8 @@ export interface RunState {
   readonly hashes: FileHashLane;
   /** Complete files on their way through `process`, by `<sha512>:<path>`. */
   readonly running: Map<string, RunningFile>;
+  /** Where results go, when the run has an output topic. */
+  readonly results: FileResults | undefined;
   /** Marks a chunk's message settled: its offset may be committed once those before it are. */
   settle(source: ChunkSource): void;
   /** Stops the run with `error` (the first error wins). */

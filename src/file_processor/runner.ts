@@ -31,6 +31,8 @@ import { formatBytes, roundSeconds } from "../command/progress.ts";
 import { BrokerUnreachableError, BrokerWatch } from "./broker_watch.ts";
 import { ChunkIntake } from "./intake.ts";
 import { OffsetCommits } from "./commits.ts";
+import { checkOutputTopic } from "../processor/output_topic.ts";
+import { FileResults } from "./results.ts";
 import { OffsetTracker } from "./offsets.ts";
 import { FileOutcomes } from "./outcomes.ts";
 import type { FileRunSettings, RunningFile, RunState, RunStatus } from "./run_state.ts";
@@ -103,6 +105,8 @@ class FileRunner {
   #intake!: ChunkIntake;
   #outcomes!: FileOutcomes;
   #commits!: OffsetCommits;
+  /** Where results go (`--output-topic`). */
+  #results: FileResults | undefined;
   #lastMessageAt = Date.now();
   #lastStatusAt = Date.now();
   #fatal: Error | undefined;
@@ -187,6 +191,9 @@ class FileRunner {
         logLevel: s.logLevel,
       },
     });
+    if (s.results) {
+      this.#results = await FileResults.open(s.results, s.topic, s.group, s.outputDir);
+    }
     // Started here, stopped in the `finally` below: a worker left running keeps Deno alive.
     this.#hashes = new FileHashLane();
     const state: RunState = {
@@ -197,6 +204,7 @@ class FileRunner {
       registry: this.#registry,
       hashes: this.#hashes,
       running: this.#running,
+      results: this.#results,
       settle: (source) => this.#settle(source),
       fail: (error) => this.#fail(error),
     };
@@ -258,6 +266,7 @@ class FileRunner {
       s.signal?.removeEventListener("abort", this.#onAbort);
       this.#hashes.close();
       await this.#stopJobs();
+      await this.#results?.close();
       await this.#registry.close();
     }
     this.#report(true);
@@ -289,6 +298,8 @@ class FileRunner {
   async #checkTopic(): Promise<void> {
     await using admin = new Admin(configForRole(this.#s.kafka, "admin"), { onError: () => {} });
     this.#partitionCount = await admin.partitionCount(this.#s.topic, 15_000);
+    const output = this.#s.results?.topic;
+    if (output !== undefined) await checkOutputTopic(admin, output);
   }
 
   /**

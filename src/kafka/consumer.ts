@@ -510,6 +510,20 @@ export class Consumer extends KafkaClient {
     throwPartitionErrors(list, "Commit failed", code);
   }
 
+  /**
+   * The consumer's group metadata (group id, generation, member id), for a transactional
+   * producer's `sendOffsets`: the broker accepts the offsets only from the group's current
+   * member. The caller frees it with `rd_kafka_consumer_group_metadata_destroy`.
+   *
+   * @internal
+   */
+  groupMetadata(): Deno.PointerObject {
+    this.assertUsable();
+    const pointer = this.lib.rd_kafka_consumer_group_metadata(this.handle);
+    if (pointer === null) throw new Error("librdkafka returned no consumer group metadata.");
+    return pointer;
+  }
+
   /** The group's committed offsets for partitions (`-1001` where none is committed). */
   async committed(
     partitions: readonly TopicPartition[],

@@ -45,6 +45,7 @@ export const ErrorCode = {
   FATAL: -150,
   MAX_POLL_EXCEEDED: -147,
   ASSIGNMENT_LOST: -142,
+  FENCED: -144,
   UNKNOWN_TOPIC_OR_PART: 3,
   LEADER_NOT_AVAILABLE: 5,
   NOT_LEADER_FOR_PARTITION: 6,
@@ -65,14 +66,17 @@ export const ErrorCode = {
   TOPIC_ALREADY_EXISTS: 36,
   TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 53,
   SASL_AUTHENTICATION_FAILED: 58,
+  INVALID_PRODUCER_EPOCH: 47,
   FENCED_INSTANCE_ID: 82,
+  PRODUCER_FENCED: 90,
   STALE_MEMBER_EPOCH: 113,
 } as const;
 
 /**
  * Codes that say this consumer is no longer the group member that owned its partitions: its
  * generation is over (a rebalance went on without it), its member id expired, another process
- * took its static identity, or it left the group for exceeding `max.poll.interval.ms`.
+ * took its static identity, or it left the group for exceeding `max.poll.interval.ms`; or, for
+ * a transactional producer, that a newer producer with the same `transactional.id` started.
  */
 const FENCING = new Set<number>([
   ErrorCode.ILLEGAL_GENERATION,
@@ -81,6 +85,9 @@ const FENCING = new Set<number>([
   ErrorCode.STALE_MEMBER_EPOCH,
   ErrorCode.ASSIGNMENT_LOST,
   ErrorCode.MAX_POLL_EXCEEDED,
+  ErrorCode.FENCED,
+  ErrorCode.INVALID_PRODUCER_EPOCH,
+  ErrorCode.PRODUCER_FENCED,
 ]);
 
 /**
@@ -131,6 +138,8 @@ export interface KafkaErrorOptions {
   retriable?: boolean;
   /** Whether the client instance is unusable from now on. */
   fatal?: boolean;
+  /** Whether the current transaction must be aborted (a transactional producer's error). */
+  abortable?: boolean;
   /** The underlying error. */
   cause?: unknown;
 }
@@ -155,6 +164,11 @@ export class KafkaError extends Error {
   readonly retriable: boolean;
   /** Whether the client instance is unusable from now on. */
   readonly fatal: boolean;
+  /**
+   * Whether the current transaction must be aborted before the producer can go on (librdkafka's
+   * `rd_kafka_error_txn_requires_abort`); false for every error outside transactions.
+   */
+  readonly abortable: boolean;
 
   /** Creates the error; prefer {@linkcode kafkaError} which fills in the name and text. */
   constructor(code: number, codeName: string, message: string, options: KafkaErrorOptions = {}) {
@@ -164,6 +178,7 @@ export class KafkaError extends Error {
     this.codeName = codeName;
     this.retriable = options.retriable ?? RETRIABLE.has(code);
     this.fatal = options.fatal ?? code === ErrorCode.FATAL;
+    this.abortable = options.abortable ?? false;
   }
 }
 
@@ -234,6 +249,7 @@ export function takeErrorObject(
       {
         retriable: lib.rd_kafka_error_is_retriable(pointer) !== 0,
         fatal: lib.rd_kafka_error_is_fatal(pointer) !== 0,
+        abortable: lib.rd_kafka_error_txn_requires_abort(pointer) !== 0,
       },
     );
   } finally {

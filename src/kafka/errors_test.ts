@@ -9,6 +9,8 @@ import { freePort } from "../../tests/support/net.ts";
 import {
   Admin,
   Consumer,
+  ErrorCode,
+  isFencingError,
   KafkaConfigError,
   KafkaError,
   librdkafkaVersion,
@@ -87,4 +89,15 @@ Deno.test("close() is idempotent", async () => {
   assert(first === second);
   await first;
   await assertRejects(() => producer.send({ topic: "t", value: null }), Error, "closed");
+});
+
+Deno.test("isFencingError: a newer transactional producer fences the older one", () => {
+  for (
+    const code of [ErrorCode.FENCED, ErrorCode.PRODUCER_FENCED, ErrorCode.INVALID_PRODUCER_EPOCH]
+  ) {
+    assert(isFencingError(new KafkaError(code, "X", "Commit failed.", { fatal: true })));
+  }
+  const abortable = new KafkaError(ErrorCode.TIMED_OUT, "_TIMED_OUT", "x", { abortable: true });
+  assert(abortable.abortable && !isFencingError(abortable));
+  assert(!new KafkaError(ErrorCode.TIMED_OUT, "_TIMED_OUT", "x").abortable);
 });

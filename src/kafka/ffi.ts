@@ -105,9 +105,45 @@ const symbols = {
   rd_kafka_error_is_retriable: { parameters: ["pointer"], result: "i32" },
   // void rd_kafka_error_destroy(rd_kafka_error_t *error);
   rd_kafka_error_destroy: { parameters: ["pointer"], result: "void" },
+  // int rd_kafka_error_txn_requires_abort(const rd_kafka_error_t *error);
+  rd_kafka_error_txn_requires_abort: { parameters: ["pointer"], result: "i32" },
 
   // rd_kafka_error_t *rd_kafka_produceva(rd_kafka_t *rk, const rd_kafka_vu_t *vus, size_t cnt);
   rd_kafka_produceva: { parameters: ["pointer", "buffer", "usize"], result: "pointer" },
+  // Transactions (a producer with transactional.id). Every call but begin waits for the
+  // transaction coordinator, up to its timeout: nonblocking.
+  // rd_kafka_error_t *rd_kafka_init_transactions(rd_kafka_t *rk, int timeout_ms);
+  rd_kafka_init_transactions: {
+    parameters: ["pointer", "i32"],
+    result: "pointer",
+    nonblocking: true,
+  },
+  // rd_kafka_error_t *rd_kafka_begin_transaction(rd_kafka_t *rk);  (local: never waits)
+  rd_kafka_begin_transaction: { parameters: ["pointer"], result: "pointer" },
+  // rd_kafka_error_t *rd_kafka_send_offsets_to_transaction(rd_kafka_t *rk,
+  //     const rd_kafka_topic_partition_list_t *offsets,
+  //     const rd_kafka_consumer_group_metadata_t *cgmetadata, int timeout_ms);
+  rd_kafka_send_offsets_to_transaction: {
+    parameters: ["pointer", "pointer", "pointer", "i32"],
+    result: "pointer",
+    nonblocking: true,
+  },
+  // rd_kafka_error_t *rd_kafka_commit_transaction(rd_kafka_t *rk, int timeout_ms);
+  rd_kafka_commit_transaction: {
+    parameters: ["pointer", "i32"],
+    result: "pointer",
+    nonblocking: true,
+  },
+  // rd_kafka_error_t *rd_kafka_abort_transaction(rd_kafka_t *rk, int timeout_ms);
+  rd_kafka_abort_transaction: {
+    parameters: ["pointer", "i32"],
+    result: "pointer",
+    nonblocking: true,
+  },
+  // rd_kafka_consumer_group_metadata_t *rd_kafka_consumer_group_metadata(rd_kafka_t *rk);
+  rd_kafka_consumer_group_metadata: { parameters: ["pointer"], result: "pointer" },
+  // void rd_kafka_consumer_group_metadata_destroy(rd_kafka_consumer_group_metadata_t *);
+  rd_kafka_consumer_group_metadata_destroy: { parameters: ["pointer"], result: "void" },
   // rd_kafka_resp_err_t rd_kafka_purge(rd_kafka_t *rk, int purge_flags);
   // Called with RD_KAFKA_PURGE_F_NON_BLOCKING only: never waits for librdkafka's threads.
   rd_kafka_purge: { parameters: ["pointer", "i32"], result: "i32" },

@@ -34,6 +34,7 @@ export { LibraryLoadError, librdkafkaVersion, loadedLibraryPath } from "./ffi.ts
 export { Offset, partitionKey } from "./partitions.ts";
 export type { TopicPartition, TopicPartitionOffset } from "./partitions.ts";
 export { Producer } from "./producer.ts";
+export { TransactionalProducer } from "./transactions.ts";
 export type {
   DeliveryReport,
   KafkaHeader,

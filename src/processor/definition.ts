@@ -136,6 +136,9 @@ export interface ProcessorContext<O = Record<string, unknown>> {
   logger: ProcessorLogger;
 }
 
+/** What `process` returns: nothing, an Error (failure), or results to produce. */
+export type ProcessOutcome = void | Error | ProcessorResult | readonly ProcessorResult[];
+
 /**
  * A file that used up its attempts, as the failure hook ({@linkcode ProcessorDefinition.onFailure})
  * is told about it. Its data is no longer in memory: `kept` says where it is kept.
@@ -196,13 +199,14 @@ export interface ProcessorDefinition<S extends OptionSpecs = OptionSpecs> {
   /**
    * Runs on every rebuilt file whose SHA-512 checked out. Return nothing for success; return
    * or throw an Error for failure (the file is recorded as failed, kept, and retried on the
-   * next start).
+   * next start). Return a {@linkcode ProcessorResult} (or an array of them) to produce them to
+   * the output topic given with `--output-topic`.
    */
   process: (
     file: DownloadedFile,
     lock: ProcessLock,
     context: ProcessorContext<OptionValues<S>>,
-  ) => void | Error | Promise<void | Error>;
+  ) => ProcessOutcome | Promise<ProcessOutcome>;
   /** Runs once in each worker when the run stops. */
   shutdown?: (context: ProcessorContext<OptionValues<S>>) => void | Promise<void>;
   /**
@@ -234,6 +238,37 @@ export interface ProcessorDefinition<S extends OptionSpecs = OptionSpecs> {
     error: Error,
     context: FailureContext<OptionValues<S>>,
   ) => void | Promise<void>;
+}
+
+/**
+ * A message a processor produces to the output topic (`--output-topic`): return one, or an
+ * array of them, from `process` (or from `processRecords`). Ferry adds headers naming where it
+ * came from (`ferry-source-path`, `ferry-source-sha512`, `ferry-source-topic` for a file;
+ * `ferry-source-topic`, `ferry-source-partition`, `ferry-source-offset` for a record batch's
+ * first record). With `--exactly-once` the results and the offsets they come from are committed
+ * in one Kafka transaction: a `read_committed` consumer of the output topic sees each once.
+ *
+ * @example A processor that produces one JSON summary per file
+ * ```ts
+ * import { defineProcessor } from "../../mod.ts";
+ *
+ * defineProcessor({
+ *   name: "line-counts",
+ *   process(file) {
+ *     const lines = new TextDecoder().decode(file.bytes).split("\n").length;
+ *     return { key: file.relativePath, value: JSON.stringify({ path: file.relativePath, lines }) };
+ *   },
+ * });
+ * // deno run -A line_counts.ts -b 127.0.0.1:19092 -t raw --output-topic counts --exactly-once
+ * ```
+ */
+export interface ProcessorResult {
+  /** The message's value: bytes, or text (sent as UTF-8). */
+  value: Uint8Array | string;
+  /** The message's key; without one, librdkafka's partitioner spreads the results. */
+  key?: Uint8Array | string;
+  /** Headers of your own, added before Ferry's. */
+  headers?: Record<string, string>;
 }
 
 /** The hook a Ferry worker installs before it imports the user's script. */

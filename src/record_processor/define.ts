@@ -93,8 +93,12 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
       reporting: (parsed) => parsed.reporting,
       statusIntervalMs: (parsed) => parsed.statusIntervalMs,
       run: async (parsed, signal, progress) => {
-        const everyRecords = parsed.checkpointEveryRecords ?? d.autoCheckpoint?.everyRecords;
+        let everyRecords = parsed.checkpointEveryRecords ?? d.autoCheckpoint?.everyRecords;
         const everyMs = parsed.checkpointEveryMs ?? d.autoCheckpoint?.everyMs;
+        // Results are produced with checkpoints: without a rule for them, one per batch.
+        if (parsed.results && everyRecords === undefined && everyMs === undefined) {
+          everyRecords = 1;
+        }
         const status = await this.run({
           scriptUrl: options.scriptUrl ?? Deno.mainModule,
           topic: parsed.topic,
@@ -106,6 +110,7 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
           retries: parsed.retries ?? d.retries ?? 3,
           deadLetterTopic: parsed.deadLetterTopic,
           maxBatch: parsed.maxBatch,
+          results: parsed.results,
           autoCheckpoint: {
             ...(everyRecords === undefined ? {} : { everyRecords }),
             ...(everyMs === undefined ? {} : { everyMs }),

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { wireResults } from "../processor/results.ts";
+import type { ResultBatch } from "./results.ts";
 import type { Logger } from "@logtape/logtape";
 import { errorText } from "../processor/errors.ts";
 import { literalLogger } from "../processor/logger.ts";
@@ -26,8 +28,15 @@ import { serializeError } from "../workers/protocol.ts";
 
 /** What an instance asks of the coordinator. */
 export interface InstanceRequests {
-  /** Commits `offset` for partition instance `key`; resolves with the failure, if any. */
-  commit(key: string, offset: number): Promise<CheckpointFailure | undefined>;
+  /**
+   * Commits `offset` for partition instance `key`, with the results of the batches it covers;
+   * resolves with the failure, if any.
+   */
+  commit(
+    key: string,
+    offset: number,
+    results: ResultBatch[],
+  ): Promise<CheckpointFailure | undefined>;
   /** Sets failed records aside (dead-letter topic); resolves with an error text, if any. */
   skip(key: string, records: KafkaRecord[], error: SerializedError): Promise<string | undefined>;
 }
@@ -67,6 +76,8 @@ export class PartitionInstance implements Checkpointer {
   #deliveredSinceCheckpoint = 0;
   #lost = false;
   #closed = false;
+  /** Results of batches not yet covered by a checkpoint, in order. */
+  #results: (ResultBatch & { end: number })[] = [];
   /** Set once `shutdown` was called: checkpoints after it are refused. */
   #shutDown = false;
   /** The batch running now: `close` waits for it, so calls never overlap. */
@@ -127,7 +138,21 @@ export class PartitionInstance implements Checkpointer {
       // Checkpoints inside the call may go up to the end of what it was given.
       this.#delivered = Math.max(this.#delivered, part[part.length - 1].offset + 1);
       try {
-        await this.#state.processRecords(part as KafkaRecord[], this, lag);
+        const returned = await this.#state.processRecords(part as KafkaRecord[], this, lag);
+        const results = wireResults(returned);
+        if (results.length > 0 && !this.#open.producesResults) {
+          throw new Error(
+            "processRecords returned results but the processor has no output topic: give " +
+              "--output-topic.",
+          );
+        }
+        if (results.length > 0) {
+          this.#results.push({
+            offset: part[0].offset,
+            end: part[part.length - 1].offset + 1,
+            results,
+          });
+        }
         from += part.length;
         attempt = 0;
         continue;
@@ -248,12 +273,20 @@ export class PartitionInstance implements Checkpointer {
       );
     }
     if (offset === this.#checkpointed) return;
-    const failure = await this.#requests.commit(this.#open.key, offset);
+    // The results of the batches this checkpoint covers go with it (a batch's results belong
+    // to its last record).
+    const covered = this.#results.filter((r) => r.end <= offset);
+    const failure = await this.#requests.commit(
+      this.#open.key,
+      offset,
+      covered.map(({ offset, results }) => ({ offset, results })),
+    );
     if (failure) {
       if (failure.kind === "lost") this.#lost = true;
       throw new CheckpointError(failure.kind, failure.message);
     }
     this.#checkpointed = offset;
+    this.#results = this.#results.filter((r) => r.end > offset);
     this.#lastCheckpointAt = Date.now();
     this.#deliveredSinceCheckpoint = 0;
   }

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { RecordResultsError, type ResultBatch } from "./results.ts";
 import { getLogger } from "@logtape/logtape";
 import {
   isFencingError,
@@ -261,6 +262,7 @@ export class PartitionLifecycle {
       partition: tp.partition,
       startOffset: committed >= 0 ? committed : undefined,
       autoCheckpoint: this.#run.settings.autoCheckpoint,
+      producesResults: this.#run.settings.results !== undefined,
       retries: this.#run.settings.retries,
       retryBackoffMs: 200,
       errorPolicy: this.#run.settings.errorPolicy,
@@ -319,6 +321,7 @@ export class PartitionLifecycle {
     key: string,
     requestId: number,
     offset: number,
+    results: readonly ResultBatch[] = [],
   ): Promise<void> {
     let state = this.#run.instances.get(key);
     if (state && !state.closing && this.#rebalance) {
@@ -343,10 +346,42 @@ export class PartitionLifecycle {
         message: `Cannot commit partition "${key}" at offset ${offset}: only offsets up to ` +
           `${state.sentUpTo} were delivered.`,
       };
+    } else if (this.#run.results) {
+      failure = await this.#commitWithResults(state, offset, results);
     } else {
       failure = await this.#commitWithRetries(state, offset);
     }
     worker.post({ type: "checkpoint-result", requestId, ...(failure ? { error: failure } : {}) });
+  }
+
+  /**
+   * Commits one partition's offset with the results of the batches it covers (see
+   * `results.ts`): at least once, the results first; exactly once, in one transaction.
+   */
+  async #commitWithResults(
+    state: PartitionState,
+    offset: number,
+    results: readonly ResultBatch[],
+  ): Promise<CheckpointFailure | undefined> {
+    const sink = this.#run.results!;
+    try {
+      await sink.commit(state.tp, offset, results, this.#run.consumer, async () => {
+        const failure = await this.#commitWithRetries(state, offset);
+        if (failure) {
+          throw new RecordResultsError(
+            failure.message,
+            failure.kind === "lost" ? "lost" : "failed",
+          );
+        }
+      });
+      state.committedAt = offset;
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof RecordResultsError)) throw error;
+      if (error.kind === "fatal") this.#run.fail(error);
+      if (error.kind === "lost") state.lost = true;
+      return { kind: error.kind === "lost" ? "lost" : "failed", message: error.message };
+    }
   }
 
   /**

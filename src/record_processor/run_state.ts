@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { ResultsSettings } from "../file_processor/results.ts";
+import type { RecordResults } from "./results.ts";
 import type { Consumer, KafkaConfig, KafkaError, TopicPartition } from "../kafka/mod.ts";
 import type { PartitionLag, RecordRunCounters } from "../command/metrics.ts";
 import type { WorkerChannel } from "../workers/channel.ts";
@@ -52,6 +54,8 @@ export interface RecordRunSettings {
   onStatus?: (status: RecordRunStatus) => void;
   /** Serve Prometheus metrics on this port of 127.0.0.1 (0: any free port). */
   metricsPort?: number;
+  /** Where the results `processRecords` returns go (`--output-topic`). */
+  results?: ResultsSettings;
 }
 
 /** Counters of a record processor run: those its metrics show, and the lag per partition. */
@@ -122,6 +126,8 @@ export interface RecordRunState {
   readonly instances: Map<string, PartitionState>;
   /** The run's consumer (there once the run started). */
   readonly consumer: Consumer;
+  /** Where results go, when the run has an output topic (there once the run started). */
+  readonly results: RecordResults | undefined;
   /** The error that stops the run, if one happened. */
   readonly fatal: Error | undefined;
   /** Stops the run with `error` (the first error wins). */

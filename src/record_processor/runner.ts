@@ -7,6 +7,8 @@
  * @module
  */
 
+import { RecordResults, recordTransactionalId } from "./results.ts";
+import { checkOutputTopic } from "../processor/output_topic.ts";
 import { getLogger } from "@logtape/logtape";
 import {
   Admin,
@@ -80,6 +82,9 @@ class RecordRunner {
     seconds: 0,
   };
 
+  /** Where results go (`--output-topic`). */
+  #results: RecordResults | undefined;
+
   constructor(settings: RecordRunSettings) {
     this.#s = settings;
     // The parts reach the consumer and the fatal error through the runner, as they change.
@@ -92,6 +97,9 @@ class RecordRunner {
       instances: this.#instances,
       get consumer() {
         return runner.#consumer;
+      },
+      get results() {
+        return runner.#results;
       },
       get fatal() {
         return runner.#fatal;
@@ -134,6 +142,14 @@ class RecordRunner {
       {
         await using admin = new Admin(configForRole(s.kafka, "admin"), { onError: () => {} });
         await admin.partitionCount(s.topic, 15_000);
+        if (s.results) await checkOutputTopic(admin, s.results.topic);
+      }
+      if (s.results) {
+        this.#results = await RecordResults.open(
+          s.results,
+          s.topic,
+          recordTransactionalId(s.group, s.kafka),
+        );
       }
       this.#consumer = new Consumer({
         "auto.offset.reset": "earliest",
@@ -185,6 +201,7 @@ class RecordRunner {
         await this.#consumer.close();
       }
     } finally {
+      await this.#results?.close();
       await this.#batches.close();
       for (const worker of this.#workers) worker.post({ type: "shutdown" });
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -305,7 +322,13 @@ class RecordRunner {
         break;
       }
       case "checkpoint":
-        this.#lifecycle.checkpoint(worker, message.key, message.requestId, message.offset);
+        this.#lifecycle.checkpoint(
+          worker,
+          message.key,
+          message.requestId,
+          message.offset,
+          message.results ?? [],
+        );
         break;
       case "skip":
         this.#batches.skip(worker, message.requestId, message.records, message.error);

@@ -7,7 +7,12 @@
  */
 
 import type { ConsumedMessage } from "../kafka/mod.ts";
-import type { OptionSpecs, OptionValues, ProcessorLogger } from "../processor/definition.ts";
+import type {
+  OptionSpecs,
+  OptionValues,
+  ProcessorLogger,
+  ProcessorResult,
+} from "../processor/definition.ts";
 
 /**
  * A record read from a partition: the binding's consumed message (topic, partition, offset, key,
@@ -270,12 +275,21 @@ export interface RecordProcessorDefinition<S extends OptionSpecs = OptionSpecs> 
   options?: S;
   /** Runs once per partition instance, before any of its records. */
   initialize?: (context: PartitionContext<OptionValues<S>>) => void | Promise<void>;
-  /** Runs on each batch of one partition's records, in offset order. */
+  /**
+   * Runs on each batch of one partition's records, in offset order. Return a
+   * {@linkcode ProcessorResult} (or an array of them) to produce them to `--output-topic`
+   * when a checkpoint covers the batch (with `--exactly-once`, in the checkpoint's
+   * transaction).
+   */
   processRecords: (
     records: KafkaRecord[],
     checkpointer: Checkpointer,
     info: BatchInfo,
-  ) => void | Promise<void>;
+  ) =>
+    | void
+    | ProcessorResult
+    | readonly ProcessorResult[]
+    | Promise<void | ProcessorResult | readonly ProcessorResult[]>;
   /** Graceful revoke or stop: the last chance to checkpoint. */
   shutdownRequested?: (checkpointer: Checkpointer) => void | Promise<void>;
   /** Runs once when the instance ends. */

@@ -17,6 +17,7 @@
  * @module
  */
 
+import type { StoredResult } from "../processor/results.ts";
 import { getLogger } from "@logtape/logtape";
 import { JsonLinesWriter, readJsonLines } from "./json_lines.ts";
 import { FERRY_DIR, registryFileNames } from "../files/layout.ts";
@@ -41,6 +42,22 @@ export interface ProcessedRecord {
   attempt: number;
   /** The generation's modification time at upload (ms since the epoch), when the uploader sent one. */
   mtime?: number;
+  /** What `process` returned for the output topic, when it returned results. */
+  produced?: ProducedResults;
+}
+
+/**
+ * The results a processed file gave and the chunks it was rebuilt from: with `--exactly-once`,
+ * a chunk read again from these ranges (its offset was not committed, so neither were the
+ * results) has the results produced again, from here.
+ */
+export interface ProducedResults {
+  /** The output topic. */
+  topic: string;
+  /** Where the file's chunks were, per partition. */
+  ranges: { partition: number; firstOffset: number; lastOffset: number }[];
+  /** The results. */
+  results: StoredResult[];
 }
 
 /** A file whose processing failed. */
@@ -220,6 +237,8 @@ export class FileRegistry {
   readonly #processed = new Set<string>();
   /** The processed generations of each path (for retiring superseded failures). */
   readonly #processedByPath = new Map<string, ProcessedRecord[]>();
+  /** The results of processed files that produced some, by file key. */
+  readonly #produced = new Map<string, ProducedResults>();
   readonly #failed = new Map<string, FailedRecord>();
   readonly #retired = new Map<string, FailedRecord>();
   readonly #processedLog: JsonLinesWriter;
@@ -269,6 +288,11 @@ export class FileRegistry {
     return this.#processed.has(fileKey({ path, sha512 }));
   }
 
+  /** The results a processed file gave (see {@linkcode ProducedResults}), if any. */
+  produced(path: string, sha512: string): ProducedResults | undefined {
+    return this.#produced.get(fileKey({ path, sha512 }));
+  }
+
   /** The files whose latest attempt failed, not processed (nor retired) since. */
   failedFiles(): FailedRecord[] {
     return [...this.#failed.values()];
@@ -296,6 +320,7 @@ export class FileRegistry {
 
   #noteProcessed(record: ProcessedRecord): void {
     const key = fileKey(record);
+    if (record.produced) this.#produced.set(key, record.produced);
     if (this.#processed.has(key)) return;
     this.#processed.add(key);
     const same = this.#processedByPath.get(record.path);

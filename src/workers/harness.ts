@@ -9,6 +9,7 @@
 
 /// <reference lib="deno.worker" />
 
+import { type WireResult, wireResults } from "../processor/results.ts";
 import { configure, getLogger, type Logger, type LogRecord } from "@logtape/logtape";
 import { type InstanceRequests, PartitionInstance } from "../record_processor/instance.ts";
 import { processorLogger } from "../processor/logger.ts";
@@ -53,11 +54,17 @@ const skipWaiters = new Map<number, (error: string | undefined) => void>();
 let nextRequestId = 1;
 
 const instanceRequests: InstanceRequests = {
-  commit(key, offset) {
+  commit(key, offset, results) {
     const requestId = nextRequestId++;
     return new Promise((resolve) => {
       checkpointWaiters.set(requestId, resolve);
-      send({ type: "checkpoint", key, requestId, offset });
+      send({
+        type: "checkpoint",
+        key,
+        requestId,
+        offset,
+        ...(results.length === 0 ? {} : { results }),
+      });
     });
   },
   skip(key, records, error) {
@@ -276,7 +283,20 @@ async function runFile(message: FileJobMessage): Promise<void> {
       ...(kept === undefined ? {} : { kept }),
     });
   } else {
-    send({ type: "result", id: message.id, outcome: "processed", ms });
+    let results: WireResult[];
+    try {
+      results = wireResults(outcome);
+    } catch (error) {
+      send({ type: "result", id: message.id, outcome: "failed", ms, error: serializeError(error) });
+      return;
+    }
+    send({
+      type: "result",
+      id: message.id,
+      outcome: "processed",
+      ms,
+      ...(results.length === 0 ? {} : { results }),
+    });
   }
 }
 

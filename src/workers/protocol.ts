@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { WireResult } from "../processor/results.ts";
+import type { ResultBatch } from "../record_processor/results.ts";
 import type { DownloadedFile, ReassemblyMode } from "../files/downloaded_file.ts";
 import type { PackedRecords } from "../record_processor/batch.ts";
 import type {
@@ -75,6 +77,8 @@ export type RecordToWorker =
     partition: number;
     startOffset: number | undefined;
     autoCheckpoint: AutoCheckpoint;
+    /** Whether the run has an output topic for what `processRecords` returns. */
+    producesResults?: boolean;
     retries: number;
     retryBackoffMs: number;
     /** With `skip`, the worker skips a failing record itself (through a `skip` request). */
@@ -115,7 +119,14 @@ export type RecordFromWorker =
     /** The partition was lost while the batch ran: no policy applies. */
     lost?: boolean;
   }
-  | { type: "checkpoint"; key: string; requestId: number; offset: number }
+  | {
+    type: "checkpoint";
+    key: string;
+    requestId: number;
+    offset: number;
+    /** Results of the batches the checkpoint covers, for the output topic. */
+    results?: ResultBatch[];
+  }
   /** With the `skip` policy: set a record aside (dead-letter topic when set) before going on. */
   | { type: "skip"; key: string; requestId: number; records: KafkaRecord[]; error: SerializedError }
   | { type: "closed"; key: string };
@@ -150,6 +161,8 @@ export interface JobResult {
   ms: number;
   /** For `failed` in memory mode: where the worker kept a copy, relative to the output dir. */
   kept?: string;
+  /** For `processed`: the results `process` returned, for the output topic. */
+  results?: WireResult[];
 }
 
 /**

@@ -13,15 +13,22 @@
  * Both sides read the same OpenMSIStream config file. If the venv cannot be created, the tests
  * fail (they never skip).
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { assert, assertEquals } from "../support/assert.ts";
 import { BOOTSTRAP, withTopic } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import { ferry } from "../support/cli.ts";
-import { withTempDir, writeTree } from "../support/files.ts";
+import { writeTree } from "../support/files.ts";
 import { processorArgs, readCalls, repoPath, runProcessor } from "../support/processor.ts";
 import { assertRebuiltTree, readTopic } from "../support/upload.ts";
 import { sleep } from "../support/wait.ts";
+import {
+  openmsistreamBin,
+  openmsistreamVersion,
+  pythonEnv,
+  uploadDataFile,
+  withWorkspace,
+} from "../support/openmsistream.ts";
 import { decodeChunk } from "../../src/chunks/decode.ts";
 import { hashHex, sha512 } from "../../src/hash/sha512.ts";
 import { chunkKey } from "../../src/chunks/key.ts";
@@ -30,97 +37,6 @@ import { resolveKafkaConfig } from "../../src/config/resolve.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-
-let venvBin: Promise<string> | undefined;
-
-/** The venv's bin folder; creating the venv on first use (cached afterwards). */
-function openmsistreamBin(): Promise<string> {
-  venvBin ??= (async () => {
-    const out = await new Deno.Command("bash", {
-      args: [repoPath("scripts/openmsistream/venv.sh")],
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(600_000),
-    }).output();
-    if (!out.success) {
-      throw new Error(
-        "Could not create the OpenMSIStream virtual environment with " +
-          `scripts/openmsistream/venv.sh (exit ${out.code}):\n${decoder.decode(out.stderr)}`,
-      );
-    }
-    return dirname(decoder.decode(out.stdout).trim());
-  })();
-  return venvBin;
-}
-
-/** The OpenMSIStream version installed in the venv. */
-async function openmsistreamVersion(bin: string): Promise<string> {
-  const out = await new Deno.Command(join(bin, "python"), {
-    args: ["-c", "import importlib.metadata as m; print(m.version('openmsistream'))"],
-    stdout: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).output();
-  return decoder.decode(out.stdout).trim();
-}
-
-/** An OpenMSIStream config file for the test broker, as its own docs write one. */
-const CONFIG = `# OpenMSIStream config used by both OpenMSIStream and Ferry in this test
-[broker]
-bootstrap.servers = $FERRY_INTEROP_BOOTSTRAP
-
-[producer]
-batch.size = 2000000
-linger.ms = 100
-compression.type = lz4
-key.serializer = StringSerializer
-value.serializer = DataFileChunkSerializer
-
-[consumer]
-group.id = create_new
-auto.offset.reset = earliest
-enable.auto.commit = False
-fetch.min.bytes = 100000
-key.deserializer = StringDeserializer
-value.deserializer = DataFileChunkDeserializer
-`;
-
-async function withWorkspace<T>(fn: (dir: string, config: string) => Promise<T>): Promise<T> {
-  return await withTempDir(async (dir) => {
-    const config = join(dir, "openmsistream.config");
-    await Deno.writeTextFile(config, CONFIG);
-    return await fn(dir, config);
-  }, "ferry-interop-");
-}
-
-const pythonEnv = { FERRY_INTEROP_BOOTSTRAP: BOOTSTRAP, PYTHONUNBUFFERED: "1" };
-
-/** Runs an OpenMSIStream console script to completion, bounded by a timeout. */
-async function runTool(bin: string, tool: string, args: string[], timeoutMs = 120_000) {
-  const out = await new Deno.Command(join(bin, tool), {
-    args,
-    env: pythonEnv,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(timeoutMs),
-  }).output();
-  const text = decoder.decode(out.stdout) + decoder.decode(out.stderr);
-  assert(out.success, `${tool} failed (exit ${out.code}):\n${text}`);
-  return text;
-}
-
-/** Uploads one file with OpenMSIStream's `UploadDataFile`, in 16 KiB chunks. */
-function uploadDataFile(bin: string, path: string, config: string, topic: string) {
-  return runTool(bin, "UploadDataFile", [
-    path,
-    "--config",
-    config,
-    "--topic_name",
-    topic,
-    "--chunk_size",
-    "16384",
-  ]);
-}
 
 /**
  * Runs a long-running OpenMSIStream tool (it stops when "q" arrives on stdin) until `done()`
