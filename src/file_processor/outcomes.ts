@@ -49,6 +49,8 @@ export class FileOutcomes {
   #nextJobId = 1;
   /** The `file_mtime` of the generation this run moved into place, by path (disk, both). */
   readonly #placed = new Map<string, number | undefined>();
+  /** The placement under way per output path (see `#onePlacementAtATime`). */
+  readonly #placing = new Map<string, Promise<void>>();
 
   constructor(run: RunState, pool: WorkerPool) {
     this.#run = run;
@@ -101,24 +103,28 @@ export class FileOutcomes {
       return;
     }
     let path: string | undefined;
-    // An older generation than the one in place (by file_mtime): processed from its partial
-    // file, never moved over the newer one.
-    const older = s.mode !== "memory" &&
-      this.#olderThanPlaced(assembly.outputRelativePath, assembly.mtime);
+    let older: boolean;
     try {
-      if (older) {
-        await Deno.truncate(assembly.partialPath, size);
-        path = assembly.partialPath;
-        logger.info(
-          "{path}: generation {generation} is older than the one in place; it is processed " +
-            "from its partial file and not moved into place.",
-          { path: assembly.outputRelativePath, generation: generationLabel(assembly) },
-        );
-      } else {
+      // An older generation than the one in place (by file_mtime): processed from its partial
+      // file, never moved over the newer one. The check and the move are one step per path, so
+      // two generations completing together cannot both pass the check and move in either order.
+      ({ path, older } = await this.#onePlacementAtATime(assembly.outputRelativePath, async () => {
+        if (
+          s.mode !== "memory" && this.#olderThanPlaced(assembly.outputRelativePath, assembly.mtime)
+        ) {
+          await Deno.truncate(assembly.partialPath, size);
+          logger.info(
+            "{path}: generation {generation} is older than the one in place; it is processed " +
+              "from its partial file and not moved into place.",
+            { path: assembly.outputRelativePath, generation: generationLabel(assembly) },
+          );
+          return { path: assembly.partialPath, older: true };
+        }
         await this.#moveAsideFailedInPlace(assembly.outputRelativePath, assembly.sha512);
-        path = await assembler.finalize(assembly, size);
-        if (path !== undefined) this.#placed.set(assembly.outputRelativePath, assembly.mtime);
-      }
+        const placed = await assembler.finalize(assembly, size);
+        if (placed !== undefined) this.#placed.set(assembly.outputRelativePath, assembly.mtime);
+        return { path: placed, older: false };
+      }));
     } catch (error) {
       await assembler.discard(assembly);
       await this.recordInvalid(entry, errorText(error));
@@ -158,6 +164,19 @@ export class FileOutcomes {
     if (result.outcome === "failed") keptAt = await this.#keepAside(file, path!);
     await this.#recordResult(entry, file, result, keptAt);
     if (result.outcome !== "failed") await Deno.remove(path!).catch(() => undefined);
+  }
+
+  /** Runs `step` once any earlier placement of the same output path has ended. */
+  async #onePlacementAtATime<T>(path: string, step: () => Promise<T>): Promise<T> {
+    const before = this.#placing.get(path) ?? Promise.resolve();
+    const run = before.then(step);
+    const ended = run.then(() => undefined, () => undefined);
+    this.#placing.set(path, ended);
+    try {
+      return await run;
+    } finally {
+      if (this.#placing.get(path) === ended) this.#placing.delete(path);
+    }
   }
 
   /**

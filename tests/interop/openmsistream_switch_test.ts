@@ -15,53 +15,17 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { BOOTSTRAP, uniqueName, withTopic } from "../support/broker.ts";
 import { ferry } from "../support/cli.ts";
 import { withTempDir, writeTree } from "../support/files.ts";
-import { readCalls, repoPath, runProcessor } from "../support/processor.ts";
+import { readCalls, runProcessor } from "../support/processor.ts";
 import { readTopic } from "../support/upload.ts";
 import { sleep } from "../support/wait.ts";
+import { testBytes } from "../support/bytes.ts";
+import { CONFIG, openmsistreamBin } from "../support/openmsistream.ts";
 import { decodeChunk } from "../../src/chunks/decode.ts";
 import { relativePath } from "../../src/chunks/chunk.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const env = { FERRY_INTEROP_BOOTSTRAP: BOOTSTRAP, PYTHONUNBUFFERED: "1" };
-
-function bytes(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed * 2654435761 >>> 0;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
-
-async function venvBin(): Promise<string> {
-  const out = await new Deno.Command("bash", {
-    args: [repoPath("scripts/openmsistream/venv.sh")],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert(out.success, `scripts/openmsistream/venv.sh failed:\n${decoder.decode(out.stderr)}`);
-  return join(decoder.decode(out.stdout).trim(), "..");
-}
-
-const CONFIG = `[broker]
-bootstrap.servers = $FERRY_INTEROP_BOOTSTRAP
-
-[producer]
-batch.size = 2000000
-linger.ms = 100
-key.serializer = StringSerializer
-value.serializer = DataFileChunkSerializer
-
-[consumer]
-group.id = create_new
-auto.offset.reset = earliest
-enable.auto.commit = False
-fetch.min.bytes = 100000
-key.deserializer = StringDeserializer
-value.deserializer = DataFileChunkDeserializer
-`;
 
 /** What a lab config may also hold: sections Ferry does not act on. */
 const OMS_ONLY_SECTIONS = `
@@ -177,23 +141,23 @@ function show(title: string, text: string) {
 }
 
 Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, downloader, config", async () => {
-  const bin = await venvBin();
+  const bin = await openmsistreamBin();
   await withTempDir(async (dir) => {
     const config = join(dir, "lab.config");
     await Deno.writeTextFile(config, CONFIG);
     await Deno.writeTextFile(join(dir, "lab-full.config"), CONFIG + OMS_ONLY_SECTIONS);
     const up = join(dir, "instrument");
     const small: Record<string, Uint8Array> = {
-      "f1.bin": bytes(50_000, 1),
-      "f2.bin": bytes(20_000, 2),
-      "run1/scan.tif": bytes(30_000, 3),
-      "bad.dat": bytes(9_000, 4),
+      "f1.bin": testBytes(50_000, 1),
+      "f2.bin": testBytes(20_000, 2),
+      "run1/scan.tif": testBytes(30_000, 3),
+      "bad.dat": testBytes(9_000, 4),
     };
     await writeTree(up, {
       ...small,
-      ".hidden": bytes(10, 5),
-      "notes.log": bytes(10, 6),
-      "catalog.csv": bytes(10, 7),
+      ".hidden": testBytes(10, 5),
+      "notes.log": testBytes(10, 6),
+      "catalog.csv": testBytes(10, 7),
     });
     const state = join(dir, "state");
     const ferryEnv = { XDG_STATE_HOME: state, FERRY_INTEROP_BOOTSTRAP: BOOTSTRAP };
@@ -201,7 +165,7 @@ Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, 
       const logs = join(up, "LOGS");
       const inProgress = join(logs, `upload_to_${topic}_in_progress.csv`);
       // 1. OpenMSIStream uploads the folder; a large file arrives, and it is killed half-way.
-      const big = bytes(16 * 1024 * 1024, 8);
+      const big = testBytes(16 * 1024 * 1024, 8);
       let bigWritten = false;
       await runOms(
         join(bin, "DataFileUploadDirectory"),
