@@ -21,6 +21,7 @@ import { closeLogging } from "../command/logging.ts";
 import { stderrTerminal } from "../command/terminal.ts";
 import { StandardOutput } from "./output.ts";
 import { createTopicCommand } from "./commands/topic.ts";
+import { FERRY_VERSION, versionText } from "./version.ts";
 
 /** A subcommand: how to build it, and the OpenMSIStream flag names it accepts. */
 export interface SubcommandSpec {
@@ -112,7 +113,11 @@ export function createProgram(
       "Move data files through Apache Kafka in OpenMSIStream's chunk format and run your " +
         "TypeScript on them.",
     )
-    .version("0.1.0", "-V, --version")
+    .option("-V, --version", "output Ferry's version and the librdkafka it loads")
+    .on("option:version", () => {
+      stdout.writeLine(versionText());
+      throw new CommanderError(0, "commander.version", FERRY_VERSION);
+    })
     .addHelpText(
       "after",
       `

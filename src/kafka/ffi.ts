@@ -5,11 +5,14 @@
  * calls that can wait (a poll with a timeout, a synchronous commit, a metadata
  * request, destroying a handle) are `nonblocking`; they run on Deno's FFI
  * thread pool and return a promise. Everything else is a fast synchronous call.
- * Only symbols present in librdkafka 2.0.2 (Debian 12) are used. The byte offsets of the
+ * Only symbols present in librdkafka 2.0.2 (Debian 12) are used; what newer releases fix or
+ * add is told apart by version (`library_features.ts`). The byte offsets of the
  * structs read and written through these symbols are in `structs.ts` beside this file.
  *
  * @module
  */
+
+import { getLogger } from "@logtape/logtape";
 
 const symbols = {
   // const char *rd_kafka_version_str(void);
@@ -409,6 +412,10 @@ export function rdkafka(): RdKafka {
       // --allow-ffi for every library (denoland/deno#15511): say so now, not at the first read.
       Deno.UnsafePointer.of(new Uint8Array(1));
       loaded = { lib: handle.symbols, path };
+      getLogger(["ferry", "kafka"]).debug("Loaded librdkafka {version} from {path}.", {
+        version: readCString(handle.symbols.rd_kafka_version_str()) ?? "unknown",
+        path,
+      });
       return handle.symbols;
     } catch (error) {
       if (

@@ -4,14 +4,15 @@
  * batch is done (up to the stop grace; past it the partition is given up and nothing more is
  * committed for it), and its checkpoints are committed only while the partition is this
  * process's (fencing errors answer `lost`, other refusals `invalid`, transient ones `failed`
- * after retries). librdkafka 2.0.2 refuses commits between a cooperative rebalance's rounds
- * (confluentinc/librdkafka#4059): they wait for the second round.
+ * after retries). librdkafka before 2.10.0 refuses commits between a cooperative rebalance's
+ * rounds (confluentinc/librdkafka#4059): with those versions they wait for the second round.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
 import {
+  hasLibraryFeature,
   isFencingError,
   type KafkaError,
   Offset,
@@ -86,6 +87,8 @@ export class PartitionLifecycle {
   readonly #waiters = new Map<string, Set<() => void>>();
   /** Set while a cooperative rebalance is between its rounds: commits wait (see checkpoint). */
   #rebalance: { assignsLeft: number; settled: Promise<void>; settle: () => void } | undefined;
+  /** Whether commits wait out a cooperative rebalance (librdkafka before 2.10.0: #4059). */
+  readonly #waitOutRebalances = !hasLibraryFeature("cooperativeCommits");
   #nextInstance = 1;
   #nextWorker = 0;
   #everAssigned = false;
@@ -184,7 +187,10 @@ export class PartitionLifecycle {
       return;
     }
     logRebalance();
-    if (event.protocol === "COOPERATIVE" && event.kind === "revoked" && !this.#rebalance) {
+    if (
+      this.#waitOutRebalances && event.protocol === "COOPERATIVE" && event.kind === "revoked" &&
+      !this.#rebalance
+    ) {
       // Two assignments follow: this round's, then the one of the rejoin it causes.
       let resolve!: () => void;
       const settled = new Promise<void>((r) => resolve = r);
@@ -322,8 +328,9 @@ export class PartitionLifecycle {
   ): Promise<void> {
     let state = this.#run.instances.get(key);
     if (state && !state.closing && this.#rebalance) {
-      // librdkafka 2.0.2 treats a commit refused with ILLEGAL_GENERATION while a cooperative
-      // rebalance rejoins as a lost assignment (confluentinc/librdkafka#4059): wait it out.
+      // librdkafka before 2.10.0 treats a commit refused with ILLEGAL_GENERATION while a
+      // cooperative rebalance rejoins as a lost assignment (confluentinc/librdkafka#4059): wait
+      // it out (only set with those versions).
       await this.#rebalance.settled;
       state = this.#run.instances.get(key);
     }
