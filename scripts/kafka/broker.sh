@@ -338,7 +338,17 @@ log4j.appender.stderr.Target=System.err
 log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
 EOF
-  if [ "$KAFKA4" = 1 ]; then write_log4j2_config; fi
+  if [ "$KAFKA4" = 1 ]; then
+    # KIP-848 groups (group.protocol=consumer) take their session timeout and heartbeat
+    # interval from the broker: as short as the tests' classic groups ask for theirs.
+    cat >>"$PROPS" <<'EOF'
+group.consumer.min.session.timeout.ms=1000
+group.consumer.session.timeout.ms=6000
+group.consumer.min.heartbeat.interval.ms=500
+group.consumer.heartbeat.interval.ms=500
+EOF
+    write_log4j2_config
+  fi
 }
 
 # Kafka 4.x logs through log4j2: the same two configurations in its properties format.
