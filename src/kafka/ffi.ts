@@ -412,10 +412,6 @@ export function rdkafka(): RdKafka {
       // --allow-ffi for every library (denoland/deno#15511): say so now, not at the first read.
       Deno.UnsafePointer.of(new Uint8Array(1));
       loaded = { lib: handle.symbols, path };
-      getLogger(["ferry", "kafka"]).debug("Loaded librdkafka {version} from {path}.", {
-        version: readCString(handle.symbols.rd_kafka_version_str()) ?? "unknown",
-        path,
-      });
       return handle.symbols;
     } catch (error) {
       if (
@@ -427,6 +423,22 @@ export function rdkafka(): RdKafka {
     }
   }
   throw new LibraryLoadError(tried, reasons);
+}
+
+let announced = false;
+
+/**
+ * Logs (debug, `ferry.kafka`, once per thread) which librdkafka was loaded: its version and
+ * path. Called when the first client is created, after the command has set up its logging
+ * (the library itself is often loaded earlier, to check the configuration).
+ */
+export function announceLibrary(): void {
+  if (announced || !loaded) return;
+  announced = true;
+  getLogger(["ferry", "kafka"]).debug("Loaded librdkafka {version} from {path}.", {
+    version: librdkafkaVersion(),
+    path: loaded.path,
+  });
 }
 
 /**
