@@ -98,6 +98,12 @@ const SECTIONS: readonly Section[] = [
     entries: ["run"],
     // The 0.8-of-kcat target (10 KiB records) is on the row; kcat is the baseline.
   },
+  {
+    name: "rebalance",
+    file: "rebalance_bench.ts",
+    about: "a second record processor joining and leaving a group: classic vs consumer protocol",
+    entries: ["run"],
+  },
 ];
 
 const USAGE = `Usage: deno task bench [options]

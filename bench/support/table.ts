@@ -31,9 +31,9 @@ export function formatTable(
   return [line(headers), rule, ...rows.map(line)].join("\n");
 }
 
-/** A row's MB/s (10^6 bytes per second). */
+/** A row's MB/s (10^6 bytes per second); NaN (printed empty) for a row of times only. */
 export function rowRate(row: BenchRow): number {
-  return mbPerSecond(row.bytes, row.seconds);
+  return row.bytes === 0 ? NaN : mbPerSecond(row.bytes, row.seconds);
 }
 
 /** A row's MB/s in its fastest run (`samples`), or `undefined` with fewer than two runs. */
