@@ -17,11 +17,14 @@ import { rdkafka } from "./ffi.ts";
  * - `fetchQueueBackoff`: `fetch.queue.backoff.ms`, how long a partition whose queue is full
  *   waits before fetching again (2.2.0; before, a fixed second).
  * - `consumerGroupProtocol`: KIP-848's `group.protocol=consumer`, generally available in 2.10.0.
+ * - `commonRetryBackoff`: `retry.backoff.ms` read by every client (2.3.0, KIP-580's exponential
+ *   backoff; before, by producers only).
  */
 export const LIBRARY_FEATURES = {
   cooperativeCommits: "2.10.0",
   fetchQueueBackoff: "2.2.0",
   consumerGroupProtocol: "2.10.0",
+  commonRetryBackoff: "2.3.0",
 } as const;
 
 /** A feature of {@linkcode LIBRARY_FEATURES}. */
