@@ -12,8 +12,6 @@ import { rdkafka } from "./ffi.ts";
 /**
  * The librdkafka release each feature (or fix) arrived in.
  *
- * - `cooperativeCommits`: commits between a cooperative rebalance's rounds no longer make the
- *   assignment lost (confluentinc/librdkafka#4059, fixed in 2.10.0).
  * - `fetchQueueBackoff`: `fetch.queue.backoff.ms`, how long a partition whose queue is full
  *   waits before fetching again (2.2.0; before, a fixed second).
  * - `consumerGroupProtocol`: KIP-848's `group.protocol=consumer`, generally available in 2.10.0.
@@ -21,7 +19,6 @@ import { rdkafka } from "./ffi.ts";
  *   backoff; before, by producers only).
  */
 export const LIBRARY_FEATURES = {
-  cooperativeCommits: "2.10.0",
   fetchQueueBackoff: "2.2.0",
   consumerGroupProtocol: "2.10.0",
   commonRetryBackoff: "2.3.0",
@@ -60,8 +57,8 @@ export function versionNumber(version: string): number {
  * import assert from "node:assert/strict";
  * import { hasLibraryFeature } from "./library_features.ts";
  *
- * assert.equal(hasLibraryFeature("cooperativeCommits", 0x020002ff), false); // 2.0.2
- * assert.equal(hasLibraryFeature("cooperativeCommits", 0x020f01ff), true); // 2.15.1
+ * assert.equal(hasLibraryFeature("consumerGroupProtocol", 0x020002ff), false); // 2.0.2
+ * assert.equal(hasLibraryFeature("consumerGroupProtocol", 0x020f01ff), true); // 2.15.1
  * ```
  */
 export function hasLibraryFeature(feature: LibraryFeature, loaded?: number): boolean {
