@@ -14,10 +14,15 @@
  * - `classic, heartbeat 0.5 s`: cooperative-sticky, `heartbeat.interval.ms=500`,
  *   `session.timeout.ms=6000` (the tests' settings);
  * - `classic, librdkafka defaults`: cooperative-sticky, heartbeat 3 s, session 45 s;
- * - `consumer (KIP-848)`: `--group-protocol consumer`; the broker's heartbeat interval rules
- *   (the dev broker's Kafka 4.x sets `group.consumer.heartbeat.interval.ms=500`; Kafka's default
- *   is 5 s). Needs librdkafka 2.10+ and a Kafka 4.x broker: otherwise the row is left out with
- *   a note.
+ * - `consumer (KIP-848), heartbeat 0.5 s`: `--group-protocol consumer`; the broker's heartbeat
+ *   interval rules, and the dev broker's Kafka 4.x sets `group.consumer.heartbeat.interval.ms=500`;
+ * - `consumer (KIP-848), Kafka's defaults`: the same with the group's own configs set to Kafka's
+ *   defaults first (`consumer.heartbeat.interval.ms=5000`, `consumer.session.timeout.ms=45000`,
+ *   with Kafka's ConfigCommand from the jars in `FERRY_KAFKA_LIBS`, default
+ *   `~/.cache/ferry/kafka-4.4.0/libs`).
+ *
+ * The consumer rows need librdkafka 2.10+ and a Kafka 4.x broker: otherwise they are left out
+ * with a note.
  *
  *     deno task bench --only rebalance [--runs 3]
  *     deno run -A bench/rebalance_bench.ts [--runs N]
@@ -60,6 +65,8 @@ const CONFIG = join(ROOT, "deno.json");
 interface Contender {
   name: string;
   flags: string[];
+  /** Group configs set on the broker before the group starts (KIP-848 groups, Kafka 4.0+). */
+  groupConfig?: string;
 }
 
 const CONTENDERS: readonly Contender[] = [
@@ -68,8 +75,38 @@ const CONTENDERS: readonly Contender[] = [
     flags: ["-X", "heartbeat.interval.ms=500", "-X", "session.timeout.ms=6000"],
   },
   { name: "classic, librdkafka defaults", flags: [] },
-  { name: "consumer (KIP-848)", flags: ["--group-protocol", "consumer"] },
+  { name: "consumer (KIP-848), heartbeat 0.5 s", flags: ["--group-protocol", "consumer"] },
+  {
+    name: "consumer (KIP-848), Kafka's defaults",
+    flags: ["--group-protocol", "consumer"],
+    groupConfig: "consumer.heartbeat.interval.ms=5000,consumer.session.timeout.ms=45000",
+  },
 ];
+
+/** The Kafka 4.x jars, for its ConfigCommand: `FERRY_KAFKA_LIBS`, else the dev scripts' cache. */
+function kafkaLibs(): string {
+  const cache = Deno.env.get("FERRY_CACHE") ?? `${Deno.env.get("HOME")}/.cache/ferry`;
+  return Deno.env.get("FERRY_KAFKA_LIBS") ?? `${cache}/kafka-4.4.0/libs`;
+}
+
+/** Sets a consumer group's configs with Kafka's own ConfigCommand (Java). */
+async function setGroupConfig(bootstrap: string, group: string, config: string): Promise<void> {
+  const out = await new Deno.Command("java", {
+    args: [
+      ...["-cp", `${kafkaLibs()}/*`, "org.apache.kafka.tools.ConfigCommand"],
+      ...["--bootstrap-server", bootstrap, "--alter", "--entity-type", "groups"],
+      ...["--entity-name", group, "--add-config", config],
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `Could not set ${config} on group ${group} (${kafkaLibs()}):\n` +
+        new TextDecoder().decode(out.stderr).slice(-2000),
+    );
+  }
+}
 
 /** A line a process logged, with its timestamp (ms since the epoch). */
 interface LogLine {
@@ -81,6 +118,7 @@ interface LogLine {
 class Member {
   readonly lines: LogLine[] = [];
   readonly #child: Deno.ChildProcess;
+  #exited = false;
   readonly done: Promise<Deno.CommandStatus>;
 
   constructor(args: readonly string[]) {
@@ -100,7 +138,10 @@ class Member {
       }
       if (rest !== "") this.#note(rest);
     })();
-    this.done = reading.then(() => child.status);
+    this.done = reading.then(() => child.status).then((status) => {
+      this.#exited = true;
+      return status;
+    });
   }
 
   /** Keeps a line with its timestamp ("2026-12-05 10:29:43.540 [INF] ...", local time). */
@@ -125,9 +166,16 @@ class Member {
     }
   }
 
+  /** Sends SIGTERM unless it has exited; returns when (ms since the epoch). */
   stop(): number {
     const at = Date.now();
-    this.#child.kill("SIGTERM");
+    if (this.#exited) return at;
+    try {
+      this.#child.kill("SIGTERM");
+    } catch (error) {
+      // It exited between the check and the signal: nothing left to stop.
+      if (!(error instanceof TypeError)) throw error;
+    }
     return at;
   }
 }
@@ -147,6 +195,9 @@ async function measureOnce(
     ...["-t", topic, "-b", options.bootstrap, "-g", group, "--notes-dir", notes],
     ...["--log-level", "info", "--workers", "1", "--stop-grace", "5", ...contender.flags],
   ];
+  if (contender.groupConfig) {
+    await setGroupConfig(options.bootstrap, group, contender.groupConfig);
+  }
   const a = new Member(args);
   let b: Member | undefined;
   try {

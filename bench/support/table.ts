@@ -36,9 +36,12 @@ export function rowRate(row: BenchRow): number {
   return row.bytes === 0 ? NaN : mbPerSecond(row.bytes, row.seconds);
 }
 
-/** A row's MB/s in its fastest run (`samples`), or `undefined` with fewer than two runs. */
+/**
+ * A row's MB/s in its fastest run (`samples`), or `undefined` with fewer than two runs (or for
+ * a row of times only).
+ */
 export function bestRate(row: BenchRow): number | undefined {
-  if (!row.samples || row.samples.length < 2) return undefined;
+  if (!row.samples || row.samples.length < 2 || row.bytes === 0) return undefined;
   return mbPerSecond(row.bytes, Math.min(...row.samples));
 }
 
