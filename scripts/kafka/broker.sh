@@ -416,6 +416,13 @@ cmd_start() {
   ferry_ensure_kafka_jars
   local pid t0=$SECONDS
   if pid=$(broker_pid); then
+    local running
+    running=$(cat "$DATA_DIR/data/.ferry-kafka-version" 2>/dev/null || true)
+    if [ -n "$running" ] && [ "$running" != "$FERRY_KAFKA_VERSION" ]; then
+      ferry_say "error: the broker of $DATA_DIR (pid $pid) runs Kafka $running, not" \
+        "$FERRY_KAFKA_VERSION: stop it first, or give Kafka $FERRY_KAFKA_VERSION another --port."
+      return 1
+    fi
     if answering; then
       ferry_say "Kafka broker already running (pid $pid, data dir $DATA_DIR)"
       print_endpoints
@@ -534,7 +541,9 @@ cmd_status() {
     echo "pid $pid is running but not answering on 127.0.0.1:$PORT"
     return 3
   fi
-  echo "running (pid $pid, data dir $DATA_DIR)"
+  local version # written at the format (not by brokers formatted before the option existed)
+  version=$(cat "$DATA_DIR/data/.ferry-kafka-version" 2>/dev/null || true)
+  echo "running${version:+ Kafka $version} (pid $pid, data dir $DATA_DIR)"
   print_endpoints
 }
 
