@@ -112,6 +112,12 @@ const SECTIONS: readonly Section[] = [
       "ferry repartition vs a kcat -C | kcat -P pipe",
     entries: ["run"],
   },
+  {
+    name: "rebalance",
+    file: "rebalance_bench.ts",
+    about: "a second record processor joining and leaving a group: classic vs consumer protocol",
+    entries: ["run"],
+  },
 ];
 
 const USAGE = `Usage: deno task bench [options]

@@ -12,9 +12,13 @@
 #   FERRY_RDKAFKA_PATH   a librdkafka shared library to use instead of the system one
 #   FERRY_NO_INSTALL=1   never install system packages; fail with the command to run instead
 
-# Pinned versions. The Kafka version must match scripts/kafka/pom.xml.
+# Pinned versions. The Kafka versions must match scripts/kafka/pom.xml.
 FERRY_DENO_VERSION=2.9.6
-FERRY_KAFKA_VERSION=3.9.1
+# The Kafka versions the dev broker runs: the default (3.9.1, the last 3.x) and the newest 4.x.
+FERRY_KAFKA_DEFAULT_VERSION=3.9.1
+FERRY_KAFKA_NEW_VERSION=4.4.0
+# The one to use: FERRY_KAFKA_VERSION from the environment (or broker.sh --kafka-version).
+FERRY_KAFKA_VERSION=${FERRY_KAFKA_VERSION:-$FERRY_KAFKA_DEFAULT_VERSION}
 
 # The dev broker's default client port (the KRaft controller listens on +1, SASL on +2). Below
 # Linux's ephemeral port range (32768-60999 by default), from which outgoing connections take
@@ -25,6 +29,24 @@ FERRY_KAFKA_DEFAULT_PORT=19092
 FERRY_CACHE=${FERRY_CACHE:-$HOME/.cache/ferry}
 FERRY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FERRY_KAFKA_LIBS=$FERRY_CACHE/kafka-$FERRY_KAFKA_VERSION/libs
+
+# ferry_select_kafka_version V: makes V (3.9.1 or $FERRY_KAFKA_NEW_VERSION; "3" and "4" name
+# them too) the Kafka version of this shell (FERRY_KAFKA_VERSION, exported, and
+# FERRY_KAFKA_LIBS). Fails (status 2) with a message for any other version.
+ferry_select_kafka_version() {
+  local v=$1
+  case "$v" in
+  3 | 3.9 | "$FERRY_KAFKA_DEFAULT_VERSION") v=$FERRY_KAFKA_DEFAULT_VERSION ;;
+  4 | "${FERRY_KAFKA_NEW_VERSION%.*}" | "$FERRY_KAFKA_NEW_VERSION") v=$FERRY_KAFKA_NEW_VERSION ;;
+  *)
+    ferry_say "error: unsupported Kafka version '$v': the dev broker runs" \
+      "$FERRY_KAFKA_DEFAULT_VERSION or $FERRY_KAFKA_NEW_VERSION (--kafka-version or FERRY_KAFKA_VERSION)."
+    return 2
+    ;;
+  esac
+  export FERRY_KAFKA_VERSION=$v
+  FERRY_KAFKA_LIBS=$FERRY_CACHE/kafka-$v/libs
+}
 
 ferry_say() {
   printf 'ferry: %s\n' "$*" >&2
@@ -219,6 +241,81 @@ ferry_ensure_rdkafka_header() {
   return 0
 }
 
+# --- the newest librdkafka, built from source -------------------------------------------------
+
+# The newest librdkafka Ferry is tested with, next to the system one (Debian 12's 2.0.2). Its
+# source comes from the npm tarball of @confluentinc/kafka-javascript, which carries it in
+# deps/librdkafka (npm is reachable where GitHub release tarballs may not be).
+FERRY_RDKAFKA_NEW_VERSION=2.15.1
+FERRY_RDKAFKA_NEW_NPM=@confluentinc/kafka-javascript@1.10.1
+FERRY_RDKAFKA_NEW_DIR=$FERRY_CACHE/librdkafka-$FERRY_RDKAFKA_NEW_VERSION
+# The shared library to point FERRY_RDKAFKA_PATH at, and its header (FERRY_RDKAFKA_INCLUDE).
+FERRY_RDKAFKA_NEW_LIB=$FERRY_RDKAFKA_NEW_DIR/lib/librdkafka.so.1
+FERRY_RDKAFKA_NEW_INCLUDE=$FERRY_RDKAFKA_NEW_DIR/include
+
+# ferry_ensure_new_librdkafka: builds librdkafka $FERRY_RDKAFKA_NEW_VERSION once into
+# $FERRY_RDKAFKA_NEW_DIR (`./configure && make libs`, a few minutes on 2 cores), installing the
+# Debian -dev packages it needs (OpenSSL, zlib, zstd) when missing. The library is
+# $FERRY_RDKAFKA_NEW_LIB; select it with FERRY_RDKAFKA_PATH. A marker file is written only after
+# a complete build, so an interrupted build is redone on the next run.
+ferry_ensure_new_librdkafka() {
+  local dir=$FERRY_RDKAFKA_NEW_DIR
+  if [ -f "$dir/.ferry-complete" ] && [ -f "$FERRY_RDKAFKA_NEW_LIB" ]; then
+    return 0
+  fi
+  local missing=() pkg
+  for pkg in libssl-dev zlib1g-dev libzstd-dev make gcc libc6-dev pkg-config; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ] && command -v dpkg >/dev/null 2>&1; then
+    ferry_apt_install "${missing[@]}" ||
+      ferry_die "the packages librdkafka $FERRY_RDKAFKA_NEW_VERSION builds with are missing (see above)."
+  fi
+  command -v npm >/dev/null 2>&1 ||
+    ferry_die "npm is needed to fetch librdkafka's source ($FERRY_RDKAFKA_NEW_NPM). Debian: apt-get install npm"
+  local tmp=$dir.partial.$$
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  ferry_say "building librdkafka $FERRY_RDKAFKA_NEW_VERSION from $FERRY_RDKAFKA_NEW_NPM into $dir (first run only, a few minutes)"
+  local tarball
+  if ! tarball=$(cd "$tmp" && npm pack --silent "$FERRY_RDKAFKA_NEW_NPM" 2>"$tmp.log"); then
+    cat "$tmp.log" >&2
+    rm -rf "$tmp" "$tmp.log"
+    ferry_die "npm pack $FERRY_RDKAFKA_NEW_NPM failed (see above). Is the npm registry reachable?"
+  fi
+  tar -xzf "$tmp/$tarball" -C "$tmp" package/deps/librdkafka
+  local src=$tmp/package/deps/librdkafka
+  local found
+  found=$(sed -n 's/^#define RD_KAFKA_VERSION *0x\([0-9a-f]\{2\}\)\([0-9a-f]\{2\}\)\([0-9a-f]\{2\}\).*/\1 \2 \3/p' \
+    "$src/src/rdkafka.h" | { read -r a b c && printf '%d.%d.%d' "0x$a" "0x$b" "0x$c"; })
+  if [ "$found" != "$FERRY_RDKAFKA_NEW_VERSION" ]; then
+    rm -rf "$tmp" "$tmp.log"
+    ferry_die "$FERRY_RDKAFKA_NEW_NPM carries librdkafka '$found', not $FERRY_RDKAFKA_NEW_VERSION." \
+      "Update FERRY_RDKAFKA_NEW_VERSION in scripts/lib.sh."
+  fi
+  # No curl (OAUTHBEARER OIDC) and no GSSAPI: Ferry uses neither, and they need more packages.
+  if ! (cd "$src" && ./configure --disable-curl --disable-gssapi >"$tmp.log" 2>&1 &&
+    make -j"$(nproc 2>/dev/null || echo 2)" libs >>"$tmp.log" 2>&1); then
+    tail -n 40 "$tmp.log" >&2
+    rm -rf "$tmp" "$tmp.log"
+    ferry_die "building librdkafka $FERRY_RDKAFKA_NEW_VERSION failed (see above)."
+  fi
+  rm -f "$tmp.log"
+  # Only the library and its header are kept (the build tree is ~200 MB).
+  mkdir -p "$tmp/out/lib" "$tmp/out/include/librdkafka"
+  cp "$src/src/librdkafka.so.1" "$tmp/out/lib/"
+  cp "$src/src/rdkafka.h" "$tmp/out/include/librdkafka/"
+  printf 'librdkafka %s\n' "$FERRY_RDKAFKA_NEW_VERSION" >"$tmp/out/.ferry-complete"
+  if [ -f "$dir/.ferry-complete" ]; then
+    rm -rf "$tmp" # another run finished first; keep its copy
+  else
+    rm -rf "$dir"
+    mv "$tmp/out" "$dir"
+    rm -rf "$tmp"
+  fi
+  ferry_say "librdkafka $FERRY_RDKAFKA_NEW_VERSION ready: FERRY_RDKAFKA_PATH=$FERRY_RDKAFKA_NEW_LIB"
+}
+
 # --- Kafka broker jars ----------------------------------------------------------------------
 
 # ferry_ensure_java: java (17+) and, with "mvn" as argument, Maven.
@@ -251,8 +348,15 @@ ferry_ensure_kafka_jars() {
   ferry_say "downloading Kafka $FERRY_KAFKA_VERSION jars from Maven Central (~60 MB, first run only)"
   rm -rf "$tmp"
   mkdir -p "$tmp"
+  # Kafka 4.x needs another logging backend: the pom's kafka4 profile.
+  local profile=()
+  case "$FERRY_KAFKA_VERSION" in
+  3.*) ;;
+  *) profile=(-P kafka4) ;;
+  esac
   # Output kept aside: Maven 3.8 in batch mode prints stray colour codes even with -q.
-  if ! mvn -B -q -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+  if ! mvn -B -q -f "$pom" "${profile[@]}" -Dkafka.version="$FERRY_KAFKA_VERSION" \
+    dependency:copy-dependencies -DincludeScope=runtime \
     -DoutputDirectory="$tmp" >"$tmp.log" 2>&1; then
     sed 's/\x1b\[[0-9;]*m//g' "$tmp.log" >&2
     rm -rf "$tmp" "$tmp.log"

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Ferry's test command:  bash scripts/test.sh [args for `deno task test`...]
+#                        bash scripts/test.sh --engines new [test files...]
 #
 # Installs what is missing (scripts/install.sh), starts the dev Kafka broker unless it is
 # already running, runs `deno task test` against it, and stops the broker again only if this
 # script started it. Exits with the tests' status.
+#
+# --engines new: the Kafka-facing tests (the binding, file and record processors, faults, and
+# librdkafka's struct offsets) with the newest librdkafka (built once into the cache) against
+# a Kafka 4.x broker on port FERRY_KAFKA_NEW_PORT (default 19192), then the lifecycle tests
+# (groups, stops) again with the KIP-848 consumer group protocol. Given test files, only those
+# (classic protocol unless FERRY_TEST_GROUP_PROTOCOL=consumer). CI runs both (.ci/run).
 #
 # Environment: FERRY_KAFKA_PORT (default 19092), FERRY_KAFKA_DIR, FERRY_CACHE (see README).
 # The tests get FERRY_TEST_BOOTSTRAP=127.0.0.1:<port> and FERRY_TEST_SASL_BOOTSTRAP=
@@ -16,6 +23,21 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$FERRY_ROOT"
+
+ENGINES=default
+if [ "${1:-}" = --engines ]; then
+  ENGINES=${2:-}
+  shift 2 || true
+  case "$ENGINES" in
+  default) ;;
+  new)
+    # shellcheck source=scripts/engines.sh
+    . "$FERRY_ROOT/scripts/engines.sh"
+    ferry_use_new_engines
+    ;;
+  *) ferry_say "--engines must be default or new, got '$ENGINES'"; exit 2 ;;
+  esac
+fi
 
 # Sourced (not `bash scripts/install.sh`) so that a freshly installed Deno lands on our PATH.
 ferry_ensure_dev_tools
@@ -54,13 +76,17 @@ export FERRY_TEST_SASL_SSL_BOOTSTRAP=127.0.0.1:$((PORT + 4))
 export FERRY_TEST_TLS_EXPIRED_BOOTSTRAP=127.0.0.1:$((PORT + 5))
 export FERRY_TEST_TLS_WRONG_HOST_BOOTSTRAP=127.0.0.1:$((PORT + 6))
 export FERRY_TEST_TLS_DIR=${FERRY_KAFKA_DIR:-$FERRY_ROOT/.cache/kafka-$PORT}/tls
-if ! (exec 3<>"/dev/tcp/127.0.0.1/$((PORT + 3))") 2>/dev/null; then
+if [ "$ENGINES" != new ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$((PORT + 3))") 2>/dev/null; then
   ferry_say "the broker on port $PORT has no TLS listeners (started without --tls):" \
     "tests/security/ will fail; restart it with: FERRY_KAFKA_TLS=1 bash scripts/kafka/broker.sh restart"
 fi
 
 status=0
-deno task test "$@" || status=$?
+if [ "$ENGINES" = new ]; then
+  ferry_test_new_engines "$@" || status=$?
+else
+  deno task test "$@" || status=$?
+fi
 if [ "$status" -ne 0 ]; then
   ferry_say "tests failed (exit $status); last 60 lines of the broker log:"
   ferry_broker logs --lines 60 >&2 || true

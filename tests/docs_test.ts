@@ -239,6 +239,12 @@ function collectHelps(): Promise<Helps> {
     const broker = await Deno.readTextFile(join(ROOT, "scripts/kafka/broker.sh"));
     const usage = broker.split("\n").filter((line) => line.startsWith("#")).join("\n");
     byCommand.set("broker", new Set(flagsIn(usage)));
+    // The test and install scripts' options, from their usage comments too.
+    for (const script of ["scripts/test.sh", "scripts/install.sh"]) {
+      const text = await Deno.readTextFile(join(ROOT, script));
+      const comment = text.split("\n").filter((line) => line.startsWith("#")).join("\n");
+      byCommand.set(script, new Set(flagsIn(comment)));
+    }
     const all = new Set<string>();
     for (const flags of byCommand.values()) for (const flag of flags) all.add(flag);
     return { byCommand, all };
@@ -380,7 +386,10 @@ function checkCommand(command: Token[], h: Helps): FlagProblem[] {
     if (script.endsWith("scripts/kafka/broker.sh")) {
       check(rest.slice(1), (f) => known(f, h.byCommand.get("broker")!), script);
     } else if (script.endsWith("scripts/test.sh")) {
-      check(rest.slice(1), isDenoFlag, `${script} (deno task test)`);
+      const own = h.byCommand.get("scripts/test.sh")!;
+      check(rest.slice(1), (f) => known(f, own) || isDenoFlag(f), `${script} (deno task test)`);
+    } else if (script.endsWith("scripts/install.sh")) {
+      check(rest.slice(1), (f) => known(f, h.byCommand.get("scripts/install.sh")!), script);
     } else check(rest.slice(1), () => false, script);
     return problems;
   }

@@ -31,14 +31,17 @@ export function formatTable(
   return [line(headers), rule, ...rows.map(line)].join("\n");
 }
 
-/** A row's MB/s (10^6 bytes per second). */
+/** A row's MB/s (10^6 bytes per second); NaN (printed empty) for a row of times only. */
 export function rowRate(row: BenchRow): number {
-  return mbPerSecond(row.bytes, row.seconds);
+  return row.bytes === 0 ? NaN : mbPerSecond(row.bytes, row.seconds);
 }
 
-/** A row's MB/s in its fastest run (`samples`), or `undefined` with fewer than two runs. */
+/**
+ * A row's MB/s in its fastest run (`samples`), or `undefined` with fewer than two runs (or for
+ * a row of times only).
+ */
 export function bestRate(row: BenchRow): number | undefined {
-  if (!row.samples || row.samples.length < 2) return undefined;
+  if (!row.samples || row.samples.length < 2 || row.bytes === 0) return undefined;
   return mbPerSecond(row.bytes, Math.min(...row.samples));
 }
 

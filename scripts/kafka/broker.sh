@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A throwaway single-node Apache Kafka 3.9.1 broker (KRaft, no ZooKeeper) on loopback, for
+# A throwaway single-node Apache Kafka 3.9.1 or 4.x broker (KRaft, no ZooKeeper) on loopback, for
 # development and tests. Built from Maven Central jars (see scripts/kafka/pom.xml); no Docker.
 #
 # Usage: bash scripts/kafka/broker.sh [options] start|stop|status|logs|restart
@@ -14,6 +14,9 @@
 #   --tls             add SSL (N+3) and SASL_SSL (N+4) listeners, two with bad certificates
 #                     (N+5 expired, N+6 wrong host) and the StandardAuthorizer; certificates
 #                     in <data dir>/tls (see scripts/kafka/tls.sh)   FERRY_KAFKA_TLS=1
+#   --kafka-version V 3.9.1, or 4.4.0 (the newest 4.x)  FERRY_KAFKA_VERSION default 3.9.1
+#                     a data dir keeps the version it was formatted with: give another
+#                     version its own --port or --data-dir
 #   --lines N         logs: how many lines to print (default 100)
 #   --follow, -f      logs: keep following the log
 #
@@ -53,6 +56,8 @@ while [ "$#" -gt 0 ]; do
   --no-sasl) SASL=0; shift ;;
   --sasl) SASL=1; shift ;;
   --tls) TLS=1; shift ;;
+  --kafka-version) [ "$#" -ge 2 ] || usage; FERRY_KAFKA_VERSION=$2; shift 2 ;;
+  --kafka-version=*) FERRY_KAFKA_VERSION=${1#--kafka-version=}; shift ;;
   --lines | -n) [ "$#" -ge 2 ] || usage; LINES=$2; shift 2 ;;
   --lines=*) LINES=${1#--lines=}; shift ;;
   --follow | -f) FOLLOW=1; shift ;;
@@ -66,6 +71,9 @@ while [ "$#" -gt 0 ]; do
   esac
 done
 [ -n "$CMD" ] || usage
+ferry_select_kafka_version "$FERRY_KAFKA_VERSION" || exit 2
+KAFKA4=0
+case "$FERRY_KAFKA_VERSION" in 3.*) ;; *) KAFKA4=1 ;; esac
 
 case "$PORT" in
 '' | *[!0-9]*) ferry_say "--port must be a number, got '$PORT'"; exit 2 ;;
@@ -354,6 +362,50 @@ log4j.appender.stderr.Target=System.err
 log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
 EOF
+  if [ "$KAFKA4" = 1 ]; then
+    # KIP-848 groups (group.protocol=consumer) take their session timeout and heartbeat
+    # interval from the broker: as short as the tests' classic groups ask for theirs.
+    cat >>"$PROPS" <<'EOF'
+group.consumer.min.session.timeout.ms=1000
+group.consumer.session.timeout.ms=6000
+group.consumer.min.heartbeat.interval.ms=500
+group.consumer.heartbeat.interval.ms=500
+EOF
+    write_log4j2_config
+  fi
+}
+
+# Kafka 4.x logs through log4j2: the same two configurations in its properties format.
+write_log4j2_config() {
+  cat >"$DATA_DIR/log4j2.properties" <<EOF
+# Written by scripts/kafka/broker.sh on every start.
+appender.file.type=RollingFile
+appender.file.name=file
+appender.file.fileName=$LOG_FILE
+appender.file.filePattern=$LOG_FILE.%i
+appender.file.layout.type=PatternLayout
+appender.file.layout.pattern=[%d] %p %m (%c)%n
+appender.file.policies.type=Policies
+appender.file.policies.size.type=SizeBasedTriggeringPolicy
+appender.file.policies.size.size=20MB
+appender.file.strategy.type=DefaultRolloverStrategy
+appender.file.strategy.max=2
+rootLogger.level=INFO
+rootLogger.appenderRef.file.ref=file
+logger.request.name=kafka.request.logger
+logger.request.level=WARN
+logger.clients.name=org.apache.kafka.clients
+logger.clients.level=WARN
+EOF
+  cat >"$DATA_DIR/log4j2-tools.properties" <<'EOF'
+appender.stderr.type=Console
+appender.stderr.name=stderr
+appender.stderr.target=SYSTEM_ERR
+appender.stderr.layout.type=PatternLayout
+appender.stderr.layout.pattern=[%d] %p %m (%c)%n
+rootLogger.level=WARN
+rootLogger.appenderRef.stderr.ref=stderr
+EOF
 }
 
 # --- commands ---------------------------------------------------------------------------------
@@ -389,6 +441,13 @@ cmd_start() {
   ferry_ensure_kafka_jars
   local pid t0=$SECONDS
   if pid=$(broker_pid); then
+    local running
+    running=$(cat "$DATA_DIR/data/.ferry-kafka-version" 2>/dev/null || true)
+    if [ -n "$running" ] && [ "$running" != "$FERRY_KAFKA_VERSION" ]; then
+      ferry_say "error: the broker of $DATA_DIR (pid $pid) runs Kafka $running, not" \
+        "$FERRY_KAFKA_VERSION: stop it first, or give Kafka $FERRY_KAFKA_VERSION another --port."
+      return 1
+    fi
     if answering; then
       ferry_say "Kafka broker already running (pid $pid, data dir $DATA_DIR)"
       print_endpoints
@@ -429,12 +488,27 @@ cmd_start() {
   LOG_MARK=0
   if [ -f "$LOG_FILE" ]; then LOG_MARK=$(wc -l <"$LOG_FILE"); fi
   local logprop="-Dlog4j.configuration=file:$LOG4J"
-  if ! "$JAVA" -Xmx256m "-Dlog4j.configuration=file:$DATA_DIR/log4j-tools.properties" -cp "$FERRY_KAFKA_LIBS/*" kafka.tools.StorageTool format \
+  local toolsprop="-Dlog4j.configuration=file:$DATA_DIR/log4j-tools.properties"
+  if [ "$KAFKA4" = 1 ]; then
+    logprop="-Dlog4j2.configurationFile=$DATA_DIR/log4j2.properties"
+    toolsprop="-Dlog4j2.configurationFile=$DATA_DIR/log4j2-tools.properties"
+  fi
+  local formatted
+  formatted=$(cat "$DATA_DIR/data/.ferry-kafka-version" 2>/dev/null || true)
+  if [ -n "$formatted" ] && [ "$formatted" != "$FERRY_KAFKA_VERSION" ]; then
+    ferry_say "error: $DATA_DIR/data holds Kafka $formatted's data, not Kafka" \
+      "$FERRY_KAFKA_VERSION's: give Kafka $FERRY_KAFKA_VERSION another --port or --data-dir," \
+      "or delete $DATA_DIR."
+    return 1
+  fi
+  # The controller quorum is static (controller.quorum.voters), which 4.x formats as it is.
+  if ! "$JAVA" -Xmx256m "$toolsprop" -cp "$FERRY_KAFKA_LIBS/*" kafka.tools.StorageTool format \
     -t "$CLUSTER_ID" -c "$PROPS" -g >"$DATA_DIR/format.out" 2>&1; then
     ferry_say "formatting the storage in $DATA_DIR/data failed:"
     cat "$DATA_DIR/format.out" >&2
     return 1
   fi
+  printf '%s\n' "$FERRY_KAFKA_VERSION" >"$DATA_DIR/data/.ferry-kafka-version"
 
   local java_cmd=("$JAVA" -Xms256m -Xmx512m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError
     -Djava.awt.headless=true "-Dkafka.logs.dir=$DATA_DIR" "$logprop"
@@ -494,7 +568,9 @@ cmd_status() {
     echo "pid $pid is running but not answering on 127.0.0.1:$PORT"
     return 3
   fi
-  echo "running (pid $pid, data dir $DATA_DIR)"
+  local version # written at the format (not by brokers formatted before the option existed)
+  version=$(cat "$DATA_DIR/data/.ferry-kafka-version" 2>/dev/null || true)
+  echo "running${version:+ Kafka $version} (pid $pid, data dir $DATA_DIR)"
   if grep -q '^listeners=.*SASL_SSL' "$PROPS" 2>/dev/null; then TLS=1; fi
   print_endpoints
 }

@@ -26,6 +26,7 @@ import { StandardOutput } from "./output.ts";
 import { createTopicCommand } from "./commands/topic.ts";
 import { createServiceCommand, SERVICE_ALIASES } from "./commands/service.ts";
 import { createRepartitionCommand } from "./commands/repartition.ts";
+import { FERRY_VERSION, versionText } from "./version.ts";
 
 /** A subcommand: how to build it, and the OpenMSIStream flag names it accepts. */
 export interface SubcommandSpec {
@@ -133,7 +134,11 @@ export function createProgram(
       "Move data files through Apache Kafka in OpenMSIStream's chunk format and run your " +
         "TypeScript on them.",
     )
-    .version("0.1.0", "-V, --version")
+    .option("-V, --version", "output Ferry's version and the librdkafka it loads")
+    .on("option:version", () => {
+      stdout.writeLine(versionText());
+      throw new CommanderError(0, "commander.version", FERRY_VERSION);
+    })
     .addHelpText(
       "after",
       `

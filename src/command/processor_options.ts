@@ -19,6 +19,7 @@ import type { ReassemblyMode } from "../files/downloaded_file.ts";
 import { DEFAULT_MAX_PARTIAL_BYTES, DEFAULT_MAX_PARTIAL_FILES } from "../files/reassembly.ts";
 import { type KafkaConfig, KafkaConfigError } from "../kafka/mod.ts";
 import { validateKafkaConfig } from "../kafka/config.ts";
+import { GROUP_PROTOCOLS, groupProtocolConfig } from "../kafka/group_protocol.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { optionsFromSection } from "../config/processor_section.ts";
 import { setDebugContexts } from "../kafka/log.ts";
@@ -256,6 +257,14 @@ export function processorProgram(
           "past it nothing more is committed for its partition and its records come again",
       seconds,
       30,
+    )
+    .addOption(
+      new Option(
+        "--group-protocol <protocol>",
+        "consumer group protocol: classic, or consumer (KIP-848; Kafka 4.0+ brokers and " +
+          "librdkafka 2.10+; the broker then sets the session timeout and heartbeat interval). " +
+          "Default: group.protocol of the config file's [consumer] section, else classic",
+      ).choices(GROUP_PROTOCOLS),
     )
     .option(
       "-X, --property <key=value>",
@@ -512,12 +521,15 @@ export async function readProcessorArguments(
     overrides: o.property,
     section: own?.name,
   });
+  // --group-protocol wins over the config file and -X (groupProtocolOf() reads it back).
+  if (o.groupProtocol !== undefined) config["group.protocol"] = o.groupProtocol;
   // --log-level debug (or trace) also shows librdkafka's own lines, unless `debug` is set.
   setDebugContexts(config, o.logLevel, "consumer");
   // Unknown or invalid librdkafka properties are configuration errors: report them before
-  // anything starts.
+  // anything starts. The group protocol is checked against the library too (and "classic"
+  // left out, for librdkafka versions without the property).
   try {
-    validateKafkaConfig(config);
+    validateKafkaConfig(groupProtocolConfig(config));
   } catch (error) {
     if (!(error instanceof KafkaConfigError)) throw error;
     throw new ConfigError(error.message, { cause: error });

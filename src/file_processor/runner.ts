@@ -20,8 +20,15 @@ import { type ChunkSource, FileAssembler } from "../files/reassembly.ts";
 import { PARTIAL_DIR } from "../files/layout.ts";
 import { writeRunMarker } from "../files/run_marker.ts";
 import { sweepEmptyFailedFolders } from "../files/failed_copies.ts";
-import { Admin, Consumer, type KafkaError, type RebalanceEvent } from "../kafka/mod.ts";
-import { FetcherWaker } from "../kafka/fetcher_waker.ts";
+import {
+  Admin,
+  checkBrokerGroupProtocol,
+  Consumer,
+  groupProtocolConfig,
+  type KafkaError,
+  type RebalanceEvent,
+} from "../kafka/mod.ts";
+import { fetcherSettings, type FetcherWaker, fetcherWakerFor } from "../kafka/fetcher_waker.ts";
 import { configForRole } from "../kafka/config.ts";
 import { FileRegistry, generationLabel } from "../registry/registry.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
@@ -112,7 +119,10 @@ class FileRunner {
   #fatal: Error | undefined;
   #paused = false;
   #everAssigned = false;
-  /** Wakes librdkafka's fetchers while messages come in (see {@linkcode FetcherWaker}). */
+  /**
+   * Wakes librdkafka's fetchers while messages come in (see {@linkcode FetcherWaker}); none
+   * with librdkafka 2.2.0+, which {@linkcode fetcherSettings} configures instead.
+   */
   #fetchers: FetcherWaker | undefined;
   readonly #watch: BrokerWatch;
   readonly #status: RunStatus = {
@@ -214,10 +224,11 @@ class FileRunner {
       // The workers start (each loads the user's script) while the consumer joins the group.
       const poolStarted = this.#pool.start();
       poolStarted.catch(() => undefined); // awaited below, once the consumer exists
+      await checkBrokerGroupProtocol(s.kafka);
       this.#consumer = new Consumer({
         "auto.offset.reset": "earliest",
-        "partition.assignment.strategy": "cooperative-sticky",
-        ...s.kafka,
+        ...fetcherSettings(),
+        ...groupProtocolConfig(s.kafka),
         "group.id": s.group,
         "enable.auto.commit": false,
         "enable.auto.offset.store": false,
@@ -226,6 +237,7 @@ class FileRunner {
         onError: (error) => this.#onKafkaError(error),
       });
       this.#commits = new OffsetCommits(state, this.#consumer, () => this.#watch.down);
+      this.#fetchers = fetcherWakerFor(this.#consumer);
       try {
         this.#consumer.subscribe([s.topic]);
         if (this.#registry.empty) await this.#warnIfGroupMovedOn();
@@ -356,7 +368,7 @@ class FileRunner {
         break;
       }
       const receivedAt = performance.timeOrigin + performance.now();
-      (this.#fetchers ??= new FetcherWaker(this.#consumer)).polled(batch.length);
+      this.#fetchers?.polled(batch.length);
       let yieldedAt = performance.now();
       for (const message of batch) {
         await this.#intake.handle(message, receivedAt);

@@ -9,6 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import { bootstrapServers, buildConf, type KafkaConfig, redact, secretValues } from "./config.ts";
 import {
+  announceLibrary,
   cString,
   errorBuffer,
   errorBufferText,
@@ -157,6 +158,7 @@ export abstract class KafkaClient implements AsyncDisposable {
     options: ClientOptions,
   ) {
     this.lib = rdkafka();
+    announceLibrary();
     this.secrets = secretValues(config);
     this.#onError = options.onError;
     this.bootstrap = redact(bootstrapServers(config) ?? "", this.secrets);

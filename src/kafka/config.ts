@@ -10,6 +10,7 @@
 
 import { sentence } from "./errors.ts";
 import { cString, errorBuffer, errorBufferText, rdkafka } from "./ffi.ts";
+import { hasLibraryFeature } from "./library_features.ts";
 
 /** librdkafka properties by name, such as `{ "bootstrap.servers": "127.0.0.1:9092" }`. */
 export type KafkaConfig = Record<string, string | number | boolean>;
@@ -88,6 +89,8 @@ function consumerOnly(name: string): boolean {
 }
 
 function producerOnly(name: string): boolean {
+  // Every client reads retry.backoff.ms from librdkafka 2.3.0 on.
+  if (name === "retry.backoff.ms") return !hasLibraryFeature("commonRetryBackoff");
   return PRODUCER_ONLY.has(name) || PRODUCER_ONLY_PREFIXES.some((p) => name.startsWith(p));
 }
 

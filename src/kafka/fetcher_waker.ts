@@ -8,11 +8,16 @@
  * idle reading 335k 100-byte records). Any request to the broker wakes that thread: a
  * watermark query per assigned partition is the smallest there is.
  *
+ * librdkafka 2.2.0 made that second a setting, `fetch.queue.backoff.ms`: from 2.2.0 on, Ferry
+ * sets it short ({@linkcode fetcherSettings}) and wakes nothing ({@linkcode fetcherWakerFor}
+ * gives no waker); the waker is kept for older versions only.
+ *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Consumer } from "./mod.ts";
+import type { Consumer, KafkaConfig } from "./mod.ts";
+import { hasLibraryFeature } from "./library_features.ts";
 
 const logger = getLogger(["ferry", "kafka"]);
 
@@ -21,6 +26,40 @@ export const WAKE_FETCHERS_EVERY_MS = 50;
 
 /** How long after the last message an empty poll still wakes the fetchers (ms). */
 export const WAKE_AFTER_MESSAGES_MS = 2_000;
+
+/**
+ * How long a partition whose queue is full waits before fetching again, where librdkafka lets
+ * Ferry say (`fetch.queue.backoff.ms`, librdkafka 2.2.0+; its default is 1000).
+ */
+export const FETCH_QUEUE_BACKOFF_MS = 10;
+
+/**
+ * The consumer settings that keep fetching going while the consumer queue is full: with
+ * librdkafka 2.2.0 or newer a short `fetch.queue.backoff.ms`, before it none (a
+ * {@linkcode FetcherWaker} does the job). A user's own setting goes after these and wins.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fetcherSettings } from "./fetcher_waker.ts";
+ *
+ * assert.deepEqual(fetcherSettings(0x020002ff), {}); // 2.0.2
+ * assert.deepEqual(fetcherSettings(0x020f01ff), { "fetch.queue.backoff.ms": 10 }); // 2.15.1
+ * ```
+ */
+export function fetcherSettings(version?: number): KafkaConfig {
+  return hasLibraryFeature("fetchQueueBackoff", version)
+    ? { "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS }
+    : {};
+}
+
+/**
+ * A {@linkcode FetcherWaker} for `consumer` when the loaded librdkafka needs one (before
+ * 2.2.0), else `undefined` ({@linkcode fetcherSettings} does it).
+ */
+export function fetcherWakerFor(consumer: Consumer): FetcherWaker | undefined {
+  return hasLibraryFeature("fetchQueueBackoff") ? undefined : new FetcherWaker(consumer);
+}
 
 /**
  * Sends a watermark query per assigned partition, at most every `everyMs`, without waiting.

@@ -5,11 +5,14 @@
  * calls that can wait (a poll with a timeout, a synchronous commit, a metadata
  * request, destroying a handle) are `nonblocking`; they run on Deno's FFI
  * thread pool and return a promise. Everything else is a fast synchronous call.
- * Only symbols present in librdkafka 2.0.2 (Debian 12) are used. The byte offsets of the
+ * Only symbols present in librdkafka 2.0.2 (Debian 12) are used; what newer releases fix or
+ * add is told apart by version (`library_features.ts`). The byte offsets of the
  * structs read and written through these symbols are in `structs.ts` beside this file.
  *
  * @module
  */
+
+import { getLogger } from "@logtape/logtape";
 
 const symbols = {
   // const char *rd_kafka_version_str(void);
@@ -456,6 +459,22 @@ export function rdkafka(): RdKafka {
     }
   }
   throw new LibraryLoadError(tried, reasons);
+}
+
+let announced = false;
+
+/**
+ * Logs (debug, `ferry.kafka`, once per thread) which librdkafka was loaded: its version and
+ * path. Called when the first client is created, after the command has set up its logging
+ * (the library itself is often loaded earlier, to check the configuration).
+ */
+export function announceLibrary(): void {
+  if (announced || !loaded) return;
+  announced = true;
+  getLogger(["ferry", "kafka"]).debug("Loaded librdkafka {version} from {path}.", {
+    version: librdkafkaVersion(),
+    path: loaded.path,
+  });
 }
 
 /**

@@ -31,6 +31,8 @@ export { MessageBatchBuilder } from "./message_batch.ts";
 export type { MessageBatch } from "./message_batch.ts";
 export { ErrorCode, isFencingError, KafkaError } from "./errors.ts";
 export { LibraryLoadError, librdkafkaVersion, loadedLibraryPath } from "./ffi.ts";
+export { hasLibraryFeature, LIBRARY_FEATURES } from "./library_features.ts";
+export type { LibraryFeature } from "./library_features.ts";
 export { Offset, partitionKey } from "./partitions.ts";
 export type { TopicPartition, TopicPartitionOffset } from "./partitions.ts";
 export { Producer } from "./producer.ts";
@@ -42,3 +44,12 @@ export type {
   ProducerMessage,
   ProducerOptions,
 } from "./producer.ts";
+export {
+  checkBrokerGroupProtocol,
+  checkGroupProtocol,
+  CLASSIC_ONLY_PROPERTIES,
+  GROUP_PROTOCOLS,
+  groupProtocolConfig,
+  groupProtocolOf,
+} from "./group_protocol.ts";
+export type { GroupProtocol } from "./group_protocol.ts";

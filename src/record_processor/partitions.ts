@@ -4,8 +4,11 @@
  * batch is done (up to the stop grace; past it the partition is given up and nothing more is
  * committed for it), and its checkpoints are committed only while the partition is this
  * process's (fencing errors answer `lost`, other refusals `invalid`, transient ones `failed`
- * after retries). librdkafka 2.0.2 refuses commits between a cooperative rebalance's rounds
- * (confluentinc/librdkafka#4059): they wait for the second round.
+ * after retries). The group coordinator refuses commits between a classic cooperative
+ * rebalance's rounds (ILLEGAL_GENERATION): they wait for the second round. librdkafka before
+ * 2.10.0 also counts such a refusal as a lost assignment (confluentinc/librdkafka#4059); 2.10.0+
+ * keeps the assignment but the commit is still refused, so the wait stays on every version. The
+ * consumer protocol (KIP-848) has no rounds: nothing waits.
  *
  * @module
  */
@@ -13,6 +16,7 @@
 import { RecordResultsError, type ResultBatch } from "./results.ts";
 import { getLogger } from "@logtape/logtape";
 import {
+  groupProtocolOf,
   isFencingError,
   type KafkaError,
   Offset,
@@ -87,6 +91,8 @@ export class PartitionLifecycle {
   readonly #waiters = new Map<string, Set<() => void>>();
   /** Set while a cooperative rebalance is between its rounds: commits wait (see checkpoint). */
   #rebalance: { assignsLeft: number; settled: Promise<void>; settle: () => void } | undefined;
+  /** Whether commits wait out a cooperative rebalance: the classic protocol's rounds. */
+  readonly #waitOutRebalances: boolean;
   #nextInstance = 1;
   #nextWorker = 0;
   #everAssigned = false;
@@ -98,6 +104,7 @@ export class PartitionLifecycle {
     workersReady: () => Promise<boolean>,
   ) {
     this.#run = run;
+    this.#waitOutRebalances = groupProtocolOf(run.settings.kafka) === "classic";
     this.#workers = workers;
     this.#workersReady = workersReady;
   }
@@ -185,7 +192,10 @@ export class PartitionLifecycle {
       return;
     }
     logRebalance();
-    if (event.protocol === "COOPERATIVE" && event.kind === "revoked" && !this.#rebalance) {
+    if (
+      this.#waitOutRebalances && event.protocol === "COOPERATIVE" && event.kind === "revoked" &&
+      !this.#rebalance
+    ) {
       // Two assignments follow: this round's, then the one of the rejoin it causes.
       let resolve!: () => void;
       const settled = new Promise<void>((r) => resolve = r);
@@ -325,8 +335,9 @@ export class PartitionLifecycle {
   ): Promise<void> {
     let state = this.#run.instances.get(key);
     if (state && !state.closing && this.#rebalance) {
-      // librdkafka 2.0.2 treats a commit refused with ILLEGAL_GENERATION while a cooperative
-      // rebalance rejoins as a lost assignment (confluentinc/librdkafka#4059): wait it out.
+      // The coordinator refuses commits (ILLEGAL_GENERATION) while a classic cooperative
+      // rebalance rejoins, and librdkafka before 2.10.0 then counts the assignment lost
+      // (confluentinc/librdkafka#4059): wait it out.
       await this.#rebalance.settled;
       state = this.#run.instances.get(key);
     }

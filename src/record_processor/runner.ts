@@ -12,13 +12,15 @@ import { checkOutputTopic } from "../processor/output_topic.ts";
 import { getLogger } from "@logtape/logtape";
 import {
   Admin,
+  checkBrokerGroupProtocol,
   Consumer,
+  groupProtocolConfig,
   isFencingError,
   type KafkaError,
   partitionKey,
   type TopicPartition,
 } from "../kafka/mod.ts";
-import { FetcherWaker } from "../kafka/fetcher_waker.ts";
+import { fetcherSettings, type FetcherWaker, fetcherWakerFor } from "../kafka/fetcher_waker.ts";
 import { configForRole } from "../kafka/config.ts";
 import { type PartitionLag, recordRunMetrics, serveMetrics } from "../command/metrics.ts";
 import { formatBytes, roundSeconds } from "../command/progress.ts";
@@ -63,7 +65,8 @@ class RecordRunner {
   #consumer!: Consumer;
   /** Whether the whole group caught up, for `exitWhenIdleMs` (made on first use). */
   #groupIdle: GroupIdleCheck | undefined;
-  #fetchers!: FetcherWaker;
+  /** None with librdkafka 2.2.0+ (see {@linkcode fetcherSettings}). */
+  #fetchers: FetcherWaker | undefined;
   readonly #lifecycle: PartitionLifecycle;
   readonly #batches: BatchFlow;
   #lastMessageAt = Date.now();
@@ -151,15 +154,16 @@ class RecordRunner {
           recordTransactionalId(s.group, s.kafka),
         );
       }
+      await checkBrokerGroupProtocol(s.kafka);
       this.#consumer = new Consumer({
         "auto.offset.reset": "earliest",
-        "partition.assignment.strategy": "cooperative-sticky",
         // librdkafka sends one fetch request per broker at a time: while it waits at the
         // broker for partitions that are caught up (up to this long), a partition that was
         // paused or over the queue limits cannot fetch (measured: 500 ms pauses mid-read
         // with the default 500).
         "fetch.wait.max.ms": 100,
-        ...s.kafka,
+        ...fetcherSettings(),
+        ...groupProtocolConfig(s.kafka),
         "group.id": s.group,
         "enable.auto.commit": false,
         "enable.auto.offset.store": false,
@@ -167,7 +171,7 @@ class RecordRunner {
         onRebalance: (event) => this.#lifecycle.onRebalance(event),
         onError: (error) => this.#onKafkaError(error),
       });
-      this.#fetchers = new FetcherWaker(this.#consumer);
+      this.#fetchers = fetcherWakerFor(this.#consumer);
       try {
         this.#consumer.subscribe([s.topic]);
         // Polling starts at once: the group join and the first fetches overlap the workers'
@@ -234,7 +238,7 @@ class RecordRunner {
         this.#fail(error);
         break;
       }
-      this.#fetchers.polled(batch.length);
+      this.#fetchers?.polled(batch.length);
       if (batch.length > 0) this.#lastMessageAt = Date.now();
       for (const run of splitRuns(batch)) {
         const tp = { topic: batch.topics[run.from], partition: batch.partitions[run.from] };

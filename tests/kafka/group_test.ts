@@ -4,6 +4,8 @@ import { waitUntil } from "../support/wait.ts";
 import {
   type ConsumedMessage,
   Consumer,
+  ErrorCode,
+  KafkaError,
   partitionKey,
   Producer,
   type RebalanceEvent,
@@ -37,6 +39,8 @@ class Member {
   readonly consumer: Consumer;
   readonly processed = new Set<string>();
   readonly events: RebalanceEvent[] = [];
+  /** Commits the coordinator refused during a rebalance (see #commitStored). */
+  refusedCommits = 0;
   /** Process at most this many messages for now. */
   limit = Infinity;
   #backlog: ConsumedMessage[] = [];
@@ -60,7 +64,7 @@ class Member {
         const gone = new Set(event.partitions.map(partitionKey));
         this.#backlog = this.#backlog.filter((m) => !gone.has(partitionKey(m)));
         // Last chance before the partitions go: commit what is settled (stored).
-        if (event.kind === "revoked") await this.consumer.commit();
+        if (event.kind === "revoked") await this.#commitStored();
       },
     });
   }
@@ -77,9 +81,25 @@ class Member {
           this.consumer.storeOffsets([{ ...message, offset: message.offset + 1 }]);
           stored = true;
         }
-        if (stored) await this.consumer.commit();
+        if (stored) await this.#commitStored();
       }
     })();
+  }
+
+  /**
+   * Commits the stored offsets. Between a cooperative rebalance's rounds the coordinator
+   * refuses commits (ILLEGAL_GENERATION, or REBALANCE_IN_PROGRESS); librdkafka 2.10+ keeps the
+   * assignment then (before, it counted it lost: confluentinc/librdkafka#4059), and the offsets
+   * stay stored for the next commit.
+   */
+  async #commitStored(): Promise<void> {
+    try {
+      await this.consumer.commit();
+    } catch (error) {
+      const refused: number[] = [ErrorCode.ILLEGAL_GENERATION, ErrorCode.REBALANCE_IN_PROGRESS];
+      if (!(error instanceof KafkaError && refused.includes(error.code))) throw error;
+      this.refusedCommits++;
+    }
   }
 
   assigned(): string[] {

@@ -84,13 +84,15 @@ Deno.test("when one of two processes is killed, the other takes over: every file
     const all = files(120);
     await putFiles(topic, all, { partitions: PARTITIONS });
     // a waits longer than the session timeout before calling itself idle, so that it is
-    // still there when the group hands it b's partitions.
+    // still there when the group hands it b's partitions. It is slower than b, so that the
+    // partitions b is given still hold files when b gets them (with the consumer protocol, b
+    // gets them from a only at their heartbeats, after a has read them for a while).
     const a = startProcessor(SCRIPT, [
       ...common(topic, outA, group),
       "--run-id",
       "a",
       "--sleep-ms",
-      "40",
+      "150",
       "--exit-when-idle",
       "10",
     ]);

@@ -8,7 +8,13 @@
 
 import { assert, assertEquals } from "../support/assert.ts";
 import { BOOTSTRAP, committedOffsets, withTopic } from "../support/broker.ts";
-import { FAST_GROUP, runProcessor, startProcessor } from "../support/processor.ts";
+import {
+  FAST_GROUP,
+  FAST_GROUP_CONFIG,
+  runProcessor,
+  startProcessor,
+  TEST_GROUP_PROTOCOL,
+} from "../support/processor.ts";
 import {
   deliveredOffsets,
   prepareRecordRun,
@@ -17,7 +23,7 @@ import {
   type RecordEvent,
 } from "../support/records.ts";
 import { waitUntil } from "../support/wait.ts";
-import { Consumer } from "../../src/kafka/mod.ts";
+import { Consumer, KafkaError } from "../../src/kafka/mod.ts";
 
 const SCRIPT = "tests/fixtures/recording_record_processor.ts";
 
@@ -179,54 +185,109 @@ Deno.test("lag: messagesBehindLatest and millisBehindLatest against a known back
   });
 });
 
-Deno.test("fenced by another process with the same static identity: the checkpoint is lost, nothing committed", async () => {
-  await withTopic(1, async (topic) => {
-    const { events, group } = await prepareRecordRun(topic, 1, 20);
-    const identity = `fenced-${crypto.randomUUID().slice(0, 8)}`;
-    const { result } = startProcessor(
-      SCRIPT,
-      args(
-        topic,
-        group,
-        events,
-        ...["--max-batch", "10", "--sleep-ms", "6000", ...FAST_GROUP],
-        ...["-X", `group.instance.id=${identity}`],
-      ),
-      { timeoutMs: 120_000 },
-    );
-    await waitUntil(async () => names(await readEvents(events)).includes("records"), "a batch");
-    // A second consumer takes the same identity: the broker fences the processor's member.
-    await using impostor = new Consumer({
-      "bootstrap.servers": BOOTSTRAP,
-      "group.id": group,
-      "group.instance.id": identity,
-      "partition.assignment.strategy": "cooperative-sticky",
-      "enable.auto.commit": false,
-      "session.timeout.ms": 6000,
+// The classic protocol lets a newcomer with a member's static identity fence that member; the
+// consumer protocol (KIP-848) refuses the newcomer instead (UNRELEASED_INSTANCE_ID).
+if (TEST_GROUP_PROTOCOL === "consumer") {
+  Deno.test("another process with the same static identity is refused (consumer protocol): the processor keeps its partition and commits", async () => {
+    await withTopic(1, async (topic) => {
+      const { events, group } = await prepareRecordRun(topic, 1, 20);
+      const identity = `refused-${crypto.randomUUID().slice(0, 8)}`;
+      const { result } = startProcessor(
+        SCRIPT,
+        args(
+          topic,
+          group,
+          events,
+          ...["--max-batch", "10", "--sleep-ms", "3000", "--exit-when-idle", "3", ...FAST_GROUP],
+          ...["-X", `group.instance.id=${identity}`],
+        ),
+        { timeoutMs: 120_000 },
+      );
+      await waitUntil(async () => names(await readEvents(events)).includes("records"), "a batch");
+      await using impostor = new Consumer({
+        "bootstrap.servers": BOOTSTRAP,
+        "group.id": group,
+        "group.instance.id": identity,
+        ...FAST_GROUP_CONFIG,
+        "enable.auto.commit": false,
+      });
+      impostor.subscribe([topic]);
+      let refusal: unknown;
+      const deadline = Date.now() + 30_000;
+      while (refusal === undefined && Date.now() < deadline) {
+        try {
+          await impostor.poll({ timeoutMs: 100, maxMessages: 1 });
+        } catch (error) {
+          refusal = error;
+        }
+      }
+      assert(
+        refusal instanceof KafkaError && refusal.message.includes("UNRELEASED_INSTANCE_ID"),
+        `the impostor is refused: ${refusal}`,
+      );
+      assertEquals(impostor.assignment().length, 0, "the impostor got nothing");
+      const run = await result;
+      assertEquals(run.code, 0, run.stderr);
+      const all = names(await readEvents(events));
+      assertEquals(all.filter((e) => e === "checkpoint-failed"), [], run.stderr);
+      assertEquals(await committedOffsets(group, topic, 1), [20], "both batches committed");
     });
-    impostor.subscribe([topic]);
-    const deadline = Date.now() + 30_000;
-    while (impostor.assignment().length === 0 && Date.now() < deadline) {
-      await impostor.poll({ timeoutMs: 100, maxMessages: 1 });
-    }
-    assertEquals(impostor.assignment().length, 1, "the impostor joined");
-    const run = await result;
-    assertEquals(run.code, 1, run.stderr);
-    const all = names(await readEvents(events));
-    // The batch's checkpoint after the fencing: kind lost (not failed), and no retry of it.
-    assertEquals(all.filter((e) => e.startsWith("checkpoint")), ["checkpoint-failed"], run.stderr);
-    assertEquals(
-      (await readEvents(events)).find((e) => e.event === "checkpoint-failed")?.detail,
-      "lost",
-    );
-    assertEquals(all.filter((e) => e === "records").length, 1, "not retried");
-    assertEquals(
-      (await readEvents(events)).filter((e) => e.event.startsWith("shutdown")).map((e) =>
-        `${e.event} ${e.detail}`
-      ),
-      ["shutdown lost"],
-      "no shutdownRequested for a partition that is not ours",
-    );
-    assertEquals(await committedOffsets(group, topic, 1), [-1001], "nothing committed");
   });
-});
+}
+
+if (TEST_GROUP_PROTOCOL === "classic") {
+  Deno.test("fenced by another process with the same static identity: the checkpoint is lost, nothing committed", async () => {
+    await withTopic(1, async (topic) => {
+      const { events, group } = await prepareRecordRun(topic, 1, 20);
+      const identity = `fenced-${crypto.randomUUID().slice(0, 8)}`;
+      const { result } = startProcessor(
+        SCRIPT,
+        args(
+          topic,
+          group,
+          events,
+          ...["--max-batch", "10", "--sleep-ms", "6000", ...FAST_GROUP],
+          ...["-X", `group.instance.id=${identity}`],
+        ),
+        { timeoutMs: 120_000 },
+      );
+      await waitUntil(async () => names(await readEvents(events)).includes("records"), "a batch");
+      // A second consumer takes the same identity: the broker fences the processor's member.
+      await using impostor = new Consumer({
+        "bootstrap.servers": BOOTSTRAP,
+        "group.id": group,
+        "group.instance.id": identity,
+        ...FAST_GROUP_CONFIG,
+        "enable.auto.commit": false,
+      });
+      impostor.subscribe([topic]);
+      const deadline = Date.now() + 30_000;
+      while (impostor.assignment().length === 0 && Date.now() < deadline) {
+        await impostor.poll({ timeoutMs: 100, maxMessages: 1 });
+      }
+      assertEquals(impostor.assignment().length, 1, "the impostor joined");
+      const run = await result;
+      assertEquals(run.code, 1, run.stderr);
+      const all = names(await readEvents(events));
+      // The batch's checkpoint after the fencing: kind lost (not failed), and no retry of it.
+      assertEquals(
+        all.filter((e) => e.startsWith("checkpoint")),
+        ["checkpoint-failed"],
+        run.stderr,
+      );
+      assertEquals(
+        (await readEvents(events)).find((e) => e.event === "checkpoint-failed")?.detail,
+        "lost",
+      );
+      assertEquals(all.filter((e) => e === "records").length, 1, "not retried");
+      assertEquals(
+        (await readEvents(events)).filter((e) => e.event.startsWith("shutdown")).map((e) =>
+          `${e.event} ${e.detail}`
+        ),
+        ["shutdown lost"],
+        "no shutdownRequested for a partition that is not ours",
+      );
+      assertEquals(await committedOffsets(group, topic, 1), [-1001], "nothing committed");
+    });
+  });
+}

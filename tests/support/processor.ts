@@ -12,6 +12,7 @@ import {
   readRegistry,
 } from "../../src/registry/registry.ts";
 import { FERRY_DIR, registryFileNames } from "../../src/files/layout.ts";
+import type { GroupProtocol, KafkaConfig } from "../../src/kafka/mod.ts";
 
 /** What a finished processor run left behind. */
 export interface ProcessorRun {
@@ -47,13 +48,32 @@ export function processorArgs(topic: string, outputDir: string, group?: string):
   return group === undefined ? args : [...args, "--group", group];
 }
 
-/** librdkafka settings with which a group notices a process joining or leaving within seconds. */
-export const FAST_GROUP: readonly string[] = [
-  "-X",
-  "session.timeout.ms=6000",
-  "-X",
-  "heartbeat.interval.ms=500",
-];
+/**
+ * The consumer group protocol processors run with in these tests: `FERRY_TEST_GROUP_PROTOCOL`
+ * (`scripts/test.sh --engines new` runs the lifecycle tests a second time with `consumer`),
+ * else `classic`.
+ */
+export const TEST_GROUP_PROTOCOL: GroupProtocol =
+  Deno.env.get("FERRY_TEST_GROUP_PROTOCOL") === "consumer" ? "consumer" : "classic";
+
+/**
+ * Processor flags with which a group notices a process joining or leaving within seconds: for
+ * the classic protocol librdkafka's session timeout and heartbeat interval; for the consumer
+ * protocol (KIP-848) the broker sets both (the dev broker's Kafka 4.x: 6 s and 500 ms), so only
+ * `--group-protocol consumer`.
+ */
+export const FAST_GROUP: readonly string[] = TEST_GROUP_PROTOCOL === "consumer"
+  ? ["--group-protocol", "consumer"]
+  : ["-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"];
+
+/** {@linkcode FAST_GROUP} for a consumer the test makes itself. */
+export const FAST_GROUP_CONFIG: Readonly<KafkaConfig> = TEST_GROUP_PROTOCOL === "consumer"
+  ? { "group.protocol": "consumer" }
+  : {
+    "partition.assignment.strategy": "cooperative-sticky",
+    "session.timeout.ms": 6000,
+    "heartbeat.interval.ms": 500,
+  };
 
 /** Starts a processor script with the test broker; the caller waits or kills it. */
 export function startProcessor(
