@@ -21,6 +21,13 @@ import { type KafkaConfig, KafkaConfigError } from "../kafka/mod.ts";
 import { validateKafkaConfig } from "../kafka/config.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { optionsFromSection } from "../config/processor_section.ts";
+import {
+  DEFAULT_FAILOVER_SECONDS,
+  FAILOVER_KEY,
+  FailoverSecondsError,
+  parseFailoverSeconds,
+  takeFailoverKey,
+} from "../processor/membership.ts";
 import { setDebugContexts } from "../kafka/log.ts";
 import type { OptionSpecs } from "../processor/definition.ts";
 import { UsageError } from "./exit_codes.ts";
@@ -100,6 +107,8 @@ export interface ProcessorArguments {
   checkChunks: boolean;
   /** Serve Prometheus metrics on this port of 127.0.0.1. */
   metricsPort: number | undefined;
+  /** The failover time in seconds (`--failover-seconds`, or the config key); default 10. */
+  failoverSeconds: number | undefined;
   /** The processor's own options, by their camelCase names. */
   options: Record<string, string | number | boolean | undefined>;
 }
@@ -136,11 +145,15 @@ function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function logLevel(value: string): LogLevel {
   try {
     return parseLogLevel(value);
   } catch (error) {
-    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+    throw new InvalidArgumentError(errorMessage(error));
   }
 }
 
@@ -235,6 +248,19 @@ export function processorProgram(
           "past it nothing more is committed for its partition and its records come again",
       seconds,
       30,
+    )
+    .option(
+      "--failover-seconds <seconds>",
+      "how long the group waits for a member that stopped answering before its partitions " +
+        `go to the others (session.timeout.ms; default ${DEFAULT_FAILOVER_SECONDS}; also ` +
+        `"${FAILOVER_KEY}" in the config file)`,
+      (value: string) => {
+        try {
+          return parseFailoverSeconds(value, "--failover-seconds");
+        } catch (error) {
+          throw new InvalidArgumentError(errorMessage(error));
+        }
+      },
     )
     .option(
       "-X, --property <key=value>",
@@ -473,6 +499,14 @@ export async function readProcessorArguments(
     overrides: o.property,
     section: own?.name,
   });
+  // Ferry's failover key is no librdkafka property: taken out before the config is checked.
+  let failoverFromFile: number | undefined;
+  try {
+    failoverFromFile = takeFailoverKey(config);
+  } catch (error) {
+    if (!(error instanceof FailoverSecondsError)) throw error;
+    throw new ConfigError(error.message, { cause: error });
+  }
   // --log-level debug (or trace) also shows librdkafka's own lines, unless `debug` is set.
   setDebugContexts(config, o.logLevel, "consumer");
   // Unknown or invalid librdkafka properties are configuration errors: report them before
@@ -529,6 +563,7 @@ export async function readProcessorArguments(
     maxPartialBytes: (o.maxPartialMb ?? DEFAULT_MAX_PARTIAL_BYTES / (1024 * 1024)) * 1024 * 1024,
     checkChunks: o.checkChunks === true,
     metricsPort: o.metricsPort,
+    failoverSeconds: o.failoverSeconds ?? failoverFromFile,
     errorPolicy: o.errorPolicy,
     retries: o.retries,
     maxBatch: o.maxBatch ?? 500,

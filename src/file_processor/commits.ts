@@ -1,6 +1,7 @@
 /**
  * A file processor's offset commits and what a rebalance takes away: what settled is committed
- * about once a second (not awaited: a commit waits for the group coordinator), after one
+ * about once a second (not awaited: a commit waits for the group coordinator; a stuck one does
+ * not hold back the next), and at once when a rebalance ends, after one
  * `fdatasync` of the registry logs (group commit), and never past an unsettled message; a
  * partition being revoked first lets its running files finish (up to the stop grace), then
  * commits what settled; files in progress lose the chunks of partitions taken away.
@@ -10,7 +11,12 @@
 
 import { getLogger } from "@logtape/logtape";
 import { errorText } from "../processor/errors.ts";
-import type { Consumer, RebalanceEvent, TopicPartition } from "../kafka/mod.ts";
+import type {
+  Consumer,
+  RebalanceEvent,
+  TopicPartition,
+  TopicPartitionOffset,
+} from "../kafka/mod.ts";
 import type { RunState } from "./run_state.ts";
 
 const logger = getLogger(["ferry", "file-processor"]);
@@ -18,8 +24,30 @@ const logger = getLogger(["ferry", "file-processor"]);
 /** How often settled offsets are committed while the run goes on (ms). */
 const COMMIT_EVERY_MS = 1000;
 
+/**
+ * A commit in flight this long is stuck (classic protocol: the group coordinator answers this
+ * member's requests in order, so a commit sent while its JoinGroup waits for a rebalance waits
+ * too); later commits no longer wait for it (ms).
+ */
+const STUCK_AFTER_MS = 3000;
+
+/** The most commits in flight at once (each holds one of Deno's blocking threads). */
+const MAX_IN_FLIGHT = 4;
+
+/**
+ * The longest periodic commits pause between the rounds of a cooperative rebalance that took
+ * partitions from this process, beyond the failover time (ms): the second round can wait for a
+ * member that died to be dropped.
+ */
+const BETWEEN_ROUNDS_MARGIN_MS = 5000;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Offsets as one string, to tell whether a commit would send anything new. */
+function offsetsKey(offsets: readonly TopicPartitionOffset[]): string {
+  return offsets.map((o) => `${o.topic}/${o.partition}@${o.offset}`).join(",");
 }
 
 /** Commits a run's settled offsets (see the module's description). */
@@ -29,29 +57,81 @@ export class OffsetCommits {
   /** Whether the broker is known to be away (commits wait, failures are not warned about). */
   readonly #brokerDown: () => boolean;
   #lastCommitAt = 0;
-  /** The periodic commit in flight. */
-  #committing: Promise<void> | undefined;
+  /** The commits in flight, with the time each started. */
+  readonly #inFlight = new Map<Promise<void>, number>();
+  /** What the last commit sent, to skip sending the same while it is in flight. */
+  #lastSent = "";
+  /** Whether a stuck commit was reported (once per episode). */
+  #stuckReported = false;
+  /**
+   * Set between the two rounds of a cooperative rebalance that revoked partitions here:
+   * assignments still to come, and when periodic commits go on anyway. librdkafka 2.0.2 takes a
+   * commit refused with ILLEGAL_GENERATION because the second round bumped the generation for a
+   * lost assignment (confluentinc/librdkafka#4059, fixed in 2.10), which would have every file
+   * settled since the last commit run again by the partitions' next owner.
+   */
+  #betweenRounds: { assignsLeft: number; until: number } | undefined;
+  readonly #failoverMs: number;
 
-  constructor(run: RunState, consumer: Consumer, brokerDown: () => boolean) {
+  constructor(
+    run: RunState,
+    consumer: Consumer,
+    brokerDown: () => boolean,
+    failoverSeconds: number,
+  ) {
     this.#run = run;
     this.#consumer = consumer;
     this.#brokerDown = brokerDown;
+    this.#failoverMs = failoverSeconds * 1000;
   }
 
-  /** Starts a commit when the last one is a second old and none is in flight. */
+  /**
+   * Starts a commit when the last one started a second ago: one in flight holds back the next
+   * only while it is not stuck (younger than {@linkcode STUCK_AFTER_MS}) or sends the same
+   * offsets, so settled work is committed about once a second whatever the group is doing.
+   */
   commitSoon(): void {
-    if (
-      Date.now() - this.#lastCommitAt >= COMMIT_EVERY_MS && !this.#committing &&
-      !this.#brokerDown()
-    ) {
-      this.#committing = this.commit().finally(() => this.#committing = undefined);
+    if (this.#brokerDown() || Date.now() - this.#lastCommitAt < COMMIT_EVERY_MS) return;
+    if (this.#betweenRounds) {
+      if (Date.now() < this.#betweenRounds.until) return;
+      this.#betweenRounds = undefined;
     }
+    if (this.#inFlight.size >= MAX_IN_FLIGHT) return;
+    const oldest = Math.min(...this.#inFlight.values());
+    if (this.#inFlight.size > 0 && Date.now() - oldest < STUCK_AFTER_MS) return;
+    if (this.#inFlight.size > 0) {
+      if (offsetsKey(this.#run.tracker.committable()) === this.#lastSent) return;
+      if (!this.#stuckReported) {
+        this.#stuckReported = true;
+        logger.info(
+          "A commit has waited {seconds} s for the group coordinator (the group is " +
+            "rebalancing); committing what settled since without waiting for it.",
+          { seconds: Math.round((Date.now() - oldest) / 1000) },
+        );
+      }
+    }
+    const commit = this.commit().finally(() => {
+      this.#inFlight.delete(commit);
+      if (this.#inFlight.size === 0) this.#stuckReported = false;
+    });
+    this.#inFlight.set(commit, Date.now());
   }
 
-  /** The last commit of a run: after the one in flight, unless the broker is away. */
+  /**
+   * An assignment came: once the rebalance's last round is over, the next turn of the loop
+   * commits what settled meanwhile, under the group's new generation.
+   */
+  rebalanced(): void {
+    if (this.#betweenRounds && --this.#betweenRounds.assignsLeft > 0) return;
+    this.#betweenRounds = undefined;
+    this.#lastCommitAt = 0;
+    this.#lastSent = "";
+  }
+
+  /** The last commit of a run: after those in flight, unless the broker is away. */
   async finish(): Promise<void> {
     if (this.#brokerDown()) return;
-    await this.#committing;
+    await Promise.allSettled([...this.#inFlight.keys()]);
     await this.commit();
   }
 
@@ -63,6 +143,7 @@ export class OffsetCommits {
     this.#lastCommitAt = Date.now();
     const offsets = this.#run.tracker.committable(only);
     if (offsets.length === 0) return;
+    if (only === undefined) this.#lastSent = offsetsKey(offsets);
     try {
       // Group commit: the files settled below these offsets were recorded (written) before
       // `committable` saw them; one fdatasync per log makes them all durable first.
@@ -75,7 +156,9 @@ export class OffsetCommits {
       await this.#consumer.commit(offsets);
       this.#run.tracker.markCommitted(offsets);
     } catch (error) {
-      // While the broker is away the outage has been reported; the commit is retried later.
+      // A commit sent before a rebalance and answered after it is refused (its generation is
+      // gone); the next one, under the new generation, commits the same offsets.
+      this.#lastSent = "";
       const message = "Committing offsets failed (will retry): {error}";
       if (this.#brokerDown()) logger.debug(message, { error: errorText(error) });
       else logger.warn(message, { error: errorText(error) });
@@ -90,6 +173,13 @@ export class OffsetCommits {
   async takenAway(event: RebalanceEvent): Promise<void> {
     const { settings, running, assembler } = this.#run;
     const gone = new Set(event.partitions.map((p) => p.partition));
+    if (event.kind === "revoked" && event.protocol === "COOPERATIVE") {
+      // Two assignments follow: this round's, then the one of the rejoin it causes.
+      this.#betweenRounds = {
+        assignsLeft: 2,
+        until: Date.now() + this.#failoverMs + BETWEEN_ROUNDS_MARGIN_MS,
+      };
+    }
     if (event.kind === "revoked") {
       const deadline = Date.now() + settings.stopGraceMs;
       while (
@@ -102,6 +192,16 @@ export class OffsetCommits {
     const fields = { names, topic: settings.topic, kind: event.kind };
     if (names === "") logger.debug("No partitions of {topic} {kind} (an empty round).", fields);
     else logger.info("Partitions {names} of {topic} {kind}.", fields);
+    if (event.kind === "lost") {
+      const files = this.#run.tracker.uncommittedFiles(event.partitions);
+      if (files > 0) {
+        logger.warn(
+          "{files} file(s) settled here on partitions {names} of {topic} could not be " +
+            "committed before the partitions were lost: their next owner will run them again.",
+          { ...fields, files },
+        );
+      }
+    }
     this.#run.tracker.forget(event.partitions);
     for (const assembly of assembler.inProgress) {
       assembly.dropPartitions(gone);

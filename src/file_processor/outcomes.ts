@@ -246,7 +246,7 @@ export class FileOutcomes {
       );
       return;
     }
-    for (const source of entry?.sources ?? []) this.#run.settle(source);
+    if (entry) this.#run.settleFile(entry.sources);
   }
 
   /**
@@ -288,7 +288,7 @@ export class FileOutcomes {
       topic: this.#run.settings.topic,
       reason,
     });
-    for (const source of entry.sources) this.#run.settle(source);
+    this.#run.settleFile(entry.sources);
   }
 
   /** Retries failed files kept from earlier runs (fewer attempts than the limit). */

@@ -65,6 +65,11 @@ export interface FileRunSettings {
   onStatus?: (status: RunStatus) => void;
   /** Serve Prometheus metrics on `http://127.0.0.1:<port>/metrics` while running (0: any port). */
   metricsPort?: number;
+  /**
+   * How long the group waits for a member that stopped answering, in seconds (default 10;
+   * `src/processor/membership.ts`).
+   */
+  failoverSeconds?: number;
 }
 
 /**
@@ -135,6 +140,11 @@ export interface RunState {
   readonly running: Map<string, RunningFile>;
   /** Marks a chunk's message settled: its offset may be committed once those before it are. */
   settle(source: ChunkSource): void;
+  /**
+   * Settles a file's chunks (as {@linkcode settle} each) and counts the file as settled, so
+   * that a loss of its partition before the commit can say how many files were affected.
+   */
+  settleFile(sources: readonly ChunkSource[]): void;
   /** Stops the run with `error` (the first error wins). */
   fail(error: Error): void;
 }

@@ -24,6 +24,8 @@ import { FetcherWaker } from "../kafka/fetcher_waker.ts";
 import { configForRole } from "../kafka/config.ts";
 import { FileRegistry } from "../registry/registry.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
+import { describeMembership, membershipConfig } from "../processor/membership.ts";
+import { JoinWait } from "../processor/join_wait.ts";
 import { type PoolStopReport, WorkerPool } from "../workers/pool.ts";
 import { fileRunMetrics, type PartitionLag, serveMetrics } from "../command/metrics.ts";
 import { formatBytes, roundSeconds } from "../command/progress.ts";
@@ -110,6 +112,8 @@ class FileRunner {
   /** Wakes librdkafka's fetchers while messages come in (see {@linkcode FetcherWaker}). */
   #fetchers: FetcherWaker | undefined;
   readonly #watch: BrokerWatch;
+  /** Explains a long wait for the first assignment (set when the consumer subscribes). */
+  #joinWait: JoinWait | undefined;
   readonly #status: RunStatus = {
     processed: 0,
     failed: 0,
@@ -192,6 +196,16 @@ class FileRunner {
       hashes: this.#hashes,
       running: this.#running,
       settle: (source) => this.#settle(source),
+      settleFile: (sources) => {
+        for (const source of sources) this.#settle(source);
+        const last = new Map<number, number>();
+        for (const { partition, offset } of sources) {
+          last.set(partition, Math.max(offset, last.get(partition) ?? -1));
+        }
+        for (const [partition, offset] of last) {
+          this.#tracker.noteSettledFile({ topic: s.topic, partition }, offset);
+        }
+      },
       fail: (error) => this.#fail(error),
     };
     this.#outcomes = new FileOutcomes(state, this.#pool);
@@ -200,9 +214,14 @@ class FileRunner {
       // The workers start (each loads the user's script) while the consumer joins the group.
       const poolStarted = this.#pool.start();
       poolStarted.catch(() => undefined); // awaited below, once the consumer exists
+      const membership = await membershipConfig(s.kafka, s.failoverSeconds, {
+        kind: "files",
+        outputDir: s.outputDir,
+      });
       this.#consumer = new Consumer({
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
+        ...membership.config,
         ...s.kafka,
         "group.id": s.group,
         "enable.auto.commit": false,
@@ -211,17 +230,29 @@ class FileRunner {
         onRebalance: (event) => this.#onRebalance(event),
         onError: (error) => this.#onKafkaError(error),
       });
-      this.#commits = new OffsetCommits(state, this.#consumer, () => this.#watch.down);
+      this.#commits = new OffsetCommits(
+        state,
+        this.#consumer,
+        () => this.#watch.down,
+        membership.failoverSeconds,
+      );
+      this.#joinWait = new JoinWait({
+        group: s.group,
+        failoverSeconds: membership.failoverSeconds,
+        maxPollSeconds: Number(s.kafka["max.poll.interval.ms"] ?? 300_000) / 1000,
+        instanceId: membership.instanceId,
+      });
       try {
         this.#consumer.subscribe([s.topic]);
+        this.#joinWait.joined();
         await poolStarted;
         // From a stop asked for on, no file starts (see #drain), even before the loop ends.
         s.signal?.addEventListener("abort", this.#onAbort, { once: true });
         this.#outcomes.retryFailed();
         logger.info(
           "Processor {name} reading {topic} as group {group} into {outputDir} " +
-            "({workers} workers, {mode} mode).",
-          { ...s, name: s.name },
+            "({workers} workers, {mode} mode, {membership}).",
+          { ...s, name: s.name, membership: describeMembership(membership) },
         );
         await using _metrics = s.metricsPort === undefined ? undefined : serveMetrics({
           port: s.metricsPort,
@@ -238,6 +269,7 @@ class FileRunner {
         await this.#drain();
         await this.#commits.finish();
       } finally {
+        this.#joinWait.stop();
         await this.#closeConsumer();
       }
     } finally {
@@ -405,10 +437,16 @@ class FileRunner {
     this.#everAssigned = true;
     // Idle counts from here too: new partitions get their chance to deliver first.
     this.#lastMessageAt = Date.now();
+    // A rebalance ended: what settled while it ran is committed now, under the new generation.
+    this.#commits.rebalanced();
+    const waited = this.#joinWait?.assigned();
+    const after = waited === undefined ? "" : ` (${waited} s after joining the group)`;
     const names = event.partitions.map((p) => p.partition).join(", ");
-    if (names === "") {
-      logger.debug("No partitions of {topic} assigned (an empty round).", { topic: this.#s.topic });
-    } else logger.info("Assigned partitions {names} of {topic}.", { names, topic: this.#s.topic });
+    const fields = { names, topic: this.#s.topic, after };
+    if (names === "" && waited === undefined) {
+      logger.debug("No partitions of {topic} assigned (an empty round).", fields);
+    } else if (names === "") logger.info("No partitions of {topic} assigned yet{after}.", fields);
+    else logger.info("Assigned partitions {names} of {topic}{after}.", fields);
     if (this.#paused) this.#consumer.pause(event.partitions);
   }
 
