@@ -274,6 +274,7 @@ class FileRunner {
       }
     } finally {
       s.signal?.removeEventListener("abort", this.#onAbort);
+      this.#watch[Symbol.dispose]();
       this.#hashes.close();
       await this.#stopJobs();
       await this.#registry.close();
@@ -313,10 +314,9 @@ class FileRunner {
     const s = this.#s;
     while (!s.signal?.aborted && !this.#fatal) {
       const batch = await this.#consumer.poll({ maxMessages: POLL_MAX_MESSAGES, timeoutMs: 100 });
-      if (batch.length > 0) {
-        this.#lastMessageAt = Date.now();
-        this.#watch.noteReachable();
-      }
+      // Messages are no sign that the broker is back (they may have been fetched before it
+      // went away): only an answered probe ends an outage (BrokerWatch.tick).
+      if (batch.length > 0) this.#lastMessageAt = Date.now();
       try {
         await this.#watch.tick(() => this.#consumer.queryWatermarks(s.topic, 0, 2_000));
       } catch (error) {
@@ -439,14 +439,18 @@ class FileRunner {
     this.#lastMessageAt = Date.now();
     // A rebalance ended: what settled while it ran is committed now, under the new generation.
     this.#commits.rebalanced();
-    const waited = this.#joinWait?.assigned();
-    const after = waited === undefined ? "" : ` (${waited} s after joining the group)`;
+    const seconds = this.#joinWait?.assigned();
     const names = event.partitions.map((p) => p.partition).join(", ");
-    const fields = { names, topic: this.#s.topic, after };
-    if (names === "" && waited === undefined) {
+    const fields = { names, topic: this.#s.topic, seconds };
+    if (seconds !== undefined) {
+      if (names === "") {
+        logger.info("No partitions of {topic} assigned yet ({seconds} s after joining).", fields);
+      } else {
+        logger.info("Assigned partitions {names} of {topic} ({seconds} s after joining).", fields);
+      }
+    } else if (names === "") {
       logger.debug("No partitions of {topic} assigned (an empty round).", fields);
-    } else if (names === "") logger.info("No partitions of {topic} assigned yet{after}.", fields);
-    else logger.info("Assigned partitions {names} of {topic}{after}.", fields);
+    } else logger.info("Assigned partitions {names} of {topic}.", fields);
     if (this.#paused) this.#consumer.pause(event.partitions);
   }
 

@@ -1,13 +1,12 @@
 /**
  * Members of one consumer group as separate processes, each with its own output folder, that a
- * test kills (`kill -9`) and starts again: every start is an incarnation with its own run id,
- * log file and (for file processors) starts log, so a test can tell which incarnation did what
+ * test kills (`kill -9`) and starts again: every start is an incarnation with its own run id
+ * and log (its stderr, read as it comes), so a test can tell which incarnation did what
  * and when. The scaling tests and the handover benchmark use it.
  *
  * @module
  */
 
-import { join } from "node:path";
 import { type ProcessorRun, startProcessor } from "./processor.ts";
 import { sleep } from "./wait.ts";
 
@@ -19,8 +18,8 @@ export interface Incarnation {
   startedAt: number;
   /** When it was killed, if it was. */
   killedAt?: number;
-  /** Its log file (`--log-file`). */
-  logFile: string;
+  /** What it wrote to stderr so far (its log lines). */
+  stderr: string;
   /** The process. */
   child: Deno.ChildProcess;
   /** Its exit. */
@@ -60,15 +59,18 @@ export class Member {
   /** Starts a new incarnation. */
   start(): Incarnation {
     const runId = `${this.name}-${this.incarnations.length}`;
-    const logFile = join(this.dir, `log-${runId}.log`);
+    const incarnation: Partial<Incarnation> = { runId, startedAt: Date.now(), stderr: "" };
     const started = startProcessor(
       this.#options.script,
-      [...this.#options.args(runId), "--log-file", logFile, "--run-id", runId],
-      { timeoutMs: this.#options.timeoutMs },
+      [...this.#options.args(runId), "--run-id", runId],
+      {
+        timeoutMs: this.#options.timeoutMs,
+        onStderr: (text) => incarnation.stderr += text,
+      },
     );
-    const incarnation = { runId, startedAt: Date.now(), logFile, ...started };
-    this.incarnations.push(incarnation);
-    return incarnation;
+    Object.assign(incarnation, started);
+    this.incarnations.push(incarnation as Incarnation);
+    return incarnation as Incarnation;
   }
 
   /** `kill -9` of the running incarnation; resolves once it is gone. */
@@ -81,14 +83,9 @@ export class Member {
     return current;
   }
 
-  /** The log of an incarnation so far. */
-  async log(incarnation: Incarnation): Promise<string> {
-    try {
-      return await Deno.readTextFile(incarnation.logFile);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return "";
-      throw error;
-    }
+  /** The log of an incarnation so far (its stderr). */
+  log(incarnation: Incarnation): Promise<string> {
+    return Promise.resolve(incarnation.stderr);
   }
 
   /**
