@@ -34,6 +34,8 @@ export interface MemberOptions {
   args: (runId: string) => string[];
   /** Kill an incarnation still running after this long (ms). */
   timeoutMs: number;
+  /** Whether to add `--bootstrap-servers` for the shared test broker; default true. */
+  bootstrap?: boolean;
 }
 
 /** A member of a group: a name, an output folder, and its incarnations. */
@@ -65,6 +67,7 @@ export class Member {
       [...this.#options.args(runId), "--run-id", runId],
       {
         timeoutMs: this.#options.timeoutMs,
+        bootstrap: this.#options.bootstrap,
         onStderr: (text) => incarnation.stderr += text,
       },
     );
