@@ -1,7 +1,8 @@
 /**
  * A file processor's offset commits and what a rebalance takes away: what settled is committed
  * about once a second (not awaited: a commit waits for the group coordinator; a stuck one does
- * not hold back the next), and at once when a rebalance ends, after one
+ * not hold back the next), paused around cooperative rebalances (`commit_gate.ts`) and made at
+ * once after, after one
  * `fdatasync` of the registry logs (group commit), and never past an unsettled message; a
  * partition being revoked first lets its running files finish (up to the stop grace), then
  * commits what settled; files in progress lose the chunks of partitions taken away.
@@ -17,6 +18,7 @@ import type {
   TopicPartition,
   TopicPartitionOffset,
 } from "../kafka/mod.ts";
+import type { CommitGate } from "../processor/commit_gate.ts";
 import type { RunState } from "./run_state.ts";
 
 const logger = getLogger(["ferry", "file-processor"]);
@@ -33,13 +35,6 @@ const STUCK_AFTER_MS = 3000;
 
 /** The most commits in flight at once (each holds one of Deno's blocking threads). */
 const MAX_IN_FLIGHT = 4;
-
-/**
- * The longest periodic commits pause between the rounds of a cooperative rebalance that took
- * partitions from this process, beyond the failover time (ms): the second round can wait for a
- * member that died to be dropped.
- */
-const BETWEEN_ROUNDS_MARGIN_MS = 5000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -63,26 +58,14 @@ export class OffsetCommits {
   #lastSent = "";
   /** Whether a stuck commit was reported (once per episode). */
   #stuckReported = false;
-  /**
-   * Set between the two rounds of a cooperative rebalance that revoked partitions here:
-   * assignments still to come, and when periodic commits go on anyway. librdkafka 2.0.2 takes a
-   * commit refused with ILLEGAL_GENERATION because the second round bumped the generation for a
-   * lost assignment (confluentinc/librdkafka#4059, fixed in 2.10), which would have every file
-   * settled since the last commit run again by the partitions' next owner.
-   */
-  #betweenRounds: { assignsLeft: number; until: number } | undefined;
-  readonly #failoverMs: number;
+  /** Holds periodic commits around cooperative rebalances (see `commit_gate.ts`). */
+  readonly #gate: CommitGate;
 
-  constructor(
-    run: RunState,
-    consumer: Consumer,
-    brokerDown: () => boolean,
-    failoverSeconds: number,
-  ) {
+  constructor(run: RunState, consumer: Consumer, brokerDown: () => boolean, gate: CommitGate) {
     this.#run = run;
     this.#consumer = consumer;
     this.#brokerDown = brokerDown;
-    this.#failoverMs = failoverSeconds * 1000;
+    this.#gate = gate;
   }
 
   /**
@@ -92,10 +75,7 @@ export class OffsetCommits {
    */
   commitSoon(): void {
     if (this.#brokerDown() || Date.now() - this.#lastCommitAt < COMMIT_EVERY_MS) return;
-    if (this.#betweenRounds) {
-      if (Date.now() < this.#betweenRounds.until) return;
-      this.#betweenRounds = undefined;
-    }
+    if (!this.#gate.open) return;
     if (this.#inFlight.size >= MAX_IN_FLIGHT) return;
     const oldest = Math.min(...this.#inFlight.values());
     if (this.#inFlight.size > 0 && Date.now() - oldest < STUCK_AFTER_MS) return;
@@ -118,12 +98,11 @@ export class OffsetCommits {
   }
 
   /**
-   * An assignment came: once the rebalance's last round is over, the next turn of the loop
-   * commits what settled meanwhile, under the group's new generation.
+   * A rebalance event: periodic commits wait until the rebalance is over (the gate), then the
+   * next turn of the loop commits what settled meanwhile, under the group's new generation.
    */
-  rebalanced(): void {
-    if (this.#betweenRounds && --this.#betweenRounds.assignsLeft > 0) return;
-    this.#betweenRounds = undefined;
+  rebalanced(event: RebalanceEvent): void {
+    this.#gate.rebalance(event);
     this.#lastCommitAt = 0;
     this.#lastSent = "";
   }
@@ -173,13 +152,7 @@ export class OffsetCommits {
   async takenAway(event: RebalanceEvent): Promise<void> {
     const { settings, running, assembler } = this.#run;
     const gone = new Set(event.partitions.map((p) => p.partition));
-    if (event.kind === "revoked" && event.protocol === "COOPERATIVE") {
-      // Two assignments follow: this round's, then the one of the rejoin it causes.
-      this.#betweenRounds = {
-        assignsLeft: 2,
-        until: Date.now() + this.#failoverMs + BETWEEN_ROUNDS_MARGIN_MS,
-      };
-    }
+    this.rebalanced(event);
     if (event.kind === "revoked") {
       const deadline = Date.now() + settings.stopGraceMs;
       while (

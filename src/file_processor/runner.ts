@@ -26,6 +26,7 @@ import { FileRegistry } from "../registry/registry.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
 import { describeMembership, membershipConfig } from "../processor/membership.ts";
 import { JoinWait } from "../processor/join_wait.ts";
+import { CommitGate } from "../processor/commit_gate.ts";
 import { type PoolStopReport, WorkerPool } from "../workers/pool.ts";
 import { fileRunMetrics, type PartitionLag, serveMetrics } from "../command/metrics.ts";
 import { formatBytes, roundSeconds } from "../command/progress.ts";
@@ -234,7 +235,10 @@ class FileRunner {
         state,
         this.#consumer,
         () => this.#watch.down,
-        membership.failoverSeconds,
+        new CommitGate({
+          heartbeatMs: membership.heartbeatMs,
+          failoverMs: membership.failoverSeconds * 1000,
+        }),
       );
       this.#joinWait = new JoinWait({
         group: s.group,
@@ -438,7 +442,7 @@ class FileRunner {
     // Idle counts from here too: new partitions get their chance to deliver first.
     this.#lastMessageAt = Date.now();
     // A rebalance ended: what settled while it ran is committed now, under the new generation.
-    this.#commits.rebalanced();
+    this.#commits.rebalanced(event);
     const seconds = this.#joinWait?.assigned();
     const names = event.partitions.map((p) => p.partition).join(", ");
     const fields = { names, topic: this.#s.topic, seconds };

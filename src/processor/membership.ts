@@ -110,12 +110,40 @@ export function failoverConfig(failoverSeconds: number): KafkaConfig {
   };
 }
 
+/**
+ * The session timeout and heartbeat interval in effect (ms): the user's `session.timeout.ms`
+ * and `heartbeat.interval.ms` win over those of the failover time.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { membershipTimes } from "./membership.ts";
+ * assert.deepEqual(membershipTimes({}, undefined), { failoverMs: 10000, heartbeatMs: 2000 });
+ * assert.deepEqual(membershipTimes({ "session.timeout.ms": 6000 }, 20), {
+ *   failoverMs: 6000,
+ *   heartbeatMs: 4000,
+ * });
+ * ```
+ */
+export function membershipTimes(
+  kafka: KafkaConfig,
+  failoverSeconds: number | undefined,
+): { failoverMs: number; heartbeatMs: number } {
+  const derived = failoverConfig(failoverSeconds ?? DEFAULT_FAILOVER_SECONDS);
+  return {
+    failoverMs: Number(kafka["session.timeout.ms"] ?? derived["session.timeout.ms"]),
+    heartbeatMs: Number(kafka["heartbeat.interval.ms"] ?? derived["heartbeat.interval.ms"]),
+  };
+}
+
 /** A processor's membership in its group, as it joins. */
 export interface Membership {
   /** The librdkafka properties to put under the user's own (which win). */
   config: KafkaConfig;
   /** The session timeout in effect, in seconds (the user's `session.timeout.ms` wins). */
   failoverSeconds: number;
+  /** The heartbeat interval in effect (ms). */
+  heartbeatMs: number;
   /** The static member id, or `undefined` for a dynamic member. */
   instanceId: string | undefined;
   /** Why there is no static member id, when there is none. */
@@ -140,10 +168,10 @@ export async function membershipConfig(
   source: InstanceIdSource,
 ): Promise<Membership> {
   const config = failoverConfig(failoverSeconds ?? DEFAULT_FAILOVER_SECONDS);
-  const session = kafka["session.timeout.ms"] ?? config["session.timeout.ms"];
+  const { failoverMs, heartbeatMs } = membershipTimes(kafka, failoverSeconds);
   const none = async () => {};
   const given = kafka["group.instance.id"];
-  const base = { config, failoverSeconds: Number(session) / 1000, release: none };
+  const base = { config, failoverSeconds: failoverMs / 1000, heartbeatMs, release: none };
   if (given !== undefined) {
     if (String(given) === "") {
       delete kafka["group.instance.id"];

@@ -4,8 +4,8 @@
  * batch is done (up to the stop grace; past it the partition is given up and nothing more is
  * committed for it), and its checkpoints are committed only while the partition is this
  * process's (fencing errors answer `lost`, other refusals `invalid`, transient ones `failed`
- * after retries). librdkafka 2.0.2 refuses commits between a cooperative rebalance's rounds
- * (confluentinc/librdkafka#4059): they wait for the second round.
+ * after retries). Checkpoints wait while a cooperative rebalance goes on (`commit_gate.ts`:
+ * librdkafka 2.0.2 drops the whole assignment when one is refused, confluentinc/librdkafka#4059).
  *
  * @module
  */
@@ -22,12 +22,8 @@ import {
 import type { WorkerChannel } from "../workers/channel.ts";
 import type { CheckpointFailure } from "../workers/protocol.ts";
 import { errorText } from "../processor/errors.ts";
-import {
-  type PartitionState,
-  REBALANCE_SETTLE_MS,
-  type RecordRunState,
-  sleep,
-} from "./run_state.ts";
+import type { CommitGate } from "../processor/commit_gate.ts";
+import { type PartitionState, type RecordRunState, sleep } from "./run_state.ts";
 
 const logger = getLogger(["ferry", "record-processor"]);
 
@@ -84,8 +80,8 @@ export class PartitionLifecycle {
   /** Resolves once every worker is ready, false when one could not start. */
   readonly #workersReady: () => Promise<boolean>;
   readonly #waiters = new Map<string, Set<() => void>>();
-  /** Set while a cooperative rebalance is between its rounds: commits wait (see checkpoint). */
-  #rebalance: { assignsLeft: number; settled: Promise<void>; settle: () => void } | undefined;
+  /** Holds checkpoints while a cooperative rebalance goes on (see checkpoint). */
+  readonly #gate: CommitGate;
   #nextInstance = 1;
   #nextWorker = 0;
   #everAssigned = false;
@@ -95,7 +91,9 @@ export class PartitionLifecycle {
     run: RecordRunState,
     workers: readonly WorkerChannel[],
     workersReady: () => Promise<boolean>,
+    gate: CommitGate,
   ) {
+    this.#gate = gate;
     this.#run = run;
     this.#workers = workers;
     this.#workersReady = workersReady;
@@ -144,6 +142,7 @@ export class PartitionLifecycle {
 
   /** The consumer's rebalance events: opens assigned partitions, closes revoked and lost ones. */
   async onRebalance(event: RebalanceEvent): Promise<void> {
+    this.#gate.rebalance(event);
     const topic = this.#run.settings.topic;
     const logRebalance = (starts?: string) => {
       const names = event.partitions.map((p) => p.partition).join(", ");
@@ -157,7 +156,6 @@ export class PartitionLifecycle {
       if (this.#run.fatal) return logRebalance();
       this.#everAssigned = true;
       this.#lastAssignedAt = Date.now();
-      if (this.#rebalance && --this.#rebalance.assignsLeft <= 0) this.#rebalance.settle();
       let committed: { offset: number }[] = event.partitions.map(() => ({ offset: -1001 }));
       let read = false;
       try {
@@ -184,18 +182,6 @@ export class PartitionLifecycle {
       return;
     }
     logRebalance();
-    if (event.protocol === "COOPERATIVE" && event.kind === "revoked" && !this.#rebalance) {
-      // Two assignments follow: this round's, then the one of the rejoin it causes.
-      let resolve!: () => void;
-      const settled = new Promise<void>((r) => resolve = r);
-      const settle = () => {
-        clearTimeout(timer);
-        this.#rebalance = undefined;
-        resolve();
-      };
-      const timer = setTimeout(settle, REBALANCE_SETTLE_MS);
-      this.#rebalance = { assignsLeft: 2, settled, settle };
-    }
     const states = event.partitions
       .map((tp) => this.#run.partitions.get(partitionKey(tp)))
       .filter((s): s is PartitionState => s !== undefined);
@@ -321,10 +307,10 @@ export class PartitionLifecycle {
     offset: number,
   ): Promise<void> {
     let state = this.#run.instances.get(key);
-    if (state && !state.closing && this.#rebalance) {
+    if (state && !state.closing && !this.#gate.open) {
       // librdkafka 2.0.2 treats a commit refused with ILLEGAL_GENERATION while a cooperative
       // rebalance rejoins as a lost assignment (confluentinc/librdkafka#4059): wait it out.
-      await this.#rebalance.settled;
+      await this.#gate.wait();
       state = this.#run.instances.get(key);
     }
     let failure: CheckpointFailure | undefined;

@@ -21,7 +21,13 @@ import { configForRole } from "../kafka/config.ts";
 import { type PartitionLag, recordRunMetrics, serveMetrics } from "../command/metrics.ts";
 import { formatBytes, roundSeconds } from "../command/progress.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
-import { describeMembership, type Membership, membershipConfig } from "../processor/membership.ts";
+import {
+  describeMembership,
+  type Membership,
+  membershipConfig,
+  membershipTimes,
+} from "../processor/membership.ts";
+import { CommitGate } from "../processor/commit_gate.ts";
 import { JoinWait } from "../processor/join_wait.ts";
 import { WorkerChannel } from "../workers/channel.ts";
 import type { FromWorker } from "../workers/protocol.ts";
@@ -103,10 +109,12 @@ class RecordRunner {
       fail: (error) => this.#fail(error),
       onKafkaError: (error) => this.#onKafkaError(error),
     };
+    const { failoverMs, heartbeatMs } = membershipTimes(settings.kafka, settings.failoverSeconds);
     this.#lifecycle = new PartitionLifecycle(
       state,
       this.#workers,
       () => this.#workersReady.catch(() => false),
+      new CommitGate({ failoverMs, heartbeatMs }),
     );
     this.#batches = new BatchFlow(state);
   }
