@@ -98,6 +98,13 @@ const SECTIONS: readonly Section[] = [
     entries: ["run"],
     // The 0.8-of-kcat target (10 KiB records) is on the row; kcat is the baseline.
   },
+  {
+    name: "handover",
+    file: "handover_bench.ts",
+    about: "kill -9 of one of three file processors: seconds until the survivors work on its " +
+      "partitions, share of files run twice, per group protocol",
+    entries: ["run"],
+  },
 ];
 
 const USAGE = `Usage: deno task bench [options]

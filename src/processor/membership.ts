@@ -20,7 +20,7 @@ import type { KafkaConfig } from "../kafka/mod.ts";
 import { userStateHome } from "../upload/upload_log.ts";
 import { errorText } from "./errors.ts";
 
-const logger = getLogger(["ferry", "processor"]);
+const logger = getLogger(["ferry", "group"]);
 
 /**
  * The default failover time in seconds. Kafka's default session timeout is 45 s and
