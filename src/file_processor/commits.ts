@@ -33,6 +33,9 @@ const COMMIT_EVERY_MS = 1000;
  */
 const STUCK_AFTER_MS = 3000;
 
+/** The longest the commit of lost partitions may hold up the rebalance (ms). */
+const LOST_COMMIT_WAIT_MS = 5000;
+
 /** The most commits in flight at once (each holds one of Deno's blocking threads). */
 const MAX_IN_FLIGHT = 4;
 
@@ -145,6 +148,41 @@ export class OffsetCommits {
   }
 
   /**
+   * Lost partitions: librdkafka 2.0.2 also reports partitions lost when a commit was refused
+   * with ILLEGAL_GENERATION while this member is still in the group (see `commit_gate.ts`); the
+   * member's generation is then current, and committing what settled before they go spares
+   * their next owner those files. Where the member really is out of the group (its session
+   * ended, or it was fenced) the broker refuses the commit, and nothing changes. At most
+   * {@linkcode LOST_COMMIT_WAIT_MS}: the rebalance waits for it.
+   */
+  async #commitLost(partitions: readonly TopicPartition[]): Promise<void> {
+    const offsets = this.#run.tracker.committable(partitions);
+    if (offsets.length === 0 || this.#brokerDown()) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await this.#run.registry.sync();
+      const committed = this.#consumer.commit(offsets).then(() => true);
+      const late = new Promise<false>((resolve) =>
+        timer = setTimeout(resolve, LOST_COMMIT_WAIT_MS, false)
+      );
+      if (await Promise.race([committed, late])) {
+        this.#run.tracker.markCommitted(offsets);
+        logger.info(
+          "Committed what settled on partitions {names} before letting them go: librdkafka " +
+            "reported them lost while this process was still in the group.",
+          { names: offsets.map((o) => o.partition).join(", ") },
+        );
+      } else committed.catch(() => undefined);
+    } catch (error) {
+      logger.debug("The commit of lost partitions was refused: {error}", {
+        error: errorText(error),
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
    * Partitions revoked or lost: a revoke lets files from them finish (up to the stop grace)
    * and commits what settled; then their offsets are forgotten and files in progress drop
    * their chunks (a file left with none is discarded: the next owner rebuilds it).
@@ -166,6 +204,7 @@ export class OffsetCommits {
     if (names === "") logger.debug("No partitions of {topic} {kind} (an empty round).", fields);
     else logger.info("Partitions {names} of {topic} {kind}.", fields);
     if (event.kind === "lost") {
+      await this.#commitLost(event.partitions);
       const files = this.#run.tracker.uncommittedFiles(event.partitions);
       if (files > 0) {
         logger.warn(

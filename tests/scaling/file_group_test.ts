@@ -12,7 +12,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { withTopic } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import { putFiles, type TestFile } from "../support/chunks.ts";
-import { type Incarnation, Member, randomMs } from "../support/members.ts";
+import { type Incarnation, Member, randomMs, waitForAssignment } from "../support/members.ts";
 import { processorArgs, stopProcessor } from "../support/processor.ts";
 import { sleep, waitUntil } from "../support/wait.ts";
 import { readRegistry } from "../../src/registry/registry.ts";
@@ -176,14 +176,20 @@ Deno.test("kill -9 rounds: none missing, only files in flight run twice, fast ha
           !call.runId.startsWith("b-"),
       );
       const takeoverSeconds = (takeover.at - bDead.killedAt!) / 1000;
+      const assignedSeconds =
+        (await waitForAssignment(group3, bHeld, bDead.killedAt!) - bDead.killedAt!) / 1000;
       // deno-lint-ignore no-console
       console.log(
         `round 2: survivors' first file from the dead member's partitions ` +
           `${[...bHeld].join(",")} ${takeoverSeconds.toFixed(1)} s after the kill ` +
-          `(failover ${FAILOVER_SECONDS} s)`,
+          `(assigned to a survivor after ${
+            assignedSeconds.toFixed(1)
+          } s; failover ${FAILOVER_SECONDS} s)`,
       );
-      // Within the failover time plus the rebalance; the margin is for a loaded machine.
-      assert(takeoverSeconds < FAILOVER_SECONDS + 10, `takeover took ${takeoverSeconds} s`);
+      // The group hands the partitions over after the failover time and a rebalance; the
+      // margins are for a loaded machine (the bench measures it on a quiet one).
+      assert(assignedSeconds < FAILOVER_SECONDS + 10, `handed over after ${assignedSeconds} s`);
+      assert(takeoverSeconds < FAILOVER_SECONDS + 20, `first file after ${takeoverSeconds} s`);
 
       // Round 3: b comes back, and c is killed right after b joined (mid-rebalance).
       const bBack = b.start();

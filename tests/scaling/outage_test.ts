@@ -12,7 +12,7 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { OwnBroker, uniqueName } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import { ferry, startFerry } from "../support/cli.ts";
-import { Member } from "../support/members.ts";
+import { logLineTime, Member } from "../support/members.ts";
 import { processorArgs, readCalls, stopProcessor } from "../support/processor.ts";
 import { sleep, waitUntil } from "../support/wait.ts";
 
@@ -31,11 +31,10 @@ async function writeFiles(dir: string, prefix: string, count: number): Promise<s
   return names;
 }
 
-/** The time of a log line (`2026-12-05 10:29:56.307 [INF] ...`, local time). */
 function lineTime(line: string): number {
-  const match = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3})/.exec(line);
-  assert(match, `a log line with a time: ${line}`);
-  return new Date(`${match[1]}T${match[2]}`).getTime();
+  const at = logLineTime(line);
+  assert(at !== undefined, `a log line with a time: ${line}`);
+  return at;
 }
 
 Deno.test("the broker away for 10 s while a second upload starts: all processed, true log", async () => {

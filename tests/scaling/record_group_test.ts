@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import { assert, assertEquals } from "../support/assert.ts";
 import { committedOffsets, withTopic } from "../support/broker.ts";
-import { type Incarnation, Member, randomMs } from "../support/members.ts";
+import { type Incarnation, Member, randomMs, waitForAssignment } from "../support/members.ts";
 import { stopProcessor } from "../support/processor.ts";
 import { putRecords, readEvents, type RecordEvent, recordRange } from "../support/records.ts";
 import { sleep, waitUntil } from "../support/wait.ts";
@@ -107,13 +107,23 @@ Deno.test("record processors: kill -9 rounds lose nothing and hand over fast", a
         e.at > bDead.killedAt!
       );
       const takeoverSeconds = (takeover.at - bDead.killedAt!) / 1000;
+      const assignedSeconds =
+        (await waitForAssignment(group3, bHeld, bDead.killedAt!) - bDead.killedAt!) / 1000;
       // deno-lint-ignore no-console
       console.log(
         `round 2: survivors' first batch from the dead member's partitions ` +
           `${[...bHeld].join(",")} ${takeoverSeconds.toFixed(1)} s after the kill ` +
-          `(failover ${FAILOVER_SECONDS} s)`,
+          `(assigned to a survivor after ${
+            assignedSeconds.toFixed(1)
+          } s; failover ${FAILOVER_SECONDS} s)`,
       );
-      assert(takeoverSeconds < FAILOVER_SECONDS + 10, `takeover took ${takeoverSeconds} s`);
+      // The group hands the partitions over after the failover time and a rebalance; the
+      // margins are for a loaded machine (the bench measures it on a quiet one).
+      assert(assignedSeconds < FAILOVER_SECONDS + 10, `handed over after ${assignedSeconds} s`);
+      assert(
+        takeoverSeconds < FAILOVER_SECONDS + 20,
+        `first batch after ${takeoverSeconds} s`,
+      );
 
       // Round 3: b back, c killed right after b joined, then c back.
       b.start();

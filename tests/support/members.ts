@@ -125,6 +125,45 @@ export class Member {
   }
 }
 
+/**
+ * The time of a log line as the processors print it (`2026-12-05 10:29:56.307 [INF] ...`, local
+ * time), in ms since the epoch; `undefined` for a line without one.
+ */
+export function logLineTime(line: string): number | undefined {
+  const match = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3})/.exec(line);
+  return match ? new Date(`${match[1]}T${match[2]}`).getTime() : undefined;
+}
+
+/**
+ * When the first of `members`' running incarnations logged an assignment of one of
+ * `partitions` after `since` (ms since the epoch), waiting up to `timeoutMs`.
+ */
+export async function waitForAssignment(
+  members: readonly Member[],
+  partitions: ReadonlySet<number>,
+  since: number,
+  timeoutMs = 60_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const member of members) {
+      const current = member.current;
+      if (!current) continue;
+      for (const line of current.stderr.split("\n")) {
+        const at = logLineTime(line);
+        const match = /Assigned partitions ([\d, ]+) of /.exec(line) ??
+          /Partitions ([\d, ]+) of \S+ assigned/.exec(line);
+        if (at === undefined || at < since || !match) continue;
+        if (match[1].split(",").some((p) => partitions.has(Number(p.trim())))) return at;
+      }
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`No member took partitions over in ${timeoutMs} ms.`);
+    }
+    await sleep(100);
+  }
+}
+
 /** A random whole number of milliseconds from `min` to `max`. */
 export function randomMs(min: number, max: number): number {
   return Math.round(min + Math.random() * (max - min));
