@@ -172,8 +172,8 @@ export class BrokerWatch implements Disposable {
     this.#downSince = undefined;
     clearTimeout(this.#limitTimer);
     logger.info(
-      "The Kafka broker {bootstrap} is reachable again after {seconds} s ({failures} failed " +
-        "connection attempts in between); continuing.",
+      "The Kafka broker {bootstrap} is reachable again after {seconds} s; continuing ({failures} " +
+        "failed connection attempts in between).",
       { bootstrap: this.#options.bootstrap, seconds, failures: this.#failures },
     );
   }

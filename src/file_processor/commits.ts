@@ -209,7 +209,8 @@ export class OffsetCommits {
       if (files > 0) {
         logger.warn(
           "{files} file(s) settled here on partitions {names} of {topic} could not be " +
-            "committed before the partitions were lost: their next owner will run them again.",
+            "committed before the partitions were lost: another process that gets them runs them " +
+            "again (this one skips them).",
           { ...fields, files },
         );
       }

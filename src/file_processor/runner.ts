@@ -27,6 +27,7 @@ import { GroupIdleCheck } from "../processor/group_idle.ts";
 import { describeMembership, membershipConfig } from "../processor/membership.ts";
 import { JoinWait } from "../processor/join_wait.ts";
 import { CommitGate } from "../processor/commit_gate.ts";
+import { restartWhenSelfFenced } from "../processor/self_fencing.ts";
 import { type PoolStopReport, WorkerPool } from "../workers/pool.ts";
 import { fileRunMetrics, type PartitionLag, serveMetrics } from "../command/metrics.ts";
 import { formatBytes, roundSeconds } from "../command/progress.ts";
@@ -85,8 +86,8 @@ function sleep(ms: number): Promise<void> {
  * Resolves with the final status.
  */
 export async function runFileProcessor(settings: FileRunSettings): Promise<RunStatus> {
-  const runner = new FileRunner(settings);
-  return await runner.run();
+  // A static member fenced by its own session timeout starts again (`self_fencing.ts`).
+  return await restartWhenSelfFenced(() => new FileRunner(settings).run());
 }
 
 class FileRunner {

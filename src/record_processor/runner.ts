@@ -28,6 +28,7 @@ import {
   membershipTimes,
 } from "../processor/membership.ts";
 import { CommitGate } from "../processor/commit_gate.ts";
+import { restartWhenSelfFenced } from "../processor/self_fencing.ts";
 import { JoinWait } from "../processor/join_wait.ts";
 import { WorkerChannel } from "../workers/channel.ts";
 import type { FromWorker } from "../workers/protocol.ts";
@@ -49,7 +50,8 @@ const logger = getLogger(["ferry", "record-processor"]);
 
 /** Runs a record processor until stopped or idle; resolves with the final status. */
 export async function runRecordProcessor(settings: RecordRunSettings): Promise<RecordRunStatus> {
-  return await new RecordRunner(settings).run();
+  // A static member fenced by its own session timeout starts again (`self_fencing.ts`).
+  return await restartWhenSelfFenced(() => new RecordRunner(settings).run());
 }
 
 /**

@@ -69,8 +69,11 @@ Deno.test("the broker away for 10 s while a second upload starts: all processed,
       ...processorArgs(topic, join(root, "p", "out"), "outage"),
       "--sleep-ms",
       "100",
+      // Longer than the outage: a session that outlasts it keeps its static member id (one
+      // that does not is fenced by its own rejoin and starts again: librdkafka#3437, covered
+      // by tests/fault/broker_outage_test.ts).
       "--failover-seconds",
-      "6",
+      "40",
     ],
   });
   await Deno.mkdir(member.dir, { recursive: true });
@@ -122,9 +125,11 @@ Deno.test("the broker away for 10 s while a second upload starts: all processed,
   // librdkafka's line for each failed connection is folded into the count.
   const repeats = lines.filter((l) => /\[(ERR|WRN)\].*(Connect to|Connection refused)/.test(l));
   assertEquals(repeats, [], "no line per failed connection");
-  // Nothing else is said at warning or error level while the broker is away.
+  // Nothing else is said at warning or error level while the broker is away, but librdkafka's
+  // one line when the group session ends (a change of state of its own).
   const during = lines.filter((l) =>
-    /\[(ERR|WRN)\]/.test(l) && lineTime(l) > downAt && lineTime(l) < backAt
+    /\[(ERR|WRN)\]/.test(l) && !/SESSTMOUT/.test(l) && lineTime(l) > downAt &&
+    lineTime(l) < backAt
   );
   assertEquals(during, [], "no other warnings while the broker is away");
   // deno-lint-ignore no-console
