@@ -89,21 +89,25 @@ export function takeFailoverKey(config: KafkaConfig): number | undefined {
 /**
  * The librdkafka properties of a failover time: the session timeout, and a heartbeat every
  * fifth of it (five heartbeats may be lost before the member is dropped). This is the single
- * place where failover becomes configuration: with KIP-848's consumer group protocol the broker
- * owns both settings and this must return none.
+ * place where the failover time becomes configuration: with KIP-848's consumer group protocol
+ * (`group.protocol=consumer` in `kafka`) the broker owns both settings, and this must return
+ * none.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { failoverConfig } from "./membership.ts";
- * assert.deepEqual(failoverConfig(10), {
+ * assert.deepEqual(failoverConfig({}, 10), {
  *   "session.timeout.ms": 10000,
  *   "heartbeat.interval.ms": 2000,
  * });
  * ```
+ *
+ * @param kafka The user's Kafka properties (their `group.protocol` decides).
+ * @param failoverSeconds The failover time; default {@linkcode DEFAULT_FAILOVER_SECONDS}.
  */
-export function failoverConfig(failoverSeconds: number): KafkaConfig {
-  const sessionMs = Math.round(failoverSeconds * 1000);
+export function failoverConfig(kafka: KafkaConfig, failoverSeconds?: number): KafkaConfig {
+  const sessionMs = Math.round((failoverSeconds ?? DEFAULT_FAILOVER_SECONDS) * 1000);
   return {
     "session.timeout.ms": sessionMs,
     "heartbeat.interval.ms": Math.max(100, Math.round(sessionMs / 5)),
@@ -129,7 +133,7 @@ export function membershipTimes(
   kafka: KafkaConfig,
   failoverSeconds: number | undefined,
 ): { failoverMs: number; heartbeatMs: number } {
-  const derived = failoverConfig(failoverSeconds ?? DEFAULT_FAILOVER_SECONDS);
+  const derived = failoverConfig({}, failoverSeconds);
   return {
     failoverMs: Number(kafka["session.timeout.ms"] ?? derived["session.timeout.ms"]),
     heartbeatMs: Number(kafka["heartbeat.interval.ms"] ?? derived["heartbeat.interval.ms"]),
@@ -167,7 +171,7 @@ export async function membershipConfig(
   failoverSeconds: number | undefined,
   source: InstanceIdSource,
 ): Promise<Membership> {
-  const config = failoverConfig(failoverSeconds ?? DEFAULT_FAILOVER_SECONDS);
+  const config = failoverConfig(kafka, failoverSeconds);
   const { failoverMs, heartbeatMs } = membershipTimes(kafka, failoverSeconds);
   const none = async () => {};
   const given = kafka["group.instance.id"];

@@ -48,7 +48,7 @@ Deno.test("failover time: bounds, config key, librdkafka properties", () => {
   const config = { "bootstrap.servers": "x:1", "failover.seconds": "15" };
   assert.equal(takeFailoverKey(config), 15);
   assert.deepEqual(config, { "bootstrap.servers": "x:1" });
-  assert.deepEqual(failoverConfig(15), {
+  assert.deepEqual(failoverConfig({}, 15), {
     "session.timeout.ms": 15000,
     "heartbeat.interval.ms": 3000,
   });

@@ -185,8 +185,31 @@ export class PartitionLifecycle {
     const states = event.partitions
       .map((tp) => this.#run.partitions.get(partitionKey(tp)))
       .filter((s): s is PartitionState => s !== undefined);
+    if (event.kind === "lost") this.#reportUncheckpointed(states);
     await Promise.all(
       states.map((state) => this.close(state, event.kind === "lost" ? "lost" : "revoked")),
+    );
+  }
+
+  /**
+   * After a loss: how many records the lost partitions' instances were given and had not
+   * checkpointed (the partitions' next owner gets them again).
+   */
+  #reportUncheckpointed(states: readonly PartitionState[]): void {
+    // Where the partition has no checkpoint yet, where its records began is not known here.
+    const parts = states.filter((state) => state.committedAt !== undefined).map((state) => ({
+      partition: state.tp.partition,
+      records: Math.max(0, state.sentUpTo - state.committedAt!),
+    })).filter((p) => p.records > 0);
+    if (parts.length === 0) return;
+    logger.warn(
+      "{records} record(s) given to processRecords on partitions {names} of {topic} were not " +
+        "checkpointed before the partitions were lost: their next owner gets them again.",
+      {
+        records: parts.reduce((sum, p) => sum + p.records, 0),
+        names: parts.map((p) => p.partition).join(", "),
+        topic: this.#run.settings.topic,
+      },
     );
   }
 
