@@ -113,34 +113,20 @@ async function measure(
     });
     for (const m of members) m.start();
     try {
-      await waitUntil(async () => (await calls(members)).length >= 40, "40 files started", 120_000);
-      const victim = members[Math.floor(Math.random() * members.length)];
-      const held = await victim.held(victim.current!);
-      const dead = await victim.kill();
-      let first: Call | undefined;
-      await waitUntil(
-        async () => {
-          first = (await calls(members)).find((c) =>
-            c.at > dead.killedAt! && c.runId !== dead.runId &&
-            held.has(partitionForPath(c.path, PARTITIONS))
-          );
-          return first !== undefined;
-        },
-        "a survivor's first file from the dead member's partitions",
-        120_000,
+      const result = await handOver(members);
+      log(
+        `  ${protocol.name}: handover ${result.seconds.toFixed(1)} s, ${result.twice} of ` +
+          `${FILES} run twice`,
       );
-      await waitUntil(
-        async () => new Set((await calls(members)).map((c) => c.path)).size === FILES,
-        "every file started",
-        300_000,
-      );
-      const all = await calls(members);
-      const perPath = new Map<string, number>();
-      for (const c of all) perPath.set(c.path, (perPath.get(c.path) ?? 0) + 1);
-      const twice = [...perPath.values()].filter((n) => n > 1).length;
-      const seconds = (first!.at - dead.killedAt!) / 1000;
-      log(`  ${protocol.name}: handover ${seconds.toFixed(1)} s, ${twice} of ${FILES} run twice`);
-      return { seconds, twice };
+      return result;
+    } catch (error) {
+      // What each member said last, to tell a slow hand-over from a stuck one.
+      for (const m of members) {
+        for (const inc of m.incarnations) {
+          log(`--- ${inc.runId}\n${inc.stderr.split("\n").slice(-40).join("\n")}`);
+        }
+      }
+      throw error;
     } finally {
       for (const m of members) {
         if (m.current) {
@@ -153,6 +139,35 @@ async function measure(
     await deleteTopics(bootstrap, [topic]);
     await Deno.remove(root, { recursive: true });
   }
+}
+
+/** Kills one member once work is under way and waits until every file ran. */
+async function handOver(members: Member[]): Promise<{ seconds: number; twice: number }> {
+  await waitUntil(async () => (await calls(members)).length >= 40, "40 files started", 120_000);
+  const victim = members[Math.floor(Math.random() * members.length)];
+  const held = await victim.held(victim.current!);
+  const dead = await victim.kill();
+  let first: Call | undefined;
+  await waitUntil(
+    async () => {
+      first = (await calls(members)).find((c) =>
+        c.at > dead.killedAt! && c.runId !== dead.runId &&
+        held.has(partitionForPath(c.path, PARTITIONS))
+      );
+      return first !== undefined;
+    },
+    "a survivor's first file from the dead member's partitions",
+    120_000,
+  );
+  await waitUntil(
+    async () => new Set((await calls(members)).map((c) => c.path)).size === FILES,
+    "every file started",
+    120_000,
+  );
+  const perPath = new Map<string, number>();
+  for (const c of await calls(members)) perPath.set(c.path, (perPath.get(c.path) ?? 0) + 1);
+  const twice = [...perPath.values()].filter((n) => n > 1).length;
+  return { seconds: (first!.at - dead.killedAt!) / 1000, twice };
 }
 
 /** The handover section: one row per group protocol. */
