@@ -90,8 +90,7 @@ export function takeFailoverKey(config: KafkaConfig): number | undefined {
  * The librdkafka properties of a failover time: the session timeout, and a heartbeat every
  * fifth of it (five heartbeats may be lost before the member is dropped). This is the single
  * place where the failover time becomes configuration: with KIP-848's consumer group protocol
- * (`group.protocol=consumer` in `kafka`) the broker owns both settings, and this must return
- * none.
+ * (`group.protocol=consumer` in `kafka`) the broker owns both settings, and it returns none.
  *
  * @example
  * ```ts
@@ -107,6 +106,7 @@ export function takeFailoverKey(config: KafkaConfig): number | undefined {
  * @param failoverSeconds The failover time; default {@linkcode DEFAULT_FAILOVER_SECONDS}.
  */
 export function failoverConfig(kafka: KafkaConfig, failoverSeconds?: number): KafkaConfig {
+  if (String(kafka["group.protocol"] ?? "classic") === "consumer") return {};
   const sessionMs = Math.round((failoverSeconds ?? DEFAULT_FAILOVER_SECONDS) * 1000);
   return {
     "session.timeout.ms": sessionMs,

@@ -166,6 +166,13 @@ Deno.test("kill -9 rounds: none missing, only files in flight run twice, fast ha
 
       // Round 2: b killed and not started again: the survivors take its partitions over.
       await sleep(randomMs(500, 2000));
+      // b must hold partitions to hand over. A member that joined and was never given any
+      // (seen now and then after a static restart during the first rebalance) fails here.
+      await waitUntil(
+        async () => (await b.held(b.current!)).size > 0,
+        "b to hold partitions (a member the group never gave any)",
+        30_000,
+      );
       const bHeld = await b.held(b.current!);
       const bDead = await b.kill();
       killed.push(bDead);
@@ -206,6 +213,15 @@ Deno.test("kill -9 rounds: none missing, only files in flight run twice, fast ha
         "every file recorded as processed",
         90_000,
       );
+    } catch (error) {
+      // What each process said last, to tell a slow hand-over from a stuck one.
+      for (const m of group3) {
+        for (const inc of m.incarnations) {
+          // deno-lint-ignore no-console
+          console.log(`--- ${inc.runId}\n${inc.stderr.split("\n").slice(-25).join("\n")}`);
+        }
+      }
+      throw error;
     } finally {
       for (const m of group3) {
         if (m.current) await stopProcessor(m.current);

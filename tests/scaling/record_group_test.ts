@@ -99,6 +99,13 @@ Deno.test("record processors: kill -9 rounds lose nothing and hand over fast", a
 
       // Round 2: b killed for good: the survivors take its partitions over.
       await sleep(randomMs(500, 2000));
+      // b must hold partitions to hand over. A member that joined and was never given any
+      // (seen now and then after a static restart during the first rebalance) fails here.
+      await waitUntil(
+        async () => (await b.held(b.current!)).size > 0,
+        "b to hold partitions (a member the group never gave any)",
+        30_000,
+      );
       const bHeld = await b.held(b.current!);
       const bDead = await b.kill();
       killed.push(bDead);
