@@ -19,7 +19,15 @@ import { resolveInside, UnsafePathError } from "../files/path.ts";
 import { type ChunkSource, FileAssembler } from "../files/reassembly.ts";
 import { PARTIAL_DIR } from "../files/layout.ts";
 import { writeRunMarker } from "../files/run_marker.ts";
-import { Admin, Consumer, type KafkaError, type RebalanceEvent } from "../kafka/mod.ts";
+import {
+  Admin,
+  Consumer,
+  type KafkaError,
+  Offset,
+  partitionKey,
+  type RebalanceEvent,
+  type TopicPartition,
+} from "../kafka/mod.ts";
 import { FetcherWaker } from "../kafka/fetcher_waker.ts";
 import { configForRole } from "../kafka/config.ts";
 import { FileRegistry } from "../registry/registry.ts";
@@ -116,6 +124,8 @@ class FileRunner {
   readonly #watch: BrokerWatch;
   /** Explains a long wait for the first assignment (set when the consumer subscribes). */
   #joinWait: JoinWait | undefined;
+  /** Partitions this process had and gave up (revoked or lost), by key. */
+  readonly #given = new Set<string>();
   readonly #status: RunStatus = {
     processed: 0,
     failed: 0,
@@ -438,7 +448,11 @@ class FileRunner {
   }
 
   async #onRebalance(event: RebalanceEvent): Promise<void> {
-    if (event.kind !== "assigned") return await this.#commits.takenAway(event);
+    if (event.kind !== "assigned") {
+      for (const tp of event.partitions) this.#given.add(partitionKey(tp));
+      return await this.#commits.takenAway(event);
+    }
+    await this.#rewind(event.partitions.filter((tp) => this.#given.delete(partitionKey(tp))));
     this.#everAssigned = true;
     // Idle counts from here too: new partitions get their chance to deliver first.
     this.#lastMessageAt = Date.now();
@@ -457,6 +471,35 @@ class FileRunner {
       logger.debug("No partitions of {topic} assigned (an empty round).", fields);
     } else logger.info("Assigned partitions {names} of {topic}.", fields);
     if (this.#paused) this.#consumer.pause(event.partitions);
+  }
+
+  /**
+   * Partitions given back to this process after it gave them up start again at the group's
+   * committed offset: librdkafka 2.0.2 would go on from where it had fetched to, past messages
+   * fetched before the loss and dropped with it (measured: the last 8 files of a partition
+   * never processed, the partition idle at its end). Files already processed here are skipped.
+   */
+  async #rewind(partitions: TopicPartition[]): Promise<void> {
+    if (partitions.length === 0) return;
+    try {
+      const committed = await this.#consumer.committed(partitions, 10_000);
+      // Without a commit: from the beginning when that is where the group starts (Ferry's
+      // default), else where librdkafka's reset puts it.
+      const reset = String(this.#s.kafka["auto.offset.reset"] ?? "earliest");
+      const fromStart = ["earliest", "smallest", "beginning"].includes(reset);
+      const starts = committed
+        .map((tp) => ({
+          ...tp,
+          offset: tp.offset >= 0 || !fromStart ? tp.offset : Offset.BEGINNING,
+        }))
+        .filter((tp) => tp.offset >= 0 || tp.offset === Offset.BEGINNING);
+      if (starts.length > 0) await this.#consumer.seek(starts, 5_000);
+    } catch (error) {
+      logger.warn("Could not start partitions {names} again at their committed offsets: {error}", {
+        names: partitions.map((tp) => tp.partition).join(", "),
+        error: errorText(error),
+      });
+    }
   }
 
   #onKafkaError(error: KafkaError): void {
