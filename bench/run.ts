@@ -118,6 +118,13 @@ const SECTIONS: readonly Section[] = [
     about: "a second record processor joining and leaving a group: classic vs consumer protocol",
     entries: ["run"],
   },
+  {
+    name: "handover",
+    file: "handover_bench.ts",
+    about: "kill -9 of one of three file processors: seconds until the survivors work on its " +
+      "partitions, share of files run twice, per group protocol",
+    entries: ["run"],
+  },
 ];
 
 const USAGE = `Usage: deno task bench [options]

@@ -22,6 +22,13 @@ import { validateKafkaConfig } from "../kafka/config.ts";
 import { GROUP_PROTOCOLS, groupProtocolConfig } from "../kafka/group_protocol.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { optionsFromSection } from "../config/processor_section.ts";
+import {
+  DEFAULT_FAILOVER_SECONDS,
+  FAILOVER_KEY,
+  FailoverSecondsError,
+  parseFailoverSeconds,
+  takeFailoverKey,
+} from "../processor/membership.ts";
 import { setDebugContexts } from "../kafka/log.ts";
 import type { OptionSpecs } from "../processor/definition.ts";
 import { UsageError } from "./exit_codes.ts";
@@ -113,6 +120,8 @@ export interface ProcessorArguments {
   metricsPort: number | undefined;
   /** Heartbeats and logs to Kafka topics (`--heartbeat-topic`, `--log-topic`), if any. */
   reporting: ReportingSettings | undefined;
+  /** The failover time in seconds (`--failover-seconds`, or the config key); default 10. */
+  failoverSeconds: number | undefined;
   /** The processor's own options, by their camelCase names. */
   options: Record<string, string | number | boolean | undefined>;
   /** Where results go (`--output-topic`, `--exactly-once`); undefined without an output topic. */
@@ -152,11 +161,15 @@ function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function logLevel(value: string): LogLevel {
   try {
     return parseLogLevel(value);
   } catch (error) {
-    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error));
+    throw new InvalidArgumentError(errorMessage(error));
   }
 }
 
@@ -265,6 +278,19 @@ export function processorProgram(
           "librdkafka 2.10+; the broker then sets the session timeout and heartbeat interval). " +
           "Default: group.protocol of the config file's [consumer] section, else classic",
       ).choices(GROUP_PROTOCOLS),
+    )
+    .option(
+      "--failover-seconds <seconds>",
+      "how long the group waits for a member that stopped answering before its partitions " +
+        `go to the others (session.timeout.ms; default ${DEFAULT_FAILOVER_SECONDS}; also ` +
+        `"${FAILOVER_KEY}" in the config file)`,
+      (value: string) => {
+        try {
+          return parseFailoverSeconds(value, "--failover-seconds");
+        } catch (error) {
+          throw new InvalidArgumentError(errorMessage(error));
+        }
+      },
     )
     .option(
       "-X, --property <key=value>",
@@ -523,6 +549,14 @@ export async function readProcessorArguments(
   });
   // --group-protocol wins over the config file and -X (groupProtocolOf() reads it back).
   if (o.groupProtocol !== undefined) config["group.protocol"] = o.groupProtocol;
+  // Ferry's failover key is no librdkafka property: taken out before the config is checked.
+  let failoverFromFile: number | undefined;
+  try {
+    failoverFromFile = takeFailoverKey(config);
+  } catch (error) {
+    if (!(error instanceof FailoverSecondsError)) throw error;
+    throw new ConfigError(error.message, { cause: error });
+  }
   // --log-level debug (or trace) also shows librdkafka's own lines, unless `debug` is set.
   setDebugContexts(config, o.logLevel, "consumer");
   // Unknown or invalid librdkafka properties are configuration errors: report them before
@@ -587,6 +621,7 @@ export async function readProcessorArguments(
       overrides: o.property,
       section: own?.name,
     }),
+    failoverSeconds: o.failoverSeconds ?? failoverFromFile,
     errorPolicy: o.errorPolicy,
     retries: o.retries,
     maxBatch: o.maxBatch ?? 500,

@@ -181,6 +181,7 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
       maxPartialBytes: parsed.maxPartialBytes,
       checkChunks: parsed.checkChunks,
       metricsPort: parsed.metricsPort,
+      failoverSeconds: parsed.failoverSeconds,
       logLevel: parsed.logLevel,
       results: parsed.results,
       signal,

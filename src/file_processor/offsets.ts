@@ -20,6 +20,8 @@ class PartitionOffsets {
   #next = -1;
   /** The last offset handed out by {@linkcode OffsetTracker.committable}. */
   committed = -1;
+  /** The last offsets of files settled here and not yet committed, in settling order. */
+  settledFiles: number[] = [];
 
   constructor(tp: TopicPartition) {
     this.topic = tp.topic;
@@ -133,8 +135,29 @@ export class OffsetTracker {
   markCommitted(offsets: readonly TopicPartitionOffset[]): void {
     for (const tp of offsets) {
       const entry = this.#partitions.get(partitionKey(tp));
-      if (entry && tp.offset > entry.committed) entry.committed = tp.offset;
+      if (entry && tp.offset > entry.committed) {
+        entry.committed = tp.offset;
+        entry.settledFiles = entry.settledFiles.filter((offset) => offset >= tp.offset);
+      }
     }
+  }
+
+  /** Records that a file whose last message in `tp` is at `offset` settled. */
+  noteSettledFile(tp: TopicPartition, offset: number): void {
+    const entry = this.#partitions.get(partitionKey(tp));
+    if (entry && offset >= entry.committed) entry.settledFiles.push(offset);
+  }
+
+  /**
+   * How many settled files of these partitions are not covered by a commit yet: what another
+   * member runs again when the partitions are lost now.
+   */
+  uncommittedFiles(partitions: readonly TopicPartition[]): number {
+    let total = 0;
+    for (const tp of partitions) {
+      total += this.#partitions.get(partitionKey(tp))?.settledFiles.length ?? 0;
+    }
+    return total;
   }
 
   /** Forgets partitions (after they were revoked or lost). */

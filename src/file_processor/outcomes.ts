@@ -432,7 +432,7 @@ export class FileOutcomes {
       );
       return;
     }
-    if (settle) { for (const source of entry?.sources ?? []) this.#run.settle(source); }
+    if (settle && entry) this.#run.settleFile(entry.sources);
     if (givenUp) await this.#gaveUp(givenUp, result.error?.message ?? "unknown error");
   }
 
@@ -540,7 +540,7 @@ export class FileOutcomes {
       topic: this.#run.settings.topic,
       reason,
     });
-    for (const source of entry.sources) this.#run.settle(source);
+    this.#run.settleFile(entry.sources);
     await this.#gaveUp(record, reason);
   }
 

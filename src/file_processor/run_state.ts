@@ -74,6 +74,11 @@ export interface FileRunSettings {
   onFailure?: ProcessorDefinition["onFailure"];
   /** Where the results `process` returns go (`--output-topic`); without it, results fail. */
   results?: ResultsSettings;
+  /**
+   * How long the group waits for a member that stopped answering, in seconds (default 10;
+   * `src/processor/membership.ts`).
+   */
+  failoverSeconds?: number;
 }
 
 /**
@@ -157,6 +162,11 @@ export interface RunState {
   readonly results: FileResults | undefined;
   /** Marks a chunk's message settled: its offset may be committed once those before it are. */
   settle(source: ChunkSource): void;
+  /**
+   * Settles a file's chunks (as {@linkcode settle} each) and counts the file as settled, so
+   * that a loss of its partition before the commit can say how many files were affected.
+   */
+  settleFile(sources: readonly ChunkSource[]): void;
   /** Stops the run with `error` (the first error wins). */
   fail(error: Error): void;
 }

@@ -25,13 +25,21 @@ import {
   checkBrokerGroupProtocol,
   Consumer,
   groupProtocolConfig,
+  groupProtocolOf,
   type KafkaError,
+  Offset,
+  partitionKey,
   type RebalanceEvent,
+  type TopicPartition,
 } from "../kafka/mod.ts";
 import { fetcherSettings, type FetcherWaker, fetcherWakerFor } from "../kafka/fetcher_waker.ts";
 import { configForRole } from "../kafka/config.ts";
 import { FileRegistry, generationLabel } from "../registry/registry.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
+import { describeMembership, membershipConfig } from "../processor/membership.ts";
+import { JoinWait } from "../processor/join_wait.ts";
+import { CommitGate } from "../processor/commit_gate.ts";
+import { restartWhenSelfFenced } from "../processor/self_fencing.ts";
 import { type PoolStopReport, WorkerPool } from "../workers/pool.ts";
 import { fileRunMetrics, type PartitionLag, serveMetrics } from "../command/metrics.ts";
 import { formatBytes, roundSeconds } from "../command/progress.ts";
@@ -92,8 +100,8 @@ function sleep(ms: number): Promise<void> {
  * Resolves with the final status.
  */
 export async function runFileProcessor(settings: FileRunSettings): Promise<RunStatus> {
-  const runner = new FileRunner(settings);
-  return await runner.run();
+  // A static member fenced by its own session timeout starts again (`self_fencing.ts`).
+  return await restartWhenSelfFenced(() => new FileRunner(settings).run());
 }
 
 class FileRunner {
@@ -125,6 +133,10 @@ class FileRunner {
    */
   #fetchers: FetcherWaker | undefined;
   readonly #watch: BrokerWatch;
+  /** Explains a long wait for the first assignment (set when the consumer subscribes). */
+  #joinWait: JoinWait | undefined;
+  /** Partitions this process had and gave up (revoked or lost), by key. */
+  readonly #given = new Set<string>();
   readonly #status: RunStatus = {
     processed: 0,
     failed: 0,
@@ -216,6 +228,16 @@ class FileRunner {
       running: this.#running,
       results: this.#results,
       settle: (source) => this.#settle(source),
+      settleFile: (sources) => {
+        for (const source of sources) this.#settle(source);
+        const last = new Map<number, number>();
+        for (const { partition, offset } of sources) {
+          last.set(partition, Math.max(offset, last.get(partition) ?? -1));
+        }
+        for (const [partition, offset] of last) {
+          this.#tracker.noteSettledFile({ topic: s.topic, partition }, offset);
+        }
+      },
       fail: (error) => this.#fail(error),
     };
     this.#outcomes = new FileOutcomes(state, this.#pool);
@@ -225,9 +247,14 @@ class FileRunner {
       const poolStarted = this.#pool.start();
       poolStarted.catch(() => undefined); // awaited below, once the consumer exists
       await checkBrokerGroupProtocol(s.kafka);
+      const membership = await membershipConfig(s.kafka, s.failoverSeconds, {
+        kind: "files",
+        outputDir: s.outputDir,
+      });
       this.#consumer = new Consumer({
         "auto.offset.reset": "earliest",
         ...fetcherSettings(),
+        ...membership.config,
         ...groupProtocolConfig(s.kafka),
         "group.id": s.group,
         "enable.auto.commit": false,
@@ -236,10 +263,26 @@ class FileRunner {
         onRebalance: (event) => this.#onRebalance(event),
         onError: (error) => this.#onKafkaError(error),
       });
-      this.#commits = new OffsetCommits(state, this.#consumer, () => this.#watch.down);
+      this.#commits = new OffsetCommits(
+        state,
+        this.#consumer,
+        () => this.#watch.down,
+        new CommitGate({
+          heartbeatMs: membership.heartbeatMs,
+          failoverMs: membership.failoverSeconds * 1000,
+          protocol: groupProtocolOf(s.kafka),
+        }),
+      );
       this.#fetchers = fetcherWakerFor(this.#consumer);
+      this.#joinWait = new JoinWait({
+        group: s.group,
+        failoverSeconds: membership.failoverSeconds,
+        maxPollSeconds: Number(s.kafka["max.poll.interval.ms"] ?? 300_000) / 1000,
+        instanceId: membership.instanceId,
+      });
       try {
         this.#consumer.subscribe([s.topic]);
+        this.#joinWait.joined();
         if (this.#registry.empty) await this.#warnIfGroupMovedOn();
         await poolStarted;
         // From a stop asked for on, no file starts (see #drain), even before the loop ends.
@@ -247,8 +290,8 @@ class FileRunner {
         this.#outcomes.retryFailed();
         logger.info(
           "Processor {name} reading {topic} as group {group} into {outputDir} " +
-            "({workers} workers, {mode} mode).",
-          { ...s, name: s.name },
+            "({workers} workers, {mode} mode, {membership}).",
+          { ...s, name: s.name, membership: describeMembership(membership) },
         );
         await using _metrics = s.metricsPort === undefined ? undefined : serveMetrics({
           port: s.metricsPort,
@@ -272,10 +315,12 @@ class FileRunner {
         await this.#drain();
         await this.#commits.finish();
       } finally {
+        this.#joinWait.stop();
         await this.#closeConsumer();
       }
     } finally {
       s.signal?.removeEventListener("abort", this.#onAbort);
+      this.#watch[Symbol.dispose]();
       this.#hashes.close();
       await this.#stopJobs();
       await this.#results?.close();
@@ -356,10 +401,9 @@ class FileRunner {
     const s = this.#s;
     while (!s.signal?.aborted && !this.#fatal) {
       const batch = await this.#consumer.poll({ maxMessages: POLL_MAX_MESSAGES, timeoutMs: 100 });
-      if (batch.length > 0) {
-        this.#lastMessageAt = Date.now();
-        this.#watch.noteReachable();
-      }
+      // Messages are no sign that the broker is back (they may have been fetched before it
+      // went away): only an answered probe ends an outage (BrokerWatch.tick).
+      if (batch.length > 0) this.#lastMessageAt = Date.now();
       try {
         await this.#watch.tick(() => this.#consumer.queryWatermarks(s.topic, 0, 2_000));
       } catch (error) {
@@ -476,15 +520,58 @@ class FileRunner {
   }
 
   async #onRebalance(event: RebalanceEvent): Promise<void> {
-    if (event.kind !== "assigned") return await this.#commits.takenAway(event);
+    if (event.kind !== "assigned") {
+      for (const tp of event.partitions) this.#given.add(partitionKey(tp));
+      return await this.#commits.takenAway(event);
+    }
+    await this.#rewind(event.partitions.filter((tp) => this.#given.delete(partitionKey(tp))));
     this.#everAssigned = true;
     // Idle counts from here too: new partitions get their chance to deliver first.
     this.#lastMessageAt = Date.now();
+    // A rebalance ended: what settled while it ran is committed now, under the new generation.
+    this.#commits.rebalanced(event);
+    const seconds = this.#joinWait?.assigned();
     const names = event.partitions.map((p) => p.partition).join(", ");
-    if (names === "") {
-      logger.debug("No partitions of {topic} assigned (an empty round).", { topic: this.#s.topic });
-    } else logger.info("Assigned partitions {names} of {topic}.", { names, topic: this.#s.topic });
+    const fields = { names, topic: this.#s.topic, seconds };
+    if (seconds !== undefined) {
+      if (names === "") {
+        logger.info("No partitions of {topic} assigned yet ({seconds} s after joining).", fields);
+      } else {
+        logger.info("Assigned partitions {names} of {topic} ({seconds} s after joining).", fields);
+      }
+    } else if (names === "") {
+      logger.debug("No partitions of {topic} assigned (an empty round).", fields);
+    } else logger.info("Assigned partitions {names} of {topic}.", fields);
     if (this.#paused) this.#consumer.pause(event.partitions);
+  }
+
+  /**
+   * Partitions given back to this process after it gave them up start again at the group's
+   * committed offset: librdkafka 2.0.2 would go on from where it had fetched to, past messages
+   * fetched before the loss and dropped with it (measured: the last 8 files of a partition
+   * never processed, the partition idle at its end). Files already processed here are skipped.
+   */
+  async #rewind(partitions: TopicPartition[]): Promise<void> {
+    if (partitions.length === 0) return;
+    try {
+      const committed = await this.#consumer.committed(partitions, 10_000);
+      // Without a commit: from the beginning when that is where the group starts (Ferry's
+      // default), else where librdkafka's reset puts it.
+      const reset = String(this.#s.kafka["auto.offset.reset"] ?? "earliest");
+      const fromStart = ["earliest", "smallest", "beginning"].includes(reset);
+      const starts = committed
+        .map((tp) => ({
+          ...tp,
+          offset: tp.offset >= 0 || !fromStart ? tp.offset : Offset.BEGINNING,
+        }))
+        .filter((tp) => tp.offset >= 0 || tp.offset === Offset.BEGINNING);
+      if (starts.length > 0) await this.#consumer.seek(starts, 5_000);
+    } catch (error) {
+      logger.warn("Could not start partitions {names} again at their committed offsets: {error}", {
+        names: partitions.map((tp) => tp.partition).join(", "),
+        error: errorText(error),
+      });
+    }
   }
 
   #onKafkaError(error: KafkaError): void {

@@ -12,6 +12,41 @@ import { type ClientRole, type KafkaConfig, redact } from "./config.ts";
 const logger: Logger = getLogger(["ferry", "rdkafka"]);
 
 /**
+ * Takes a librdkafka line before it is logged; returning true logs it at debug instead (it was
+ * counted, or reported otherwise). See {@linkcode foldLogLines}.
+ */
+export type LogLineFold = (facility: string, text: string) => boolean;
+
+const folds = new Set<LogLineFold>();
+
+/**
+ * Has `fold` see every librdkafka line of this process from now on, until the result is
+ * disposed of: a line it takes is logged at debug only. The broker watch folds the repeated
+ * connection failures of an outage into its own lines this way.
+ *
+ * @example
+ * ```ts
+ * import { emitLogLine, foldLogLines } from "./log.ts";
+ * let seen = 0;
+ * {
+ *   using _fold = foldLogLines((facility) => facility === "FAIL" && ++seen > 0);
+ *   emitLogLine(3, "rdkafka#consumer-1", "FAIL", "Connect to ipv4#127.0.0.1:9092 failed");
+ * }
+ * console.assert(seen === 1);
+ * ```
+ */
+export function foldLogLines(fold: LogLineFold): Disposable {
+  folds.add(fold);
+  return { [Symbol.dispose]: () => folds.delete(fold) };
+}
+
+function folded(facility: string, text: string): boolean {
+  let taken = false;
+  for (const fold of folds) taken = fold(facility, text) || taken;
+  return taken;
+}
+
+/**
  * Forwards one log event to LogTape ({@linkcode emitLogLine}), with secrets redacted.
  */
 export function routeLogEvent(
@@ -50,7 +85,7 @@ export function emitLogLine(
   facility: string,
   text: string,
 ): void {
-  const level = isStartUpNoise(facility, text)
+  const level = isStartUpNoise(facility, text) || folded(facility, text)
     ? "debug"
     : syslogLevel <= 3
     ? "error"

@@ -118,6 +118,7 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
           exitWhenIdleMs: parsed.exitWhenIdleMs,
           stopGraceMs: parsed.stopGraceMs,
           metricsPort: parsed.metricsPort,
+          failoverSeconds: parsed.failoverSeconds,
           statusIntervalMs: progress.intervalMs,
           logLevel: parsed.logLevel,
           signal,

@@ -4,11 +4,12 @@
  * batch is done (up to the stop grace; past it the partition is given up and nothing more is
  * committed for it), and its checkpoints are committed only while the partition is this
  * process's (fencing errors answer `lost`, other refusals `invalid`, transient ones `failed`
- * after retries). The group coordinator refuses commits between a classic cooperative
- * rebalance's rounds (ILLEGAL_GENERATION): they wait for the second round. librdkafka before
- * 2.10.0 also counts such a refusal as a lost assignment (confluentinc/librdkafka#4059); 2.10.0+
- * keeps the assignment but the commit is still refused, so the wait stays on every version. The
- * consumer protocol (KIP-848) has no rounds: nothing waits.
+ * after retries). Checkpoints wait while a classic cooperative rebalance goes on
+ * (`commit_gate.ts`): the group coordinator refuses commits between its rounds
+ * (ILLEGAL_GENERATION), and librdkafka before 2.10.0 also counts such a refusal as a lost
+ * assignment (confluentinc/librdkafka#4059); 2.10.0+ keeps the assignment but the commit is still
+ * refused, so the wait stays on every version. The consumer protocol (KIP-848) has no rounds:
+ * nothing waits.
  *
  * @module
  */
@@ -16,7 +17,6 @@
 import { RecordResultsError, type ResultBatch } from "./results.ts";
 import { getLogger } from "@logtape/logtape";
 import {
-  groupProtocolOf,
   isFencingError,
   type KafkaError,
   Offset,
@@ -27,12 +27,8 @@ import {
 import type { WorkerChannel } from "../workers/channel.ts";
 import type { CheckpointFailure } from "../workers/protocol.ts";
 import { errorText } from "../processor/errors.ts";
-import {
-  type PartitionState,
-  REBALANCE_SETTLE_MS,
-  type RecordRunState,
-  sleep,
-} from "./run_state.ts";
+import type { CommitGate } from "../processor/commit_gate.ts";
+import { type PartitionState, type RecordRunState, sleep } from "./run_state.ts";
 
 const logger = getLogger(["ferry", "record-processor"]);
 
@@ -89,10 +85,8 @@ export class PartitionLifecycle {
   /** Resolves once every worker is ready, false when one could not start. */
   readonly #workersReady: () => Promise<boolean>;
   readonly #waiters = new Map<string, Set<() => void>>();
-  /** Set while a cooperative rebalance is between its rounds: commits wait (see checkpoint). */
-  #rebalance: { assignsLeft: number; settled: Promise<void>; settle: () => void } | undefined;
-  /** Whether commits wait out a cooperative rebalance: the classic protocol's rounds. */
-  readonly #waitOutRebalances: boolean;
+  /** Holds checkpoints while a cooperative rebalance goes on (see checkpoint). */
+  readonly #gate: CommitGate;
   #nextInstance = 1;
   #nextWorker = 0;
   #everAssigned = false;
@@ -102,9 +96,10 @@ export class PartitionLifecycle {
     run: RecordRunState,
     workers: readonly WorkerChannel[],
     workersReady: () => Promise<boolean>,
+    gate: CommitGate,
   ) {
+    this.#gate = gate;
     this.#run = run;
-    this.#waitOutRebalances = groupProtocolOf(run.settings.kafka) === "classic";
     this.#workers = workers;
     this.#workersReady = workersReady;
   }
@@ -152,6 +147,7 @@ export class PartitionLifecycle {
 
   /** The consumer's rebalance events: opens assigned partitions, closes revoked and lost ones. */
   async onRebalance(event: RebalanceEvent): Promise<void> {
+    this.#gate.rebalance(event);
     const topic = this.#run.settings.topic;
     const logRebalance = (starts?: string) => {
       const names = event.partitions.map((p) => p.partition).join(", ");
@@ -165,7 +161,6 @@ export class PartitionLifecycle {
       if (this.#run.fatal) return logRebalance();
       this.#everAssigned = true;
       this.#lastAssignedAt = Date.now();
-      if (this.#rebalance && --this.#rebalance.assignsLeft <= 0) this.#rebalance.settle();
       let committed: { offset: number }[] = event.partitions.map(() => ({ offset: -1001 }));
       let read = false;
       try {
@@ -192,26 +187,34 @@ export class PartitionLifecycle {
       return;
     }
     logRebalance();
-    if (
-      this.#waitOutRebalances && event.protocol === "COOPERATIVE" && event.kind === "revoked" &&
-      !this.#rebalance
-    ) {
-      // Two assignments follow: this round's, then the one of the rejoin it causes.
-      let resolve!: () => void;
-      const settled = new Promise<void>((r) => resolve = r);
-      const settle = () => {
-        clearTimeout(timer);
-        this.#rebalance = undefined;
-        resolve();
-      };
-      const timer = setTimeout(settle, REBALANCE_SETTLE_MS);
-      this.#rebalance = { assignsLeft: 2, settled, settle };
-    }
     const states = event.partitions
       .map((tp) => this.#run.partitions.get(partitionKey(tp)))
       .filter((s): s is PartitionState => s !== undefined);
+    if (event.kind === "lost") this.#reportUncheckpointed(states);
     await Promise.all(
       states.map((state) => this.close(state, event.kind === "lost" ? "lost" : "revoked")),
+    );
+  }
+
+  /**
+   * After a loss: how many records the lost partitions' instances were given and had not
+   * checkpointed (the partitions' next owner gets them again).
+   */
+  #reportUncheckpointed(states: readonly PartitionState[]): void {
+    // Where the partition has no checkpoint yet, where its records began is not known here.
+    const parts = states.filter((state) => state.committedAt !== undefined).map((state) => ({
+      partition: state.tp.partition,
+      records: Math.max(0, state.sentUpTo - state.committedAt!),
+    })).filter((p) => p.records > 0);
+    if (parts.length === 0) return;
+    logger.warn(
+      "{records} record(s) given to processRecords on partitions {names} of {topic} were not " +
+        "checkpointed before the partitions were lost: their next owner gets them again.",
+      {
+        records: parts.reduce((sum, p) => sum + p.records, 0),
+        names: parts.map((p) => p.partition).join(", "),
+        topic: this.#run.settings.topic,
+      },
     );
   }
 
@@ -334,11 +337,10 @@ export class PartitionLifecycle {
     results: readonly ResultBatch[] = [],
   ): Promise<void> {
     let state = this.#run.instances.get(key);
-    if (state && !state.closing && this.#rebalance) {
-      // The coordinator refuses commits (ILLEGAL_GENERATION) while a classic cooperative
-      // rebalance rejoins, and librdkafka before 2.10.0 then counts the assignment lost
-      // (confluentinc/librdkafka#4059): wait it out.
-      await this.#rebalance.settled;
+    if (state && !state.closing && !this.#gate.open) {
+      // librdkafka 2.0.2 treats a commit refused with ILLEGAL_GENERATION while a cooperative
+      // rebalance rejoins as a lost assignment (confluentinc/librdkafka#4059): wait it out.
+      await this.#gate.wait();
       state = this.#run.instances.get(key);
     }
     let failure: CheckpointFailure | undefined;

@@ -26,6 +26,11 @@ export interface RecordRunSettings {
   group: string;
   /** librdkafka consumer properties. */
   kafka: KafkaConfig;
+  /**
+   * How long the group waits for a member that stopped answering, in seconds (default 10;
+   * `src/processor/membership.ts`).
+   */
+  failoverSeconds?: number;
   /** The number of workers the partition instances are spread over. */
   workers: number;
   /** The values of the processor's extra options. */

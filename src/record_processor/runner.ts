@@ -15,6 +15,7 @@ import {
   checkBrokerGroupProtocol,
   Consumer,
   groupProtocolConfig,
+  groupProtocolOf,
   isFencingError,
   type KafkaError,
   partitionKey,
@@ -25,6 +26,15 @@ import { configForRole } from "../kafka/config.ts";
 import { type PartitionLag, recordRunMetrics, serveMetrics } from "../command/metrics.ts";
 import { formatBytes, roundSeconds } from "../command/progress.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
+import {
+  describeMembership,
+  type Membership,
+  membershipConfig,
+  membershipTimes,
+} from "../processor/membership.ts";
+import { CommitGate } from "../processor/commit_gate.ts";
+import { restartWhenSelfFenced } from "../processor/self_fencing.ts";
+import { JoinWait } from "../processor/join_wait.ts";
 import { WorkerChannel } from "../workers/channel.ts";
 import type { FromWorker } from "../workers/protocol.ts";
 import { runBytes, splitRuns } from "./batch.ts";
@@ -45,7 +55,8 @@ const logger = getLogger(["ferry", "record-processor"]);
 
 /** Runs a record processor until stopped or idle; resolves with the final status. */
 export async function runRecordProcessor(settings: RecordRunSettings): Promise<RecordRunStatus> {
-  return await new RecordRunner(settings).run();
+  // A static member fenced by its own session timeout starts again (`self_fencing.ts`).
+  return await restartWhenSelfFenced(() => new RecordRunner(settings).run());
 }
 
 /**
@@ -62,6 +73,8 @@ class RecordRunner {
   /** Resolves once every worker is ready; rejects when one could not start. */
   #workersReady: Promise<true> = Promise.resolve(true);
   readonly #started = Date.now();
+  /** Explains a long wait for the first assignment (set when the consumer subscribes). */
+  #joinWait: JoinWait | undefined;
   #consumer!: Consumer;
   /** Whether the whole group caught up, for `exitWhenIdleMs` (made on first use). */
   #groupIdle: GroupIdleCheck | undefined;
@@ -110,12 +123,24 @@ class RecordRunner {
       fail: (error) => this.#fail(error),
       onKafkaError: (error) => this.#onKafkaError(error),
     };
+    const { failoverMs, heartbeatMs } = membershipTimes(settings.kafka, settings.failoverSeconds);
     this.#lifecycle = new PartitionLifecycle(
       state,
       this.#workers,
       () => this.#workersReady.catch(() => false),
+      new CommitGate({ failoverMs, heartbeatMs, protocol: groupProtocolOf(settings.kafka) }),
     );
     this.#batches = new BatchFlow(state);
+  }
+
+  /** The first assignment (maybe empty) after joining: says how long the join took. */
+  #noteAssigned(): void {
+    const seconds = this.#joinWait?.assigned();
+    if (seconds === undefined) return;
+    logger.info("First assignment {seconds} s after joining group {group}.", {
+      seconds,
+      group: this.#s.group,
+    });
   }
 
   async run(): Promise<RecordRunStatus> {
@@ -141,6 +166,7 @@ class RecordRunner {
         }),
       );
     }
+    let membership: Membership | undefined;
     try {
       {
         await using admin = new Admin(configForRole(s.kafka, "admin"), { onError: () => {} });
@@ -155,8 +181,13 @@ class RecordRunner {
         );
       }
       await checkBrokerGroupProtocol(s.kafka);
+      membership = await membershipConfig(s.kafka, s.failoverSeconds, {
+        kind: "records",
+        group: s.group,
+      });
       this.#consumer = new Consumer({
         "auto.offset.reset": "earliest",
+        ...membership.config,
         // librdkafka sends one fetch request per broker at a time: while it waits at the
         // broker for partitions that are caught up (up to this long), a partition that was
         // paused or over the queue limits cannot fetch (measured: 500 ms pauses mid-read
@@ -168,12 +199,22 @@ class RecordRunner {
         "enable.auto.commit": false,
         "enable.auto.offset.store": false,
       }, {
-        onRebalance: (event) => this.#lifecycle.onRebalance(event),
+        onRebalance: (event) => {
+          if (event.kind === "assigned") this.#noteAssigned();
+          return this.#lifecycle.onRebalance(event);
+        },
         onError: (error) => this.#onKafkaError(error),
+      });
+      this.#joinWait = new JoinWait({
+        group: s.group,
+        failoverSeconds: membership.failoverSeconds,
+        maxPollSeconds: Number(s.kafka["max.poll.interval.ms"] ?? 300_000) / 1000,
+        instanceId: membership.instanceId,
       });
       this.#fetchers = fetcherWakerFor(this.#consumer);
       try {
         this.#consumer.subscribe([s.topic]);
+        this.#joinWait.joined();
         // Polling starts at once: the group join and the first fetches overlap the workers'
         // start; partitions are opened on the workers once they are ready (#onRebalance).
         this.#workersReady = Promise.all(this.#workers.map((w) => w.ready)).then(() => true);
@@ -182,10 +223,11 @@ class RecordRunner {
           // throws the error, so it is not logged here).
           this.#fatal ??= error instanceof Error ? error : new Error(String(error));
         });
-        logger.info("Record processor {name} reading {topic} as group {group}.", {
+        logger.info("Record processor {name} reading {topic} as group {group} ({membership}).", {
           name: s.name,
           topic: s.topic,
           group: s.group,
+          membership: describeMembership(membership),
         });
         await using _metrics = s.metricsPort === undefined ? undefined : serveMetrics({
           port: s.metricsPort,
@@ -202,10 +244,12 @@ class RecordRunner {
           [...this.#partitions.values()].map((state) => this.#lifecycle.close(state, reason)),
         );
       } finally {
+        this.#joinWait.stop();
         await this.#consumer.close();
       }
     } finally {
       await this.#results?.close();
+      await membership?.release();
       await this.#batches.close();
       for (const worker of this.#workers) worker.post({ type: "shutdown" });
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -59,7 +59,7 @@ Deno.test("a file processor's summary shows plain numbers and MB, and its partit
         summary,
       );
       assert(!/MiB|KiB/.test(run.stderr), run.stderr);
-      assert(run.stderr.includes(`Assigned partitions 0 of ${topic}.`), run.stderr);
+      assert(run.stderr.includes(`Assigned partitions 0 of ${topic} (`), run.stderr);
       assert(run.stderr.includes("Processed run1/b c.dat (700000 bytes) in "), run.stderr);
     } finally {
       await Deno.remove(out, { recursive: true });

@@ -37,6 +37,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Kill (SIGKILL) a process still running after this many ms, so a hung run fails. */
   timeoutMs?: number;
+  /** Called with each piece of stderr as it comes (the result still has all of it). */
+  onStderr?: (text: string) => void;
 }
 
 /**
@@ -91,8 +93,16 @@ export function startProcessor(
   }).spawn();
   if (options.timeoutMs !== undefined) killAfter(child, options.timeoutMs);
   const result = (async () => {
-    const output = await child.output();
-    return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+    if (options.onStderr === undefined) {
+      const output = await child.output();
+      return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+    }
+    let stderr = "";
+    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
+      stderr += text;
+      options.onStderr(text);
+    }
+    return { code: (await child.status).code, stderr };
   })();
   return { child, result };
 }
