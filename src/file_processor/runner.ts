@@ -137,6 +137,14 @@ class FileRunner {
   #joinWait: JoinWait | undefined;
   /** Partitions this process had and gave up (revoked or lost), by key. */
   readonly #given = new Set<string>();
+  /**
+   * The partitions this process reads now. A message of any other (one of a batch polled before
+   * its partition was revoked or lost, or read before a partition given back was rewound) is
+   * dropped: tracked, it would let a commit move the group's offset of a partition this process
+   * does not own (the coordinator accepts a member's commits for any partition) or past messages
+   * read again after the rewind. The partition's owner reads it from the committed offset.
+   */
+  readonly #owned = new Set<number>();
   readonly #status: RunStatus = {
     processed: 0,
     failed: 0,
@@ -415,6 +423,7 @@ class FileRunner {
       this.#fetchers?.polled(batch.length);
       let yieldedAt = performance.now();
       for (const message of batch) {
+        if (!this.#owned.has(message.partition)) continue;
         await this.#intake.handle(message, receivedAt);
         await this.#hashes.waitForRoom();
         // A batch can take tens of ms to decode and hash: let the workers' results in
@@ -521,10 +530,19 @@ class FileRunner {
 
   async #onRebalance(event: RebalanceEvent): Promise<void> {
     if (event.kind !== "assigned") {
-      for (const tp of event.partitions) this.#given.add(partitionKey(tp));
+      for (const tp of event.partitions) {
+        this.#given.add(partitionKey(tp));
+        this.#owned.delete(tp.partition);
+      }
       return await this.#commits.takenAway(event);
     }
-    await this.#rewind(event.partitions.filter((tp) => this.#given.delete(partitionKey(tp))));
+    const back = event.partitions.filter((tp) => this.#given.delete(partitionKey(tp)));
+    const fresh = event.partitions.filter((tp) => !back.includes(tp));
+    for (const tp of fresh) this.#owned.add(tp.partition);
+    await this.#rewind(back);
+    // Read again from the committed offset: what was read of them before is forgotten.
+    this.#tracker.forget(back);
+    for (const tp of back) this.#owned.add(tp.partition);
     this.#everAssigned = true;
     // Idle counts from here too: new partitions get their chance to deliver first.
     this.#lastMessageAt = Date.now();
