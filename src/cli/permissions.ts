@@ -13,7 +13,8 @@
  *   `FERRY_BOOTSTRAP_SERVERS`, `FERRY_LOG_LEVEL`, `FERRY_RDKAFKA_PATH`), `CLICOLOR_FORCE` (read
  *   by `--help`), and those the config file names (`$VAR`, `${VAR}`).
  * - No `--allow-net`: librdkafka opens its sockets natively, outside Deno's permission checks.
- *   No `--allow-sys`, `--allow-run`.
+ *   No `--allow-run`; `--allow-sys=hostname` when asked for (`ferry permissions` and the service
+ *   units ask for it: a processor's static group membership id includes the host name).
  *
  * Workers inherit the script's permissions.
  *

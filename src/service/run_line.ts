@@ -168,6 +168,8 @@ export async function runLine(
   const net = metricsPort === undefined
     ? []
     : [metricsPort === "0" ? "127.0.0.1" : `127.0.0.1:${metricsPort}`];
+  // Processors and downloads join their group as static members, named after the host.
+  const memberSys = [...new Set([...sys, "hostname"])];
   const denoDir = env("DENO_DIR") ?? join(env("HOME") ?? "/root", ".cache", "deno");
   const common = {
     configFile,
@@ -197,6 +199,7 @@ export async function runLine(
       script: cli,
       outputDir: abs(outputDir),
       ...common,
+      sys: memberSys,
     });
     return {
       kind: "download",
@@ -259,6 +262,7 @@ export async function runLine(
       script: path,
       ...(outputDir === undefined ? {} : { outputDir: abs(outputDir) }),
       ...common,
+      sys: memberSys,
     });
     return {
       kind: "script",

@@ -78,6 +78,7 @@ Deno.test("examples/checksum.ts runs with exactly the flags `ferry permissions` 
         `--allow-write=${out}`,
         "--allow-env=FERRY_CONFIG,FERRY_CONFIG_DIR,FERRY_TOPIC,FERRY_BOOTSTRAP_SERVERS,FERRY_LOG_LEVEL,FERRY_RDKAFKA_PATH," +
         "CLICOLOR_FORCE,FERRY_TEST_PERM_BOOTSTRAP",
+        "--allow-sys=hostname",
       ]);
       assertEquals(words.slice(script + 1), ["--output-dir", out, "--config", config]);
 
@@ -96,6 +97,8 @@ Deno.test("examples/checksum.ts runs with exactly the flags `ferry permissions` 
         env,
       });
       assertEquals(run.code, 0, run.stderr);
+      // With exactly these flags it joins as a static member (its id needs the host name).
+      assert(/static member ferry-/.test(run.stderr), run.stderr);
       const lines = (await Deno.readTextFile(`${out}/checksums.csv`)).trim().split("\n").sort();
       const want = await Promise.all(
         files.map(async (f) =>

@@ -72,6 +72,8 @@ Example:
           outputDir: flags.outputDir,
           configFile: flags.config,
           logFile: flags.logFile,
+          // The host name is part of the processor's static group membership id.
+          sys: ["hostname"],
         });
       } catch (error) {
         if (error instanceof RangeError) throw new UsageError(error.message);
