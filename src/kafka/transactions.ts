@@ -15,7 +15,8 @@
 
 import type { KafkaConfig } from "./config.ts";
 import type { Consumer } from "./consumer.ts";
-import { type KafkaError, takeErrorObject } from "./errors.ts";
+import { isAuthorizationFailure } from "./authorization.ts";
+import { KafkaError, takeErrorObject } from "./errors.ts";
 import { TopicPartitionList, type TopicPartitionOffset } from "./partitions.ts";
 import {
   type PendingDelivery,
@@ -87,10 +88,18 @@ export class TransactionalProducer extends Producer {
    */
   async init(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
     this.assertUsable();
-    await this.#call(
-      this.lib.rd_kafka_init_transactions(this.handle, timeoutMs),
-      "Starting transactions failed",
-    );
+    try {
+      await this.#call(
+        this.lib.rd_kafka_init_transactions(this.handle, timeoutMs),
+        "Starting transactions failed",
+      );
+    } catch (error) {
+      // Not allowed to use the transactional id: said the way every authorization failure is.
+      if (error instanceof KafkaError && isAuthorizationFailure(error.code)) {
+        throw this.authorizationError(error.code, error.message);
+      }
+      throw error;
+    }
   }
 
   /** Begins a transaction (local: never waits). */

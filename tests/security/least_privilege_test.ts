@@ -11,16 +11,18 @@
  * | file processor                   | Read on the topic, Read on the group              | each                    |
  * | download                         | Read on the topic, Read on the group              | the group's             |
  * | record processor, dead letters   | Read on topic and group, Write on dead-letter topic | Write (Describe kept) |
+ * | file processor, `--exactly-once` | Read on topic and group, Write on the output topic and the transactional id | the transactional id's |
  */
 
 import { assert, assertEquals } from "../support/assert.ts";
-import { committedOffsets, uniqueName, withTopic } from "../support/broker.ts";
+import { BOOTSTRAP, committedOffsets, uniqueName, withTopic } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import { ferry } from "../support/cli.ts";
 import { withTempDir, writeTree } from "../support/files.ts";
 import { readCalls, runProcessor } from "../support/processor.ts";
 import { prepareRecordRun } from "../support/records.ts";
 import { readTopic, uploadTree } from "../support/upload.ts";
+import { readCommitted } from "../support/results.ts";
 import {
   configFile,
   grant,
@@ -253,6 +255,52 @@ Deno.test("least privilege, record processor with a dead-letter topic: Write on 
             assertEquals((await readTopic(describeOnly, 1, { timeoutMs: 2_000 })).length, 0);
           });
           await Deno.remove(events);
+        });
+      });
+    });
+  } finally {
+    await revokeGranted();
+  }
+});
+
+Deno.test("least privilege, a file processor producing results exactly once: Write on its transactional id is needed; without, it fails naming it, producing and committing nothing", async () => {
+  requireTls();
+  try {
+    await withTopic(1, async (topic) => {
+      await withTopic(1, async (output) => {
+        await withTempDir(async (dir) => {
+          await uploadTree(topic, `${dir}/data`, { "a.csv": "x,1\n" }, { uploadLogDir: false });
+          const group = uniqueName("ferry-lp-eos");
+          const transactionalId = uniqueName("ferry-lp-txn");
+          await grant(["Read"], { topics: [topic], groups: [group] });
+          await grant(["Write"], { topics: [output] });
+          // The transactional id set in the config file, so that the ACL can name it.
+          const config = `${dir}/least-eos.config`;
+          await Deno.writeTextFile(
+            config,
+            configFile(saslSslProperties(requireTls(), VARIABLE)) +
+              `[producer]\ntransactional.id = ${transactionalId}\n`,
+          );
+          const args = (out: string) => [
+            ...["--config", config, "--topic", topic, "--group", group, "--output-dir", out],
+            ...["--output-topic", output, "--exactly-once", "--exit-when-idle", "2"],
+          ];
+          const script = "tests/fixtures/producing_processor.ts";
+
+          const refused = await timed(() => processor(script, args(`${dir}/o1`)));
+          assertRefused(
+            "exactly once without Write on the transactional id",
+            refused,
+            new RegExp(`lacks the Write permission on transactional id "${transactionalId}"`),
+          );
+          assertEquals(await committedOffsets(group, topic, 1), [-1001]);
+          const uncommitted = await readCommitted(output, 0, 3000, BOOTSTRAP, "read_uncommitted");
+          assertEquals(uncommitted.length, 0, "nothing produced, not even in a transaction");
+
+          await grant(["Write"], { transactionalIds: [transactionalId] });
+          const ok = await processor(script, args(`${dir}/o2`));
+          assertEquals(ok.code, 0, ok.output.slice(-3000));
+          assertEquals((await readCommitted(output, 1)).length, 1, "one result, committed");
         });
       });
     });

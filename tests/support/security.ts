@@ -151,18 +151,28 @@ export async function kafkaAcls(args: readonly string[]): Promise<void> {
 }
 
 /** The topics and groups {@linkcode grant} gave ACLs on, until {@linkcode revokeGranted}. */
-const granted = { topics: new Set<string>(), groups: new Set<string>() };
+const granted = {
+  topics: new Set<string>(),
+  groups: new Set<string>(),
+  transactionalIds: new Set<string>(),
+};
 
 /**
- * Grants {@linkcode LEAST_USER} `operations` on the topics and groups given (one AclCommand);
+ * Grants {@linkcode LEAST_USER} `operations` on the topics, groups and transactional ids given (one
+ * AclCommand);
  * {@linkcode revokeGranted} takes them back.
  */
 export function grant(
   operations: readonly string[],
-  resources: { topics?: readonly string[]; groups?: readonly string[] },
+  resources: {
+    topics?: readonly string[];
+    groups?: readonly string[];
+    transactionalIds?: readonly string[];
+  },
 ): Promise<void> {
   for (const topic of resources.topics ?? []) granted.topics.add(topic);
   for (const group of resources.groups ?? []) granted.groups.add(group);
+  for (const id of resources.transactionalIds ?? []) granted.transactionalIds.add(id);
   return kafkaAcls([
     "--add",
     "--allow-principal",
@@ -170,6 +180,7 @@ export function grant(
     ...operations.flatMap((operation) => ["--operation", operation]),
     ...(resources.topics ?? []).flatMap((topic) => ["--topic", topic]),
     ...(resources.groups ?? []).flatMap((group) => ["--group", group]),
+    ...(resources.transactionalIds ?? []).flatMap((id) => ["--transactional-id", id]),
   ]);
 }
 
@@ -180,14 +191,17 @@ export function grant(
 export async function revokeGranted(): Promise<void> {
   const topics = [...granted.topics];
   const groups = [...granted.groups];
+  const ids = [...granted.transactionalIds];
   granted.topics.clear();
   granted.groups.clear();
-  if (topics.length + groups.length === 0) return;
+  granted.transactionalIds.clear();
+  if (topics.length + groups.length + ids.length === 0) return;
   await kafkaAcls([
     "--remove",
     "--force",
     ...topics.flatMap((topic) => ["--topic", topic]),
     ...groups.flatMap((group) => ["--group", group]),
+    ...ids.flatMap((id) => ["--transactional-id", id]),
   ]);
 }
 
