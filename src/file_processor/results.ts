@@ -22,12 +22,13 @@ import {
   type Consumer,
   isFencingError,
   KafkaError,
-  Producer,
+  type Producer,
   type TopicPartition,
   type TopicPartitionOffset,
   TransactionalProducer,
 } from "../kafka/mod.ts";
 import type { KafkaConfig } from "../kafka/config.ts";
+import { openResultsProducer } from "../processor/results_producer.ts";
 import { errorText } from "../processor/errors.ts";
 import {
   loadResult,
@@ -142,34 +143,16 @@ export class FileResults {
     group: string,
     outputDir: string,
   ): Promise<FileResults> {
-    if (!settings.exactlyOnce) {
-      // A transactional.id in the config is for --exactly-once: this producer has none.
-      const { "transactional.id": _id, ...plain } = settings.producer;
-      return new FileResults(settings, inputTopic, new Producer(plain));
-    }
-    const id = String(
-      settings.producer["transactional.id"] ?? await transactionalId(group, outputDir),
+    const { producer, transactionalId: id } = await openResultsProducer(
+      settings,
+      () => transactionalId(group, outputDir),
     );
-    const producer = new TransactionalProducer({
-      ...settings.producer,
-      "transactional.id": id,
-    });
-    try {
-      await producer.init();
-    } catch (error) {
-      await producer.close().catch(() => undefined);
-      throw new Error(
-        `Could not start transactions as "${id}" for --exactly-once: ${errorText(error)} ` +
-          "The broker must support transactions (Kafka 2.5 or later, with " +
-          "transaction.state.log.replication.factor at most its number of brokers), and the " +
-          "principal may need the WRITE and DESCRIBE ACLs on this transactional id.",
-        { cause: error },
-      );
+    if (id !== undefined) {
+      logger.info("Results go to {topic} exactly once (transactional.id {id}).", {
+        topic: settings.topic,
+        id,
+      });
     }
-    logger.info("Results go to {topic} exactly once (transactional.id {id}).", {
-      topic: settings.topic,
-      id,
-    });
     return new FileResults(settings, inputTopic, producer);
   }
 

@@ -13,7 +13,7 @@ import {
   type Consumer,
   isFencingError,
   KafkaError,
-  Producer,
+  type Producer,
   type TopicPartition,
   TransactionalProducer,
 } from "../kafka/mod.ts";
@@ -26,6 +26,7 @@ import {
   type WireResult,
 } from "../processor/results.ts";
 import type { ResultsSettings } from "../file_processor/results.ts";
+import { openResultsProducer } from "../processor/results_producer.ts";
 
 const logger = getLogger(["ferry", "record-processor"]);
 
@@ -96,27 +97,16 @@ export class RecordResults {
     topic: string,
     transactionalId: string,
   ): Promise<RecordResults> {
-    if (!settings.exactlyOnce) {
-      const { "transactional.id": _id, ...plain } = settings.producer;
-      return new RecordResults(settings, topic, new Producer(plain));
+    const { producer, transactionalId: id } = await openResultsProducer(
+      settings,
+      () => transactionalId,
+    );
+    if (id !== undefined) {
+      logger.info("Results go to {topic} exactly once (transactional.id {id}).", {
+        topic: settings.topic,
+        id,
+      });
     }
-    const id = String(settings.producer["transactional.id"] ?? transactionalId);
-    const producer = new TransactionalProducer({ ...settings.producer, "transactional.id": id });
-    try {
-      await producer.init();
-    } catch (error) {
-      await producer.close().catch(() => undefined);
-      throw new Error(
-        `Could not start transactions as "${id}" for --exactly-once: ${errorText(error)} ` +
-          "The broker must support transactions, and the principal may need the WRITE and " +
-          "DESCRIBE ACLs on this transactional id.",
-        { cause: error },
-      );
-    }
-    logger.info("Results go to {topic} exactly once (transactional.id {id}).", {
-      topic: settings.topic,
-      id,
-    });
     return new RecordResults(settings, topic, producer);
   }
 

@@ -64,8 +64,12 @@ Deno.test("record processor: consume-transform-produce exactly once under kill -
         assertEquals(m.headers["ferry-source-topic"], input);
         assertEquals(m.headers["ferry-source-partition"], String(p));
       }
-      // The kills hit open transactions: a reader that does not skip aborted messages sees
-      // their results too.
+      const twice = [...seen].filter(([, n]) => n > 1);
+      assertEquals(twice, [], "no record's result twice");
+      assertEquals(seen.size, PARTITIONS * PER_PARTITION, "every record's result");
+      // How many results of aborted transactions a reader that does not skip them sees: the
+      // kills that hit an open transaction (a kill between two transactions aborts none, so
+      // this is reported, not required; EOS_TEST_SANITY=1 shows the test failing).
       if (!Deno.env.get("EOS_TEST_SANITY")) {
         const everything = await readCommitted(
           output,
@@ -74,11 +78,9 @@ Deno.test("record processor: consume-transform-produce exactly once under kill -
           BOOTSTRAP,
           "read_uncommitted",
         );
-        assert(everything.length > messages.length, "a kill aborted an open transaction");
+        // deno-lint-ignore no-console
+        console.log(`results of aborted transactions: ${everything.length - messages.length}`);
       }
-      const twice = [...seen].filter(([, n]) => n > 1);
-      assertEquals(twice, [], "no record's result twice");
-      assertEquals(seen.size, PARTITIONS * PER_PARTITION, "every record's result");
     });
   });
 });
