@@ -145,6 +145,8 @@ class FileRunner {
    * read again after the rewind. The partition's owner reads it from the committed offset.
    */
   readonly #owned = new Set<number>();
+  /** Partitions were lost and the group has not assigned this process again yet. */
+  #rejoining = false;
   readonly #status: RunStatus = {
     processed: 0,
     failed: 0,
@@ -459,6 +461,9 @@ class FileRunner {
    */
   async #idle(idleMs: number): Promise<boolean> {
     if (!this.#everAssigned || this.#outcomes.jobs.size > 0 || this.#watch.down) return false;
+    // Partitions lost (the session ended, during a broker outage say): not idle before the
+    // group assigned again, or the run would end with what it settled uncommitted.
+    if (this.#rejoining) return false;
     if (Date.now() - this.#lastMessageAt < idleMs) return false;
     if (await this.#lag() !== 0) return false;
     // Caught up on its own partitions (maybe none): the group must be too, or this process
@@ -534,8 +539,10 @@ class FileRunner {
         this.#given.add(partitionKey(tp));
         this.#owned.delete(tp.partition);
       }
+      if (event.kind === "lost") this.#rejoining = true;
       return await this.#commits.takenAway(event);
     }
+    this.#rejoining = false;
     const back = event.partitions.filter((tp) => this.#given.delete(partitionKey(tp)));
     const fresh = event.partitions.filter((tp) => !back.includes(tp));
     for (const tp of fresh) this.#owned.add(tp.partition);

@@ -41,8 +41,10 @@ Deno.test("results exactly once with the broker restarted mid-run", async () => 
     const processor = startProcessor(SCRIPT, [
       "--bootstrap-servers",
       broker.bootstrap,
-      // The default session timeout (45 s) outlasts the outage: the member keeps its
-      // partitions, and the transactions that fail meanwhile are aborted and done again.
+      // The outage (the broker's stop, 4 s, and its start) outlasts the default failover time
+      // (10 s): the member's session ends, its partitions are lost, the transactions that fail
+      // meanwhile are aborted, and once it is assigned again the files settled but not
+      // committed have their results produced again, from the registry, exactly once.
       ...processorArgs(input, join(root, "out"), uniqueName("eos-restart")),
       "--output-topic",
       output,

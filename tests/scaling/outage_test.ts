@@ -1,6 +1,6 @@
 /**
  * The broker killed for about ten seconds in the middle of a run, on a broker of the test's own
- * (port 20440, `FERRY_TEST_SCALING_OUTAGE_PORT`), while a second `ferry upload` starts during
+ * (port 20450, `FERRY_TEST_SCALING_OUTAGE_PORT`), while a second `ferry upload` starts during
  * the outage: the upload finishes once the broker is back, every file is processed, and the
  * processor's outage lines are true: one line when it went away (after the broker stopped), one
  * when it came back (after the broker answered again) with the time away printed right, and
@@ -16,7 +16,7 @@ import { logLineTime, Member } from "../support/members.ts";
 import { processorArgs, readCalls, stopProcessor } from "../support/processor.ts";
 import { sleep, waitUntil } from "../support/wait.ts";
 
-const PORT = Number(Deno.env.get("FERRY_TEST_SCALING_OUTAGE_PORT") ?? "20440");
+const PORT = Number(Deno.env.get("FERRY_TEST_SCALING_OUTAGE_PORT") ?? "20450");
 const SCRIPT = "tests/fixtures/recording_processor.ts";
 const PARTITIONS = 3;
 const OUTAGE_MS = 10_000;
