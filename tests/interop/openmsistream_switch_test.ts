@@ -17,15 +17,10 @@ import { ferry } from "../support/cli.ts";
 import { withTempDir, writeTree } from "../support/files.ts";
 import { readCalls, runProcessor } from "../support/processor.ts";
 import { readTopic } from "../support/upload.ts";
-import { sleep } from "../support/wait.ts";
 import { testBytes } from "../support/bytes.ts";
-import { CONFIG, openmsistreamBin } from "../support/openmsistream.ts";
+import { CONFIG, openmsistreamBin, runUntil } from "../support/openmsistream.ts";
 import { decodeChunk } from "../../src/chunks/decode.ts";
 import { relativePath } from "../../src/chunks/chunk.ts";
-
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
-const env = { FERRY_INTEROP_BOOTSTRAP: BOOTSTRAP, PYTHONUNBUFFERED: "1" };
 
 /** What a lab config may also hold: sections Ferry does not act on. */
 const OMS_ONLY_SECTIONS = `
@@ -58,43 +53,6 @@ class LabProcessor(DataFileStreamProcessor):
 if __name__ == "__main__":
     LabProcessor.run_from_command_line()
 `;
-
-/** Runs an OpenMSIStream program until `done()`, then stops it: "q" on stdin, or SIGKILL. */
-async function runOms(
-  command: string,
-  args: string[],
-  done: () => Promise<boolean>,
-  stop: "quit" | "kill",
-): Promise<string> {
-  const child = new Deno.Command(command, {
-    args,
-    env,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output = child.output();
-  const writer = child.stdin.getWriter();
-  let finished = false;
-  let exited = false;
-  child.status.then(() => exited = true);
-  try {
-    const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline && !exited && !(finished = await done())) await sleep(100);
-  } finally {
-    if (exited) { /* it stopped by itself: the assertion below shows its output */ }
-    else if (stop === "kill" || !finished) child.kill("SIGKILL");
-    else await writer.write(encoder.encode("q\n")).catch(() => undefined);
-    await writer.close().catch(() => undefined);
-    const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    await child.status;
-    clearTimeout(killer);
-  }
-  const out = await output;
-  const text = decoder.decode(out.stdout) + decoder.decode(out.stderr);
-  assert(finished, `${command} ${args.join(" ")} did not get there in 120 s:\n${text}`);
-  return text;
-}
 
 async function readText(path: string): Promise<string> {
   try {
@@ -167,7 +125,7 @@ Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, 
       // 1. OpenMSIStream uploads the folder; a large file arrives, and it is killed half-way.
       const big = testBytes(16 * 1024 * 1024, 8);
       let bigWritten = false;
-      await runOms(
+      await runUntil(
         join(bin, "DataFileUploadDirectory"),
         [
           up,
@@ -191,7 +149,7 @@ Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, 
           }
           return (await readText(inProgress)).includes("'big.bin'");
         },
-        "kill",
+        { stop: "kill", pollMs: 100 },
       );
       const halfSent = await readText(inProgress);
       show("OpenMSIStream's upload registry, in progress (cut)", halfSent.slice(0, 300));
@@ -203,7 +161,7 @@ Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, 
       await Deno.writeTextFile(script, OMS_PROCESSOR);
       const omsLogs = join(omsOut, "LOGS");
       const progressCsv = join(omsLogs, `consuming_from_${topic}_in_progress_by_${group}.csv`);
-      await runOms(
+      await runUntil(
         join(bin, "python"),
         [
           script,
@@ -222,7 +180,7 @@ Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, 
           return ["f1.bin", "f2.bin", "run1/scan.tif"].every((p) => processed.includes(`'${p}'`)) &&
             progress.includes("'bad.dat'") && progress.includes("'big.bin'");
         },
-        "quit",
+        { pollMs: 100 },
       );
       show("OpenMSIStream's processor registry, in progress", await readText(progressCsv));
 
@@ -320,7 +278,7 @@ Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, 
       const omsDown = join(dir, "oms-download");
       let last = "";
       let stableSince = Date.now();
-      await runOms(
+      await runUntil(
         join(bin, "DataFileDownloadDirectory"),
         [omsDown, "--config", config, "--topic_name", topic, "--download_regex", regex],
         async () => {
@@ -328,7 +286,7 @@ Deno.test("switching a running OpenMSIStream lab to Ferry: uploader, processor, 
           if (now !== last) [last, stableSince] = [now, Date.now()];
           return now !== "" && Date.now() - stableSince > 5000;
         },
-        "quit",
+        { pollMs: 100 },
       );
       const ferryDown = join(dir, "ferry-download");
       const down = await ferry(

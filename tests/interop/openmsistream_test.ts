@@ -21,11 +21,11 @@ import { ferry } from "../support/cli.ts";
 import { writeTree } from "../support/files.ts";
 import { processorArgs, readCalls, repoPath, runProcessor } from "../support/processor.ts";
 import { assertRebuiltTree, readTopic } from "../support/upload.ts";
-import { sleep } from "../support/wait.ts";
 import {
   openmsistreamBin,
   openmsistreamVersion,
   pythonEnv,
+  runUntil,
   uploadDataFile,
   withWorkspace,
 } from "../support/openmsistream.ts";
@@ -37,49 +37,6 @@ import { resolveKafkaConfig } from "../../src/config/resolve.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-
-/**
- * Runs a long-running OpenMSIStream tool (it stops when "q" arrives on stdin) until `done()`
- * holds or the timeout passes; then sends "q", and kills it if it does not exit in 30 s.
- */
-async function runUntil(
-  bin: string,
-  tool: string,
-  args: string[],
-  done: () => Promise<boolean>,
-  timeoutMs = 120_000,
-): Promise<string> {
-  const child = new Deno.Command(join(bin, tool), {
-    args,
-    env: pythonEnv,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output = child.output();
-  const writer = child.stdin.getWriter();
-  let finished = false;
-  try {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (await done()) {
-        finished = true;
-        break;
-      }
-      await sleep(500);
-    }
-  } finally {
-    await writer.write(encoder.encode("q\n")).catch(() => undefined);
-    await writer.close().catch(() => undefined);
-    const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    await child.status;
-    clearTimeout(killer);
-  }
-  const out = await output;
-  const text = decoder.decode(out.stdout) + decoder.decode(out.stderr);
-  assert(finished, `${tool} did not finish within ${timeoutMs} ms:\n${text}`);
-  return text;
-}
 
 async function sameBytes(path: string, expected: Uint8Array): Promise<boolean> {
   try {
@@ -123,8 +80,7 @@ Deno.test("files uploaded by Ferry are rebuilt byte-identical by OpenMSIStream's
       const summary = await upload(upDir, { kafka: kafka.config, topic, chunkSize: 16_384 });
       assertEquals(summary.uploaded, 4);
       const log = await runUntil(
-        bin,
-        "DataFileDownloadDirectory",
+        join(bin, "DataFileDownloadDirectory"),
         [downDir, "--config", config, "--topic_name", topic, "--n_threads", "2"],
         async () => {
           for (const [path, bytes] of Object.entries(files)) {
@@ -260,8 +216,7 @@ Deno.test("chunks from OpenMSIStream's DataFileUploadDirectory carry the subdire
     await withTopic(1, async (topic) => {
       let received: ReturnType<typeof decodeChunk>[] = [];
       await runUntil(
-        bin,
-        "DataFileUploadDirectory",
+        join(bin, "DataFileUploadDirectory"),
         [
           upDir,
           "--config",

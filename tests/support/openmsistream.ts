@@ -11,8 +11,10 @@ import { assert } from "./assert.ts";
 import { BOOTSTRAP } from "./broker.ts";
 import { withTempDir } from "./files.ts";
 import { repoPath } from "./processor.ts";
+import { sleep } from "./wait.ts";
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 let venvBin: Promise<string> | undefined;
 
@@ -101,6 +103,60 @@ export async function runTool(
   }).output();
   const text = decoder.decode(out.stdout) + decoder.decode(out.stderr);
   assert(out.success, `${tool} failed (exit ${out.code}):\n${text}`);
+  return text;
+}
+
+/** How {@linkcode runUntil} runs and stops a program. */
+export interface RunUntilOptions {
+  /** How it is stopped once `done()` holds: "q" on stdin (OpenMSIStream's quit), or SIGKILL. */
+  stop?: "quit" | "kill";
+  /** How long `done()` may take to hold (ms); default 120 s. */
+  timeoutMs?: number;
+  /** How often `done()` is asked (ms); default 500. */
+  pollMs?: number;
+}
+
+/**
+ * Runs a long-running OpenMSIStream program (`command`: a console script or the venv's
+ * python) until `done()` holds, then stops it ("q" on stdin, or SIGKILL with `stop: "kill"`);
+ * killed when it has not exited 30 s later. Fails, with its output, when `done()` did not hold
+ * before the timeout or the program exited first. Returns its output.
+ */
+export async function runUntil(
+  command: string,
+  args: string[],
+  done: () => Promise<boolean>,
+  options: RunUntilOptions = {},
+): Promise<string> {
+  const { stop = "quit", timeoutMs = 120_000, pollMs = 500 } = options;
+  const child = new Deno.Command(command, {
+    args,
+    env: pythonEnv,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  const writer = child.stdin.getWriter();
+  let finished = false;
+  let exited = false;
+  child.status.then(() => exited = true);
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && !exited && !(finished = await done())) await sleep(pollMs);
+  } finally {
+    if (!exited) {
+      if (stop === "kill" || !finished) child.kill("SIGKILL");
+      else await writer.write(encoder.encode("q\n")).catch(() => undefined);
+    }
+    await writer.close().catch(() => undefined);
+    const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    await child.status;
+    clearTimeout(killer);
+  }
+  const out = await output;
+  const text = decoder.decode(out.stdout) + decoder.decode(out.stderr);
+  assert(finished, `${command} ${args.join(" ")} did not get there in ${timeoutMs} ms:\n${text}`);
   return text;
 }
 
