@@ -8,7 +8,9 @@
  *   native code in the process anyway: grant it only to code you trust.
  * - `--allow-read`: the output directory; Ferry's own modules and the script's folder (workers
  *   read the modules they load); the config file and the log file when given.
- * - `--allow-write`: the output directory (and the log file when given).
+ * - `--allow-write`: the output directory (and the log file when given); for a record processor,
+ *   the folder where it claims its static-membership slot (`<state home>/ferry/members`, with
+ *   `--allow-env=XDG_STATE_HOME,HOME` to find it).
  * - `--allow-env`: the variables Ferry reads (`FERRY_CONFIG`, `FERRY_TOPIC`,
  *   `FERRY_BOOTSTRAP_SERVERS`, `FERRY_LOG_LEVEL`, `FERRY_RDKAFKA_PATH`), `CLICOLOR_FORCE` (read
  *   by `--help`), and those the config file names (`$VAR`, `${VAR}`).
@@ -32,6 +34,7 @@ import { ConfigError } from "../config/config_error.ts";
 import { parseIni } from "../config/ini.ts";
 import { PROCESSOR_ENVIRONMENT } from "../command/processor_options.ts";
 import { mapsFerryDependencies, nearestConfig } from "./deno_config.ts";
+import { membersFolder } from "../processor/membership.ts";
 
 /**
  * The environment variables a processor reads: Ferry's own (as `--help` lists them), and
@@ -42,6 +45,51 @@ export const PROCESSOR_ENV_VARS: readonly string[] = [
   ...Object.keys(PROCESSOR_ENVIRONMENT),
   "CLICOLOR_FORCE",
 ];
+
+/**
+ * Whether a processor script defines a record processor, judged from its source: it calls
+ * `defineRecordProcessor` and not `defineProcessor`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { definesRecordProcessor } from "./permissions.ts";
+ * assert.equal(definesRecordProcessor("export default defineRecordProcessor({})"), true);
+ * assert.equal(definesRecordProcessor("export default defineProcessor({})"), false);
+ * ```
+ *
+ * @param source The script's text.
+ * @returns True for a record processor.
+ */
+export function definesRecordProcessor(source: string): boolean {
+  return source.includes("defineRecordProcessor") && !/defineProcessor\s*[(<]/.test(source);
+}
+
+/**
+ * What a record processor needs beyond a file processor's permissions: write access to the
+ * folder where it claims its static-membership slot, and the variables that locate it (see
+ * `membersFolder` in `src/processor/membership.ts`). Without them it joins its group as a
+ * dynamic member, and a restart waits for a rebalance.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recordMemberPermissions } from "./permissions.ts";
+ * const extra = recordMemberPermissions((name) => name === "HOME" ? "/home/ada" : undefined);
+ * assert.deepEqual(extra, {
+ *   write: ["/home/ada/.local/state/ferry/members"],
+ *   env: ["XDG_STATE_HOME", "HOME"],
+ * });
+ * ```
+ *
+ * @param env Reads an environment variable (default: this process's).
+ * @returns The folders to write and the variables to read.
+ */
+export function recordMemberPermissions(
+  env?: (name: string) => string | undefined,
+): { write: string[]; env: string[] } {
+  return { write: [membersFolder(env)], env: ["XDG_STATE_HOME", "HOME"] };
+}
 
 /** What {@linkcode processorPermissions} needs to know about a run. */
 export interface PermissionRequest {

@@ -17,7 +17,7 @@ import { getLogger } from "@logtape/logtape";
 import { join, resolve } from "node:path";
 import { hashHex } from "../hash/sha512.ts";
 import type { KafkaConfig } from "../kafka/mod.ts";
-import { userStateHome } from "../upload/upload_log.ts";
+import { type EnvLookup, userStateHome } from "../upload/upload_log.ts";
 import { errorText } from "./errors.ts";
 
 const logger = getLogger(["ferry", "group"]);
@@ -256,35 +256,33 @@ export async function fileInstanceId(host: string, outputDir: string): Promise<s
   return `ferry-${clean(host)}-${await shortHash(resolve(outputDir))}`;
 }
 
-/** Where record processors claim their instance slots. */
-function membersFolder(): string {
-  return join(userStateHome(), "ferry", "members");
-}
-
-/** Whether a process id is alive on this host (`/proc`; unknown elsewhere: taken as alive). */
-function processAlive(pid: number): boolean {
-  if (pid === Deno.pid) return true;
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      try {
-        Deno.statSync("/proc/self");
-        return false; // /proc works, and the process is not in it
-      } catch {
-        return true; // no /proc: cannot tell
-      }
-    }
-    return true;
-  }
+/**
+ * Where record processors claim their instance slots: `<state home>/ferry/members` (see
+ * {@linkcode userStateHome}); `ferry permissions` grants it to record processors.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { membersFolder } from "./membership.ts";
+ * assert.equal(membersFolder((name) => name === "HOME" ? "/home/ada" : undefined),
+ *   "/home/ada/.local/state/ferry/members");
+ * ```
+ *
+ * @param env Reads an environment variable (default: this process's, where allowed).
+ * @returns The absolute folder.
+ * @throws {ConfigError} when neither XDG_STATE_HOME nor HOME gives an absolute path.
+ */
+export function membersFolder(env?: EnvLookup): string {
+  return join(userStateHome(env), "ferry", "members");
 }
 
 /**
- * Claims the lowest free instance slot of `group` on this host: a file `<n>.pid` in
- * `<folder>/<hash of the group>/` holding this process's id. A slot whose process is gone (a
- * `kill -9`) is free again, so a restarted process gets the same id, `ferry-<host>-<group>-<n>`;
- * two processes running at once get different ones.
+ * Claims the lowest free instance slot of `group` on this host: a file `<n>.lock` in
+ * `<folder>/<hash of the group>/` that this process holds an exclusive lock on (`flock`) for as
+ * long as it runs. The kernel releases the lock when the process ends, however it ends (a
+ * `kill -9` too), so a restarted process gets the same id, `ferry-<host>-<group>-<n>`; two
+ * processes running at once get different ones. Needs only read and write access to `folder`
+ * (no `/proc`, no process ids); the files stay, empty but for the holder's process id.
  */
 export async function claimRecordInstance(
   host: string,
@@ -294,39 +292,34 @@ export async function claimRecordInstance(
   const dir = join(folder, await shortHash(group));
   await Deno.mkdir(dir, { recursive: true });
   for (let slot = 0; slot < 1000; slot++) {
-    const path = join(dir, `${slot}.pid`);
-    if (!await claimSlot(path)) continue;
+    const file = await Deno.open(join(dir, `${slot}.lock`), {
+      read: true,
+      write: true,
+      create: true,
+    });
+    let locked = false;
+    try {
+      locked = await file.tryLock(true);
+    } finally {
+      if (!locked) file.close();
+    }
+    if (!locked) continue;
+    // For whoever looks: which process holds the slot.
+    await file.truncate(0);
+    await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+    let released = false;
     return {
       instanceId: `ferry-${clean(host)}-${clean(group)}-${slot}`,
-      release: () =>
-        Deno.remove(path).catch((error) => {
-          if (!(error instanceof Deno.errors.NotFound)) throw error;
-        }),
+      release: () => {
+        if (!released) {
+          released = true;
+          file.close(); // closing the file releases its lock
+        }
+        return Promise.resolve();
+      },
     };
   }
   throw new Error(`every instance slot in "${dir}" is taken`);
-}
-
-async function claimSlot(path: string): Promise<boolean> {
-  try {
-    await Deno.writeTextFile(path, String(Deno.pid), { createNew: true });
-    return true;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-  }
-  let pid: number;
-  try {
-    pid = Number((await Deno.readTextFile(path)).trim());
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return await claimSlot(path);
-    throw error;
-  }
-  if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) return false;
-  // Its process is gone: take it over (a rename is atomic; a racing claimant fails below).
-  const mine = `${path}.${Deno.pid}`;
-  await Deno.writeTextFile(mine, String(Deno.pid));
-  await Deno.rename(mine, path);
-  return (await Deno.readTextFile(path)).trim() === String(Deno.pid);
 }
 
 /**

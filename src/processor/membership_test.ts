@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import {
   claimRecordInstance,
   failoverConfig,
@@ -10,33 +9,47 @@ import {
 
 Deno.test("record processor instance slots: one id per live process, a dead one's is reused", async () => {
   const folder = await Deno.makeTempDir();
+  const claims: { release(): Promise<void> }[] = [];
+  const claim = async (group = "group-a") => {
+    const got = await claimRecordInstance("lab-pc", group, folder);
+    claims.push(got);
+    return got;
+  };
   try {
-    const first = await claimRecordInstance("lab-pc", "group-a", folder);
-    const second = await claimRecordInstance("lab-pc", "group-a", folder);
-    // Both claims are this process's; the second finds slot 0 taken by a live process.
+    const first = await claim();
+    const second = await claim();
+    // Both claims are this process's; the second finds slot 0 held.
     assert.equal(first.instanceId, "ferry-lab-pc-group-a-0");
     assert.equal(second.instanceId, "ferry-lab-pc-group-a-1");
     await first.release();
-    assert.equal(
-      (await claimRecordInstance("lab-pc", "group-a", folder)).instanceId,
-      first.instanceId,
-    );
-    // A slot left by a process that died (kill -9: its file stays) is taken over.
-    const [dir] = [...Deno.readDirSync(folder)].map((e) => join(folder, e.name));
-    const dead = new Deno.Command("true").spawn();
-    const { success } = await dead.status;
-    assert.ok(success);
-    await Deno.writeTextFile(join(dir, "2.pid"), String(dead.pid));
-    assert.equal(
-      (await claimRecordInstance("lab-pc", "group-a", folder)).instanceId,
-      "ferry-lab-pc-group-a-2",
-    );
+    assert.equal((await claim()).instanceId, first.instanceId);
+    // A slot held by a process that died (kill -9: its lock file stays) is free again: the
+    // kernel dropped the dead process's lock.
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { claimRecordInstance } from ${
+          JSON.stringify(import.meta.resolve("./membership.ts"))
+        };
+        const claim = await claimRecordInstance("lab-pc", "group-a", ${JSON.stringify(folder)});
+        console.log(claim.instanceId);
+        setInterval(() => {}, 60_000);`,
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const { value: line } = await reader.read();
+    assert.equal(line?.trim(), "ferry-lab-pc-group-a-2");
+    assert.equal((await claim()).instanceId, "ferry-lab-pc-group-a-3");
+    child.kill("SIGKILL");
+    await child.status;
+    await reader.cancel();
+    assert.equal((await claim()).instanceId, "ferry-lab-pc-group-a-2");
     // Another group has its own slots.
-    assert.equal(
-      (await claimRecordInstance("lab-pc", "group-b", folder)).instanceId,
-      "ferry-lab-pc-group-b-0",
-    );
+    assert.equal((await claim("group-b")).instanceId, "ferry-lab-pc-group-b-0");
   } finally {
+    for (const held of claims) await held.release();
     await Deno.remove(folder, { recursive: true });
   }
 });

@@ -12,8 +12,13 @@ import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { UsageError } from "../command/exit_codes.ts";
+import { userStateHome } from "../upload/upload_log.ts";
 import { normalizeAliases } from "../command/processor_options.ts";
-import { processorPermissions } from "../cli/permissions.ts";
+import {
+  definesRecordProcessor,
+  processorPermissions,
+  recordMemberPermissions,
+} from "../cli/permissions.ts";
 import type { CliContext, FlagAliases } from "../cli/context.ts";
 import { createDownloadCommand, DOWNLOAD_ALIASES } from "../cli/commands/download.ts";
 import { createUploadCommand, UPLOAD_ALIASES } from "../cli/commands/upload.ts";
@@ -248,9 +253,7 @@ export async function runLine(
     if (await isFile(path) === undefined) {
       throw new UsageError(`Script ${JSON.stringify(first)} does not exist.`);
     }
-    const source = await Deno.readTextFile(path);
-    const records = source.includes("defineRecordProcessor") &&
-      !/defineProcessor\s*[(<]/.test(source);
+    const records = definesRecordProcessor(await Deno.readTextFile(path));
     const outputDir = flagValue(args, OUTPUT_DIR);
     if (outputDir === undefined && !records) {
       throw new UsageError(
@@ -258,10 +261,14 @@ export async function runLine(
           `(${JSON.stringify(first)} runs a file processor).`,
       );
     }
+    // A record processor claims its static-membership slot in the state folder.
+    const member = records ? recordMemberPermissions(env) : { write: [], env: [] };
     const permissions = await processorPermissions({
       script: path,
       ...(outputDir === undefined ? {} : { outputDir: abs(outputDir) }),
       ...common,
+      write: member.write,
+      env: [...context.envNames ?? [], ...member.env],
       sys: memberSys,
     });
     return {
@@ -269,7 +276,10 @@ export async function runLine(
       argv: [...denoRun(permissions), path, ...args],
       stopGraceSeconds: grace,
       configFile,
-      environment: { DENO_DIR: denoDir },
+      // The unit finds the same slots as the processor run by hand.
+      environment: records
+        ? { DENO_DIR: denoDir, XDG_STATE_HOME: userStateHome(env) }
+        : { DENO_DIR: denoDir },
       description: `Ferry ${records ? "record processor" : "processor"} ${path}`,
     };
   }

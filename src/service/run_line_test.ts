@@ -9,9 +9,16 @@ Deno.test("run lines: a record processor needs no output directory, a file proce
   try {
     await Deno.writeTextFile(`${dir}/counts.ts`, "defineRecordProcessor({});\n");
     await Deno.writeTextFile(`${dir}/sizes.ts`, "defineProcessor({});\n");
-    const records = await runLine([`${dir}/counts.ts`, "--topic", "t"], { ...context, cwd: dir });
+    const records = await runLine([`${dir}/counts.ts`, "--topic", "t"], {
+      ...context,
+      cwd: dir,
+      env: (name) => name === "HOME" ? "/home/ada" : undefined,
+    });
     assertEquals(records.kind, "script");
-    assert(!records.argv.some((w) => w.startsWith("--allow-write")), records.argv.join(" "));
+    // It writes only where it claims its static-membership slot, found the same way by the unit.
+    const members = "/home/ada/.local/state/ferry/members";
+    assert(records.argv.includes(`--allow-write=${members}`), records.argv.join(" "));
+    assertEquals(records.environment.XDG_STATE_HOME, "/home/ada/.local/state");
     assertEquals(records.argv.slice(-3), [`${dir}/counts.ts`, "--topic", "t"]);
     await assertRejects(
       () => runLine(["sizes.ts", "--topic", "t"], { ...context, cwd: dir }),

@@ -103,8 +103,9 @@ export function userStateHome(env: EnvLookup = processEnv): string {
   const home = env("HOME") ?? env("USERPROFILE");
   if (home !== undefined && isAbsolute(home)) return join(home, ".local", "state");
   throw new ConfigError(
-    "Cannot tell where to keep the upload log: neither XDG_STATE_HOME nor HOME is set to an " +
-      "absolute path (or readable: run Deno with --allow-env). Set one, or give --upload-log-dir.",
+    "Cannot tell where Ferry keeps its state (upload logs, record processors' group slots): " +
+      "neither XDG_STATE_HOME nor HOME is set to an absolute path (or readable: run Deno with " +
+      "--allow-env). Set one (or give an upload --upload-log-dir).",
   );
 }
 

@@ -13,6 +13,7 @@ import { ferry } from "../support/cli.ts";
 import { withTempDir } from "../support/files.ts";
 import { repoPath, runProcessor } from "../support/processor.ts";
 import { shell } from "../support/shell.ts";
+import { putRecords } from "../support/records.ts";
 import { uploadTree } from "../support/upload.ts";
 import { librdkafkaVersion, loadedLibraryPath } from "../../src/kafka/mod.ts";
 
@@ -129,6 +130,60 @@ Deno.test("examples/checksum.ts runs with exactly the flags `ferry permissions` 
       });
       assertEquals(scoped.code, 1, scoped.stderr);
       assert(/needs --allow-ffi without a path/.test(scoped.stderr), scoped.stderr);
+    }, "ferry-perm-");
+  });
+});
+
+Deno.test("a record processor runs with exactly the printed flags: a static member, metrics served", async () => {
+  await withTopic(2, async (topic) => {
+    await withTempDir(async (dir) => {
+      const out = `${dir}/out`;
+      const state = `${dir}/state`;
+      // Printed and run for one user: the state folder comes from XDG_STATE_HOME.
+      const env = { XDG_STATE_HOME: state };
+      const printed = await ferry(
+        ["permissions", "examples/record_counts.ts", "--output-dir", out, "--metrics-port", "0"],
+        { env },
+      );
+      assertEquals(printed.code, 0, printed.stderr);
+      const words = printed.stdout.trim().split(" ");
+      const script = words.indexOf(repoPath("examples/record_counts.ts"));
+      assert(script > 2, printed.stdout);
+      const flags = words.slice(2, script);
+      const root = repoPath("").replace(/\/$/, "");
+      assertEquals(flags, [
+        "--allow-ffi",
+        `--allow-read=${root}/mod.ts,${root}/src,${root}/examples,${out},${state}/ferry/members`,
+        `--allow-write=${out},${state}/ferry/members`,
+        "--allow-env=FERRY_CONFIG,FERRY_CONFIG_DIR,FERRY_TOPIC,FERRY_BOOTSTRAP_SERVERS,FERRY_LOG_LEVEL,FERRY_RDKAFKA_PATH," +
+        "CLICOLOR_FORCE,XDG_STATE_HOME,HOME",
+        "--allow-sys=hostname",
+        "--allow-net=127.0.0.1",
+      ]);
+      await putRecords(topic, 2, 40);
+      const args = [
+        ...words.slice(script + 1),
+        "--topic",
+        topic,
+        "--metrics-port",
+        "0",
+        "--every-seconds",
+        "0.2",
+        "--exit-when-idle",
+        "2",
+      ];
+      const run = await runProcessor("examples/record_counts.ts", args, 90_000, {
+        permissions: flags,
+        env,
+      });
+      assertEquals(run.code, 0, run.stderr);
+      // Its slot in the state folder gives it a static id; the metrics endpoint listened.
+      assert(/static member ferry-.+-0\b/.test(run.stderr), run.stderr);
+      assert(/Metrics at http:\/\/127\.0\.0\.1:\d+\/metrics/.test(run.stderr), run.stderr);
+      for (const p of [0, 1]) {
+        const saved = JSON.parse(await Deno.readTextFile(`${out}/counts-${p}.json`));
+        assertEquals(saved.nextOffset, 40);
+      }
     }, "ferry-perm-");
   });
 });
