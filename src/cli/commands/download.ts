@@ -150,10 +150,11 @@ async function runDownload(
  * import { downloadSummary } from "./download.ts";
  *
  * const lines = downloadSummary({
- *   processed: 2, failed: 0, invalid: 1, skipped: 3, filtered: 0, malformed: 0, inProgress: 0,
- *   bytes: 2_000_000, seconds: 1,
+ *   processed: 2, failed: 0, invalid: 1, skipped: 3, filtered: 0, malformed: 5, notChunks: 4,
+ *   inProgress: 0, bytes: 2_000_000, seconds: 1,
  * }, "out", "deno run -A /opt/ferry/cli.ts");
  * assert.match(lines[0], /^Rebuilt 2 file\(s\) into "out"/);
+ * assert.match(lines[0], /1 malformed chunk\(s\), 4 message\(s\) that are not chunks\.$/);
  * assert.match(lines[1], /`deno run -A \/opt\/ferry\/cli\.ts status out` lists them/);
  * ```
  *
@@ -172,6 +173,7 @@ export function downloadSummary(
       | "skipped"
       | "filtered"
       | "malformed"
+      | "notChunks"
       | "inProgress"
       | "bytes"
       | "seconds"
@@ -185,7 +187,8 @@ export function downloadSummary(
     `Rebuilt ${status.processed} file(s) into ${JSON.stringify(outputDir)}, ` +
     `${formatBytes(status.bytes)} read in ${status.seconds.toFixed(1)} s ` +
     `(${rate.toFixed(1)} MB/s); ${status.skipped} already there, ${status.invalid} invalid, ` +
-    `${status.filtered} chunk(s) filtered out, ${status.malformed} malformed message(s).`,
+    `${status.filtered} chunk(s) filtered out, ${status.malformed - status.notChunks} malformed ` +
+    `chunk(s), ${status.notChunks} message(s) that are not chunks.`,
   ];
   const failed = status.failedFiles ?? status.invalid + status.failed;
   if (failed > 0) {
