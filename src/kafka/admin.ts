@@ -101,9 +101,13 @@ export class Admin extends KafkaClient {
   }
 
   /**
-   * Creates topics; resolves when the broker confirms each one.
+   * Creates topics; resolves when the broker confirms each one and the metadata shows every
+   * partition of it with a leader ({@linkcode Admin.waitForLeaders}: a KRaft broker applies a
+   * new topic a moment after its controller created it, and a metadata request right after the
+   * confirmation could still answer "unknown topic").
    *
-   * @throws {KafkaError} `_AUTHENTICATION` as soon as the broker refuses the credentials.
+   * @throws {KafkaError} `_AUTHENTICATION` as soon as the broker refuses the credentials;
+   *   `_TIMED_OUT` (`ErrorCode.TIMED_OUT`) when a created topic has no leaders in time.
    */
   async createTopics(
     topics: readonly NewTopic[],
@@ -146,14 +150,63 @@ export class Admin extends KafkaClient {
             cnt,
           ),
       ));
+      const created: NewTopic[] = [];
       for (const result of results) {
         if (result.error === ErrorCode.TOPIC_ALREADY_EXISTS && options.ifNotExists) continue;
         if (result.error !== ErrorCode.NO_ERROR) {
           throw kafkaError(result.error, `Creating topic "${result.name}" failed`, result.message);
         }
+        const spec = topics.find((t) => t.topic === result.name);
+        if (spec !== undefined) created.push(spec);
+      }
+      const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+      for (const spec of created) {
+        await this.waitForLeaders(spec.topic, {
+          partitions: spec.partitions,
+          timeoutMs: Math.max(1000, deadline - Date.now()),
+        });
       }
     } finally {
       for (const handle of handles) this.lib.rd_kafka_NewTopic_destroy(handle);
+    }
+  }
+
+  /**
+   * Waits until `topic` exists with every partition led (and, when given, `partitions` of
+   * them): what a producer or consumer needs before using a topic just created.
+   *
+   * @param topic The topic.
+   * @param options How many partitions to expect; how long to wait (default 30 000 ms).
+   * @returns The topic's metadata.
+   * @throws {KafkaError} `_TIMED_OUT` (`ErrorCode.TIMED_OUT`) naming the topic when it is not
+   *   ready in time.
+   */
+  async waitForLeaders(
+    topic: string,
+    options: { partitions?: number; timeoutMs?: number } = {},
+  ): Promise<TopicMetadata> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const metadata = await this.metadata({
+        topics: [topic],
+        timeoutMs: Math.max(1000, Math.min(5_000, deadline - Date.now())),
+      });
+      const found = metadata.topics[0];
+      const ready = found !== undefined && found.error === ErrorCode.NO_ERROR &&
+        found.partitions.length > 0 &&
+        (options.partitions === undefined || options.partitions < 1 ||
+          found.partitions.length === options.partitions) &&
+        found.partitions.every((p) => p.leader >= 0);
+      if (ready) return found;
+      if (Date.now() >= deadline) {
+        throw kafkaError(
+          ErrorCode.TIMED_OUT,
+          `Topic ${JSON.stringify(topic)} was created but not every partition has a leader ` +
+            `after ${Math.round(timeoutMs / 1000)} s; see the broker's log`,
+        );
+      }
+      await new Promise((wake) => setTimeout(wake, 50));
     }
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Admin, TopicMetadata } from "./admin.ts";
+import type { Admin } from "./admin.ts";
 import { ErrorCode, KafkaError } from "./errors.ts";
 
 /** A topic to create; partitions and replication factor default to the broker's defaults. */
@@ -27,43 +27,6 @@ export interface CreatedTopic {
   created: boolean;
   /** Its number of partitions, each with a leader. */
   partitions: number;
-}
-
-/**
- * Waits until `topic` exists with every partition led (and, when given, `partitions` of them).
- *
- * @param admin The admin client.
- * @param topic The topic.
- * @param options How many partitions to expect; how long to wait (default 30 000 ms).
- * @returns The topic's metadata.
- * @throws {Error} naming the topic when it is not ready in time.
- */
-export async function waitForLeaders(
-  admin: Admin,
-  topic: string,
-  options: { partitions?: number; timeoutMs?: number } = {},
-): Promise<TopicMetadata> {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const metadata = await admin.metadata({
-      topics: [topic],
-      timeoutMs: Math.max(1000, Math.min(5_000, deadline - Date.now())),
-    });
-    const found = metadata.topics[0];
-    const ready = found !== undefined && found.error === ErrorCode.NO_ERROR &&
-      found.partitions.length > 0 &&
-      (options.partitions === undefined || found.partitions.length === options.partitions) &&
-      found.partitions.every((p) => p.leader >= 0);
-    if (ready) return found;
-    if (Date.now() >= deadline) {
-      throw new Error(
-        `Topic ${JSON.stringify(topic)} was created but not every partition has a leader after ` +
-          `${Math.round(timeoutMs / 1000)} s; see the broker's log.`,
-      );
-    }
-    await new Promise((wake) => setTimeout(wake, 100));
-  }
 }
 
 /**
@@ -101,7 +64,7 @@ export async function createTopic(
     if (!exists || !options.ifNotExists) throw error;
     created = false;
   }
-  const found = await waitForLeaders(admin, spec.topic, {
+  const found = await admin.waitForLeaders(spec.topic, {
     partitions: created ? spec.partitions : undefined,
     timeoutMs: options.timeoutMs,
   });

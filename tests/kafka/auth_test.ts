@@ -12,7 +12,6 @@ import {
   SASL_USERNAME,
   saslConfig,
   uniqueName,
-  waitForPartitions,
 } from "../support/broker.ts";
 import { Admin, Consumer, ErrorCode, KafkaError, Offset, Producer } from "../../src/kafka/mod.ts";
 
@@ -57,7 +56,6 @@ Deno.test("right credentials: create a topic, produce and consume a message thro
   await using admin = new Admin(saslConfig(SASL_PASSWORD), { onError });
   await admin.createTopics([{ topic, partitions: 1 }]);
   try {
-    await waitForPartitions(admin, topic, 1);
     {
       await using producer = new Producer(saslConfig(SASL_PASSWORD), { onError });
       const report = await producer.produce({

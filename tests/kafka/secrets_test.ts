@@ -14,7 +14,6 @@ import {
   SASL_USERNAME,
   saslConfig,
   uniqueName,
-  waitForPartitions,
 } from "../support/broker.ts";
 import { captureLogs } from "../support/logs.ts";
 import {
@@ -86,7 +85,6 @@ Deno.test("right password, debug=all: the password is in no log record and no er
     await using admin = new Admin(sasl(SASL_PASSWORD), { onError });
     await admin.createTopics([{ topic, partitions: 1 }]);
     try {
-      await waitForPartitions(admin, topic, 1);
       {
         await using producer = new Producer(sasl(SASL_PASSWORD), { onError });
         await producer.produce({ topic, value: new TextEncoder().encode("hello") });

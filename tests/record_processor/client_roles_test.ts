@@ -5,7 +5,7 @@
  */
 
 import { assert, assertEquals } from "../support/assert.ts";
-import { BOOTSTRAP, uniqueName, waitForPartitions, withTopic } from "../support/broker.ts";
+import { BOOTSTRAP, uniqueName, withTopic } from "../support/broker.ts";
 import { FAST_GROUP, runProcessor } from "../support/processor.ts";
 import { prepareRecordRun, readEvents } from "../support/records.ts";
 import { Admin } from "../../src/kafka/mod.ts";
@@ -17,7 +17,6 @@ Deno.test("consumer properties from -X and [consumer] do not reach the dead-lett
     const deadLetters = uniqueName("ferry-test-dlq");
     await using admin = new Admin({ "bootstrap.servers": BOOTSTRAP });
     await admin.createTopics([{ topic: deadLetters, partitions: 1 }]);
-    await waitForPartitions(admin, deadLetters, 1);
     const config = await Deno.makeTempFile({ suffix: ".config" });
     try {
       await Deno.writeTextFile(

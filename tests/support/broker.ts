@@ -5,7 +5,6 @@
  * @module
  */
 
-import { sleep } from "./wait.ts";
 import { Admin, Consumer, type KafkaConfig } from "../../src/kafka/mod.ts";
 
 /** The plaintext bootstrap address of the project's test broker. */
@@ -72,31 +71,12 @@ export async function withTopic<T>(
   {
     await using admin = new Admin({ "bootstrap.servers": BOOTSTRAP });
     await admin.createTopics([{ topic, partitions, config }]);
-    await waitForPartitions(admin, topic, partitions);
   }
   try {
     return await fn(topic);
   } finally {
     await using admin = new Admin({ "bootstrap.servers": BOOTSTRAP });
     await admin.deleteTopics([topic]);
-  }
-}
-
-/** Waits (up to 15 s) until `topic` has `partitions` partitions, each with a leader. */
-export async function waitForPartitions(
-  admin: Admin,
-  topic: string,
-  partitions: number,
-): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const metadata = await admin.metadata({ topics: [topic], timeoutMs: 5_000 });
-    const found = metadata.topics[0];
-    if (found.partitions.length === partitions && found.partitions.every((p) => p.leader >= 0)) {
-      return;
-    }
-    if (Date.now() > deadline) throw new Error(`Topic "${topic}" did not become ready.`);
-    await sleep(100);
   }
 }
 
@@ -167,7 +147,6 @@ export class OwnBroker implements AsyncDisposable {
   async createTopic(topic: string, partitions: number): Promise<void> {
     await using admin = new Admin({ "bootstrap.servers": this.bootstrap });
     await admin.createTopics([{ topic, partitions }]);
-    await waitForPartitions(admin, topic, partitions);
   }
 
   /** Stops it and deletes its data. */
