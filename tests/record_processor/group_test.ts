@@ -9,6 +9,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { committedOffsets, withTopic } from "../support/broker.ts";
 import {
+  explainingFailure,
   FAST_GROUP,
   startProcessor,
   stopProcessor,
@@ -127,27 +128,29 @@ Deno.test("lost (session timeout forced with SIGSTOP): shutdown lost, checkpoint
       "--run-id",
       "a",
     ], LIMIT);
-    await waitUntil(
-      async () => deliveredOffsets(await readEvents(events)).length === 20,
-      "all records",
-    );
-    child.kill("SIGSTOP");
-    await sleep(9000); // > session.timeout.ms
-    child.kill("SIGCONT");
-    await waitUntil(
-      async () => (await readEvents(events)).some((e) => e.event === "shutdown"),
-      "the loss to be noticed",
-    );
-    assertEquals(
-      await committedOffsets(g, topic, 1),
-      [-1001],
-      "the lost instance committed nothing",
-    );
-    // The partition comes back, from the last checkpoint (none: the beginning).
-    await waitUntil(
-      async () => deliveredOffsets(await readEvents(events)).length === 40,
-      "the records again",
-    );
+    await explainingFailure([{ child, result }], async () => {
+      await waitUntil(
+        async () => deliveredOffsets(await readEvents(events)).length === 20,
+        "all records",
+      );
+      child.kill("SIGSTOP");
+      await sleep(9000); // > session.timeout.ms
+      child.kill("SIGCONT");
+      await waitUntil(
+        async () => (await readEvents(events)).some((e) => e.event === "shutdown"),
+        "the loss to be noticed",
+      );
+      assertEquals(
+        await committedOffsets(g, topic, 1),
+        [-1001],
+        "the lost instance committed nothing",
+      );
+      // The partition comes back, from the last checkpoint (none: the beginning).
+      await waitUntil(
+        async () => deliveredOffsets(await readEvents(events)).length === 40,
+        "the records again",
+      );
+    });
     await stopProcessor({ child, result });
     const all = await readEvents(events);
     assertEquals(

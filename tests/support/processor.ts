@@ -225,6 +225,31 @@ export async function stopProcessor(
   return run;
 }
 
+/**
+ * Runs `body` while processors started with {@linkcode startProcessor} run; when it fails
+ * (a wait timed out, an assertion), kills those still running and fails with their stderr
+ * appended, so that a failure in CI says what the processes saw.
+ */
+export async function explainingFailure<T>(
+  started: readonly { child: Deno.ChildProcess; result: Promise<ProcessorRun> }[],
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    const outputs: string[] = [];
+    for (const [i, run] of started.entries()) {
+      killIfRunning(run.child);
+      const { code, stderr } = await run.result;
+      outputs.push(
+        `--- process ${i + 1} (exit ${code}), last of its stderr:\n${stderr.slice(-6000)}`,
+      );
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`${message}\n${outputs.join("\n")}`, { cause: error });
+  }
+}
+
 /** Sends `signal` to a child unless it has exited already. */
 export function killIfRunning(child: Deno.ChildProcess, signal: Deno.Signal = "SIGKILL"): void {
   try {
