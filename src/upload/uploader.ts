@@ -8,7 +8,13 @@
 import { basename, dirname, relative, resolve, sep } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { DEFAULT_CHUNK_SIZE } from "../chunks/chunk.ts";
-import { Admin, type KafkaConfig, type KafkaError, Producer } from "../kafka/mod.ts";
+import {
+  Admin,
+  IDEMPOTENT_MAX_IN_FLIGHT,
+  type KafkaConfig,
+  type KafkaError,
+  Producer,
+} from "../kafka/mod.ts";
 import { ByteWindow } from "./byte_window.ts";
 import { type FileOutcome, type UploadEvents, uploadFile } from "./file_uploader.ts";
 import { FileFilter, type FileFilterOptions } from "./filter.ts";
@@ -187,13 +193,19 @@ export class Session implements AsyncDisposable {
     }
     this.filter = new FileFilter({ ...options, excludeDirs });
     this.window = new ByteWindow(options.maxInFlightBytes ?? 32 * 1024 * 1024);
-    this.producer = new Producer(
-      {
-        ...producerDefaults(this.chunkSize, options.deliveryTimeoutMs ?? 300_000),
-        ...options.kafka,
-      },
-      { onError: options.onKafkaError, closeTimeoutMs: 5_000 },
-    );
+    const config: KafkaConfig = {
+      ...producerDefaults(this.chunkSize, options.deliveryTimeoutMs ?? 300_000),
+      ...options.kafka,
+    };
+    this.producer = new Producer(config, {
+      onError: options.onKafkaError,
+      closeTimeoutMs: 5_000,
+      // librdkafka's idempotent producer sends at most 5 messages of a partition at once and
+      // polls without sleeping while more wait: hand it no more (see partition_slots.ts).
+      maxInFlightPerPartition: String(config["enable.idempotence"]).toLowerCase() === "true"
+        ? IDEMPOTENT_MAX_IN_FLIGHT
+        : undefined,
+    });
     this.summary = { outcomes: [], uploaded: 0, skipped: 0, failed: 0, bytes: 0, seconds: 0 };
   }
 
