@@ -61,6 +61,24 @@ function quote(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
 
+/**
+ * The lag of the part of a batch that ends before `end`: the batch's, plus the records after
+ * the part and, when both carry timestamps, the time between its last record and the batch's.
+ */
+function partLag(lag: BatchInfo, records: readonly KafkaRecord[], end: number): BatchInfo {
+  const after = records.length - end;
+  if (after === 0) return lag;
+  const last = records[end - 1].timestamp;
+  const batchLast = records[records.length - 1].timestamp;
+  return {
+    messagesBehindLatest: lag.messagesBehindLatest === undefined
+      ? undefined
+      : lag.messagesBehindLatest + after,
+    millisBehindLatest: lag.millisBehindLatest === undefined ? undefined : lag.millisBehindLatest +
+      (last === null || batchLast === null ? 0 : Math.max(0, batchLast - last)),
+  };
+}
+
 /** One partition's instance. */
 export class PartitionInstance implements Checkpointer {
   readonly #open: OpenMessage;
@@ -80,6 +98,8 @@ export class PartitionInstance implements Checkpointer {
   #results: (ResultBatch & { end: number })[] = [];
   /** Set once `shutdown` was called: checkpoints after it are refused. */
   #shutDown = false;
+  /** Set once the partition closes: the running batch ends after its current call. */
+  #yielded = false;
   /** The batch running now: `close` waits for it, so calls never overlap. */
   #running: Promise<BatchOutcome> | undefined;
 
@@ -111,11 +131,35 @@ export class PartitionInstance implements Checkpointer {
     });
   }
 
-  /** Runs `processRecords` on a batch (see the module's description); one at a time. */
+  /**
+   * Runs `processRecords` on a batch (see the module's description), in calls of at most
+   * `maxBatch` records one after the other; one batch at a time.
+   */
   process(records: KafkaRecord[], lag: BatchInfo): Promise<BatchOutcome> {
-    const run = (this.#running ?? Promise.resolve()).then(() => this.#runBatch(records, lag));
+    const run = (this.#running ?? Promise.resolve()).then(() => this.#runParts(records, lag));
     this.#running = run;
     return run;
+  }
+
+  /** Ends the running batch after its current `processRecords` call (the partition closes). */
+  yieldBatch(): void {
+    this.#yielded = true;
+  }
+
+  async #runParts(records: KafkaRecord[], lag: BatchInfo): Promise<BatchOutcome> {
+    const size = Math.max(1, this.#open.maxBatch);
+    if (records.length <= size) return await this.#runBatch(records, lag);
+    const total: BatchOutcome = { processed: 0, skipped: 0 };
+    for (let from = 0; from < records.length && !this.#yielded; from += size) {
+      const part = records.slice(from, from + size);
+      const outcome = await this.#runBatch(part, partLag(lag, records, from + part.length));
+      total.processed += outcome.processed;
+      total.skipped += outcome.skipped;
+      if (outcome.error !== undefined || outcome.lost) {
+        return { ...total, error: outcome.error, failed: outcome.failed, lost: outcome.lost };
+      }
+    }
+    return total;
   }
 
   async #runBatch(records: KafkaRecord[], lag: BatchInfo): Promise<BatchOutcome> {

@@ -108,6 +108,9 @@ async function handleRecordMessage(message: RecordToWorker): Promise<void> {
       });
       break;
     }
+    case "yield":
+      instances.get(message.key)?.yieldBatch();
+      break;
     case "checkpoint-result": {
       const resolve = checkpointWaiters.get(message.requestId);
       checkpointWaiters.delete(message.requestId);
@@ -323,6 +326,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       break;
     case "open":
     case "records":
+    case "yield":
     case "checkpoint-result":
     case "skip-result":
     case "close":
