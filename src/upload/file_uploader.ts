@@ -101,6 +101,12 @@ export interface FileUploadContext {
   chunkSize: number;
   /** The partition for a relative path, or undefined to let the producer's partitioner choose. */
   partitionFor(relativePath: string): number | undefined;
+  /**
+   * Without a partition for the file: the partition the producer's partitioner would give a
+   * chunk's key, when it can be computed (it is then sent there explicitly, which lets the
+   * producer bound what it holds per partition), or undefined.
+   */
+  chunkPartitionFor?(key: string): number | undefined;
   /** Limits unacknowledged bytes. */
   window: ByteWindow;
   /** The upload log, if one is kept. */
@@ -583,11 +589,12 @@ async function attemptUpload(
       await context.window.acquire(value.length);
       let pending;
       try {
+        const key = chunkKey(chunk);
         pending = await context.producer.send({
           topic: context.topic,
-          key: chunkKey(chunk),
+          key,
           value,
-          partition,
+          partition: partition ?? context.chunkPartitionFor?.(key),
         });
       } catch (error) {
         context.window.release(value.length);

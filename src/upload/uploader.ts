@@ -18,7 +18,7 @@ import {
 import { ByteWindow } from "./byte_window.ts";
 import { type FileOutcome, type UploadEvents, uploadFile } from "./file_uploader.ts";
 import { FileFilter, type FileFilterOptions } from "./filter.ts";
-import { partitionForPath } from "./partition.ts";
+import { consistentPartition, partitionForPath } from "./partition.ts";
 import { scanTree } from "./scan.ts";
 import { UploadQueue } from "./upload_queue.ts";
 import { defaultUploadLogPath, UploadLog, userStateHome } from "./upload_log.ts";
@@ -164,6 +164,11 @@ export class Session implements AsyncDisposable {
   log: UploadLog | undefined;
   /** Partitions of the topic, with the `path` partitioner. */
   partitionCount: number | undefined;
+  /**
+   * Partitions of the topic, with the `default` partitioner when it is librdkafka's default
+   * (`consistent_random`, no `partitioner` property): each chunk's is computed.
+   */
+  chunkPartitionCount: number | undefined;
   /** What happened so far. */
   readonly summary: UploadSummary;
   /** Outcomes of uploaded files are not kept, and at most this many others (a watch). */
@@ -231,6 +236,9 @@ export class Session implements AsyncDisposable {
         count = partitions;
       } else count = await admin.partitionCount(this.options.topic, 30_000);
       if ((this.options.partitioner ?? "path") === "path") this.partitionCount = count;
+      else if ((this.options.kafka.partitioner ?? "consistent_random") === "consistent_random") {
+        this.chunkPartitionCount = count;
+      }
     }
     if (this.logPath !== undefined) {
       const path = this.logPath;
@@ -246,6 +254,12 @@ export class Session implements AsyncDisposable {
   partitionFor = (path: string): number | undefined =>
     this.partitionCount === undefined ? undefined : partitionForPath(path, this.partitionCount);
 
+  /** With the `default` partitioner: the partition librdkafka's would give a chunk's key. */
+  chunkPartitionFor = (key: string): number | undefined =>
+    this.chunkPartitionCount === undefined
+      ? undefined
+      : consistentPartition(key, this.chunkPartitionCount);
+
   /** Uploads one file; `onAllSent` is called once only acknowledgements are awaited. */
   async uploadOne(path: string, onAllSent?: () => void): Promise<FileOutcome> {
     const events = this.options.events;
@@ -254,6 +268,7 @@ export class Session implements AsyncDisposable {
       topic: this.options.topic,
       chunkSize: this.chunkSize,
       partitionFor: this.partitionFor,
+      chunkPartitionFor: this.chunkPartitionFor,
       window: this.window,
       log: this.log,
       signal: this.options.signal,
