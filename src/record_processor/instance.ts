@@ -10,6 +10,7 @@
 
 import { wireResults } from "../processor/results.ts";
 import type { ResultBatch } from "./results.ts";
+import { type PackedRecords, unpackRange } from "./batch.ts";
 import type { Logger } from "@logtape/logtape";
 import { errorText } from "../processor/errors.ts";
 import { literalLogger } from "../processor/logger.ts";
@@ -65,17 +66,18 @@ function quote(value: unknown): string {
  * The lag of the part of a batch that ends before `end`: the batch's, plus the records after
  * the part and, when both carry timestamps, the time between its last record and the batch's.
  */
-function partLag(lag: BatchInfo, records: readonly KafkaRecord[], end: number): BatchInfo {
-  const after = records.length - end;
+function partLag(lag: BatchInfo, batch: PackedRecords, end: number): BatchInfo {
+  const count = batch.offsets.length;
+  const after = count - end;
   if (after === 0) return lag;
-  const last = records[end - 1].timestamp;
-  const batchLast = records[records.length - 1].timestamp;
+  const gap = batch.timestamps[count - 1] - batch.timestamps[end - 1]; // NaN without them
   return {
     messagesBehindLatest: lag.messagesBehindLatest === undefined
       ? undefined
       : lag.messagesBehindLatest + after,
-    millisBehindLatest: lag.millisBehindLatest === undefined ? undefined : lag.millisBehindLatest +
-      (last === null || batchLast === null ? 0 : Math.max(0, batchLast - last)),
+    millisBehindLatest: lag.millisBehindLatest === undefined
+      ? undefined
+      : lag.millisBehindLatest + (Number.isNaN(gap) ? 0 : Math.max(0, gap)),
   };
 }
 
@@ -133,10 +135,11 @@ export class PartitionInstance implements Checkpointer {
 
   /**
    * Runs `processRecords` on a batch (see the module's description), in calls of at most
-   * `maxBatch` records one after the other; one batch at a time.
+   * `maxBatch` records one after the other (each call's records made just before it); one
+   * batch at a time.
    */
-  process(records: KafkaRecord[], lag: BatchInfo): Promise<BatchOutcome> {
-    const run = (this.#running ?? Promise.resolve()).then(() => this.#runParts(records, lag));
+  process(batch: PackedRecords, lag: BatchInfo): Promise<BatchOutcome> {
+    const run = (this.#running ?? Promise.resolve()).then(() => this.#runParts(batch, lag));
     this.#running = run;
     return run;
   }
@@ -146,13 +149,16 @@ export class PartitionInstance implements Checkpointer {
     this.#yielded = true;
   }
 
-  async #runParts(records: KafkaRecord[], lag: BatchInfo): Promise<BatchOutcome> {
+  async #runParts(batch: PackedRecords, lag: BatchInfo): Promise<BatchOutcome> {
+    const count = batch.offsets.length;
     const size = Math.max(1, this.#open.maxBatch);
-    if (records.length <= size) return await this.#runBatch(records, lag);
     const total: BatchOutcome = { processed: 0, skipped: 0 };
-    for (let from = 0; from < records.length && !this.#yielded; from += size) {
-      const part = records.slice(from, from + size);
-      const outcome = await this.#runBatch(part, partLag(lag, records, from + part.length));
+    let at = 0;
+    for (let from = 0; from < count && !(from > 0 && this.#yielded); from += size) {
+      const to = Math.min(count, from + size);
+      const part = unpackRange(batch, from, to, at);
+      at = part.end;
+      const outcome = await this.#runBatch(part.records, partLag(lag, batch, to));
       total.processed += outcome.processed;
       total.skipped += outcome.skipped;
       if (outcome.error !== undefined || outcome.lost) {
