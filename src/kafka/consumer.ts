@@ -131,6 +131,13 @@ export class Consumer extends KafkaClient {
   readonly #valueCell = new BigUint64Array(1);
   readonly #sizeCell = new BigUint64Array(1);
   readonly #intCell = new Int32Array(1);
+  /** One `rd_kafka_message_t` copied out of librdkafka (see {@linkcode Consumer.#readBatched}). */
+  readonly #message = new Uint8Array(RdKafkaMessage.SIZEOF);
+  readonly #messageWords = new Uint32Array(this.#message.buffer);
+  readonly #messageInts = new Int32Array(this.#message.buffer);
+  readonly #messagePointers = new BigUint64Array(this.#message.buffer);
+  /** Topic names by their handle's address, as a number (see {@linkcode Consumer.#readBatched}). */
+  readonly #rktNamesByAddress = new Map<number, string>();
   #deferred: Deno.PointerObject | null = null;
   #polling: Promise<unknown> | undefined;
   #stopping = false;
@@ -328,58 +335,93 @@ export class Consumer extends KafkaClient {
   }
 
   #readMessages(event: Deno.PointerObject, out: Collector): void {
+    if (out instanceof MessageBatchBuilder) {
+      // A fetch event carries one message; an error or a partition's end goes the long way.
+      const message = this.lib.rd_kafka_event_message_next(event);
+      if (message !== null && !this.#readBatched(message, out)) this.#readMessage(message, out);
+      return;
+    }
     for (
       let message = this.lib.rd_kafka_event_message_next(event);
       message !== null;
       message = this.lib.rd_kafka_event_message_next(event)
-    ) {
-      const view = new Deno.UnsafePointerView(message);
-      const code = view.getInt32(RdKafkaMessage.err);
-      const topic = this.#rktName(view.getBigUint64(RdKafkaMessage.rkt));
-      const partition = view.getInt32(RdKafkaMessage.partition);
-      const offset = Number(view.getBigInt64(RdKafkaMessage.offset));
-      if (code === ErrorCode.PARTITION_EOF) {
-        this.#options.onPartitionEof?.({ topic, partition, offset });
-        continue;
-      }
-      if (code !== ErrorCode.NO_ERROR) {
-        const detail = readCString(this.lib.rd_kafka_message_errstr(message));
-        this.reportError(
-          kafkaError(code, `Fetching from "${topic}" partition ${partition} failed`, detail),
-        );
-        continue;
-      }
-      const timestamp = Number(this.lib.rd_kafka_message_timestamp(message, this.#intCell));
-      if (out instanceof MessageBatchBuilder) {
-        out.add(
-          topic,
-          partition,
-          offset,
-          this.#intCell[0] === 0 ? null : timestamp,
-          view.getPointer(RdKafkaMessage.key),
-          Number(view.getBigUint64(RdKafkaMessage.key_len)),
-          view.getPointer(RdKafkaMessage.payload),
-          Number(view.getBigUint64(RdKafkaMessage.len)),
-          this.#readHeaders(message),
-        );
-        continue;
-      }
-      out.push({
-        topic,
-        partition,
-        offset,
-        key: copyOut(
-          view.getPointer(RdKafkaMessage.key),
-          Number(view.getBigUint64(RdKafkaMessage.key_len)),
-        ),
-        value: copyOut(
-          view.getPointer(RdKafkaMessage.payload),
-          Number(view.getBigUint64(RdKafkaMessage.len)),
-        ),
-        headers: this.#readHeaders(message) ?? [],
-        timestamp: this.#intCell[0] === 0 ? null : timestamp,
-      });
+    ) this.#readMessage(message, out);
+  }
+
+  /**
+   * Adds a message without an error to a batch; returns false (adding nothing) for any other.
+   * The common case of {@linkcode Consumer.pollBatch}, per message: the whole
+   * `rd_kafka_message_t` is copied out in one call and read from typed arrays, instead of a
+   * pointer view, a call per field and a `bigint` per 64-bit field (measured: about half the
+   * time of reading a 100-byte record's fields; addresses are below 2^47, exact as numbers).
+   */
+  #readBatched(message: Deno.PointerObject, out: MessageBatchBuilder): boolean {
+    Deno.UnsafePointerView.copyInto(message, this.#message);
+    const ints = this.#messageInts;
+    if (ints[RdKafkaMessage.err / 4] !== ErrorCode.NO_ERROR) return false;
+    const words = this.#messageWords;
+    const word = (offset: number) => words[offset / 4] + words[offset / 4 + 1] * 0x1_0000_0000;
+    const rkt = word(RdKafkaMessage.rkt);
+    let topic = this.#rktNamesByAddress.get(rkt);
+    if (topic === undefined) {
+      topic = this.#rktName(this.#messagePointers[RdKafkaMessage.rkt / 8]);
+      this.#rktNamesByAddress.set(rkt, topic);
     }
+    const timestamp = Number(this.lib.rd_kafka_message_timestamp(message, this.#intCell));
+    const pointer = (offset: number) =>
+      word(offset) === 0 ? null : Deno.UnsafePointer.create(this.#messagePointers[offset / 8]);
+    out.add(
+      topic,
+      ints[RdKafkaMessage.partition / 4],
+      words[RdKafkaMessage.offset / 4] + ints[RdKafkaMessage.offset / 4 + 1] * 0x1_0000_0000,
+      this.#intCell[0] === 0 ? null : timestamp,
+      pointer(RdKafkaMessage.key),
+      word(RdKafkaMessage.key_len),
+      pointer(RdKafkaMessage.payload),
+      word(RdKafkaMessage.len),
+      this.#readHeaders(message),
+    );
+    return true;
+  }
+
+  /** Reads one message (any error code) into `out`. */
+  #readMessage(message: Deno.PointerObject, out: Collector): void {
+    const view = new Deno.UnsafePointerView(message);
+    const code = view.getInt32(RdKafkaMessage.err);
+    const topic = this.#rktName(view.getBigUint64(RdKafkaMessage.rkt));
+    const partition = view.getInt32(RdKafkaMessage.partition);
+    const offset = Number(view.getBigInt64(RdKafkaMessage.offset));
+    if (code === ErrorCode.PARTITION_EOF) {
+      this.#options.onPartitionEof?.({ topic, partition, offset });
+      return;
+    }
+    if (code !== ErrorCode.NO_ERROR) {
+      const detail = readCString(this.lib.rd_kafka_message_errstr(message));
+      this.reportError(
+        kafkaError(code, `Fetching from "${topic}" partition ${partition} failed`, detail),
+      );
+      return;
+    }
+    if (out instanceof MessageBatchBuilder) {
+      this.#readBatched(message, out);
+      return;
+    }
+    const timestamp = Number(this.lib.rd_kafka_message_timestamp(message, this.#intCell));
+    out.push({
+      topic,
+      partition,
+      offset,
+      key: copyOut(
+        view.getPointer(RdKafkaMessage.key),
+        Number(view.getBigUint64(RdKafkaMessage.key_len)),
+      ),
+      value: copyOut(
+        view.getPointer(RdKafkaMessage.payload),
+        Number(view.getBigUint64(RdKafkaMessage.len)),
+      ),
+      headers: this.#readHeaders(message) ?? [],
+      timestamp: this.#intCell[0] === 0 ? null : timestamp,
+    });
   }
 
   /** The message's headers, `undefined` when it has none. */

@@ -35,7 +35,7 @@ export { hasLibraryFeature, LIBRARY_FEATURES } from "./library_features.ts";
 export type { LibraryFeature } from "./library_features.ts";
 export { Offset, partitionKey } from "./partitions.ts";
 export type { TopicPartition, TopicPartitionOffset } from "./partitions.ts";
-export { Producer } from "./producer.ts";
+export { IDEMPOTENT_MAX_IN_FLIGHT, Producer } from "./producer.ts";
 export { TransactionalProducer } from "./transactions.ts";
 export type {
   DeliveryReport,

@@ -12,6 +12,7 @@ import type { KafkaConfig } from "./config.ts";
 import { ErrorCode, type KafkaError, kafkaError, takeErrorObject } from "./errors.ts";
 import { isAuthorizationFailure } from "./authorization.ts";
 import { cString, readCString } from "./ffi.ts";
+import { PartitionSlots } from "./partition_slots.ts";
 import { RdKafkaMessage, RdKafkaVtype as VType, RdKafkaVu as Vu } from "./structs.ts";
 
 /** A message header; the same key may appear more than once. */
@@ -58,7 +59,21 @@ export interface PendingDelivery {
 export interface ProducerOptions extends ClientOptions {
   /** How long {@linkcode Producer.close} waits for unacknowledged messages; default 30 000 ms. */
   closeTimeoutMs?: number;
+  /**
+   * Most messages sent to one explicit partition and not yet acknowledged: `send` waits for an
+   * acknowledgement from that partition beyond it (messages without a partition are not
+   * counted). Default: no limit. An idempotent producer of large messages sets
+   * {@linkcode IDEMPOTENT_MAX_IN_FLIGHT}: librdkafka sends no more of a partition at once, and
+   * its broker thread polls without sleeping while more wait (see `partition_slots.ts`).
+   */
+  maxInFlightPerPartition?: number;
 }
+
+/**
+ * The messages of one partition librdkafka's idempotent producer keeps in flight at most
+ * (`RD_KAFKA_IDEMP_MAX_INFLIGHT`): the value for {@linkcode ProducerOptions.maxInFlightPerPartition}.
+ */
+export const IDEMPOTENT_MAX_IN_FLIGHT = 5;
 
 const MSG_F_COPY = 0x2;
 const PARTITION_UA = -1;
@@ -103,6 +118,7 @@ export class Producer extends KafkaClient {
   readonly #topicHandles: Deno.PointerObject[] = [];
   readonly #rktNames = new Map<bigint, string>();
   readonly #closeTimeoutMs: number;
+  readonly #slots: PartitionSlots | undefined;
   #spaceWaiters: (() => void)[] = [];
   #nextId = 1n;
   #pump: Promise<void> | undefined;
@@ -119,6 +135,9 @@ export class Producer extends KafkaClient {
     if (queue === null) throw new Error("librdkafka returned no main queue.");
     this.#queue = queue;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 30_000;
+    this.#slots = options.maxInFlightPerPartition === undefined
+      ? undefined
+      : new PartitionSlots(options.maxInFlightPerPartition);
   }
 
   /** Messages accepted but not yet acknowledged or failed. */
@@ -137,21 +156,39 @@ export class Producer extends KafkaClient {
    */
   async send(message: ProducerMessage): Promise<PendingDelivery> {
     this.assertUsable();
-    const id = this.#nextId++;
-    for (;;) {
-      const error = takeErrorObject(
-        this.#produce(message, id),
-        `Producing to "${message.topic}" failed`,
-      );
-      if (error === undefined) break;
-      if (error.code !== ErrorCode.QUEUE_FULL || this.closed) throw error;
-      this.#startPump();
-      await new Promise<void>((resolve) => this.#spaceWaiters.push(resolve));
-      this.assertUsable();
+    const slot = this.#slots && message.partition !== undefined
+      ? `${message.partition}\0${message.topic}`
+      : undefined;
+    if (slot !== undefined) {
+      if (this.#slots!.inFlight(slot) >= this.#slots!.limit) this.#startPump();
+      await this.#slots!.acquire(slot);
     }
-    const delivered = new Promise<DeliveryReport>((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject });
-    });
+    let delivered: Promise<DeliveryReport>;
+    try {
+      this.assertUsable();
+      const id = this.#nextId++;
+      for (;;) {
+        const error = takeErrorObject(
+          this.#produce(message, id),
+          `Producing to "${message.topic}" failed`,
+        );
+        if (error === undefined) break;
+        if (error.code !== ErrorCode.QUEUE_FULL || this.closed) throw error;
+        this.#startPump();
+        await new Promise<void>((resolve) => this.#spaceWaiters.push(resolve));
+        this.assertUsable();
+      }
+      delivered = new Promise<DeliveryReport>((resolve, reject) => {
+        this.#waiting.set(id, { resolve, reject });
+      });
+    } catch (error) {
+      if (slot !== undefined) this.#slots!.release(slot);
+      throw error;
+    }
+    if (slot !== undefined) {
+      const release = () => this.#slots!.release(slot);
+      delivered.then(release, release);
+    }
     this.#serveReady();
     this.#startPump();
     return { delivered };

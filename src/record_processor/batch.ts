@@ -62,10 +62,23 @@ export function packedTransfer(packed: PackedRecords): Transferable[] {
 
 /** The records of a packed batch; keys and values are views into its one buffer. */
 export function unpackRecords(packed: PackedRecords): KafkaRecord[] {
+  return unpackRange(packed, 0, packed.offsets.length, 0).records;
+}
+
+/**
+ * Records `from` (inclusive) to `to` (exclusive) of a packed batch, whose keys and values start
+ * at `at` in its buffer (0 for the first record; then the `end` the previous range returned):
+ * a worker makes the records of one `processRecords` call at a time.
+ */
+export function unpackRange(
+  packed: PackedRecords,
+  from: number,
+  to: number,
+  at: number,
+): { records: KafkaRecord[]; end: number } {
   const { topic, partition, offsets, timestamps, keyLengths, valueLengths, data } = packed;
-  const records: KafkaRecord[] = new Array(offsets.length);
-  let at = 0;
-  for (let i = 0; i < offsets.length; i++) {
+  const records: KafkaRecord[] = new Array(to - from);
+  for (let i = from; i < to; i++) {
     const keyLength = keyLengths[i];
     const valueLength = valueLengths[i];
     const key = keyLength < 0 ? null : data.subarray(at, at + keyLength);
@@ -73,7 +86,7 @@ export function unpackRecords(packed: PackedRecords): KafkaRecord[] {
     const value = valueLength < 0 ? null : data.subarray(at, at + valueLength);
     at += Math.max(0, valueLength);
     const timestamp = timestamps[i];
-    records[i] = {
+    records[i - from] = {
       topic,
       partition,
       offset: offsets[i],
@@ -83,8 +96,10 @@ export function unpackRecords(packed: PackedRecords): KafkaRecord[] {
       timestamp: Number.isNaN(timestamp) ? null : timestamp,
     };
   }
-  for (const { index, headers } of packed.headers) records[index].headers = headers;
-  return records;
+  for (const { index, headers } of packed.headers) {
+    if (index >= from && index < to) records[index - from].headers = headers;
+  }
+  return { records, end: at };
 }
 
 /** Messages `from` (inclusive) to `to` (exclusive) of a polled batch, all of one partition. */

@@ -18,6 +18,7 @@ import { type BatchRun, packedTransfer, packRuns } from "./batch.ts";
 import type { BatchInfo, KafkaRecord } from "./types.ts";
 import {
   MAX_BATCH_BYTES,
+  MAX_BATCH_RECORDS,
   MAX_BUFFERED,
   MAX_BUFFERED_BYTES,
   type PartitionState,
@@ -68,7 +69,9 @@ export class BatchFlow {
 
   /** Hands the next batch of a partition to its instance, packed (one copy, no clone). */
   #send(state: PartitionState): void {
-    // Records while fewer than maxBatch and under MAX_BATCH_BYTES (at least one), by runs.
+    // Records under MAX_BATCH_BYTES and MAX_BATCH_RECORDS (at least one), by runs; the worker
+    // splits them into processRecords calls of at most maxBatch.
+    const maxRecords = Math.max(this.#run.settings.maxBatch, MAX_BATCH_RECORDS);
     const runs: BatchRun[] = [];
     let count = 0;
     let size = 0;
@@ -77,7 +80,7 @@ export class BatchFlow {
       const { batch } = run;
       let to = run.from;
       while (
-        to < run.to && count < this.#run.settings.maxBatch &&
+        to < run.to && count < maxRecords &&
         (count === 0 || size < MAX_BATCH_BYTES)
       ) {
         size += Math.max(0, batch.keyLengths[to]) + Math.max(0, batch.valueLengths[to]);

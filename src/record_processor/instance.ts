@@ -10,6 +10,7 @@
 
 import { wireResults } from "../processor/results.ts";
 import type { ResultBatch } from "./results.ts";
+import { type PackedRecords, unpackRange } from "./batch.ts";
 import type { Logger } from "@logtape/logtape";
 import { errorText } from "../processor/errors.ts";
 import { literalLogger } from "../processor/logger.ts";
@@ -61,6 +62,25 @@ function quote(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
 
+/**
+ * The lag of the part of a batch that ends before `end`: the batch's, plus the records after
+ * the part and, when both carry timestamps, the time between its last record and the batch's.
+ */
+function partLag(lag: BatchInfo, batch: PackedRecords, end: number): BatchInfo {
+  const count = batch.offsets.length;
+  const after = count - end;
+  if (after === 0) return lag;
+  const gap = batch.timestamps[count - 1] - batch.timestamps[end - 1]; // NaN without them
+  return {
+    messagesBehindLatest: lag.messagesBehindLatest === undefined
+      ? undefined
+      : lag.messagesBehindLatest + after,
+    millisBehindLatest: lag.millisBehindLatest === undefined
+      ? undefined
+      : lag.millisBehindLatest + (Number.isNaN(gap) ? 0 : Math.max(0, gap)),
+  };
+}
+
 /** One partition's instance. */
 export class PartitionInstance implements Checkpointer {
   readonly #open: OpenMessage;
@@ -80,6 +100,8 @@ export class PartitionInstance implements Checkpointer {
   #results: (ResultBatch & { end: number })[] = [];
   /** Set once `shutdown` was called: checkpoints after it are refused. */
   #shutDown = false;
+  /** Set once the partition closes: the running batch ends after its current call. */
+  #yielded = false;
   /** The batch running now: `close` waits for it, so calls never overlap. */
   #running: Promise<BatchOutcome> | undefined;
 
@@ -111,11 +133,39 @@ export class PartitionInstance implements Checkpointer {
     });
   }
 
-  /** Runs `processRecords` on a batch (see the module's description); one at a time. */
-  process(records: KafkaRecord[], lag: BatchInfo): Promise<BatchOutcome> {
-    const run = (this.#running ?? Promise.resolve()).then(() => this.#runBatch(records, lag));
+  /**
+   * Runs `processRecords` on a batch (see the module's description), in calls of at most
+   * `maxBatch` records one after the other (each call's records made just before it); one
+   * batch at a time.
+   */
+  process(batch: PackedRecords, lag: BatchInfo): Promise<BatchOutcome> {
+    const run = (this.#running ?? Promise.resolve()).then(() => this.#runParts(batch, lag));
     this.#running = run;
     return run;
+  }
+
+  /** Ends the running batch after its current `processRecords` call (the partition closes). */
+  yieldBatch(): void {
+    this.#yielded = true;
+  }
+
+  async #runParts(batch: PackedRecords, lag: BatchInfo): Promise<BatchOutcome> {
+    const count = batch.offsets.length;
+    const size = Math.max(1, this.#open.maxBatch);
+    const total: BatchOutcome = { processed: 0, skipped: 0 };
+    let at = 0;
+    for (let from = 0; from < count && !(from > 0 && this.#yielded); from += size) {
+      const to = Math.min(count, from + size);
+      const part = unpackRange(batch, from, to, at);
+      at = part.end;
+      const outcome = await this.#runBatch(part.records, partLag(lag, batch, to));
+      total.processed += outcome.processed;
+      total.skipped += outcome.skipped;
+      if (outcome.error !== undefined || outcome.lost) {
+        return { ...total, error: outcome.error, failed: outcome.failed, lost: outcome.lost };
+      }
+    }
+    return total;
   }
 
   async #runBatch(records: KafkaRecord[], lag: BatchInfo): Promise<BatchOutcome> {

@@ -279,6 +279,7 @@ export class PartitionLifecycle {
       retries: this.#run.settings.retries,
       retryBackoffMs: 200,
       errorPolicy: this.#run.settings.errorPolicy,
+      maxBatch: this.#run.settings.maxBatch,
     });
   }
 
@@ -296,6 +297,8 @@ export class PartitionLifecycle {
     state.bufferedBytes = 0;
     if (reason === "lost") state.lost = true;
     const grace = this.#run.settings.stopGraceMs;
+    // A batch holds several processRecords calls: only the running one is waited for.
+    if (state.inflight !== undefined) state.worker.post({ type: "yield", key: state.id });
     const idle = await this.#waitFor(`idle:${state.id}`, grace, () => state.inflight === undefined);
     if (!idle) {
       state.abandoned = true;

@@ -112,8 +112,14 @@ export const REBALANCE_SETTLE_MS = 10_000;
 export const POLL_MESSAGES = 5000;
 /** About how many bytes of keys and values one poll returns (fewer messages when big). */
 export const POLL_BYTES = 4 * 1024 * 1024;
-/** A batch stops growing at this many bytes of keys and values (or at `maxBatch` records). */
+/**
+ * A batch sent to a worker stops growing at this many bytes of keys and values, or at
+ * {@linkcode MAX_BATCH_RECORDS} records (the worker hands it to `processRecords` in calls of at
+ * most `maxBatch` records): sized by bytes, so that small records travel in few messages.
+ */
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/** The most records of a batch sent to a worker (or `maxBatch`, when larger). */
+export const MAX_BATCH_RECORDS = 10_000;
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,15 +4,18 @@
  * 1. `stat` the file; an empty file is skipped (OpenMSIStream sends no chunk for it either), a
  *    file the upload log records with the same size and mtime is skipped without reading it.
  * 2. First pass: read it chunk by chunk and compute the whole-file SHA-512 (every chunk message
- *    carries it, so it must be known before the first chunk is sent), each chunk's SHA-512 and a
- *    CRC-32 of each chunk. Both SHA-512s run on background threads
- *    ({@linkcode backgroundSha512}) while this thread reads on, so the file is hashed on one
- *    core and its chunks on another. Small files (up to {@linkcode IN_MEMORY_CHUNKS} chunks)
- *    keep their chunks in memory and are not read again.
+ *    carries it, so it must be known before the first chunk is sent) on a background thread
+ *    ({@linkcode backgroundSha512}) while this thread reads on, and a CRC-32 of each chunk.
+ *    Small files (up to {@linkcode IN_MEMORY_CHUNKS} chunks) are kept in memory, their chunk
+ *    hashes computed at the same time on other threads, and not read again.
  * 3. Second pass: read each chunk not yet acknowledged, check its CRC-32 against the first read
- *    (a file that changed since is never sent as a torn mix: the hashes sent are those of the
- *    first read), encode it, and hand it to the producer, keeping at most a window of bytes in
- *    flight. Once every chunk is handed over the file is closed and the caller is told
+ *    (a file that changed since is never sent as a torn mix: the file hash sent is that of the
+ *    first read), compute its SHA-512 on a background thread, encode it, and hand it to the
+ *    producer, reading and hashing a few chunks ahead and keeping at most a window of bytes in
+ *    flight. The chunk hashes are computed here rather than in the first pass so that the file
+ *    hash alone stands between reading a large file and sending it, and they run while earlier
+ *    chunks travel: each byte is hashed twice (as the format requires), each pass on its own
+ *    thread. Once every chunk is handed over the file is closed and the caller is told
  *    (`allSent`), so that it can start on the next file while acknowledgements arrive.
  * 4. Wait for every acknowledgement, `stat` again: a file whose size or mtime moved is uploaded
  *    again (its new version, with its new hash); otherwise it is recorded as done.
@@ -98,6 +101,12 @@ export interface FileUploadContext {
   chunkSize: number;
   /** The partition for a relative path, or undefined to let the producer's partitioner choose. */
   partitionFor(relativePath: string): number | undefined;
+  /**
+   * Without a partition for the file: the partition the producer's partitioner would give a
+   * chunk's key, when it can be computed (it is then sent there explicitly, which lets the
+   * producer bound what it holds per partition), or undefined.
+   */
+  chunkPartitionFor?(key: string): number | undefined;
   /** Limits unacknowledged bytes. */
   window: ByteWindow;
   /** The upload log, if one is kept. */
@@ -121,58 +130,159 @@ const logger = getLogger(["ferry", "upload"]);
 interface FirstPass {
   /** SHA-512 of the whole file. */
   fileHash: Uint8Array;
-  /** SHA-512 of each chunk (for a file of one chunk, the file hash). */
-  chunkHashes: Uint8Array[];
-  /** CRC-32 of each chunk: the second read must return the same bytes. */
+  /** CRC-32 of each chunk (files not kept): the second read must return the same bytes. */
   prints: Uint32Array;
-  /** The chunks themselves, for files of at most {@linkcode IN_MEMORY_CHUNKS} chunks. */
-  kept: Uint8Array<ArrayBuffer>[] | undefined;
+  /**
+   * For files of at most {@linkcode IN_MEMORY_CHUNKS} chunks, read once: the chunks themselves
+   * and their SHA-512s (for a file of one chunk, the file hash). Larger files' chunk hashes are
+   * computed as they are read again to be sent.
+   */
+  kept: { chunks: Uint8Array<ArrayBuffer>[]; hashes: Uint8Array[] } | undefined;
+}
+
+/** Ring buffers of the first pass: chunk `i`'s is reused once the file hash has taken chunk `i - 3`. */
+const FIRST_PASS_BUFFERS = 3;
+
+/**
+ * Chunks of the second pass read and hashed ahead of the one being sent, so that the producer
+ * never waits for the disk or a hash.
+ */
+const SEND_AHEAD = 4;
+
+/**
+ * The first pass of a file of at most {@linkcode IN_MEMORY_CHUNKS} chunks, read whole (one
+ * operation: open, read, close): its hash and its chunks' hashes, each on a background thread
+ * at the same time (a file of one chunk has one hash).
+ */
+async function hashKept(bytes: Uint8Array<ArrayBuffer>, chunkSize: number): Promise<FirstPass> {
+  const sha = backgroundSha512();
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  for (let offset = 0; offset < bytes.length; offset += chunkSize) {
+    chunks.push(bytes.subarray(offset, Math.min(bytes.length, offset + chunkSize)));
+  }
+  const [fileHash, ...hashes] = await Promise.all([
+    chunks.length > 1 ? sha.digest(bytes) : undefined,
+    ...chunks.map((chunk) => sha.digest(chunk)),
+  ]);
+  return { fileHash: fileHash ?? hashes[0]!, prints: new Uint32Array(0), kept: { chunks, hashes } };
 }
 
 /**
- * Reads the file once. The whole-file hash and each chunk's hash are computed on background
- * threads (see {@linkcode backgroundSha512}) while this thread reads the next chunk: chunk `i`'s
- * buffer is reused only once both hashes of chunk `i - 3` are done.
+ * The first pass of a larger file: reads it once and computes its whole-file SHA-512 on a
+ * background thread (see {@linkcode backgroundSha512}) while this thread reads on, and a CRC-32
+ * of each chunk. Its chunk hashes wait for the second read ({@linkcode sendChunks}), so that
+ * only the hash every chunk must carry stands between reading a large file and sending it.
  */
 async function firstPass(file: Deno.FsFile, size: number, chunkSize: number): Promise<FirstPass> {
-  const sha = backgroundSha512();
   const total = Math.ceil(size / chunkSize);
-  const kept = total <= IN_MEMORY_CHUNKS ? [] as Uint8Array<ArrayBuffer>[] : undefined;
-  const ring = kept ? undefined : Array.from({ length: 3 }, () => new Uint8Array(chunkSize));
+  const ring = Array.from({ length: FIRST_PASS_BUFFERS }, () => new Uint8Array(chunkSize));
   const prints = new Uint32Array(total);
-  const chunkHashes: Uint8Array[] = new Array(total);
-  // A file of one chunk needs one hash: its chunk hash is the file hash.
-  const hasher = total > 1 ? sha.hasher() : undefined;
-  const busy: Promise<unknown>[] = []; // per ring slot (or chunk): both hashes of its data
-  let fileUpdates: Promise<void> = Promise.resolve(); // updates run one after the other
+  const hasher = backgroundSha512().hasher();
+  const busy: Promise<unknown>[] = []; // per ring slot: the file hash's update with its data
+  let updates: Promise<void> = Promise.resolve(); // one after the other
   let failure: { error: unknown } | undefined;
   const fail = (error: unknown) => {
     failure ??= { error };
   };
   try {
     for (let i = 0; i < total; i++) {
-      const slot = ring ? i % ring.length : i;
+      const slot = i % ring.length;
       await busy[slot];
       if (failure) throw failure.error;
-      const length = Math.min(chunkSize, size - i * chunkSize);
-      const chunk = ring ? ring[slot].subarray(0, length) : new Uint8Array(length);
-      if (await readFull(file, chunk) !== length) throw new FileChanged();
+      const chunk = ring[slot].subarray(0, Math.min(chunkSize, size - i * chunkSize));
+      if (await readFull(file, chunk) !== chunk.length) throw new FileChanged();
       prints[i] = crc32(chunk);
-      kept?.push(chunk);
-      const chunkHash = sha.digest(chunk).then((digest) => {
-        chunkHashes[i] = digest;
-      });
-      if (hasher) fileUpdates = fileUpdates.then(() => hasher.update(chunk));
-      busy[slot] = Promise.all([chunkHash, fileUpdates]).catch(fail);
+      updates = updates.then(() => hasher.update(chunk));
+      busy[slot] = updates.catch(fail);
     }
     if (await file.read(new Uint8Array(1)) !== null) throw new FileChanged(); // it grew
     await Promise.all(busy);
     if (failure) throw failure.error;
-    return { fileHash: hasher?.digest() ?? chunkHashes[0], chunkHashes, prints, kept };
+    return { fileHash: hasher.digest(), prints, kept: undefined };
   } finally {
     // No background hash may still be reading a buffer once this returns.
-    await Promise.allSettled([...busy, fileUpdates]);
-    hasher?.free();
+    await Promise.allSettled([...busy, updates]);
+    hasher.free();
+  }
+}
+
+/** A chunk ready to be encoded: its data and SHA-512. */
+interface ReadyChunk {
+  /** 1-based chunk index. */
+  index: number;
+  /** The chunk's bytes (valid until the next chunks are read: encode it first). */
+  data: Uint8Array;
+  /** SHA-512 of `data`. */
+  hash: Uint8Array;
+}
+
+/**
+ * The chunks `indexes` (1-based, ascending) of a file, in order, each read (again, for a file not
+ * kept by the first pass) and hashed up to {@linkcode SEND_AHEAD} chunks ahead of the one the
+ * caller is handling. A chunk whose bytes differ from the first read (its CRC-32) throws
+ * `FileChanged`: the file hash sent is the first read's. `handle` must be done with a chunk's
+ * data when its promise resolves (the buffer is reused).
+ */
+async function sendChunks(
+  file: Deno.FsFile | undefined,
+  size: number,
+  chunkSize: number,
+  first: FirstPass,
+  indexes: readonly number[],
+  handle: (chunk: ReadyChunk) => Promise<boolean>,
+): Promise<void> {
+  const kept = first.kept;
+  if (kept) {
+    for (const index of indexes) {
+      const go = await handle({
+        index,
+        data: kept.chunks[index - 1],
+        hash: kept.hashes[index - 1],
+      });
+      if (!go) return;
+    }
+    return;
+  }
+  if (!file) throw new Error("A file not kept in memory is read again: it must be open.");
+  const sha = backgroundSha512();
+  const ring = Array.from({ length: SEND_AHEAD }, () => new Uint8Array(chunkSize));
+  let position = size; // where the file handle is: the first pass read it all
+  let reads: Promise<unknown> = Promise.resolve(); // one read after the other
+  const prepare = (n: number): Promise<ReadyChunk> => {
+    const index = indexes[n];
+    const offset = (index - 1) * chunkSize;
+    const data = ring[n % ring.length].subarray(0, Math.min(chunkSize, size - offset));
+    const read = reads.then(async () => {
+      if (position !== offset) await file.seek(offset, Deno.SeekMode.Start);
+      if (await readFull(file, data) !== data.length) throw new FileChanged();
+      position = offset + data.length;
+      // The file hash sent is that of the first read: the bytes must be the same.
+      if (crc32(data) !== first.prints[index - 1]) throw new FileChanged();
+    });
+    reads = read.catch(() => {});
+    return read.then(async () => ({ index, data, hash: await sha.digest(data) }));
+  };
+  const ahead: Promise<ReadyChunk>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (ahead.length < ring.length && next < indexes.length) {
+      const ready = prepare(next++);
+      ready.catch(() => {}); // awaited in turn below; a failure ahead must not go unhandled
+      ahead.push(ready);
+    }
+  };
+  try {
+    fill();
+    while (ahead.length > 0) {
+      const chunk = await ahead[0];
+      const go = await handle(chunk);
+      ahead.shift(); // its buffer is free again
+      if (!go) return;
+      fill();
+    }
+  } finally {
+    // No read or background hash may still be using a buffer once this returns.
+    await Promise.allSettled(ahead);
   }
 }
 
@@ -189,6 +299,39 @@ async function readFull(file: Deno.FsFile, buffer: Uint8Array): Promise<number> 
     filled += n;
   }
   return filled;
+}
+
+/** Opens a file to read it. */
+async function openFile(full: string, path: string): Promise<Deno.FsFile> {
+  try {
+    return await Deno.open(full, { read: true });
+  } catch (error) {
+    throw readFailure(error, path);
+  }
+}
+
+/** Reads a small file whole; one whose size is not `size` any more changed. */
+async function readKept(
+  full: string,
+  path: string,
+  size: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = await Deno.readFile(full);
+  } catch (error) {
+    throw readFailure(error, path);
+  }
+  if (bytes.length !== size) throw new FileChanged();
+  return bytes;
+}
+
+/** A file that cannot be opened fails as "unreadable" (one deleted meanwhile, as "missing"). */
+function readFailure(error: unknown, path: string): unknown {
+  if (error instanceof Deno.errors.NotFound) return error;
+  return new UploadError("unreadable", path, `File "${path}" cannot be read: ${describe(error)}`, {
+    cause: error,
+  });
 }
 
 function describe(error: unknown): string {
@@ -382,25 +525,20 @@ async function attemptUpload(
     return { status: "skipped", reason: "already_uploaded", path, size };
   }
 
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(full, { read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw error;
-    throw new UploadError("unreadable", path, `File "${path}" cannot be read: ${describe(error)}`, {
-      cause: error,
-    });
-  }
+  const total = Math.ceil(size / chunkSize);
+  const file = total > IN_MEMORY_CHUNKS ? await openFile(full, path) : undefined;
   const sends: Promise<void>[] = [];
-  let open = true;
+  let open = file !== undefined;
   const closeFile = () => {
-    if (open) file.close();
+    if (open) file?.close();
     open = false;
   };
   try {
-    // ---- First pass: the whole-file hash, each chunk's hash and CRC-32 (or the data itself).
-    const total = Math.ceil(size / chunkSize);
-    const { fileHash, chunkHashes, prints, kept } = await firstPass(file, size, chunkSize);
+    // ---- First pass: the whole-file hash and each chunk's CRC-32 (or the chunks and their hashes).
+    const first = file
+      ? await firstPass(file, size, chunkSize)
+      : await hashKept(await readKept(full, path, size), chunkSize);
+    const fileHash = first.fileHash;
     const hex = hashHex(fileHash);
     if (done && !done.empty && done.sha512 === hex && done.size === size) {
       // Same content as uploaded before (only its mtime moved): remember the new mtime.
@@ -428,32 +566,17 @@ async function attemptUpload(
     const partition = context.partitionFor(path);
     let failure: unknown;
     let sent = 0;
-    let scratch: Uint8Array | undefined;
     let message: Uint8Array<ArrayBuffer> | undefined;
-    let position = size; // where the file handle is: the first pass read it all
-    for (let index = 1; index <= total; index++) {
-      if (acked.has(index)) continue;
-      if (failure !== undefined) break;
+    const indexes: number[] = [];
+    for (let index = 1; index <= total; index++) if (!acked.has(index)) indexes.push(index);
+    await sendChunks(file, size, chunkSize, first, indexes, async ({ index, data, hash }) => {
+      if (failure !== undefined) return false;
       context.signal?.throwIfAborted();
-      const offset = (index - 1) * chunkSize;
-      const length = Math.min(chunkSize, size - offset);
-      let data: Uint8Array;
-      if (kept) data = kept[index - 1];
-      else {
-        // The scratch buffer is reused: encodeChunk copies the data into the message.
-        scratch ??= new Uint8Array(chunkSize);
-        data = scratch.subarray(0, length);
-        if (position !== offset) await file.seek(offset, Deno.SeekMode.Start);
-        if (await readFull(file, data) !== length) throw new FileChanged();
-        position = offset + length;
-        // The hashes sent are those of the first read: the bytes must be the same.
-        if (crc32(data) !== prints[index - 1]) throw new FileChanged();
-      }
       const chunk: DataFileChunk = {
         filename,
         fileHash,
-        chunkHash: chunkHashes[index - 1],
-        chunkOffset: offset,
+        chunkHash: hash,
+        chunkOffset: (index - 1) * chunkSize,
         chunkIndex: index,
         totalChunks: total,
         subdir,
@@ -466,17 +589,19 @@ async function attemptUpload(
       await context.window.acquire(value.length);
       let pending;
       try {
+        const key = chunkKey(chunk);
         pending = await context.producer.send({
           topic: context.topic,
-          key: chunkKey(chunk),
+          key,
           value,
-          partition,
+          partition: partition ?? context.chunkPartitionFor?.(key),
         });
       } catch (error) {
         context.window.release(value.length);
         throw error;
       }
       sent++;
+      const length = data.length;
       context.events?.chunkSent?.({ path, chunkIndex: index, totalChunks: total, bytes: length });
       // Only the size is kept: librdkafka holds its own copy of the message.
       const bytes = value.length;
@@ -491,7 +616,8 @@ async function attemptUpload(
           },
         ).finally(() => context.window.release(bytes)),
       );
-    }
+      return true;
+    });
     // Only acknowledgements are awaited from here: the file is no longer read.
     closeFile();
     context.events?.allSent?.({ path });

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { crc32 } from "node:zlib";
+
 const encoder = new TextEncoder();
 
 /**
@@ -79,4 +81,29 @@ export function partitionForPath(relativePath: string, partitionCount: number): 
     throw new RangeError(`Partition count ${partitionCount} is not a positive integer.`);
   }
   return (murmur2(encoder.encode(relativePath)) & 0x7fffffff) % partitionCount;
+}
+
+/**
+ * The partition librdkafka's default partitioner (`consistent_random`) gives a message with a
+ * non-empty key: `crc32(key) % partitionCount`. The uploader sends chunks of the `default`
+ * partitioner to it explicitly (the same partition librdkafka would choose), so that the
+ * producer can bound the messages it holds per partition.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { consistentPartition } from "./partition.ts";
+ *
+ * assert.equal(consistentPartition("123456789", 1000), 0xcbf43926 % 1000);
+ * ```
+ *
+ * @param key The message key (UTF-8), not empty.
+ * @param partitionCount The topic's number of partitions, at least 1.
+ * @returns A partition number from 0 to `partitionCount - 1`.
+ */
+export function consistentPartition(key: string, partitionCount: number): number {
+  if (!Number.isSafeInteger(partitionCount) || partitionCount < 1) {
+    throw new RangeError(`Partition count ${partitionCount} is not a positive integer.`);
+  }
+  return (crc32(encoder.encode(key)) >>> 0) % partitionCount;
 }

@@ -8,11 +8,17 @@
 import { basename, dirname, relative, resolve, sep } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { DEFAULT_CHUNK_SIZE } from "../chunks/chunk.ts";
-import { Admin, type KafkaConfig, type KafkaError, Producer } from "../kafka/mod.ts";
+import {
+  Admin,
+  IDEMPOTENT_MAX_IN_FLIGHT,
+  type KafkaConfig,
+  type KafkaError,
+  Producer,
+} from "../kafka/mod.ts";
 import { ByteWindow } from "./byte_window.ts";
 import { type FileOutcome, type UploadEvents, uploadFile } from "./file_uploader.ts";
 import { FileFilter, type FileFilterOptions } from "./filter.ts";
-import { partitionForPath } from "./partition.ts";
+import { consistentPartition, partitionForPath } from "./partition.ts";
 import { scanTree } from "./scan.ts";
 import { UploadQueue } from "./upload_queue.ts";
 import { defaultUploadLogPath, UploadLog, userStateHome } from "./upload_log.ts";
@@ -158,6 +164,11 @@ export class Session implements AsyncDisposable {
   log: UploadLog | undefined;
   /** Partitions of the topic, with the `path` partitioner. */
   partitionCount: number | undefined;
+  /**
+   * Partitions of the topic, with the `default` partitioner when it is librdkafka's default
+   * (`consistent_random`, no `partitioner` property): each chunk's is computed.
+   */
+  chunkPartitionCount: number | undefined;
   /** What happened so far. */
   readonly summary: UploadSummary;
   /** Outcomes of uploaded files are not kept, and at most this many others (a watch). */
@@ -187,13 +198,19 @@ export class Session implements AsyncDisposable {
     }
     this.filter = new FileFilter({ ...options, excludeDirs });
     this.window = new ByteWindow(options.maxInFlightBytes ?? 32 * 1024 * 1024);
-    this.producer = new Producer(
-      {
-        ...producerDefaults(this.chunkSize, options.deliveryTimeoutMs ?? 300_000),
-        ...options.kafka,
-      },
-      { onError: options.onKafkaError, closeTimeoutMs: 5_000 },
-    );
+    const config: KafkaConfig = {
+      ...producerDefaults(this.chunkSize, options.deliveryTimeoutMs ?? 300_000),
+      ...options.kafka,
+    };
+    this.producer = new Producer(config, {
+      onError: options.onKafkaError,
+      closeTimeoutMs: 5_000,
+      // librdkafka's idempotent producer sends at most 5 messages of a partition at once and
+      // polls without sleeping while more wait: hand it no more (see partition_slots.ts).
+      maxInFlightPerPartition: String(config["enable.idempotence"]).toLowerCase() === "true"
+        ? IDEMPOTENT_MAX_IN_FLIGHT
+        : undefined,
+    });
     this.summary = { outcomes: [], uploaded: 0, skipped: 0, failed: 0, bytes: 0, seconds: 0 };
   }
 
@@ -219,6 +236,9 @@ export class Session implements AsyncDisposable {
         count = partitions;
       } else count = await admin.partitionCount(this.options.topic, 30_000);
       if ((this.options.partitioner ?? "path") === "path") this.partitionCount = count;
+      else if ((this.options.kafka.partitioner ?? "consistent_random") === "consistent_random") {
+        this.chunkPartitionCount = count;
+      }
     }
     if (this.logPath !== undefined) {
       const path = this.logPath;
@@ -234,6 +254,12 @@ export class Session implements AsyncDisposable {
   partitionFor = (path: string): number | undefined =>
     this.partitionCount === undefined ? undefined : partitionForPath(path, this.partitionCount);
 
+  /** With the `default` partitioner: the partition librdkafka's would give a chunk's key. */
+  chunkPartitionFor = (key: string): number | undefined =>
+    this.chunkPartitionCount === undefined
+      ? undefined
+      : consistentPartition(key, this.chunkPartitionCount);
+
   /** Uploads one file; `onAllSent` is called once only acknowledgements are awaited. */
   async uploadOne(path: string, onAllSent?: () => void): Promise<FileOutcome> {
     const events = this.options.events;
@@ -242,6 +268,7 @@ export class Session implements AsyncDisposable {
       topic: this.options.topic,
       chunkSize: this.chunkSize,
       partitionFor: this.partitionFor,
+      chunkPartitionFor: this.chunkPartitionFor,
       window: this.window,
       log: this.log,
       signal: this.options.signal,

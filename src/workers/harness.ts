@@ -91,12 +91,11 @@ async function handleRecordMessage(message: RecordToWorker): Promise<void> {
     }
     case "records": {
       const instance = instances.get(message.key);
-      const records = unpackRecords(message.records);
-      const outcome = instance ? await instance.process(records, message.lag) : {
+      const outcome = instance ? await instance.process(message.records, message.lag) : {
         processed: 0,
         skipped: 0,
         error: { name: "Error", message: `No processor instance for "${message.key}".` },
-        failed: records,
+        failed: unpackRecords(message.records),
       };
       const { failed, ...rest } = outcome;
       send({
@@ -108,6 +107,9 @@ async function handleRecordMessage(message: RecordToWorker): Promise<void> {
       });
       break;
     }
+    case "yield":
+      instances.get(message.key)?.yieldBatch();
+      break;
     case "checkpoint-result": {
       const resolve = checkpointWaiters.get(message.requestId);
       checkpointWaiters.delete(message.requestId);
@@ -323,6 +325,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       break;
     case "open":
     case "records":
+    case "yield":
     case "checkpoint-result":
     case "skip-result":
     case "close":

@@ -83,8 +83,19 @@ export type RecordToWorker =
     retryBackoffMs: number;
     /** With `skip`, the worker skips a failing record itself (through a `skip` request). */
     errorPolicy: ErrorPolicy;
+    /** The most records handed to one `processRecords` call (a batch may hold more). */
+    maxBatch: number;
   }
+  /**
+   * A batch of records, sized by bytes: the worker hands it to `processRecords` in calls of at
+   * most `maxBatch` records, one after the other.
+   */
   | { type: "records"; key: string; batchId: number; records: PackedRecords; lag: BatchInfo }
+  /**
+   * The partition is closing: the batch running ends after its current `processRecords` call
+   * (the rest of it is not processed; its `batch-done` says how many were).
+   */
+  | { type: "yield"; key: string }
   | { type: "checkpoint-result"; requestId: number; error?: CheckpointFailure }
   /** The answer to a `skip` request: `error` when the record could not be set aside. */
   | { type: "skip-result"; requestId: number; error?: string }
