@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { BOOTSTRAP, uniqueName, withTopic } from "../support/broker.ts";
-import { Admin, Consumer, Producer, ValueBuffers } from "../../src/kafka/mod.ts";
+import { Admin, Consumer, Producer } from "../../src/kafka/mod.ts";
 
 const MiB = 1024 * 1024;
 
@@ -35,40 +35,6 @@ Deno.test("an 8 MiB message round-trips", async () => {
     assert(received !== null, "the message arrived");
     assertEquals(received.length, value.length);
     assertEquals(received, value);
-  });
-});
-
-Deno.test("poll copies values into recycled buffers when given them", async () => {
-  await withTopic(1, async (topic) => {
-    const values = [1000, 200_000, 1000].map((length, i) => {
-      const value = new Uint8Array(length);
-      for (let at = 0; at < length; at += 97) value[at] = (at + i) & 0xff;
-      return value;
-    });
-    {
-      await using producer = new Producer({ "bootstrap.servers": BOOTSTRAP });
-      for (const value of values) await producer.produce({ topic, value });
-    }
-    await using consumer = new Consumer({
-      "bootstrap.servers": BOOTSTRAP,
-      "group.id": uniqueName("recycled"),
-      "auto.offset.reset": "earliest",
-    });
-    consumer.subscribe([topic]);
-    const buffers = new ValueBuffers();
-    // A buffer given back before the poll is the one the first value of its size is copied to.
-    const idle = buffers.take(1000).buffer;
-    buffers.give(idle);
-    const received: Uint8Array[] = [];
-    const deadline = Date.now() + 30_000;
-    while (received.length < values.length && Date.now() < deadline) {
-      for (const message of await consumer.poll({ timeoutMs: 500, values: buffers })) {
-        received.push(message.value!);
-      }
-    }
-    assertEquals(received, values);
-    assert(received[0].buffer === idle, "the first value went into the idle buffer");
-    assert(received[2].buffer !== idle, "a buffer is used by one value at a time");
   });
 });
 
