@@ -31,7 +31,6 @@ import {
   partitionKey,
   type RebalanceEvent,
   type TopicPartition,
-  ValueBuffers,
 } from "../kafka/mod.ts";
 import { fetcherSettings, type FetcherWaker, fetcherWakerFor } from "../kafka/fetcher_waker.ts";
 import { configForRole } from "../kafka/config.ts";
@@ -127,12 +126,6 @@ class FileRunner {
   readonly #assembler: FileAssembler;
   /** Whole-file hashes computed while chunks arrive (each byte hashed once per hash). */
   #hashes!: FileHashLane;
-  /**
-   * The messages' value buffers, recycled: a chunk's buffer comes back from the hash lane once
-   * hashed (copied into its file's buffer or written to disk before), and the next polls copy
-   * into it instead of into a new buffer whose pages fault in one by one.
-   */
-  readonly #values = new ValueBuffers();
   readonly #running = new Map<string, RunningFile>();
   readonly #started = Date.now();
   #registry!: FileRegistry;
@@ -250,7 +243,7 @@ class FileRunner {
       this.#results = await FileResults.open(s.results, s.topic, s.group, s.outputDir);
     }
     // Started here, stopped in the `finally` below: a worker left running keeps Deno alive.
-    this.#hashes = new FileHashLane({ onBuffer: (buffer) => this.#values.give(buffer) });
+    this.#hashes = new FileHashLane();
     const state: RunState = {
       settings: s,
       status: this.#status,
@@ -434,11 +427,7 @@ class FileRunner {
   async #loop(): Promise<void> {
     const s = this.#s;
     while (!s.signal?.aborted && !this.#fatal) {
-      const batch = await this.#consumer.poll({
-        maxMessages: POLL_MAX_MESSAGES,
-        timeoutMs: 100,
-        values: this.#values,
-      });
+      const batch = await this.#consumer.poll({ maxMessages: POLL_MAX_MESSAGES, timeoutMs: 100 });
       // Messages are no sign that the broker is back (they may have been fetched before it
       // went away): only an answered probe ends an outage (BrokerWatch.tick).
       if (batch.length > 0) this.#lastMessageAt = Date.now();

@@ -14,7 +14,6 @@ import { cString, pointerCell, readCString } from "./ffi.ts";
 import { RdKafkaMessage } from "./structs.ts";
 import type { ConsumerGroupDescription } from "./groups.ts";
 import { type MessageBatch, MessageBatchBuilder } from "./message_batch.ts";
-import type { ValueBuffers } from "./value_buffers.ts";
 import type { KafkaHeader } from "./producer.ts";
 import {
   partitionKey,
@@ -77,11 +76,6 @@ export interface PollOptions {
   maxMessages?: number;
   /** How long to wait for a first message; default 100 ms. */
   timeoutMs?: number;
-  /**
-   * Where the values are copied to: views over buffers recycled by the caller (see
-   * {@linkcode ValueBuffers}); default, a new buffer per value.
-   */
-  values?: ValueBuffers;
 }
 
 /** Options for one {@linkcode Consumer.pollBatch}. */
@@ -139,8 +133,6 @@ export class Consumer extends KafkaClient {
   readonly #intCell = new Int32Array(1);
   #deferred: Deno.PointerObject | null = null;
   #polling: Promise<unknown> | undefined;
-  /** Where the running {@linkcode poll} copies values to ({@linkcode PollOptions.values}). */
-  #values: ValueBuffers | undefined;
   #stopping = false;
   /** Key and value bytes of the last {@linkcode pollBatch} that returned messages. */
   #lastBatchBytes = 0;
@@ -243,13 +235,11 @@ export class Consumer extends KafkaClient {
     }
     if (this.#polling) throw new Error("Consumer.poll() is already running; await it first.");
     const out: ConsumedMessage[] = [];
-    this.#values = options.values;
     const run = this.#poll(out, options.maxMessages ?? 1000, options.timeoutMs ?? 100, Infinity)
       .then(() => out);
     this.#polling = run;
     return run.finally(() => {
       this.#polling = undefined;
-      this.#values = undefined;
     });
   }
 
@@ -385,7 +375,6 @@ export class Consumer extends KafkaClient {
         value: copyOut(
           view.getPointer(RdKafkaMessage.payload),
           Number(view.getBigUint64(RdKafkaMessage.len)),
-          this.#values,
         ),
         headers: this.#readHeaders(message) ?? [],
         timestamp: this.#intCell[0] === 0 ? null : timestamp,
@@ -695,13 +684,9 @@ export class Consumer extends KafkaClient {
   }
 }
 
-function copyOut(
-  pointer: Deno.PointerValue,
-  length: number,
-  buffers?: ValueBuffers,
-): Uint8Array | null {
+function copyOut(pointer: Deno.PointerValue, length: number): Uint8Array | null {
   if (pointer === null) return null;
-  const out = buffers === undefined || length === 0 ? new Uint8Array(length) : buffers.take(length);
+  const out = new Uint8Array(length);
   if (length > 0) Deno.UnsafePointerView.copyInto(pointer, out);
   return out;
 }

@@ -28,7 +28,6 @@ export type {
   Watermarks,
 } from "./consumer.ts";
 export { MessageBatchBuilder } from "./message_batch.ts";
-export { ValueBuffers } from "./value_buffers.ts";
 export type { MessageBatch } from "./message_batch.ts";
 export { ErrorCode, isFencingError, KafkaError } from "./errors.ts";
 export { LibraryLoadError, librdkafkaVersion, loadedLibraryPath } from "./ffi.ts";
