@@ -99,6 +99,13 @@ const QUEUED_MAX_KBYTES = 32 * 1024;
  */
 const JOBS_AHEAD_BYTES = 32 * 1024 * 1024;
 
+/**
+ * About the most `process` time (ms, per worker) of the files let ahead beyond two per worker:
+ * what a revoke waits for longer than it would without them (it waits for the revoked
+ * partitions' files to finish), going by how long `process` calls took lately.
+ */
+const JOBS_AHEAD_MS = 100;
+
 /** How often the loop lets other events in while it handles a batch of messages (ms). */
 const YIELD_EVERY_MS = 2;
 
@@ -529,15 +536,20 @@ class FileRunner {
   async #applyBackpressure(): Promise<void> {
     // Memory held by files in progress is bounded by spilling (#enforceLimits), not by pausing:
     // pausing for files that never complete would block the partitions for good.
-    // Complete files ahead of the workers: two per worker, or while they are small (under
-    // JOBS_AHEAD_BYTES together) up to a poll's worth more. Waiting until only two per worker
-    // were left after every poll of small files let the workers run dry while the next poll
-    // was decoded (measured: one worker at 0.41 of kcat's rate, two at 0.78).
-    const limit = this.#s.workers * 2;
+    // Complete files ahead of the workers: two per worker, and while they are small (under
+    // JOBS_AHEAD_BYTES together) and quick to process (about JOBS_AHEAD_MS per worker) up to a
+    // poll's worth more. Waiting until only two per worker were left after every poll of small
+    // files let the workers run dry while the next poll was decoded.
+    const workers = this.#s.workers;
+    const limit = workers * 2;
+    const ms = this.#outcomes.processMs;
+    const extra = ms === undefined
+      ? 0
+      : Math.min(POLL_MAX_MESSAGES, Math.floor(JOBS_AHEAD_MS * workers / Math.max(ms, 0.1)));
     const busy = (): boolean => {
       const jobs = this.#outcomes.jobs.size;
       if (jobs < limit) return false;
-      if (jobs >= limit + POLL_MAX_MESSAGES) return true;
+      if (jobs >= limit + extra) return true;
       let bytes = 0;
       for (const entry of this.#running.values()) bytes += entry.assembly.receivedBytes;
       return bytes >= JOBS_AHEAD_BYTES;
