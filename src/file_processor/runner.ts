@@ -87,9 +87,10 @@ const POLL_MAX_MESSAGES = 32;
  * The most chunk data librdkafka fetches ahead into the consumer queue
  * (`queued.max.messages.kbytes`, KiB; librdkafka's default is 64 MiB): 32 MiB, two polls of
  * {@linkcode POLL_MAX_MESSAGES} chunks of 512 KiB, keeps the coordinator fed while the rest of
- * the data waits in Kafka instead of in memory (measured, 256 MiB mixed set: peak RSS about 30
- * MiB lower; with 16 MiB 80 MiB lower, but the fetchers of librdkafka 2.0.2, woken at most every
- * 50 ms, then let the queue run dry). The user's own setting wins.
+ * the data waits in Kafka instead of in memory (measured on a loaded machine, 256 MiB mixed set,
+ * interleaved runs: peak RSS 30-50 MiB lower, CPU unchanged within the noise; 16 MiB saved more
+ * but left less than a wake-up of librdkafka 2.0.2's fetchers, every 50 ms at most, of data at
+ * full speed). The user's own setting wins.
  */
 const QUEUED_MAX_KBYTES = 32 * 1024;
 
@@ -539,7 +540,8 @@ class FileRunner {
     // Complete files ahead of the workers: two per worker, and while they are small (under
     // JOBS_AHEAD_BYTES together) and quick to process (about JOBS_AHEAD_MS per worker) up to a
     // poll's worth more. Waiting until only two per worker were left after every poll of small
-    // files let the workers run dry while the next poll was decoded.
+    // files lets the workers run dry while the next poll is decoded (one worker's rate was half
+    // of two workers' with a no-op process; on a loaded machine the gain was within the noise).
     const workers = this.#s.workers;
     const limit = workers * 2;
     const ms = this.#outcomes.processMs;
