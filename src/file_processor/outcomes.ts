@@ -46,6 +46,8 @@ export class FileOutcomes {
   readonly #pool: WorkerPool;
   /** Every file on its way (new or retried), until its outcome is recorded. */
   readonly jobs: Set<Promise<void>> = new Set();
+  /** A moving average of `process` calls' durations (ms), `undefined` before the first. */
+  #processMs: number | undefined;
   #nextJobId = 1;
   /** The `file_mtime` of the generation this run moved into place, by path (disk, both). */
   readonly #placed = new Map<string, number | undefined>();
@@ -55,6 +57,14 @@ export class FileOutcomes {
   constructor(run: RunState, pool: WorkerPool) {
     this.#run = run;
     this.#pool = pool;
+  }
+
+  /**
+   * How long a `process` call took lately (ms): a moving average over the calls that ran,
+   * `undefined` before the first ended.
+   */
+  get processMs(): number | undefined {
+    return this.#processMs;
   }
 
   #track(job: Promise<void>): void {
@@ -295,7 +305,14 @@ export class FileOutcomes {
         }
       }
     }
-    return this.#pool.run(message, transfer);
+    return this.#pool.run(message, transfer).then((result) => {
+      if (result.outcome !== "stopped") {
+        this.#processMs = this.#processMs === undefined
+          ? result.ms
+          : this.#processMs + (result.ms - this.#processMs) / 8;
+      }
+      return result;
+    });
   }
 
   async #recordResult(
