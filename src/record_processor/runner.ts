@@ -304,7 +304,8 @@ class RecordRunner {
    */
   async #idle(idleMs: number): Promise<boolean> {
     if (
-      !this.#lifecycle.everAssigned || Date.now() - this.#lifecycle.lastAssignedAt < idleMs ||
+      !this.#lifecycle.everAssigned || this.#lifecycle.rejoining ||
+      Date.now() - this.#lifecycle.lastAssignedAt < idleMs ||
       Date.now() - this.#lastMessageAt < idleMs
     ) return false;
     for (const state of this.#partitions.values()) {
