@@ -36,6 +36,7 @@ import { fetcherSettings, type FetcherWaker, fetcherWakerFor } from "../kafka/fe
 import { configForRole } from "../kafka/config.ts";
 import { FileRegistry, generationLabel } from "../registry/registry.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
+import { joinStateConfig, JoinStateWatch, joinStateWatched } from "../kafka/join_state.ts";
 import { describeMembership, membershipConfig } from "../processor/membership.ts";
 import { JoinWait } from "../processor/join_wait.ts";
 import { CommitGate } from "../processor/commit_gate.ts";
@@ -261,11 +262,14 @@ class FileRunner {
         kind: "files",
         outputDir: s.outputDir,
       });
+      // librdkafka 2.0.2's join state, for the commit gate (`join_state.ts`).
+      using joinState = joinStateWatched(s.kafka) ? new JoinStateWatch(s.group) : undefined;
       this.#consumer = new Consumer({
         "auto.offset.reset": "earliest",
         ...fetcherSettings(),
         ...membership.config,
         ...groupProtocolConfig(s.kafka),
+        ...joinStateConfig(s.kafka),
         "group.id": s.group,
         "enable.auto.commit": false,
         "enable.auto.offset.store": false,
@@ -281,6 +285,7 @@ class FileRunner {
           heartbeatMs: membership.heartbeatMs,
           failoverMs: membership.failoverSeconds * 1000,
           protocol: groupProtocolOf(s.kafka),
+          rejoiningMs: () => joinState?.rejoiningMs ?? 0,
         }),
       );
       this.#fetchers = fetcherWakerFor(this.#consumer);
