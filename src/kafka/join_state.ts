@@ -47,9 +47,18 @@ export function joinStateConfig(config: KafkaConfig): KafkaConfig {
 }
 
 /**
+ * The join states in which librdkafka is joining the group: the JoinGroup is about to go, or its
+ * answer or the SyncGroup's is awaited. A commit sent then is answered after the join, under a
+ * generation that is gone. In the others the member's generation is current: `steady`, and the
+ * assign and revoke handlers and what follows them (`wait-assign-call`, `wait-unassign-call`,
+ * ...), where a revoked partition's last commit must go through.
+ */
+const JOINING: ReadonlySet<string> = new Set(["init", "wait-join", "wait-metadata", "wait-sync"]);
+
+/**
  * Follows librdkafka's join state of `group` from its `cgrp` debug lines (see the module):
- * `steady` is false from the moment librdkafka starts rejoining until it is steady again.
- * Dispose of it when the consumer closes.
+ * `joining` from the moment librdkafka starts rejoining until the join is done. Dispose of it
+ * when the consumer closes.
  *
  * @example
  * ```ts
@@ -60,15 +69,15 @@ export function joinStateConfig(config: KafkaConfig): KafkaConfig {
  * const line = (from: string, to: string) =>
  *   `[thrd:main]: Group "g" changed join state ${from} -> ${to} (state up)`;
  * emitLogLine(7, "rdkafka#consumer-1", "CGRPJOINSTATE", line("steady", "init"));
- * console.assert(!watch.steady);
- * emitLogLine(7, "rdkafka#consumer-1", "CGRPJOINSTATE", line("wait-assign-call", "steady"));
- * console.assert(watch.steady);
+ * console.assert(watch.joining);
+ * emitLogLine(7, "rdkafka#consumer-1", "CGRPJOINSTATE", line("wait-sync", "wait-assign-call"));
+ * console.assert(!watch.joining);
  * ```
  */
 export class JoinStateWatch implements Disposable {
   #state = "steady";
-  /** When the state last left `steady` (ms since the epoch). */
-  #leftSteadyAt = 0;
+  /** When the state last became a joining one (ms since the epoch). */
+  #joiningSince = 0;
   readonly #fold: Disposable;
 
   /** Starts following the join state of `group`. */
@@ -80,7 +89,7 @@ export class JoinStateWatch implements Disposable {
       if (at < 0) return false;
       const to = /-> (\S+)/.exec(text.slice(at + prefix.length));
       if (!to) return false;
-      if (this.#state === "steady" && to[1] !== "steady") this.#leftSteadyAt = Date.now();
+      if (!this.joining && JOINING.has(to[1])) this.#joiningSince = Date.now();
       this.#state = to[1];
       return false;
     });
@@ -91,14 +100,14 @@ export class JoinStateWatch implements Disposable {
     return this.#state;
   }
 
-  /** Whether librdkafka is not rejoining the group (the join state is `steady`). */
-  get steady(): boolean {
-    return this.#state === "steady";
+  /** Whether librdkafka is joining the group now (init, wait-join, wait-metadata, wait-sync). */
+  get joining(): boolean {
+    return JOINING.has(this.#state);
   }
 
-  /** How long librdkafka has been rejoining (ms; 0 when steady). */
+  /** How long librdkafka has been joining (ms; 0 when it is not). */
   get rejoiningMs(): number {
-    return this.steady ? 0 : Math.max(1, Date.now() - this.#leftSteadyAt);
+    return this.joining ? Math.max(1, Date.now() - this.#joiningSince) : 0;
   }
 
   /** Stops following. */

@@ -19,15 +19,23 @@ Deno.test("the join state of its own group only, and the commit gate closed whil
     failoverMs: 100,
     rejoiningMs: () => watch.rejoiningMs,
   });
-  assert(watch.steady && gate.open);
+  assert(!watch.joining && gate.open);
   joinState("g2", "steady", "init");
-  assert(watch.steady && gate.open, "another group's lines are not this one's");
+  assert(!watch.joining && gate.open, "another group's lines are not this one's");
   joinState("g1", "steady", "init");
   joinState("g1", "init", "wait-join");
   assertEquals(watch.state, "wait-join");
   assert(!gate.open, "closed while librdkafka rejoins");
-  joinState("g1", "wait-sync", "steady");
-  assert(watch.steady && gate.open);
+  joinState("g1", "wait-join", "wait-sync");
+  assert(!gate.open);
+  joinState("g1", "wait-sync", "wait-assign-call");
+  assert(gate.open, "open in the assign handler");
+  joinState("g1", "wait-assign-call", "steady");
+  assert(gate.open);
+  joinState("g1", "steady", "wait-unassign-call");
+  assert(gate.open, "open in a revoke handler: a revoked partition's last commit goes through");
+  joinState("g1", "wait-unassign-to-complete", "init");
+  assert(!gate.open);
 });
 
 Deno.test("the commit gate opens after the longest hold, even if the join state never settles", async () => {
