@@ -427,6 +427,10 @@ class FileRunner {
         break;
       }
       const receivedAt = performance.timeOrigin + performance.now();
+      // Right after the poll, which read librdkafka's join state lines (`join_state.ts`): after
+      // the intake and the backpressure wait (up to BACKPRESSURE_WAIT_MS) that state is stale,
+      // and a commit sent while librdkafka rejoins is refused.
+      this.#commits.commitSoon();
       this.#fetchers?.polled(batch.length);
       let yieldedAt = performance.now();
       for (const message of batch) {
@@ -441,7 +445,6 @@ class FileRunner {
         }
       }
       await this.#applyBackpressure();
-      this.#commits.commitSoon();
       if (Date.now() - this.#lastStatusAt >= s.statusIntervalMs) this.#report(false);
       if (s.exitWhenIdleMs !== undefined && await this.#idle(s.exitWhenIdleMs)) {
         for (const assembly of this.#assembler.inProgress) {
