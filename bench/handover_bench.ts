@@ -11,11 +11,15 @@
  *   (only the files in flight at the kill should be).
  *
  * Target: handover within the failover time plus 2 s; no settled file run twice. Rows per group
- * protocol: the classic protocol (cooperative-sticky) today; KIP-848's consumer protocol is one
- * more entry in `PROTOCOLS` once `--group-protocol` exists.
+ * protocol: the classic protocol (cooperative-sticky), and KIP-848's consumer protocol when the
+ * loaded librdkafka (2.10.0+, `FERRY_RDKAFKA_PATH`) and the broker (Kafka 4) offer it; with it
+ * the broker sets the failover time (`group.consumer.session.timeout.ms`, 6 s on the dev
+ * broker of `scripts/kafka/broker.sh`). The log line of each run also gives the time from the
+ * kill to a survivor's assignment of the dead member's partitions (the rest is the wait for the
+ * files the survivor already had).
  *
  *     deno task bench --only handover [--runs 3]
- *     deno run -A bench/handover_bench.ts [--runs N]
+ *     deno run -A bench/handover_bench.ts [--runs N] [--bootstrap HOST:PORT]
  *
  * @module
  */
@@ -35,7 +39,14 @@ import {
 } from "./support/mod.ts";
 import { upload } from "../src/upload/uploader.ts";
 import { partitionForPath } from "../src/upload/partition.ts";
-import { Member } from "../tests/support/members.ts";
+import { Member, waitForAssignment } from "../tests/support/members.ts";
+import {
+  checkBrokerGroupProtocol,
+  hasLibraryFeature,
+  KafkaConfigError,
+  LIBRARY_FEATURES,
+  librdkafkaVersion,
+} from "../src/kafka/mod.ts";
 import { waitUntil } from "../tests/support/wait.ts";
 
 const SCRIPT = "tests/fixtures/recording_processor.ts";
@@ -47,11 +58,41 @@ const FAILOVER_SECONDS = 10;
 interface Protocol {
   name: string;
   args: string[];
+  /** The failover time in effect (s). */
+  failoverSeconds: number;
+  /** Why it cannot be measured against `bootstrap` here, if it cannot. */
+  unavailable?: (bootstrap: string) => Promise<string | undefined>;
 }
 
-/** The protocols measured (add `{ name: "consumer (KIP-848)", args: [...] }` here). */
+/** The protocols measured. */
 const PROTOCOLS: readonly Protocol[] = [
-  { name: "classic, cooperative-sticky", args: [] },
+  {
+    name: "classic, cooperative-sticky",
+    args: ["--failover-seconds", String(FAILOVER_SECONDS)],
+    failoverSeconds: FAILOVER_SECONDS,
+  },
+  {
+    name: "consumer (KIP-848)",
+    args: ["--group-protocol", "consumer"],
+    // The broker's group.consumer.session.timeout.ms, as scripts/kafka/broker.sh sets it.
+    failoverSeconds: 6,
+    unavailable: async (bootstrap) => {
+      if (!hasLibraryFeature("consumerGroupProtocol")) {
+        return `librdkafka ${librdkafkaVersion()} is older than ` +
+          `${LIBRARY_FEATURES.consumerGroupProtocol} (set FERRY_RDKAFKA_PATH)`;
+      }
+      try {
+        await checkBrokerGroupProtocol({
+          "bootstrap.servers": bootstrap,
+          "group.protocol": "consumer",
+        });
+      } catch (error) {
+        if (error instanceof KafkaConfigError) return "the broker does not serve it (Kafka 4+)";
+        throw error;
+      }
+      return undefined;
+    },
+  },
 ];
 
 interface Call {
@@ -83,6 +124,8 @@ async function calls(members: readonly Member[]): Promise<Call[]> {
 interface Measured {
   /** Seconds from the kill to the survivors' first file from the dead member's partitions. */
   seconds: number;
+  /** Seconds from the kill to a survivor's assignment of one of those partitions (its log). */
+  assignedSeconds: number;
   /** Files `process` saw more than once. */
   twice: number;
   /** Of those, files the killed member had started (in flight at the kill). */
@@ -117,16 +160,17 @@ async function measure(
           ...["--bootstrap-servers", bootstrap, "--topic", topic, "--group", group],
           ...["--output-dir", join(dir, "out"), "--workers", "1", "--sleep-ms", "200"],
           ...["--starts-log", join(dir, `starts-${runId}.log`)],
-          ...["--failover-seconds", String(FAILOVER_SECONDS), ...protocol.args],
+          ...protocol.args,
         ],
       });
     });
     for (const m of members) m.start();
     try {
-      const result = await handOver(members);
+      const result = await handOver(members, log);
       log(
-        `  ${protocol.name}: handover ${result.seconds.toFixed(1)} s, ${result.twice} of ` +
-          `${FILES} run twice (${result.atKill} in flight at the kill)`,
+        `  ${protocol.name}: handover ${result.seconds.toFixed(1)} s (assigned after ` +
+          `${result.assignedSeconds.toFixed(1)} s), ${result.twice} of ${FILES} run twice ` +
+          `(${result.atKill} in flight at the kill)`,
       );
       return result;
     } catch (error) {
@@ -152,10 +196,27 @@ async function measure(
 }
 
 /** Kills one member once work is under way and waits until every file ran. */
-async function handOver(members: Member[]): Promise<Measured> {
+async function handOver(
+  members: Member[],
+  log: (line: string) => void,
+): Promise<Measured> {
   await waitUntil(async () => (await calls(members)).length >= 40, "40 files started", 120_000);
-  const victim = members[Math.floor(Math.random() * members.length)];
+  // A member holding partitions (one may have none yet: with the consumer protocol a member
+  // can wait for others to give partitions up).
+  let holding: Member[] = [];
+  await waitUntil(
+    async () => {
+      holding = [];
+      for (const m of members) if ((await m.held(m.current!)).size > 0) holding.push(m);
+      return holding.length > 0;
+    },
+    "a member holding partitions",
+    60_000,
+  );
+  const victim = holding[Math.floor(Math.random() * holding.length)];
   const held = await victim.held(victim.current!);
+  const idle = members.filter((m) => !holding.includes(m)).map((m) => m.name);
+  if (idle.length > 0) log(`  (members without partitions at the kill: ${idle.join(", ")})`);
   const dead = await victim.kill();
   let first: Call | undefined;
   await waitUntil(
@@ -179,7 +240,13 @@ async function handOver(members: Member[]): Promise<Measured> {
   const again = [...perPath.values()].filter((runs) => runs.length > 1);
   // In flight at the kill: first started by the member that was killed, before the kill.
   const atKill = again.filter((runs) => runs[0].runId === dead.runId).length;
-  return { seconds: (first!.at - dead.killedAt!) / 1000, twice: again.length, atKill };
+  const assigned = await waitForAssignment(members, held, dead.killedAt!);
+  return {
+    seconds: (first!.at - dead.killedAt!) / 1000,
+    assignedSeconds: (assigned - dead.killedAt!) / 1000,
+    twice: again.length,
+    atKill,
+  };
 }
 
 /** The handover section: one row per group protocol. */
@@ -188,6 +255,11 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
   const runs = options.runs ?? 3;
   const rows: BenchRow[] = [];
   for (const protocol of PROTOCOLS) {
+    const unavailable = await protocol.unavailable?.(options.bootstrap);
+    if (unavailable !== undefined) {
+      options.log(`  ${protocol.name}: not measured: ${unavailable}.`);
+      continue;
+    }
     const samples: number[] = [];
     let twice = 0;
     let atKill = 0;
@@ -198,15 +270,16 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
       atKill += result.atKill;
     }
     const seconds = median(samples);
-    const target = FAILOVER_SECONDS + 2;
+    const target = protocol.failoverSeconds + 2;
     rows.push({
-      group: `handover after kill -9 (failover ${FAILOVER_SECONDS} s)`,
+      group: `handover after kill -9`,
       name: protocol.name,
       bytes: 0,
       seconds,
       samples,
-      note: `${protocol.name}: handover ${seconds.toFixed(1)} s (median of ${runs}; target ` +
-        `${target} s: ${seconds <= target ? "met" : "missed"}); files run twice: ` +
+      note: `${protocol.name}: handover ${seconds.toFixed(1)} s (median of ${runs}; failover ` +
+        `${protocol.failoverSeconds} s, target ${target} s: ` +
+        `${seconds <= target ? "met" : "missed"}); files run twice: ` +
         `${(100 * twice / (FILES * runs)).toFixed(1)}% (${twice} of ${FILES * runs}: ` +
         `${atKill} in flight at the kill, ${twice - atKill} settled or running in a survivor ` +
         "whose partitions librdkafka dropped; target: none of those)",
@@ -216,9 +289,12 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ args: Deno.args, options: { runs: { type: "string" } } });
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { runs: { type: "string" }, bootstrap: { type: "string" } },
+  });
   const rows = await run({
-    bootstrap: defaultBootstrap(),
+    bootstrap: values.bootstrap ?? defaultBootstrap(),
     runs: values.runs === undefined ? undefined : Number(values.runs),
     log: (line) => console.error(line),
   });

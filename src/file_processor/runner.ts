@@ -36,6 +36,7 @@ import { fetcherSettings, type FetcherWaker, fetcherWakerFor } from "../kafka/fe
 import { configForRole } from "../kafka/config.ts";
 import { FileRegistry, generationLabel } from "../registry/registry.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
+import { joinStateConfig, JoinStateWatch, joinStateWatched } from "../kafka/join_state.ts";
 import { describeMembership, membershipConfig } from "../processor/membership.ts";
 import { JoinWait } from "../processor/join_wait.ts";
 import { CommitGate } from "../processor/commit_gate.ts";
@@ -285,12 +286,15 @@ class FileRunner {
         kind: "files",
         outputDir: s.outputDir,
       });
+      // librdkafka 2.0.2's join state, for the commit gate (`join_state.ts`).
+      using joinState = joinStateWatched(s.kafka) ? new JoinStateWatch(s.group) : undefined;
       this.#consumer = new Consumer({
         "auto.offset.reset": "earliest",
         "queued.max.messages.kbytes": QUEUED_MAX_KBYTES,
         ...fetcherSettings(),
         ...membership.config,
         ...groupProtocolConfig(s.kafka),
+        ...joinStateConfig(s.kafka),
         "group.id": s.group,
         "enable.auto.commit": false,
         "enable.auto.offset.store": false,
@@ -306,6 +310,7 @@ class FileRunner {
           heartbeatMs: membership.heartbeatMs,
           failoverMs: membership.failoverSeconds * 1000,
           protocol: groupProtocolOf(s.kafka),
+          rejoiningMs: () => joinState?.rejoiningMs ?? 0,
         }),
       );
       this.#fetchers = fetcherWakerFor(this.#consumer);
@@ -447,6 +452,10 @@ class FileRunner {
         break;
       }
       const receivedAt = performance.timeOrigin + performance.now();
+      // Right after the poll, which read librdkafka's join state lines (`join_state.ts`): after
+      // the intake and the backpressure wait (up to BACKPRESSURE_WAIT_MS) that state is stale,
+      // and a commit sent while librdkafka rejoins is refused.
+      this.#commits.commitSoon();
       this.#fetchers?.polled(batch.length);
       let yieldedAt = performance.now();
       for (const message of batch) {
@@ -461,7 +470,6 @@ class FileRunner {
         }
       }
       await this.#applyBackpressure();
-      this.#commits.commitSoon();
       if (Date.now() - this.#lastStatusAt >= s.statusIntervalMs) this.#report(false);
       if (s.exitWhenIdleMs !== undefined && await this.#idle(s.exitWhenIdleMs)) {
         for (const assembly of this.#assembler.inProgress) {

@@ -10,8 +10,10 @@
  * A rebalance comes in rounds, and a member learns of the next round at its next heartbeat, so
  * the gate closes on every rebalance event of a cooperative group and opens again once no event
  * came for two heartbeat intervals and a half second (or, at the latest, after the failover
- * time and five seconds). Commits in a revoke handler do not wait: the member does not rejoin
- * before the handler returns. Both processor kinds use it; with the consumer group protocol
+ * time and five seconds). It is also closed while librdkafka rejoins before any event says so
+ * (`src/kafka/join_state.ts`: a commit sent then waits behind the JoinGroup and is refused), for
+ * as long at most. Commits in a revoke handler do not wait: the member does not rejoin before the
+ * handler returns. Both processor kinds use it; with the consumer group protocol
  * (KIP-848) or a librdkafka with the fix, the gate can stay open.
  *
  * @module
@@ -30,6 +32,11 @@ export interface CommitGateOptions {
    * stays open. Default `classic`.
    */
   protocol?: "classic" | "consumer";
+  /**
+   * How long librdkafka has been rejoining the group (ms; 0 when it is not), known before any
+   * rebalance event says so (`src/kafka/join_state.ts`): the gate stays closed meanwhile.
+   */
+  rejoiningMs?: () => number;
 }
 
 /**
@@ -49,6 +56,7 @@ export class CommitGate {
   readonly #quietMs: number;
   readonly #maxHoldMs: number;
   readonly #rounds: boolean;
+  readonly #rejoiningMs: () => number;
   /** When the gate opens (ms since the epoch); 0 when open. */
   #opensAt = 0;
   /** When it closed first in this episode. */
@@ -58,10 +66,13 @@ export class CommitGate {
     this.#quietMs = 2 * options.heartbeatMs + 500;
     this.#maxHoldMs = options.failoverMs + 5000;
     this.#rounds = options.protocol !== "consumer";
+    this.#rejoiningMs = options.rejoiningMs ?? (() => 0);
   }
 
   /** Whether commits may go out now. */
   get open(): boolean {
+    const rejoining = this.#rounds ? this.#rejoiningMs() : 0;
+    if (rejoining > 0 && rejoining < this.#maxHoldMs) return false;
     if (this.#opensAt !== 0 && Date.now() >= this.#opensAt) this.#opensAt = 0;
     return this.#opensAt === 0;
   }
@@ -77,7 +88,8 @@ export class CommitGate {
   /** Resolves once the gate is open. */
   async wait(): Promise<void> {
     while (!this.open) {
-      await new Promise((resolve) => setTimeout(resolve, Math.max(10, this.#opensAt - Date.now())));
+      const ms = this.#opensAt === 0 ? 50 : this.#opensAt - Date.now();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(10, ms)));
     }
   }
 }

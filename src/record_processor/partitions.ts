@@ -91,6 +91,7 @@ export class PartitionLifecycle {
   #nextWorker = 0;
   #everAssigned = false;
   #lastAssignedAt = 0;
+  #rejoining = false;
 
   constructor(
     run: RecordRunState,
@@ -107,6 +108,15 @@ export class PartitionLifecycle {
   /** Whether the group ever gave this process an assignment (maybe an empty one). */
   get everAssigned(): boolean {
     return this.#everAssigned;
+  }
+
+  /**
+   * Whether partitions were lost (the session ended, during a broker outage say) and the group
+   * has not assigned this process again yet: not idle meanwhile, or `--exit-when-idle` would end
+   * the run before its records are checkpointed.
+   */
+  get rejoining(): boolean {
+    return this.#rejoining;
   }
 
   /** When the last assignment came (ms since the epoch): idle counts from it too. */
@@ -160,6 +170,7 @@ export class PartitionLifecycle {
       // Stopping: the close that follows revokes them again.
       if (this.#run.fatal) return logRebalance();
       this.#everAssigned = true;
+      this.#rejoining = false;
       this.#lastAssignedAt = Date.now();
       let committed: { offset: number }[] = event.partitions.map(() => ({ offset: -1001 }));
       let read = false;
@@ -190,7 +201,10 @@ export class PartitionLifecycle {
     const states = event.partitions
       .map((tp) => this.#run.partitions.get(partitionKey(tp)))
       .filter((s): s is PartitionState => s !== undefined);
-    if (event.kind === "lost") this.#reportUncheckpointed(states);
+    if (event.kind === "lost") {
+      this.#rejoining = true;
+      this.#reportUncheckpointed(states);
+    }
     await Promise.all(
       states.map((state) => this.close(state, event.kind === "lost" ? "lost" : "revoked")),
     );

@@ -26,6 +26,7 @@ import { configForRole } from "../kafka/config.ts";
 import { type PartitionLag, recordRunMetrics, serveMetrics } from "../command/metrics.ts";
 import { formatBytes, roundSeconds } from "../command/progress.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
+import { joinStateConfig, JoinStateWatch, joinStateWatched } from "../kafka/join_state.ts";
 import {
   describeMembership,
   type Membership,
@@ -75,6 +76,8 @@ class RecordRunner {
   readonly #started = Date.now();
   /** Explains a long wait for the first assignment (set when the consumer subscribes). */
   #joinWait: JoinWait | undefined;
+  /** librdkafka 2.0.2's join state, for the commit gate (`join_state.ts`). */
+  #joinState: JoinStateWatch | undefined;
   #consumer!: Consumer;
   /** Whether the whole group caught up, for `exitWhenIdleMs` (made on first use). */
   #groupIdle: GroupIdleCheck | undefined;
@@ -128,7 +131,12 @@ class RecordRunner {
       state,
       this.#workers,
       () => this.#workersReady.catch(() => false),
-      new CommitGate({ failoverMs, heartbeatMs, protocol: groupProtocolOf(settings.kafka) }),
+      new CommitGate({
+        failoverMs,
+        heartbeatMs,
+        protocol: groupProtocolOf(settings.kafka),
+        rejoiningMs: () => this.#joinState?.rejoiningMs ?? 0,
+      }),
     );
     this.#batches = new BatchFlow(state);
   }
@@ -195,6 +203,7 @@ class RecordRunner {
         "fetch.wait.max.ms": 100,
         ...fetcherSettings(),
         ...groupProtocolConfig(s.kafka),
+        ...joinStateConfig(s.kafka),
         "group.id": s.group,
         "enable.auto.commit": false,
         "enable.auto.offset.store": false,
@@ -205,6 +214,7 @@ class RecordRunner {
         },
         onError: (error) => this.#onKafkaError(error),
       });
+      if (joinStateWatched(s.kafka)) this.#joinState = new JoinStateWatch(s.group);
       this.#joinWait = new JoinWait({
         group: s.group,
         failoverSeconds: membership.failoverSeconds,
@@ -246,6 +256,7 @@ class RecordRunner {
       } finally {
         this.#joinWait.stop();
         await this.#consumer.close();
+        this.#joinState?.[Symbol.dispose]();
       }
     } finally {
       await this.#results?.close();
@@ -304,7 +315,8 @@ class RecordRunner {
    */
   async #idle(idleMs: number): Promise<boolean> {
     if (
-      !this.#lifecycle.everAssigned || Date.now() - this.#lifecycle.lastAssignedAt < idleMs ||
+      !this.#lifecycle.everAssigned || this.#lifecycle.rejoining ||
+      Date.now() - this.#lifecycle.lastAssignedAt < idleMs ||
       Date.now() - this.#lastMessageAt < idleMs
     ) return false;
     for (const state of this.#partitions.values()) {

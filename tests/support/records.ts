@@ -101,6 +101,11 @@ export interface RecordEvent {
    * <millisBehindLatest>`).
    */
   detail: string;
+  /**
+   * When the process wrote it (ms since the epoch): events of several processes are ordered by
+   * it, not by when a test read them.
+   */
+  time: number;
 }
 
 /** The events written so far to `file` (none when it does not exist yet). */
@@ -112,8 +117,8 @@ export async function readEvents(file: string): Promise<RecordEvent[]> {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   return text.split("\n").filter((line) => line.trim()).map((line) => {
-    const [run, partition, event, detail] = line.split("\t");
-    return { run, partition: Number(partition), event, detail: detail ?? "" };
+    const [run, partition, event, detail, time] = line.split("\t");
+    return { run, partition: Number(partition), event, detail: detail ?? "", time: Number(time) };
   });
 }
 
