@@ -17,7 +17,7 @@
  *     deno task bench --only watch [--size-mib N]
  *     deno run -A bench/watch_bench.ts [--rate 200] [--seconds 120] [--settle-seconds 1]
  *       [--idle-files 100000] [--idle-seconds 30] [--soak-rate 20] [--soak-seconds 600]
- *       [--no-poll-idle] [--bootstrap HOST:PORT]
+ *       [--no-poll-idle] [--only keep-up|idle|soak] [--bootstrap HOST:PORT]
  *
  * `--size-mib N` (through `bench/run.ts`) shortens the keep-up run to N MiB of files (the
  * default, 200 files/s for 120 s, is about 2,344 MiB) and the soak in the same proportion (at
@@ -64,6 +64,8 @@ export interface WatchBenchSizes {
   soakSeconds: number;
   /** Also measure `--poll` over the idle tree. */
   pollIdle: boolean;
+  /** Run only this measurement (default all three). */
+  only?: "keep-up" | "idle" | "soak";
 }
 
 /** The issue's sizes. */
@@ -438,17 +440,21 @@ export async function run(
   sizes: WatchBenchSizes = sizesFor(options),
 ): Promise<BenchRow[]> {
   await requireBroker(options.bootstrap);
-  const rows: BenchRow[] = [await keepUp(options, sizes)];
-  const tree = await Deno.makeTempDir({ prefix: "ferry-bench-idle-" });
-  try {
-    options.log(`watch: making an idle tree of ${sizes.idleFiles} files`);
-    makeIdleTree(tree, sizes.idleFiles);
-    rows.push(await idle(options, sizes, tree, false));
-    if (sizes.pollIdle) rows.push(await idle(options, sizes, tree, true));
-  } finally {
-    await Deno.remove(tree, { recursive: true });
+  const wanted = (part: WatchBenchSizes["only"]) => sizes.only === undefined || sizes.only === part;
+  const rows: BenchRow[] = [];
+  if (wanted("keep-up")) rows.push(await keepUp(options, sizes));
+  if (wanted("idle")) {
+    const tree = await Deno.makeTempDir({ prefix: "ferry-bench-idle-" });
+    try {
+      options.log(`watch: making an idle tree of ${sizes.idleFiles} files`);
+      makeIdleTree(tree, sizes.idleFiles);
+      rows.push(await idle(options, sizes, tree, false));
+      if (sizes.pollIdle) rows.push(await idle(options, sizes, tree, true));
+    } finally {
+      await Deno.remove(tree, { recursive: true });
+    }
   }
-  rows.push(await soak(options, sizes));
+  if (wanted("soak")) rows.push(await soak(options, sizes));
   return rows;
 }
 
@@ -467,7 +473,14 @@ function parseArgs(argv: readonly string[]): { sizes: WatchBenchSizes; bootstrap
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--no-poll-idle") sizes.pollIdle = false;
-    else if (arg === "--bootstrap") bootstrap = argv[++i];
+    else if (arg === "--only") {
+      const part = argv[++i];
+      if (part !== "keep-up" && part !== "idle" && part !== "soak") {
+        console.error(`--only needs keep-up, idle or soak, not ${JSON.stringify(part)}.`);
+        Deno.exit(2);
+      }
+      sizes.only = part;
+    } else if (arg === "--bootstrap") bootstrap = argv[++i];
     else if (arg in numeric) {
       const value = Number(argv[++i]);
       if (!Number.isFinite(value) || value <= 0) {

@@ -226,9 +226,7 @@ export class UploadWatch {
       const stamp = stampOf(f);
       if (failed.get(f.path) === stamp) return true;
       if (uploadedHere) return uploadedHere.get(f.path) === stamp;
-      const record = session.log?.uploaded(f.path);
-      return record !== undefined && record.size === f.size && record.mtime === f.mtime &&
-        record.mtime !== null;
+      return session.log?.hasUploaded(f.path, f.size, f.mtime) ?? false;
     };
 
     const queue = new UploadQueue((path, onAllSent) => session.uploadOne(path, onAllSent), {
