@@ -379,11 +379,13 @@ async function soak(options: BenchOptions, sizes: WatchBenchSizes): Promise<Benc
     });
     options.log(`watch: soak, ${rate} files/s for ${seconds} s`);
     const cpuBefore = cpuSeconds(uploader.pid) ?? 0;
+    const processorCpuBefore = cpuSeconds(processor.pid) ?? 0;
     const writer = await writeFiles(dir, rate, seconds, () => {});
     await sleep((sizes.settleSeconds + 2) * 1000);
     clearInterval(sampler);
     const end = { uploader: readRss(uploader.pid), processor: readRss(processor.pid) };
     const cpu = (cpuSeconds(uploader.pid) ?? 0) - cpuBefore;
+    const processorCpu = (cpuSeconds(processor.pid) ?? 0) - processorCpuBefore;
     const growth = (a?: number, b?: number) =>
       a === undefined || b === undefined ? NaN : (100 * (b - a)) / a;
     const gu = growth(warm?.uploader, end.uploader);
@@ -396,15 +398,17 @@ async function soak(options: BenchOptions, sizes: WatchBenchSizes): Promise<Benc
       seconds: writer.seconds,
       cpuSeconds: cpu,
       peakRssBytes: readPeakRss(uploader.pid),
-      note:
-        `soak: ${acked} of ${writer.files} files acknowledged; RSS after ${
-          (warmUp / 1000).toFixed(0)
-        } s -> end: uploader ${mb(warm?.uploader)} -> ${mb(end.uploader)} MB (${
-          gu.toFixed(1)
-        } %), processor (ferry download) ${mb(warm?.processor)} -> ${mb(end.processor)} MB (${
-          gp.toFixed(1)
-        } %) (target under 10 %: ${gu < 10 && gp < 10 ? "met" : "MISSED"}); uploader RSS at each ` +
-        `tenth of the soak: ${trail.map((b) => mb(b)).join(", ")} MB.`,
+      note: `soak: ${acked} of ${writer.files} files acknowledged; RSS after ${
+        (warmUp / 1000).toFixed(0)
+      } s -> end: uploader ${mb(warm?.uploader)} -> ${mb(end.uploader)} MB (${
+        gu.toFixed(1)
+      } %), processor (ferry download) ${mb(warm?.processor)} -> ${mb(end.processor)} MB (${
+        gp.toFixed(1)
+      } %) (target under 10 %: ${gu < 10 && gp < 10 ? "met" : "MISSED"}); CPU: uploader ${
+        cpu.toFixed(1)
+      } s, processor ${processorCpu.toFixed(1)} s; uploader RSS at each tenth of the soak: ${
+        trail.map((b) => mb(b)).join(", ")
+      } MB.`,
     };
   } finally {
     await uploader.stop();
