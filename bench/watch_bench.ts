@@ -12,12 +12,14 @@
  *   with `--poll` (what every poll costs on such a tree).
  * - **soak**: 20 files a second for 10 minutes, with a processor (`ferry download`) reading the
  *   topic meanwhile: the RSS of both, after the first minute and at the end (target: growth
- *   under 10 %).
+ *   under 10 %). The uploader runs with `WATCH_V8_FLAGS` (a small young generation), as the
+ *   service units and the docs' long-running command do; `--no-v8-cap` runs it with V8's
+ *   defaults.
  *
  *     deno task bench --only watch [--size-mib N]
  *     deno run -A bench/watch_bench.ts [--rate 200] [--seconds 120] [--settle-seconds 1]
  *       [--idle-files 100000] [--idle-seconds 30] [--soak-rate 20] [--soak-seconds 600]
- *       [--no-poll-idle] [--bootstrap HOST:PORT]
+ *       [--no-poll-idle] [--no-v8-cap] [--only keep-up|idle|soak] [--bootstrap HOST:PORT]
  *
  * `--size-mib N` (through `bench/run.ts`) shortens the keep-up run to N MiB of files (the
  * default, 200 files/s for 120 s, is about 2,344 MiB) and the soak in the same proportion (at
@@ -28,6 +30,7 @@
  */
 
 import { join } from "node:path";
+import { WATCH_V8_FLAGS } from "../src/upload/watcher.ts";
 import {
   type BenchOptions,
   type BenchRow,
@@ -64,6 +67,10 @@ export interface WatchBenchSizes {
   soakSeconds: number;
   /** Also measure `--poll` over the idle tree. */
   pollIdle: boolean;
+  /** Run the soak's uploader with {@linkcode WATCH_V8_FLAGS}, as the service units do. */
+  v8Cap: boolean;
+  /** Run only this measurement (default all three). */
+  only?: "keep-up" | "idle" | "soak";
 }
 
 /** The issue's sizes. */
@@ -76,6 +83,7 @@ export const DEFAULT_SIZES: WatchBenchSizes = {
   soakRate: 20,
   soakSeconds: 600,
   pollIdle: true,
+  v8Cap: true,
 };
 
 /** The current resident set of a process in bytes (`VmRSS`), or undefined once it is gone. */
@@ -107,9 +115,9 @@ class Child {
   readonly #reading: Promise<void>;
   tail: string[] = [];
 
-  constructor(args: string[], env: Record<string, string>) {
+  constructor(args: string[], env: Record<string, string>, denoFlags: string[] = []) {
     const process = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CLI, ...args],
+      args: ["run", "-A", ...denoFlags, CLI, ...args],
       env: { NO_COLOR: "1", FERRY_BOOTSTRAP_SERVERS: "", ...env },
       stdin: "null",
       stdout: "null",
@@ -346,9 +354,11 @@ async function soak(options: BenchOptions, sizes: WatchBenchSizes): Promise<Benc
   const state = await Deno.makeTempDir({ prefix: "ferry-bench-soak-state-" });
   const topic = uniqueTopicName("ferry-bench-watch-soak");
   await createTopics(options.bootstrap, [topic], PARTITIONS);
-  const uploader = new Child(watchArgs(dir, topic, options.bootstrap, sizes.settleSeconds), {
-    XDG_STATE_HOME: state,
-  });
+  const uploader = new Child(
+    watchArgs(dir, topic, options.bootstrap, sizes.settleSeconds),
+    { XDG_STATE_HOME: state },
+    sizes.v8Cap ? [WATCH_V8_FLAGS] : [],
+  );
   const processor = new Child(
     ["download", out, "-t", topic, "-b", options.bootstrap, "--log-level", "warning"],
     { XDG_STATE_HOME: state },
@@ -377,32 +387,36 @@ async function soak(options: BenchOptions, sizes: WatchBenchSizes): Promise<Benc
     });
     options.log(`watch: soak, ${rate} files/s for ${seconds} s`);
     const cpuBefore = cpuSeconds(uploader.pid) ?? 0;
+    const processorCpuBefore = cpuSeconds(processor.pid) ?? 0;
     const writer = await writeFiles(dir, rate, seconds, () => {});
     await sleep((sizes.settleSeconds + 2) * 1000);
     clearInterval(sampler);
     const end = { uploader: readRss(uploader.pid), processor: readRss(processor.pid) };
     const cpu = (cpuSeconds(uploader.pid) ?? 0) - cpuBefore;
+    const processorCpu = (cpuSeconds(processor.pid) ?? 0) - processorCpuBefore;
     const growth = (a?: number, b?: number) =>
       a === undefined || b === undefined ? NaN : (100 * (b - a)) / a;
     const gu = growth(warm?.uploader, end.uploader);
     const gp = growth(warm?.processor, end.processor);
     return {
       group: `soak: ${rate} files/s of 100 KiB, ${seconds} s`,
-      name: "ferry upload --watch",
+      name: sizes.v8Cap ? "ferry upload --watch (semi-space 2 MB)" : "ferry upload --watch",
       bytes: acked * FILE_BYTES,
       messages: acked,
       seconds: writer.seconds,
       cpuSeconds: cpu,
       peakRssBytes: readPeakRss(uploader.pid),
-      note:
-        `soak: ${acked} of ${writer.files} files acknowledged; RSS after ${
-          (warmUp / 1000).toFixed(0)
-        } s -> end: uploader ${mb(warm?.uploader)} -> ${mb(end.uploader)} MB (${
-          gu.toFixed(1)
-        } %), processor (ferry download) ${mb(warm?.processor)} -> ${mb(end.processor)} MB (${
-          gp.toFixed(1)
-        } %) (target under 10 %: ${gu < 10 && gp < 10 ? "met" : "MISSED"}); uploader RSS at each ` +
-        `tenth of the soak: ${trail.map((b) => mb(b)).join(", ")} MB.`,
+      note: `soak: ${acked} of ${writer.files} files acknowledged; RSS after ${
+        (warmUp / 1000).toFixed(0)
+      } s -> end: uploader ${mb(warm?.uploader)} -> ${mb(end.uploader)} MB (${
+        gu.toFixed(1)
+      } %), processor (ferry download) ${mb(warm?.processor)} -> ${mb(end.processor)} MB (${
+        gp.toFixed(1)
+      } %) (target under 10 %: ${gu < 10 && gp < 10 ? "met" : "MISSED"}); CPU: uploader ${
+        cpu.toFixed(1)
+      } s, processor ${processorCpu.toFixed(1)} s; uploader RSS at each tenth of the soak: ${
+        trail.map((b) => mb(b)).join(", ")
+      } MB.`,
     };
   } finally {
     await uploader.stop();
@@ -438,17 +452,21 @@ export async function run(
   sizes: WatchBenchSizes = sizesFor(options),
 ): Promise<BenchRow[]> {
   await requireBroker(options.bootstrap);
-  const rows: BenchRow[] = [await keepUp(options, sizes)];
-  const tree = await Deno.makeTempDir({ prefix: "ferry-bench-idle-" });
-  try {
-    options.log(`watch: making an idle tree of ${sizes.idleFiles} files`);
-    makeIdleTree(tree, sizes.idleFiles);
-    rows.push(await idle(options, sizes, tree, false));
-    if (sizes.pollIdle) rows.push(await idle(options, sizes, tree, true));
-  } finally {
-    await Deno.remove(tree, { recursive: true });
+  const wanted = (part: WatchBenchSizes["only"]) => sizes.only === undefined || sizes.only === part;
+  const rows: BenchRow[] = [];
+  if (wanted("keep-up")) rows.push(await keepUp(options, sizes));
+  if (wanted("idle")) {
+    const tree = await Deno.makeTempDir({ prefix: "ferry-bench-idle-" });
+    try {
+      options.log(`watch: making an idle tree of ${sizes.idleFiles} files`);
+      makeIdleTree(tree, sizes.idleFiles);
+      rows.push(await idle(options, sizes, tree, false));
+      if (sizes.pollIdle) rows.push(await idle(options, sizes, tree, true));
+    } finally {
+      await Deno.remove(tree, { recursive: true });
+    }
   }
-  rows.push(await soak(options, sizes));
+  if (wanted("soak")) rows.push(await soak(options, sizes));
   return rows;
 }
 
@@ -467,7 +485,15 @@ function parseArgs(argv: readonly string[]): { sizes: WatchBenchSizes; bootstrap
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--no-poll-idle") sizes.pollIdle = false;
-    else if (arg === "--bootstrap") bootstrap = argv[++i];
+    else if (arg === "--no-v8-cap") sizes.v8Cap = false;
+    else if (arg === "--only") {
+      const part = argv[++i];
+      if (part !== "keep-up" && part !== "idle" && part !== "soak") {
+        console.error(`--only needs keep-up, idle or soak, not ${JSON.stringify(part)}.`);
+        Deno.exit(2);
+      }
+      sizes.only = part;
+    } else if (arg === "--bootstrap") bootstrap = argv[++i];
     else if (arg in numeric) {
       const value = Number(argv[++i]);
       if (!Number.isFinite(value) || value <= 0) {

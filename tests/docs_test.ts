@@ -125,6 +125,9 @@ const DENO_FLAGS = new Set([
   "--trace-leaks",
   "--global",
   "--force",
+  "--v8-flags",
+  // V8's own, given through --v8-flags (a long-running watch's young generation).
+  "--max-semi-space-size",
 ]);
 
 /** Deno flags that take their value as the next argument. */

@@ -22,6 +22,7 @@ import {
 import type { CliContext, FlagAliases } from "../cli/context.ts";
 import { createDownloadCommand, DOWNLOAD_ALIASES } from "../cli/commands/download.ts";
 import { createUploadCommand, UPLOAD_ALIASES } from "../cli/commands/upload.ts";
+import { WATCH_V8_FLAGS } from "../upload/watcher.ts";
 
 /** The kind of program a service runs. */
 export type RunKind = "script" | "download" | "upload" | "binary";
@@ -241,7 +242,7 @@ export async function runLine(
     });
     return {
       kind: "upload",
-      argv: [...denoRun(permissions), cli, "upload", ...args],
+      argv: [...denoRun(permissions), WATCH_V8_FLAGS, cli, "upload", ...args],
       stopGraceSeconds: grace,
       configFile,
       environment: { DENO_DIR: denoDir, XDG_STATE_HOME: stateHome },

@@ -96,6 +96,9 @@ Deno.test("run lines: download and upload are read with their own parsers", asyn
       upload.argv.join(" "),
     );
     assertEquals(upload.environment.XDG_STATE_HOME, "/home/lab/.local/state");
+    // The watch runs for months: a small young generation, before the script.
+    const v8 = upload.argv.indexOf("--v8-flags=--max-semi-space-size=2");
+    assert(v8 > 1 && v8 < upload.argv.indexOf("/opt/ferry/cli.ts"), upload.argv.join(" "));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

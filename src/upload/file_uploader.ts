@@ -505,8 +505,7 @@ async function attemptUpload(
   const size = before.size;
   const mtime = mtimeOf(before);
   if (size === 0) {
-    const known = log?.uploaded(path);
-    if (known?.empty && known.mtime === mtime) {
+    if (log?.hasUploaded(path, 0, mtime)) {
       return { status: "skipped", reason: "empty", path, size };
     }
     await log?.recordDone({
@@ -520,10 +519,11 @@ async function attemptUpload(
     });
     return { status: "skipped", reason: "empty", path, size: 0 };
   }
-  const done = log?.uploaded(path);
-  if (done && !done.empty && done.size === size && done.mtime === mtime && mtime !== null) {
+  if (log?.hasUploaded(path, size, mtime)) {
     return { status: "skipped", reason: "already_uploaded", path, size };
   }
+  // Another version was uploaded before (read back from the log): the same content?
+  const done = log?.uploaded(path);
 
   const total = Math.ceil(size / chunkSize);
   const file = total > IN_MEMORY_CHUNKS ? await openFile(full, path) : undefined;

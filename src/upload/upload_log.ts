@@ -26,6 +26,7 @@ import { dirname, isAbsolute, join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { ConfigError } from "../config/config_error.ts";
 import { uploadLogName, uploadStateDir } from "../files/layout.ts";
+import { UploadedIndex } from "./uploaded_index.ts";
 
 /** A file version the log knows was fully acknowledged (or skipped as empty). */
 export interface UploadedRecord {
@@ -150,6 +151,96 @@ export interface UploadLogContents {
 }
 
 /**
+ * Splits a log's bytes, fed in pieces, into its records (JSON objects) with the byte offset
+ * and length of each line; unreadable lines are counted, and warned about, and skipped.
+ */
+class RecordSplitter {
+  readonly #path: string;
+  readonly #onRecord: (record: Record<string, unknown>, offset: number, length: number) => void;
+  readonly #decoder = new TextDecoder();
+  /** Bytes of the line not ended yet, and where it begins. */
+  #carry: Uint8Array = new Uint8Array(0);
+  #carryOffset = 0;
+  /** Bytes fed so far. */
+  #fed = 0;
+  #lineNumber = 0;
+  /** Unreadable lines, and a torn last line, ignored. */
+  ignoredLines = 0;
+
+  constructor(
+    path: string,
+    onRecord: (record: Record<string, unknown>, offset: number, length: number) => void,
+  ) {
+    this.#path = path;
+    this.#onRecord = onRecord;
+  }
+
+  /** Bytes fed so far. */
+  get bytes(): number {
+    return this.#fed;
+  }
+
+  /** Whether the bytes fed so far end in the middle of a line. */
+  get torn(): boolean {
+    return this.#carry.length > 0;
+  }
+
+  push(chunk: Uint8Array): void {
+    let start = 0;
+    for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
+      const piece = chunk.subarray(start, newline);
+      if (this.#carry.length === 0) this.#line(piece, this.#fed + start);
+      else this.#line(concat(this.#carry, piece), this.#carryOffset);
+      this.#carry = new Uint8Array(0);
+      start = newline + 1;
+    }
+    if (start < chunk.length) {
+      if (this.#carry.length === 0) this.#carryOffset = this.#fed + start;
+      this.#carry = concat(this.#carry, chunk.subarray(start));
+    }
+    this.#fed += chunk.length;
+  }
+
+  /** The end of the log: a torn last line (no newline after it) is ignored. */
+  end(): void {
+    if (this.#carry.length > 0 && this.#decoder.decode(this.#carry).trim() !== "") {
+      this.ignoredLines++;
+      logger.warn("Ignoring the torn last line of {path} (left by an interrupted write).", {
+        path: this.#path,
+      });
+    }
+  }
+
+  #line(bytes: Uint8Array, offset: number): void {
+    this.#lineNumber++;
+    const line = this.#decoder.decode(bytes).trim();
+    if (line === "") return;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch (error) {
+      this.ignoredLines++;
+      logger.warn("Ignoring unreadable line {line} of {path}: {error}", {
+        line: this.#lineNumber,
+        path: this.#path,
+        error: String(error),
+      });
+      return;
+    }
+    if (record !== null && typeof record === "object") {
+      this.#onRecord(record as Record<string, unknown>, offset, bytes.length);
+    }
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+}
+
+/**
  * Reads what an upload log's text records (the log itself is not touched).
  *
  * @example
@@ -172,76 +263,71 @@ export interface UploadLogContents {
  * @returns What it records.
  */
 export function parseUploadLog(text: string, path: string): UploadLogContents {
-  const contents: UploadLogContents = {
-    path,
-    uploaded: new Map(),
-    partial: new Map(),
-    ignoredLines: 0,
-  };
-  const lines = text.split("\n");
-  // The last element is "" (text ends with a newline) or a torn line: ignored either way.
-  for (let i = 0; i < lines.length - 1; i++) {
-    const line = lines[i].trim();
-    if (line === "") continue;
-    let record: Record<string, unknown>;
-    try {
-      record = JSON.parse(line);
-    } catch (error) {
-      contents.ignoredLines++;
-      logger.warn("Ignoring unreadable line {line} of {path}: {error}", {
-        line: i + 1,
-        path,
-        error: String(error),
-      });
-      continue;
-    }
-    if (record !== null && typeof record === "object") applyRecord(contents, record);
-  }
-  if (!text.endsWith("\n") && lines[lines.length - 1].trim() !== "") {
-    contents.ignoredLines++;
-    logger.warn("Ignoring the torn last line of {path} (left by an interrupted write).", { path });
-  }
-  return contents;
+  return parseUploadLogBytes(encoder.encode(text), path);
 }
 
-function applyRecord(contents: UploadLogContents, record: Record<string, unknown>): void {
+function parseUploadLogBytes(bytes: Uint8Array, path: string): UploadLogContents {
+  const uploaded = new Map<string, UploadedRecord>();
+  const partial = new Map<string, PartialRecord>();
+  const splitter = new RecordSplitter(path, (record) => {
+    const done = applyRecord(partial, record);
+    if (done) uploaded.set(done.path, done);
+  });
+  splitter.push(bytes);
+  splitter.end();
+  return { path, uploaded, partial, ignoredLines: splitter.ignoredLines };
+}
+
+/**
+ * Applies one record to the unfinished uploads (`partial`); returns the uploaded version a
+ * `done` or `empty` record says.
+ */
+function applyRecord(
+  partial: Map<string, PartialRecord>,
+  record: Record<string, unknown>,
+): UploadedRecord | undefined {
   const path = typeof record.path === "string" ? record.path : undefined;
-  if (path === undefined) return;
+  if (path === undefined) return undefined;
   switch (record.event) {
     case "start": {
-      contents.partial.set(path, {
+      partial.set(path, {
         path,
         sha512: String(record.sha512),
         chunks: Number(record.chunks),
         chunkSize: Number(record.chunkSize),
         acked: new Set(),
       });
-      break;
+      return undefined;
     }
     case "acked": {
-      const partial = contents.partial.get(path);
-      if (partial && partial.sha512 === record.sha512 && Array.isArray(record.acked)) {
+      const progress = partial.get(path);
+      if (progress && progress.sha512 === record.sha512 && Array.isArray(record.acked)) {
         for (const index of record.acked) {
-          if (typeof index === "number") partial.acked.add(index);
+          if (typeof index === "number") progress.acked.add(index);
         }
       }
-      break;
+      return undefined;
     }
     case "done":
     case "empty": {
-      contents.partial.delete(path);
-      contents.uploaded.set(path, {
-        path,
-        size: Number(record.size),
-        mtime: typeof record.mtime === "number" ? record.mtime : null,
-        sha512: typeof record.sha512 === "string" ? record.sha512 : "",
-        chunks: Number(record.chunks ?? 0),
-        chunkSize: Number(record.chunkSize ?? 0),
-        empty: record.event === "empty",
-      });
-      break;
+      partial.delete(path);
+      return uploadedRecord(path, record);
     }
   }
+  return undefined;
+}
+
+/** The uploaded version a `done` or `empty` record of `path` says. */
+function uploadedRecord(path: string, record: Record<string, unknown>): UploadedRecord {
+  return {
+    path,
+    size: Number(record.size),
+    mtime: typeof record.mtime === "number" ? record.mtime : null,
+    sha512: typeof record.sha512 === "string" ? record.sha512 : "",
+    chunks: Number(record.chunks ?? 0),
+    chunkSize: Number(record.chunkSize ?? 0),
+    empty: record.event === "empty",
+  };
 }
 
 /**
@@ -252,14 +338,14 @@ function applyRecord(contents: UploadLogContents, record: Record<string, unknown
  * @returns What it records, or `undefined`.
  */
 export async function readUploadLog(path: string): Promise<UploadLogContents | undefined> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
-  return parseUploadLog(text, path);
+  return parseUploadLogBytes(bytes, path);
 }
 
 /** Options of {@linkcode UploadLog.open}. */
@@ -272,15 +358,31 @@ export interface UploadLogOpenOptions {
   legacyPath?: string;
 }
 
-/** The upload log of one root directory and topic. Open it with {@linkcode UploadLog.open}. */
+/** Bytes read at a time when an upload log is opened. */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * The upload log of one root directory and topic. Open it with {@linkcode UploadLog.open}.
+ *
+ * Memory: what it keeps per uploaded file is an {@linkcode UploadedIndex} entry (about 40 bytes,
+ * no object); the full record of a file ({@linkcode UploadLog.uploaded}) is read back from the
+ * file when asked for. Unfinished uploads are kept whole (few: those under way, and those a
+ * crash or a failure interrupted).
+ */
 export class UploadLog implements AsyncDisposable {
   /** Where the log is. */
   readonly path: string;
   /** The earlier log whose records this one started from, when it was copied on this open. */
   readonly copiedFrom: string | undefined;
   readonly #file: Deno.FsFile;
-  readonly #uploaded: Map<string, UploadedRecord>;
-  readonly #partial: Map<string, PartialRecord>;
+  /** The same file, read from by {@linkcode UploadLog.uploaded}. */
+  readonly #reader: Deno.FsFile;
+  readonly #index = new UploadedIndex();
+  readonly #partial = new Map<string, PartialRecord>();
+  /** Uploaded records whose line is not written yet (the index already points past the end). */
+  readonly #unwritten = new Map<string, UploadedRecord>();
+  /** The length of the log once every write asked for is done. */
+  #end = 0;
   #pendingAcks = new Map<string, { sha512: string; acked: number[] }>();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<void> = Promise.resolve();
@@ -289,13 +391,12 @@ export class UploadLog implements AsyncDisposable {
   private constructor(
     path: string,
     file: Deno.FsFile,
-    contents: UploadLogContents,
+    reader: Deno.FsFile,
     copiedFrom: string | undefined,
   ) {
     this.path = path;
     this.#file = file;
-    this.#uploaded = contents.uploaded;
-    this.#partial = contents.partial;
+    this.#reader = reader;
     this.copiedFrom = copiedFrom;
   }
 
@@ -324,45 +425,123 @@ export class UploadLog implements AsyncDisposable {
    * @returns The open log.
    */
   static async open(path: string, options: UploadLogOpenOptions = {}): Promise<UploadLog> {
-    let text: string | undefined;
+    let exists = true;
     try {
-      text = await Deno.readTextFile(path);
+      await Deno.stat(path);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
+      exists = false;
     }
-    let copiedFrom: string | undefined;
-    if (text === undefined && options.legacyPath !== undefined && options.legacyPath !== path) {
+    let legacy: string | undefined;
+    if (!exists && options.legacyPath !== undefined && options.legacyPath !== path) {
       try {
-        text = await Deno.readTextFile(options.legacyPath);
-        copiedFrom = options.legacyPath;
+        legacy = await Deno.readTextFile(options.legacyPath);
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
     }
-    text ??= "";
     await Deno.mkdir(dirname(path), { recursive: true });
     const file = await Deno.open(path, { append: true, create: true });
-    const log = new UploadLog(path, file, parseUploadLog(text, path), copiedFrom);
-    if (copiedFrom !== undefined) {
+    if (legacy !== undefined) {
       // The earlier records, a torn last line included (it is ignored on every read).
-      await log.#append([text.endsWith("\n") || text === "" ? text : `${text}\n`]);
-      await log.#writing.then(() => file.syncData());
+      await writeAll(
+        file,
+        encoder.encode(legacy.endsWith("\n") || legacy === "" ? legacy : `${legacy}\n`),
+      );
+      await file.syncData();
+    }
+    const reader = await Deno.open(path, { read: true });
+    const log = new UploadLog(
+      path,
+      file,
+      reader,
+      legacy === undefined ? undefined : options.legacyPath,
+    );
+    try {
+      await log.#load();
+    } catch (error) {
+      file.close();
+      reader.close();
+      throw error;
+    }
+    if (log.copiedFrom !== undefined) {
       logger.info(
         "Read the upload log {legacy} that an earlier Ferry kept in the uploaded folder: its " +
           "{count} uploaded file(s) are now recorded in {path}, where the upload state is kept " +
           "from now on (the old file is no longer read, and can be deleted).",
-        { legacy: copiedFrom, path, count: log.#uploaded.size },
+        { legacy: log.copiedFrom, path, count: log.#index.count },
       );
-    } else if (text.length > 0 && !text.endsWith("\n")) {
-      // A torn last line: start the next record on a line of its own.
-      await file.write(encoder.encode("\n"));
     }
     return log;
   }
 
-  /** The last fully acknowledged (or skipped empty) version of `path`, if any. */
+  /** Reads the log through, indexing what it records. */
+  async #load(): Promise<void> {
+    const splitter = new RecordSplitter(this.path, (record, offset, length) => {
+      const done = applyRecord(this.#partial, record);
+      if (done) this.#index.set(done.path, { size: done.size, mtime: done.mtime, offset, length });
+    });
+    const buffer = new Uint8Array(READ_CHUNK);
+    for (;;) {
+      const n = await this.#reader.read(buffer);
+      if (n === null) break;
+      splitter.push(buffer.subarray(0, n));
+    }
+    splitter.end();
+    this.#end = splitter.bytes;
+    if (splitter.torn) {
+      // A torn last line: start the next record on a line of its own.
+      await this.#write(encoder.encode("\n"));
+    }
+  }
+
+  /**
+   * The last fully acknowledged (or skipped empty) version of `path`, if any: read back from the
+   * log file (a few hundred bytes).
+   */
   uploaded(path: string): UploadedRecord | undefined {
-    return this.#uploaded.get(path);
+    const unwritten = this.#unwritten.get(path);
+    if (unwritten) return unwritten;
+    const at = this.#index.get(path);
+    if (at === undefined) return undefined;
+    const bytes = new Uint8Array(at.length);
+    this.#reader.seekSync(at.offset, Deno.SeekMode.Start);
+    let read = 0;
+    while (read < bytes.length) {
+      const n = this.#reader.readSync(bytes.subarray(read));
+      if (n === null) break;
+      read += n;
+    }
+    let record: Record<string, unknown> | undefined;
+    try {
+      record = JSON.parse(new TextDecoder().decode(bytes.subarray(0, read)));
+    } catch {
+      record = undefined; // said below
+    }
+    if (
+      record?.path === path && (record.event === "done" || record.event === "empty") &&
+      Number(record.size) === at.size
+    ) {
+      return uploadedRecord(path, record);
+    }
+    if (record === undefined || record.path === path) {
+      // Not what was indexed: the file was changed by something else meanwhile.
+      logger.warn(
+        "The upload log {log} no longer holds the record of {path} at byte {offset}: it was " +
+          "changed by something else; the file is treated as not uploaded.",
+        { log: this.path, path, offset: at.offset },
+      );
+    }
+    // Else another path with the same hash: this one was never recorded.
+    return undefined;
+  }
+
+  /**
+   * Whether the last fully acknowledged (or skipped empty) version of `path` has this size and
+   * mtime (never, when the mtime is unknown), from memory alone.
+   */
+  hasUploaded(path: string, size: number, mtime: number | null): boolean {
+    return this.#index.has(path, size, mtime);
   }
 
   /** The unfinished upload of `path`, if its last record is a start without a done. */
@@ -439,26 +618,34 @@ export class UploadLog implements AsyncDisposable {
 
   /** Records a fully acknowledged file version (or an empty file skipped) and syncs the log. */
   async recordDone(record: UploadedRecord): Promise<void> {
+    if (this.#closed) throw new Error(`Upload log "${this.path}" is closed.`);
     this.#pendingAcks.delete(record.path);
     this.#partial.delete(record.path);
-    this.#uploaded.set(record.path, record);
     const { empty, ...fields } = record;
-    await this.#append([{
-      event: empty ? "empty" : "done",
-      ...fields,
-      at: new Date().toISOString(),
-    }]);
+    const line = encoder.encode(
+      JSON.stringify({ event: empty ? "empty" : "done", ...fields, at: new Date().toISOString() }) +
+        "\n",
+    );
+    const { path, size, mtime } = record;
+    this.#index.set(path, { size, mtime, offset: this.#end, length: line.length - 1 });
+    this.#unwritten.set(path, record);
+    try {
+      await this.#write(line);
+    } finally {
+      if (this.#unwritten.get(path) === record) this.#unwritten.delete(path);
+    }
     await this.#writing.then(() => this.#file.syncData());
   }
 
-  #append(records: (object | string)[]): Promise<void> {
+  #append(records: object[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error(`Upload log "${this.path}" is closed.`));
-    const text = records.map((r) => typeof r === "string" ? r : JSON.stringify(r) + "\n");
-    const bytes = encoder.encode(text.join(""));
-    this.#writing = this.#writing.then(async () => {
-      let written = 0;
-      while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
-    });
+    return this.#write(encoder.encode(records.map((r) => JSON.stringify(r) + "\n").join("")));
+  }
+
+  /** Appends `bytes` after every write asked for before. */
+  #write(bytes: Uint8Array): Promise<void> {
+    this.#end += bytes.length;
+    this.#writing = this.#writing.then(() => writeAll(this.#file, bytes));
     return this.#writing;
   }
 
@@ -471,10 +658,16 @@ export class UploadLog implements AsyncDisposable {
     await this.#writing;
     this.#closed = true;
     this.#file.close();
+    this.#reader.close();
   }
 
   /** Closes the log. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await file.write(bytes.subarray(written));
 }

@@ -250,6 +250,12 @@ Deno.test("download and upload --watch units verify and move a file end to end",
         unitValues(upload.stdout, "Environment").includes(`XDG_STATE_HOME=${state}`),
         "the upload log stays where uploads by hand keep it",
       );
+      assert(
+        / --v8-flags=--max-semi-space-size=2 \S+\/cli\.ts upload /.test(
+          unitValues(upload.stdout, "ExecStart")[0],
+        ),
+        "the watch runs with a small young generation",
+      );
       const uploader = startUnit(upload.stdout, {});
       const downloader = startUnit(download.stdout, {});
       try {
