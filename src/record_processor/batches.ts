@@ -96,6 +96,7 @@ export class BatchFlow {
     }
     const batchId = this.#nextBatch++;
     state.inflight = batchId;
+    state.inflightRecords = count;
     const records = packRuns(runs);
     state.bufferedRecords -= count;
     state.bufferedBytes -= records.data.byteLength;

@@ -270,6 +270,7 @@ export class PartitionLifecycle {
       bufferedRecords: 0,
       bufferedBytes: 0,
       inflight: undefined,
+      inflightRecords: 0,
       sentUpTo: committed >= 0 ? committed : 0,
       abandoned: false,
       committedAt: committed >= 0 ? committed : undefined,

@@ -88,6 +88,8 @@ export interface PartitionState {
   /** Key and value bytes in `buffer`. */
   bufferedBytes: number;
   inflight: number | undefined;
+  /** Records of the batch in flight (sent to the instance, not done yet): they count as lag. */
+  inflightRecords: number;
   /** The offset after the last record sent to the instance: no commit may go past it. */
   sentUpTo: number;
   /** Given up after the stop grace with a batch still running: nothing more is committed. */

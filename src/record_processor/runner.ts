@@ -377,6 +377,7 @@ class RecordRunner {
           this.#batches.batchFailed(state, message.error, message.records ?? []);
         }
         state.inflight = undefined;
+        state.inflightRecords = 0;
         this.#lifecycle.wake(`idle:${message.key}`);
         this.#batches.pump(state); // the next batch at once, not after the next poll
         break;
@@ -427,7 +428,8 @@ class RecordRunner {
 
   /**
    * Each assigned partition's lag: records after the next one to process (what is buffered
-   * here counts as lag), from the last fetch's high watermark, without a request.
+   * here or in a batch not done yet counts as lag), from the last fetch's high watermark,
+   * without a request.
    */
   #partitionLags(): PartitionLag[] {
     const lags: PartitionLag[] = [];
@@ -437,7 +439,7 @@ class RecordRunner {
       const { high } = this.#consumer.cachedWatermarks(state.tp.topic, state.tp.partition);
       const [position] = this.#consumer.position([state.tp]);
       if (high < 0 || position === undefined || position.offset < 0) continue;
-      const next = position.offset - state.bufferedRecords;
+      const next = position.offset - state.bufferedRecords - state.inflightRecords;
       lags.push({ ...state.tp, lag: Math.max(0, high - next), offset: next, end: high });
     }
     return lags.sort((a, b) => a.partition - b.partition);
