@@ -14,6 +14,12 @@
  * that a power loss takes is a file whose offsets were not committed either, read and processed
  * again on restart. In-progress lines are informational: written, never waited for by a sync.
  *
+ * Memory: a processor runs for months, so no string or object is kept per processed file. The
+ * processed files are indexed in typed arrays (a `HashTable` keyed by the path's 64-bit hash
+ * and the first 64 bits of the SHA-512, about 100 bytes a file), with where each one's line is
+ * in the processed log: its record (its results for `--exactly-once`, the generations of its
+ * path) is read back from there when needed. Failed and retired files stay in memory.
+ *
  * @module
  */
 
@@ -329,10 +335,19 @@ export class FileRegistry {
    * not processed).
    */
   #processedRecord(entry: number): ProcessedRecord | undefined {
-    return readLineAt<ProcessedRecord>(this.#reader, {
-      offset: this.#processed.get(entry, LINE_OFFSET),
+    const offset = this.#processed.get(entry, LINE_OFFSET);
+    const record = readLineAt<ProcessedRecord>(this.#reader, {
+      offset,
       length: this.#processed.get(entry, LINE_LENGTH),
     });
+    if (record === undefined) {
+      logger.warn(
+        "The processed log in {dir} no longer holds a record at byte {offset}: it was changed " +
+          "by something else while the processor ran.",
+        { dir: this.dir, offset },
+      );
+    }
+    return record;
   }
 
   /** The results a processed file gave (see {@linkcode ProducedResults}), if any. */
