@@ -325,9 +325,17 @@ export class FileRegistry {
     return new FileRegistry(dir, snapshot, processedAt, logs, reader);
   }
 
-  /** Whether this content at this path was processed already. */
+  /**
+   * Whether this content at this path was processed already. Answered from memory when not;
+   * when the index says so, its record is read back to check it is this file (a hash
+   * collision with another file then answers "not processed": processed twice, never lost).
+   */
   isProcessed(path: string, sha512: string): boolean {
-    return this.#processed.find(processedKey(path, sha512)) >= 0;
+    const entry = this.#processed.find(processedKey(path, sha512));
+    if (entry < 0) return false;
+    const record = this.#processedRecord(entry);
+    // Unreadable (the log was changed by something else, said): the index's word stands.
+    return record === undefined || (record.path === path && record.sha512 === sha512);
   }
 
   /**
