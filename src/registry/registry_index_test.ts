@@ -76,7 +76,8 @@ Deno.test("a reopened registry answers as before for many files and replaced gen
       kept: "",
       mtime: 1,
     });
-    assertEquals(older.retiredBy, files[2 * PATHS + 1].sha512);
+    // By the oldest processed generation that supersedes it, as before.
+    assertEquals(older.retiredBy, files[1].sha512);
     await registry.recordFailed({
       time: "2026-01-01T05:00:00Z",
       path: "run-2/file-2.dat",
