@@ -34,6 +34,7 @@ import { type FailedRecord, generationLabel, type ProcessedRecord } from "../reg
 import type { WorkerPool } from "../workers/pool.ts";
 import { type FileJobMessage, hashMismatchResult, type JobResult } from "../workers/protocol.ts";
 import type { RunningFile, RunState } from "./run_state.ts";
+import { HashTable, stringHash } from "../hash/hash_table.ts";
 
 const logger = getLogger(["ferry", "file-processor"]);
 
@@ -49,8 +50,11 @@ export class FileOutcomes {
   /** A moving average of `process` calls' durations (ms), `undefined` before the first. */
   #processMs: number | undefined;
   #nextJobId = 1;
-  /** The `file_mtime` of the generation this run moved into place, by path (disk, both). */
-  readonly #placed = new Map<string, number | undefined>();
+  /**
+   * The `file_mtime` of the generation this run moved into place (NaN: none sent), by path
+   * hash (disk, both): typed arrays, no string kept per file.
+   */
+  readonly #placed = new HashTable(2, 1);
   /** The placement under way per output path (see `#onePlacementAtATime`). */
   readonly #placing = new Map<string, Promise<void>>();
 
@@ -132,7 +136,7 @@ export class FileOutcomes {
         }
         await this.#moveAsideFailedInPlace(assembly.outputRelativePath, assembly.sha512);
         const placed = await assembler.finalize(assembly, size);
-        if (placed !== undefined) this.#placed.set(assembly.outputRelativePath, assembly.mtime);
+        if (placed !== undefined) this.#notePlaced(assembly.outputRelativePath, assembly.mtime);
         return { path: placed, older: false };
       }));
     } catch (error) {
@@ -196,8 +200,10 @@ export class FileOutcomes {
    */
   #olderThanPlaced(path: string, mtime: number | undefined): boolean {
     if (mtime === undefined) return false;
-    let newest = this.#placed.get(path);
-    if (!this.#placed.has(path)) {
+    const placed = this.#placed.find(stringHash(path));
+    let newest = placed < 0 ? undefined : this.#placed.get(placed, 0);
+    if (newest !== undefined && Number.isNaN(newest)) newest = undefined;
+    if (placed < 0) {
       for (const record of this.#run.registry.processedGenerations(path)) {
         if (record.mtime !== undefined && (newest === undefined || record.mtime > newest)) {
           newest = record.mtime;
@@ -205,6 +211,14 @@ export class FileOutcomes {
       }
     }
     return newest !== undefined && newest > mtime;
+  }
+
+  /** Notes the `file_mtime` of the generation of `path` this run moved into place. */
+  #notePlaced(path: string, mtime: number | undefined): void {
+    const key = stringHash(path);
+    let entry = this.#placed.find(key);
+    if (entry < 0) entry = this.#placed.add(key);
+    this.#placed.set(entry, 0, mtime ?? NaN);
   }
 
   /**

@@ -46,6 +46,35 @@ export async function readJsonLines<T>(path: string): Promise<T[]> {
   return out;
 }
 
+/** Where a line is in its file. */
+export interface LineAt {
+  /** Byte offset of its first byte. */
+  offset: number;
+  /** Its length in bytes, without the newline. */
+  length: number;
+}
+
+/**
+ * Reads back the record whose line is at `at` in the open `file`, synchronously (a few hundred
+ * bytes); undefined when those bytes are not JSON (the file was changed by something else: the
+ * caller says so).
+ */
+export function readLineAt<T>(file: Deno.FsFile, at: LineAt): T | undefined {
+  const bytes = new Uint8Array(at.length);
+  file.seekSync(at.offset, Deno.SeekMode.Start);
+  let read = 0;
+  while (read < bytes.length) {
+    const n = file.readSync(bytes.subarray(read));
+    if (n === null) break;
+    read += n;
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes.subarray(0, read))) as T;
+  } catch {
+    return undefined; // said by the caller
+  }
+}
+
 /**
  * Appends records to a JSON-lines file. An appended record is written (in the page cache, so it
  * survives the process being killed) when `append` resolves, and durable on disk (it survives
@@ -54,7 +83,14 @@ export async function readJsonLines<T>(path: string): Promise<T[]> {
 export class JsonLinesWriter {
   readonly #file: Deno.FsFile;
   readonly #path: string;
-  #pending: { line: string; done: () => void; fail: (error: Error) => void }[] = [];
+  #pending: {
+    bytes: Uint8Array;
+    done: (at: LineAt) => void;
+    at: LineAt;
+    fail: (error: Error) => void;
+  }[] = [];
+  /** The file's length once every line appended so far is written. */
+  #end: number;
   #flushing: Promise<void> | undefined;
   /** Lines were written since the last `fdatasync` began. */
   #dirty = false;
@@ -68,37 +104,58 @@ export class JsonLinesWriter {
   #broken: Error | undefined;
   #closed = false;
 
-  private constructor(file: Deno.FsFile, path: string) {
+  private constructor(file: Deno.FsFile, path: string, end: number) {
     this.#file = file;
     this.#path = path;
+    this.#end = end;
   }
 
   /**
    * Rewrites the file with `records` (through a temporary file and a rename, so a crash
-   * leaves the old or the new content), then opens it for appending.
+   * leaves the old or the new content), then opens it for appending. `onLine` is told where
+   * each record's line is in the new file.
    */
-  static async rewrite(path: string, records: readonly unknown[]): Promise<JsonLinesWriter> {
+  static async rewrite(
+    path: string,
+    records: readonly unknown[],
+    onLine?: (index: number, at: LineAt) => void,
+  ): Promise<JsonLinesWriter> {
     const temporary = `${path}.tmp`;
-    const text = records.map((r) => JSON.stringify(r) + "\n").join("");
+    const lines = records.map((r) => encoder.encode(JSON.stringify(r) + "\n"));
+    let end = 0;
+    for (let i = 0; i < lines.length; i++) {
+      onLine?.(i, { offset: end, length: lines[i].length - 1 });
+      end += lines[i].length;
+    }
     {
       using file = await Deno.open(temporary, { write: true, create: true, truncate: true });
-      await writeAll(file, encoder.encode(text));
+      const text = new Uint8Array(end);
+      let at = 0;
+      for (const line of lines) {
+        text.set(line, at);
+        at += line.length;
+      }
+      await writeAll(file, text);
       await file.syncData();
     }
     await Deno.rename(temporary, path);
     const file = await Deno.open(path, { append: true, create: true });
-    return new JsonLinesWriter(file, path);
+    return new JsonLinesWriter(file, path, end);
   }
 
   /**
    * Appends one record; resolves once it is written to the file (survives the process being
-   * killed; durable against a power loss only after a later `sync`).
+   * killed; durable against a power loss only after a later `sync`), with where its line is.
    */
-  append(record: unknown): Promise<void> {
+  append(record: unknown): Promise<LineAt> {
     if (this.#closed) return Promise.reject(new Error(`The log "${this.#path}" is closed.`));
     if (this.#broken) return Promise.reject(this.#broken);
-    const line = JSON.stringify(record) + "\n";
-    const written = new Promise<void>((done, fail) => this.#pending.push({ line, done, fail }));
+    const bytes = encoder.encode(JSON.stringify(record) + "\n");
+    const at = { offset: this.#end, length: bytes.length - 1 };
+    this.#end += bytes.length;
+    const written = new Promise<LineAt>((done, fail) =>
+      this.#pending.push({ bytes, at, done, fail })
+    );
     this.#flushing ??= this.#flush();
     return written;
   }
@@ -143,9 +200,9 @@ export class JsonLinesWriter {
         // A synchronous write: a few hundred bytes go to the page cache in microseconds, while
         // an asynchronous one is a round trip through Deno's I/O threads (and a dup/close of
         // the descriptor) for every batch.
-        writeAllSync(this.#file, encoder.encode(batch.map((b) => b.line).join("")));
+        writeAllSync(this.#file, joinBytes(batch.map((b) => b.bytes)));
         this.#dirty = true;
-        for (const entry of batch) entry.done();
+        for (const entry of batch) entry.done(entry.at);
       } catch (error) {
         // Part of the batch may be written: it ends in a torn or complete line, never a
         // record reported as written.
@@ -175,6 +232,17 @@ export class JsonLinesWriter {
       this.#file.close();
     }
   }
+}
+
+function joinBytes(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.length;
+  }
+  return joined;
 }
 
 function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {

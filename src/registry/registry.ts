@@ -14,12 +14,19 @@
  * that a power loss takes is a file whose offsets were not committed either, read and processed
  * again on restart. In-progress lines are informational: written, never waited for by a sync.
  *
+ * Memory: a processor runs for months, so no string or object is kept per processed file. The
+ * processed files are indexed in typed arrays (a `HashTable` keyed by the path's 64-bit hash
+ * and the first 64 bits of the SHA-512, about 100 bytes a file), with where each one's line is
+ * in the processed log: its record (its results for `--exactly-once`, the generations of its
+ * path) is read back from there when needed. Failed and retired files stay in memory.
+ *
  * @module
  */
 
 import type { StoredResult } from "../processor/results.ts";
 import { getLogger } from "@logtape/logtape";
-import { JsonLinesWriter, readJsonLines } from "./json_lines.ts";
+import { JsonLinesWriter, type LineAt, readJsonLines, readLineAt } from "./json_lines.ts";
+import { HashTable, stringHash } from "../hash/hash_table.ts";
 import { FERRY_DIR, registryFileNames } from "../files/layout.ts";
 
 const logger = getLogger(["ferry", "registry"]);
@@ -123,6 +130,25 @@ export interface RegistrySnapshot {
 
 function fileKey(record: { path: string; sha512: string }): string {
   return `${record.sha512}:${record.path}`;
+}
+
+/** Columns of {@linkcode FileRegistry}'s processed index. */
+const LINE_OFFSET = 0;
+const LINE_LENGTH = 1;
+const PREVIOUS = 2;
+
+/**
+ * A processed file's key in memory: its path's 64-bit hash and the first 64 bits of its
+ * SHA-512 (a wrong "processed" needs both to collide with another file's: one chance in 2^64
+ * for another content of the same path, and a path hash collision as well for another path).
+ * A SHA-512 that is not hex (never from a checked file) is hashed as a string instead.
+ */
+function processedKey(path: string, sha512: string): number[] {
+  const [p1, p2] = stringHash(path);
+  let s1 = Number.parseInt(sha512.slice(0, 8), 16);
+  let s2 = Number.parseInt(sha512.slice(8, 16), 16);
+  if (!/^[0-9a-f]{16}/.test(sha512)) [s1, s2] = stringHash(sha512);
+  return [p1, p2, s1 >>> 0, s2 >>> 0];
 }
 
 /** Reads and compacts the logs in memory, without changing them on disk. */
@@ -234,11 +260,18 @@ function compact(
 export class FileRegistry {
   /** The folder holding the logs. */
   readonly dir: string;
-  readonly #processed = new Set<string>();
-  /** The processed generations of each path (for retiring superseded failures). */
-  readonly #processedByPath = new Map<string, ProcessedRecord[]>();
-  /** The results of processed files that produced some, by file key. */
-  readonly #produced = new Map<string, ProducedResults>();
+  /**
+   * The processed files, keyed by their path's 64-bit hash and the first 64 bits of their
+   * SHA-512 (see {@linkcode processedKey}): where their line is in the processed log (columns
+   * {@linkcode LINE_OFFSET}, {@linkcode LINE_LENGTH}), and the entry of the previous processed
+   * generation of the same path ({@linkcode PREVIOUS}, -1 for none). No string or object is
+   * kept per processed file: records are read back from the log when needed.
+   */
+  readonly #processed = new HashTable(4, 3);
+  /** Per path hash: the entry in `#processed` of its newest processed generation. */
+  readonly #newestOfPath = new HashTable(2, 1);
+  /** The processed log, read from by {@linkcode FileRegistry.processedGenerations}. */
+  readonly #reader: Deno.FsFile;
   readonly #failed = new Map<string, FailedRecord>();
   readonly #retired = new Map<string, FailedRecord>();
   readonly #processedLog: JsonLinesWriter;
@@ -248,13 +281,16 @@ export class FileRegistry {
   private constructor(
     dir: string,
     snapshot: RegistrySnapshot,
+    processedAt: LineAt[],
     logs: [JsonLinesWriter, JsonLinesWriter, JsonLinesWriter],
+    reader: Deno.FsFile,
   ) {
     this.dir = dir;
-    for (const record of snapshot.processed) this.#noteProcessed(record);
+    snapshot.processed.forEach((record, i) => this.#noteProcessed(record, processedAt[i]));
     for (const record of snapshot.failed) this.#failed.set(fileKey(record), record);
     for (const record of snapshot.retired) this.#retired.set(fileKey(record), record);
     [this.#processedLog, this.#failedLog, this.#startedLog] = logs;
+    this.#reader = reader;
   }
 
   /**
@@ -266,8 +302,13 @@ export class FileRegistry {
     await Deno.mkdir(dir, { recursive: true });
     const snapshot = await readRegistry(dir, topic, group);
     const names = registryFileNames(topic, group);
+    const processedAt: LineAt[] = [];
     const logs: [JsonLinesWriter, JsonLinesWriter, JsonLinesWriter] = [
-      await JsonLinesWriter.rewrite(`${dir}/${names.processed}`, snapshot.processed),
+      await JsonLinesWriter.rewrite(
+        `${dir}/${names.processed}`,
+        snapshot.processed,
+        (i, at) => processedAt[i] = at,
+      ),
       await JsonLinesWriter.rewrite(`${dir}/${names.failed}`, [
         ...snapshot.retired,
         ...snapshot.failed,
@@ -280,17 +321,49 @@ export class FileRegistry {
       failed: snapshot.failed.length,
       retired: snapshot.retired.length,
     });
-    return new FileRegistry(dir, snapshot, logs);
+    const reader = await Deno.open(`${dir}/${names.processed}`, { read: true });
+    return new FileRegistry(dir, snapshot, processedAt, logs, reader);
   }
 
-  /** Whether this content at this path was processed already. */
+  /**
+   * Whether this content at this path was processed already. Answered from memory when not;
+   * when the index says so, its record is read back to check it is this file (a hash
+   * collision with another file then answers "not processed": processed twice, never lost).
+   */
   isProcessed(path: string, sha512: string): boolean {
-    return this.#processed.has(fileKey({ path, sha512 }));
+    const entry = this.#processed.find(processedKey(path, sha512));
+    if (entry < 0) return false;
+    const record = this.#processedRecord(entry);
+    // Unreadable (the log was changed by something else, said): the index's word stands.
+    return record === undefined || (record.path === path && record.sha512 === sha512);
+  }
+
+  /**
+   * The record of a processed file, read back from the processed log (undefined when it was
+   * not processed).
+   */
+  #processedRecord(entry: number): ProcessedRecord | undefined {
+    const offset = this.#processed.get(entry, LINE_OFFSET);
+    const record = readLineAt<ProcessedRecord>(this.#reader, {
+      offset,
+      length: this.#processed.get(entry, LINE_LENGTH),
+    });
+    if (record === undefined) {
+      logger.warn(
+        "The processed log in {dir} no longer holds a record at byte {offset}: it was changed " +
+          "by something else while the processor ran.",
+        { dir: this.dir, offset },
+      );
+    }
+    return record;
   }
 
   /** The results a processed file gave (see {@linkcode ProducedResults}), if any. */
   produced(path: string, sha512: string): ProducedResults | undefined {
-    return this.#produced.get(fileKey({ path, sha512 }));
+    const entry = this.#processed.find(processedKey(path, sha512));
+    if (entry < 0) return undefined;
+    const record = this.#processedRecord(entry);
+    return record?.path === path && record.sha512 === sha512 ? record.produced : undefined;
   }
 
   /** The files whose latest attempt failed, not processed (nor retired) since. */
@@ -308,37 +381,65 @@ export class FileRegistry {
     return this.#retired.has(fileKey({ path, sha512 }));
   }
 
-  /** The processed generations of a path, oldest first. */
-  processedGenerations(path: string): readonly ProcessedRecord[] {
-    return this.#processedByPath.get(path) ?? [];
+  /**
+   * The processed generations of a path, oldest first: read back from the processed log (a
+   * few hundred bytes each; nothing is read for a path never processed).
+   */
+  processedGenerations(path: string): ProcessedRecord[] {
+    const generations: ProcessedRecord[] = [];
+    const head = this.#newestOfPath.find(stringHash(path));
+    if (head < 0) return generations;
+    for (
+      let entry = this.#newestOfPath.get(head, 0);
+      entry >= 0;
+      entry = this.#processed.get(entry, PREVIOUS)
+    ) {
+      const record = this.#processedRecord(entry);
+      // Another path with the same hash is not one of its generations.
+      if (record?.path === path) generations.push(record);
+    }
+    return generations.reverse();
   }
 
   /** Whether no file was ever recorded (processed, failed or retired) in these logs. */
   get empty(): boolean {
-    return this.#processed.size === 0 && this.#failed.size === 0 && this.#retired.size === 0;
+    return this.#processed.count === 0 && this.#failed.size === 0 && this.#retired.size === 0;
   }
 
-  #noteProcessed(record: ProcessedRecord): void {
-    const key = fileKey(record);
-    if (record.produced) this.#produced.set(key, record.produced);
-    if (this.#processed.has(key)) return;
-    this.#processed.add(key);
-    const same = this.#processedByPath.get(record.path);
-    if (same) same.push(record);
-    else this.#processedByPath.set(record.path, [record]);
+  #noteProcessed(record: ProcessedRecord, at: LineAt): void {
+    const key = processedKey(record.path, record.sha512);
+    let entry = this.#processed.find(key);
+    if (entry >= 0) {
+      // Processed again: its latest results are the ones given back by `produced`.
+      if (record.produced) {
+        this.#processed.set(entry, LINE_OFFSET, at.offset);
+        this.#processed.set(entry, LINE_LENGTH, at.length);
+      }
+      return;
+    }
+    entry = this.#processed.add(key);
+    this.#processed.set(entry, LINE_OFFSET, at.offset);
+    this.#processed.set(entry, LINE_LENGTH, at.length);
+    const pathKey = stringHash(record.path);
+    let head = this.#newestOfPath.find(pathKey);
+    if (head < 0) {
+      head = this.#newestOfPath.add(pathKey);
+      this.#processed.set(entry, PREVIOUS, -1);
+    } else this.#processed.set(entry, PREVIOUS, this.#newestOfPath.get(head, 0));
+    this.#newestOfPath.set(head, 0, entry);
   }
 
   /** Number of distinct files processed. */
   get processedCount(): number {
-    return this.#processed.size;
+    return this.#processed.count;
   }
 
   /**
    * Notes that a file is being rebuilt or processed (informational: not synced before offset
    * commits, only on `close`).
    */
-  recordStarted(record: StartedRecord): Promise<void> {
-    return this.#startedLog.append(record);
+  async recordStarted(record: StartedRecord): Promise<void> {
+    await this.#startedLog.append(record);
   }
 
   /**
@@ -346,8 +447,8 @@ export class FileRegistry {
    * killed). It is durable against a power loss after the next {@linkcode FileRegistry.sync}.
    */
   async recordProcessed(record: ProcessedRecord): Promise<void> {
-    await this.#processedLog.append(record);
-    this.#noteProcessed(record);
+    const at = await this.#processedLog.append(record);
+    this.#noteProcessed(record, at);
     this.#failed.delete(fileKey(record));
   }
 
@@ -381,7 +482,7 @@ export class FileRegistry {
       // A generation retired already, or superseded by one processed meanwhile (its retry
       // ran while the newer generation was processed), stays retired.
       const by = this.#retired.get(key)?.retiredBy ??
-        this.#processedByPath.get(record.path)?.find((p) => supersedes(p, record))?.sha512;
+        this.processedGenerations(record.path).find((p) => supersedes(p, record))?.sha512;
       if (by !== undefined) record = { ...record, retiredBy: by };
     }
     await this.#failedLog.append(record);
@@ -403,11 +504,15 @@ export class FileRegistry {
 
   /** Waits for pending writes, syncs them to disk and closes the logs. */
   async close(): Promise<void> {
-    await Promise.all([
-      this.#processedLog.close(),
-      this.#failedLog.close(),
-      this.#startedLog.close(),
-    ]);
+    try {
+      await Promise.all([
+        this.#processedLog.close(),
+        this.#failedLog.close(),
+        this.#startedLog.close(),
+      ]);
+    } finally {
+      this.#reader.close();
+    }
   }
 }
 

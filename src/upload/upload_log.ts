@@ -27,6 +27,7 @@ import { getLogger } from "@logtape/logtape";
 import { ConfigError } from "../config/config_error.ts";
 import { uploadLogName, uploadStateDir } from "../files/layout.ts";
 import { UploadedIndex } from "./uploaded_index.ts";
+import { readLineAt } from "../registry/json_lines.ts";
 
 /** A file version the log knows was fully acknowledged (or skipped as empty). */
 export interface UploadedRecord {
@@ -504,20 +505,8 @@ export class UploadLog implements AsyncDisposable {
     if (unwritten) return unwritten;
     const at = this.#index.get(path);
     if (at === undefined) return undefined;
-    const bytes = new Uint8Array(at.length);
-    this.#reader.seekSync(at.offset, Deno.SeekMode.Start);
-    let read = 0;
-    while (read < bytes.length) {
-      const n = this.#reader.readSync(bytes.subarray(read));
-      if (n === null) break;
-      read += n;
-    }
-    let record: Record<string, unknown> | undefined;
-    try {
-      record = JSON.parse(new TextDecoder().decode(bytes.subarray(0, read)));
-    } catch {
-      record = undefined; // said below
-    }
+    // Undefined when not JSON: said below.
+    const record = readLineAt<Record<string, unknown> | null>(this.#reader, at) ?? undefined;
     if (
       record?.path === path && (record.event === "done" || record.event === "empty") &&
       Number(record.size) === at.size
