@@ -33,8 +33,10 @@ export interface WatchScenario {
 
 const SETTLE_SECONDS = 3;
 
-/** Collects a child's standard error as text while it runs. */
-function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done: Promise<void> } {
+/** Collects a child's output stream as text while it runs. */
+export function collect(
+  stream: ReadableStream<Uint8Array>,
+): { text: () => string; done: Promise<void> } {
   let text = "";
   const done = stream.pipeThrough(new TextDecoderStream()).pipeTo(
     new WritableStream({

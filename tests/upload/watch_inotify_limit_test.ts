@@ -18,6 +18,7 @@ import { withTempDir } from "../support/files.ts";
 import { killAfter } from "../support/processor.ts";
 import { readTopic, rebuild } from "../support/upload.ts";
 import { sleep, waitUntil } from "../support/wait.ts";
+import { collect } from "../support/watch.ts";
 
 /** `ferry <args>` in a user namespace whose inotify watch limit is `watches`. */
 function startWithWatchLimit(watches: number, args: readonly string[]): Deno.ChildProcess {
@@ -34,19 +35,6 @@ function startWithWatchLimit(watches: number, args: readonly string[]): Deno.Chi
   }).spawn();
   killAfter(child, 120_000);
   return child;
-}
-
-/** Collects a stream's text as it comes. */
-function collect(stream: ReadableStream<Uint8Array>): { text: () => string; done: Promise<void> } {
-  let text = "";
-  const done = stream.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({
-      write(chunk) {
-        text += chunk;
-      },
-    }),
-  );
-  return { text: () => text, done };
 }
 
 /**
