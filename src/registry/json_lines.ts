@@ -234,7 +234,17 @@ export class JsonLinesWriter {
   }
 }
 
-function joinBytes(parts: Uint8Array[]): Uint8Array {
+/**
+ * The bytes of `parts` one after the other (the one part itself when there is one).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { joinBytes } from "./json_lines.ts";
+ * assert.deepEqual(joinBytes([Uint8Array.of(1), Uint8Array.of(2, 3)]), Uint8Array.of(1, 2, 3));
+ * ```
+ */
+export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0];
   const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;

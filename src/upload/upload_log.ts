@@ -27,7 +27,7 @@ import { getLogger } from "@logtape/logtape";
 import { ConfigError } from "../config/config_error.ts";
 import { uploadLogName, uploadStateDir } from "../files/layout.ts";
 import { UploadedIndex } from "./uploaded_index.ts";
-import { readLineAt } from "../registry/json_lines.ts";
+import { joinBytes, readLineAt } from "../registry/json_lines.ts";
 
 /** A file version the log knows was fully acknowledged (or skipped as empty). */
 export interface UploadedRecord {
@@ -191,13 +191,13 @@ class RecordSplitter {
     for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
       const piece = chunk.subarray(start, newline);
       if (this.#carry.length === 0) this.#line(piece, this.#fed + start);
-      else this.#line(concat(this.#carry, piece), this.#carryOffset);
+      else this.#line(joinBytes([this.#carry, piece]), this.#carryOffset);
       this.#carry = new Uint8Array(0);
       start = newline + 1;
     }
     if (start < chunk.length) {
       if (this.#carry.length === 0) this.#carryOffset = this.#fed + start;
-      this.#carry = concat(this.#carry, chunk.subarray(start));
+      this.#carry = joinBytes([this.#carry, chunk.subarray(start)]);
     }
     this.#fed += chunk.length;
   }
@@ -232,13 +232,6 @@ class RecordSplitter {
       this.#onRecord(record as Record<string, unknown>, offset, bytes.length);
     }
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a);
-  joined.set(b, a.length);
-  return joined;
 }
 
 /**
