@@ -1,24 +1,23 @@
 /**
  * A producing processor with --exactly-once while the broker stops and starts again, on a broker
- * of the test's own (port 20440, `FERRY_TEST_EOS_RESTART_PORT`): the transactions that fail
+ * of the test's own (on free ports, or `FERRY_TEST_EOS_RESTART_PORT`): the transactions that fail
  * are aborted and done again, and a `read_committed` reader of the output topic counts one
  * result per file.
  */
 
 import { join } from "node:path";
 import { assert, assertEquals } from "../support/assert.ts";
-import { OwnBroker, uniqueName } from "../support/broker.ts";
+import { OwnBroker, ownBrokerPort, uniqueName } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import { processorArgs, startProcessor } from "../support/processor.ts";
 import { countBy, readCommitted } from "../support/results.ts";
 import { sleep } from "../support/wait.ts";
 import { upload } from "../../src/upload/uploader.ts";
 
-const PORT = Number(Deno.env.get("FERRY_TEST_EOS_RESTART_PORT") ?? "20440");
 const SCRIPT = "tests/fixtures/producing_processor.ts";
 
 Deno.test("results exactly once with the broker restarted mid-run", async () => {
-  await using broker = await OwnBroker.start(PORT);
+  await using broker = await OwnBroker.start(ownBrokerPort("FERRY_TEST_EOS_RESTART_PORT"));
   const input = uniqueName("eos-restart-in");
   const output = uniqueName("eos-restart-out");
   await broker.createTopic(input, 4);

@@ -1,6 +1,6 @@
 /**
  * The broker away for longer than the client's timeouts (session 6 s, socket 10 s), on a broker
- * of the test's own (port 20420, `FERRY_TEST_OUTAGE_LONG_PORT`). By default the processor says
+ * of the test's own (on free ports, or `FERRY_TEST_OUTAGE_LONG_PORT`). By default the processor says
  * the broker is unreachable, keeps its state, and continues when it returns; with
  * `--broker-timeout` it exits 1 with a clear error once the broker has been away that long, and
  * the next run picks up where it stopped. Either way: every file once, none recorded twice.
@@ -8,7 +8,7 @@
 
 import { join } from "node:path";
 import { assert, assertEquals } from "../support/assert.ts";
-import { OwnBroker, uniqueName } from "../support/broker.ts";
+import { OwnBroker, ownBrokerPort, uniqueName } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import {
   assertEveryFileOnce,
@@ -22,7 +22,6 @@ import {
 import { sleep, waitUntil } from "../support/wait.ts";
 import { upload } from "../../src/upload/uploader.ts";
 
-const PORT = Number(Deno.env.get("FERRY_TEST_OUTAGE_LONG_PORT") ?? "20420");
 const SCRIPT = "tests/fixtures/recording_processor.ts";
 const PARTITIONS = 2;
 const OUTAGE_MS = 15_000;
@@ -66,7 +65,7 @@ async function processedPaths(out: string): Promise<Set<string>> {
 }
 
 Deno.test("the broker away longer than the client's timeouts", async (t) => {
-  await using broker = await OwnBroker.start(PORT);
+  await using broker = await OwnBroker.start(ownBrokerPort("FERRY_TEST_OUTAGE_LONG_PORT"));
   const root = await Deno.makeTempDir({ prefix: "ferry-outage-long-" });
 
   await t.step("by default: reported, state kept, continues when it returns", async () => {
@@ -128,7 +127,7 @@ Deno.test("the broker away longer than the client's timeouts", async (t) => {
         const seconds = (Date.now() - stoppedAt) / 1000;
         assertEquals(run.code, 1, run.stderr);
         assert(
-          run.stderr.includes(`The Kafka broker "127.0.0.1:${PORT}" was unreachable for 5 s`),
+          run.stderr.includes(`The Kafka broker "${broker.bootstrap}" was unreachable for 5 s`),
           run.stderr,
         );
         assert(seconds < 30, `exited ${seconds} s after the broker stopped`);

@@ -1,12 +1,12 @@
 /**
  * The broker stopped and started again while files are being uploaded and processed, on a
- * broker of the test's own (port 20410, `FERRY_TEST_RESTART_PORT`): the upload waits and
+ * broker of the test's own (on free ports, or `FERRY_TEST_RESTART_PORT`): the upload waits and
  * finishes, the processor reports the outage, reconnects and processes every file, none twice.
  */
 
 import { join } from "node:path";
 import { assert, assertEquals } from "../support/assert.ts";
-import { OwnBroker, uniqueName } from "../support/broker.ts";
+import { OwnBroker, ownBrokerPort, uniqueName } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import {
   assertEveryFileOnce,
@@ -18,7 +18,6 @@ import {
 import { sleep, waitUntil } from "../support/wait.ts";
 import { upload } from "../../src/upload/uploader.ts";
 
-const PORT = Number(Deno.env.get("FERRY_TEST_RESTART_PORT") ?? "20410");
 const SCRIPT = "tests/fixtures/recording_processor.ts";
 const PARTITIONS = 4;
 const CHUNK = 8 * 1024;
@@ -35,7 +34,7 @@ async function writeFiles(dir: string, prefix: string, count: number, seed: numb
 }
 
 Deno.test("the broker restarted during upload and processing: every file once", async () => {
-  await using broker = await OwnBroker.start(PORT);
+  await using broker = await OwnBroker.start(ownBrokerPort("FERRY_TEST_RESTART_PORT"));
   const topic = uniqueName("ferry-restart");
   await broker.createTopic(topic, PARTITIONS);
   const root = await Deno.makeTempDir({ prefix: "ferry-restart-" });

@@ -1,6 +1,6 @@
 /**
  * The broker killed for about ten seconds in the middle of a run, on a broker of the test's own
- * (port 20450, `FERRY_TEST_SCALING_OUTAGE_PORT`), while a second `ferry upload` starts during
+ * (on free ports, or `FERRY_TEST_SCALING_OUTAGE_PORT`), while a second `ferry upload` starts during
  * the outage: the upload finishes once the broker is back, every file is processed, and the
  * processor's outage lines are true: one line when it went away (after the broker stopped), one
  * when it came back (after the broker answered again) with the time away printed right, and
@@ -9,14 +9,13 @@
 
 import { join } from "node:path";
 import { assert, assertEquals } from "../support/assert.ts";
-import { OwnBroker, uniqueName } from "../support/broker.ts";
+import { OwnBroker, ownBrokerPort, uniqueName } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import { ferry, startFerry } from "../support/cli.ts";
 import { logLineTime, Member } from "../support/members.ts";
 import { processorArgs, readCalls, stopProcessor } from "../support/processor.ts";
 import { sleep, waitUntil } from "../support/wait.ts";
 
-const PORT = Number(Deno.env.get("FERRY_TEST_SCALING_OUTAGE_PORT") ?? "20450");
 const SCRIPT = "tests/fixtures/recording_processor.ts";
 const PARTITIONS = 3;
 const OUTAGE_MS = 10_000;
@@ -38,7 +37,7 @@ function lineTime(line: string): number {
 }
 
 Deno.test("the broker away for 10 s while a second upload starts: all processed, true log", async () => {
-  await using broker = await OwnBroker.start(PORT);
+  await using broker = await OwnBroker.start(ownBrokerPort("FERRY_TEST_SCALING_OUTAGE_PORT"));
   const root = await Deno.makeTempDir({ prefix: "ferry-scale-outage-" });
   const topic = uniqueName("ferry-outage");
   await broker.createTopic(topic, PARTITIONS);

@@ -6,6 +6,7 @@
  */
 
 import { Admin, Consumer, type KafkaConfig } from "../../src/kafka/mod.ts";
+import { freePortRange } from "./net.ts";
 
 /** The plaintext bootstrap address of the project's test broker. */
 export const BOOTSTRAP: string = Deno.env.get("FERRY_TEST_BOOTSTRAP") ?? "127.0.0.1:19092";
@@ -93,6 +94,18 @@ export async function committedOffsets(
 }
 
 /**
+ * The port a broker of a test's own takes from the environment variable `name` (to pin it, e.g.
+ * for a firewall), or `undefined` for free ports.
+ */
+export function ownBrokerPort(name: string): number | undefined {
+  const value = Deno.env.get(name);
+  if (value === undefined || value === "") return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port)) throw new Error(`${name} must be a port number, got "${value}"`);
+  return port;
+}
+
+/**
  * A broker of a test's own (plaintext only) on `port`, with its data in a temporary directory,
  * for tests that stop and start it; never the shared test broker. Stopping keeps its data, so
  * topics and committed offsets survive a restart. Dispose of it to stop it and delete its data.
@@ -109,8 +122,11 @@ export class OwnBroker implements AsyncDisposable {
     this.bootstrap = `127.0.0.1:${port}`;
   }
 
-  /** Starts a broker on `port` with fresh data. */
-  static async start(port: number): Promise<OwnBroker> {
+  /**
+   * Starts a broker with fresh data on `port` (it uses port, port + 1 and port + 2), by default on
+   * ports free right now.
+   */
+  static async start(port: number = freePortRange(3)): Promise<OwnBroker> {
     const broker = new OwnBroker(port, await Deno.makeTempDir({ prefix: `ferry-kafka-${port}-` }));
     await broker.start();
     return broker;

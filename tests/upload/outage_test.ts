@@ -1,23 +1,21 @@
 /**
- * The broker going away mid-upload, on a SECOND broker of its own (port 20192 by default,
- * `FERRY_TEST_OUTAGE_PORT`), never the shared one: the upload waits, retries and finishes when
+ * The broker going away mid-upload, on a SECOND broker of its own (on free ports, or `FERRY_TEST_OUTAGE_PORT`), never the shared one: the upload waits, retries and finishes when
  * the broker comes back; or, when it stays away past the delivery timeout, the file fails
  * clearly and is not recorded as uploaded.
  */
 import { join } from "node:path";
 import { assert, assertEquals } from "../support/assert.ts";
-import { OwnBroker } from "../support/broker.ts";
+import { OwnBroker, ownBrokerPort } from "../support/broker.ts";
 import { testBytes } from "../support/bytes.ts";
 import { readTopic, rebuild } from "../support/upload.ts";
 import { sleep } from "../support/wait.ts";
 import { upload } from "../../src/upload/uploader.ts";
 import { UploadLog } from "../../src/upload/upload_log.ts";
 
-const PORT = Number(Deno.env.get("FERRY_TEST_OUTAGE_PORT") ?? "20192");
 const CHUNK = 64 * 1024;
 
 Deno.test("the broker going away mid-upload", async (t) => {
-  await using broker = await OwnBroker.start(PORT);
+  await using broker = await OwnBroker.start(ownBrokerPort("FERRY_TEST_OUTAGE_PORT"));
   const root = await Deno.makeTempDir({ prefix: "ferry-outage-" });
   const errors: string[] = [];
   try {
