@@ -21,7 +21,7 @@ import type { CliContext, FlagAliases } from "./context.ts";
 import { ExitCode, UsageError } from "../command/exit_codes.ts";
 import { closeLogging } from "../command/logging.ts";
 import { stderrTerminal } from "../command/terminal.ts";
-import { watchForQuit } from "../command/quit_input.ts";
+import { StopSignals } from "../command/stop_signals.ts";
 import { StandardOutput } from "./output.ts";
 import { createTopicCommand } from "./commands/topic.ts";
 import { createServiceCommand, SERVICE_ALIASES } from "./commands/service.ts";
@@ -187,16 +187,10 @@ export async function runCli(args: readonly string[]): Promise<number> {
     signal: controller.signal,
     print: (line) => stdout.writeLine(line),
   };
-  let signals = 0;
-  const onSignal = () => {
-    if (++signals === 1) {
-      logger.warn("Stopping (a second Ctrl-C stops at once).");
-      controller.abort();
-    } else Deno.exit(ExitCode.INTERRUPTED);
-  };
-  const listened: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const signal of listened) Deno.addSignalListener(signal, onSignal);
-  watchForQuit(onSignal);
+  using _signals = new StopSignals(() => {
+    logger.warn("Stopping (a second Ctrl-C stops at once).");
+    controller.abort();
+  });
   try {
     const program = createProgram(context);
     await program.parseAsync(applyAliases(args, SUBCOMMANDS), { from: "user" });
@@ -204,7 +198,6 @@ export async function runCli(args: readonly string[]): Promise<number> {
   } catch (error) {
     return reportError(error);
   } finally {
-    for (const signal of listened) Deno.removeSignalListener(signal, onSignal);
     await closeLogging();
   }
 }

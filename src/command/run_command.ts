@@ -15,7 +15,7 @@ import { closeLogging, configureLogging, type LoggingOptions } from "./logging.t
 import { Progress } from "./progress.ts";
 import { Reporting, type ReportingSettings } from "./reporting.ts";
 import { stderrTerminal } from "./terminal.ts";
-import { watchForQuit } from "./quit_input.ts";
+import { StopSignals } from "./stop_signals.ts";
 
 const logger = getLogger(["ferry", "command"]);
 
@@ -42,6 +42,12 @@ export interface CommandRun<P> {
 
 /** Runs a processor from the command line; resolves with the exit code. */
 export async function runCommand<P>(command: CommandRun<P>): Promise<number> {
+  // Listening before anything else: a signal during start-up stops the run cleanly.
+  const controller = new AbortController();
+  using _signals = new StopSignals(() => {
+    logger.info("Stopping: finishing running work (a second signal stops at once).");
+    controller.abort();
+  });
   let parsed: P;
   try {
     parsed = await command.parse();
@@ -69,25 +75,16 @@ export async function runCommand<P>(command: CommandRun<P>): Promise<number> {
     writeError(`${command.name}: ${error instanceof Error ? error.message : String(error)}`);
     return ExitCode.FAILURE;
   }
-  const controller = new AbortController();
-  let signals = 0;
-  const onSignal = () => {
-    signals++;
-    if (signals === 1) {
-      logger.info("Stopping: finishing running work (a second signal stops at once).");
-      controller.abort();
-    } else {
-      logger.warn("Stopping at once.");
-      Deno.exit(ExitCode.INTERRUPTED);
-    }
-  };
-  const listened: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const signal of listened) Deno.addSignalListener(signal, onSignal);
-  watchForQuit(onSignal); // `quit` typed on a terminal, OpenMSIStream's way
   const progress = new Progress({
     noun: command.noun,
     logEveryMs: command.statusIntervalMs(parsed),
   });
+  if (controller.signal.aborted) {
+    logger.info("Stopped before starting; nothing was read.");
+    await reporting.close();
+    await closeLogging();
+    return ExitCode.OK;
+  }
   try {
     reporting.start(() => progress.state);
     return await command.run(parsed, controller.signal, progress);
@@ -104,7 +101,6 @@ export async function runCommand<P>(command: CommandRun<P>): Promise<number> {
     return ExitCode.FAILURE;
   } finally {
     progress.stop();
-    for (const signal of listened) Deno.removeSignalListener(signal, onSignal);
     await reporting.close(); // the last heartbeat and log lines
     await closeLogging(); // flushes the log sinks
   }

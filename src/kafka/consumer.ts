@@ -6,6 +6,7 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
 import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client.ts";
 import type { KafkaConfig } from "./config.ts";
 import { check, ErrorCode, KafkaError, kafkaError, sentence, takeErrorObject } from "./errors.ts";
@@ -22,6 +23,9 @@ import {
   TopicPartitionList,
   type TopicPartitionOffset,
 } from "./partitions.ts";
+import { hasLibraryFeature } from "./library_features.ts";
+
+const logger = getLogger(["ferry", "kafka"]);
 
 /** A message read from Kafka. Every field is a copy: it outlives librdkafka's buffers. */
 export interface ConsumedMessage {
@@ -139,6 +143,10 @@ export class Consumer extends KafkaClient {
   /** Topic names by their handle's address, as a number (see {@linkcode Consumer.#readBatched}). */
   readonly #rktNamesByAddress = new Map<number, string>();
   #deferred: Deno.PointerObject | null = null;
+  /** Whether closing must wait for the first rebalance event (see {@linkcode Consumer.shutdown}). */
+  readonly #firstAssignmentGuard: boolean;
+  #subscribed = false;
+  #rebalanced = false;
   #polling: Promise<unknown> | undefined;
   #stopping = false;
   /** Key and value bytes of the last {@linkcode pollBatch} that returned messages. */
@@ -158,6 +166,8 @@ export class Consumer extends KafkaClient {
       options,
     );
     this.#options = options;
+    this.#firstAssignmentGuard = !hasLibraryFeature("earlyCloseSafe") &&
+      String(config["partition.assignment.strategy"] ?? "").includes("cooperative-sticky");
     check(this.lib.rd_kafka_poll_set_consumer(this.handle), "Could not set up the consumer queue");
     const queue = this.lib.rd_kafka_queue_get_consumer(this.handle);
     if (queue === null) throw new Error("librdkafka returned no consumer queue.");
@@ -172,6 +182,7 @@ export class Consumer extends KafkaClient {
       this.lib.rd_kafka_subscribe(this.handle, list.pointer),
       `Could not subscribe to ${topics.map((t) => `"${t}"`).join(", ")}`,
     );
+    this.#subscribed = true;
   }
 
   /**
@@ -459,6 +470,7 @@ export class Consumer extends KafkaClient {
   }
 
   async #rebalance(event: Deno.PointerObject): Promise<void> {
+    this.#rebalanced = true;
     const code = this.lib.rd_kafka_event_error(event);
     const list = this.lib.rd_kafka_event_topic_partition_list(event);
     const partitions = readPartitionList(list).map(({ topic, partition }) => ({
@@ -689,6 +701,27 @@ export class Consumer extends KafkaClient {
   }
 
   /**
+   * librdkafka before 2.3.0 aborts the process (a failed assertion in the cooperative-sticky
+   * assignor, confluentinc/librdkafka#4312) when a consumer that has had its JoinGroup answered
+   * is destroyed before its first assignment, and a SyncGroup answer that arrives once closing
+   * began is dropped. So a consumer stopped during start-up waits (at most
+   * {@linkcode FIRST_ASSIGNMENT_WAIT_MS}) for its first rebalance event before it closes;
+   * messages fetched meanwhile are dropped (nothing of them was processed or committed).
+   */
+  async #awaitFirstRebalance(): Promise<void> {
+    logger.info(
+      "Waiting up to {seconds} s for the group's first assignment before leaving it " +
+        "(librdkafka before 2.3.0 crashes on a close in between).",
+      { seconds: FIRST_ASSIGNMENT_WAIT_MS / 1000 },
+    );
+    const deadline = Date.now() + FIRST_ASSIGNMENT_WAIT_MS;
+    while (!this.#rebalanced && Date.now() < deadline && !this.fatalError) {
+      const event = await this.lib.rd_kafka_queue_poll_wait(this.#queue, 100);
+      if (event !== null) await this.#handleOwned(event, []);
+    }
+  }
+
+  /**
    * Leaves the group: waits for a running poll, lets the final revoke run through
    * `onRebalance` (so it can commit), then releases the queue.
    */
@@ -702,6 +735,9 @@ export class Consumer extends KafkaClient {
       const deferred = this.#deferred;
       this.#deferred = null;
       await this.#handleOwned(deferred, []);
+    }
+    if (this.#firstAssignmentGuard && this.#subscribed && !this.#rebalanced) {
+      await this.#awaitFirstRebalance();
     }
     const error = takeErrorObject(
       this.lib.rd_kafka_consumer_close_queue(this.handle, this.#queue),
@@ -725,6 +761,12 @@ export class Consumer extends KafkaClient {
     this.#assigned.clear();
   }
 }
+
+/**
+ * How long a consumer closed before its first assignment waits for it on librdkafka before
+ * 2.3.0 (see {@linkcode Consumer.shutdown}), ms.
+ */
+const FIRST_ASSIGNMENT_WAIT_MS = 10_000;
 
 function copyOut(pointer: Deno.PointerValue, length: number): Uint8Array | null {
   if (pointer === null) return null;

@@ -17,11 +17,15 @@ import { rdkafka } from "./ffi.ts";
  * - `consumerGroupProtocol`: KIP-848's `group.protocol=consumer`, generally available in 2.10.0.
  * - `commonRetryBackoff`: `retry.backoff.ms` read by every client (2.3.0, KIP-580's exponential
  *   backoff; before, by producers only).
+ * - `earlyCloseSafe`: a consumer of the cooperative-sticky assignor may close between its first
+ *   JoinGroup answer and its first assignment (2.3.0; before, `rd_kafka_destroy` failed an
+ *   assertion and aborted the process, confluentinc/librdkafka#4312).
  */
 export const LIBRARY_FEATURES = {
   fetchQueueBackoff: "2.2.0",
   consumerGroupProtocol: "2.10.0",
   commonRetryBackoff: "2.3.0",
+  earlyCloseSafe: "2.3.0",
 } as const;
 
 /** A feature of {@linkcode LIBRARY_FEATURES}. */

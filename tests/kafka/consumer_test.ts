@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { BOOTSTRAP, uniqueName, withTopic } from "../support/broker.ts";
 import { Admin, Consumer, Producer } from "../../src/kafka/mod.ts";
+import { hasLibraryFeature } from "../../src/kafka/library_features.ts";
 
 const MiB = 1024 * 1024;
 
@@ -88,4 +89,43 @@ Deno.test("topics are created with a partition count, described and deleted", as
     gone = (await admin.metadata({ topics: [topic] })).topics[0].partitions.length === 0;
   }
   assert(gone, "the topic is gone");
+});
+
+Deno.test("a consumer closed right after it subscribed closes cleanly", async () => {
+  // librdkafka before 2.3.0 aborts the process when a cooperative-sticky consumer is destroyed
+  // between its first JoinGroup answer and its first assignment (confluentinc/librdkafka#4312):
+  // there, close waits for the first assignment. A child process, so that an abort fails the
+  // test instead of ending the run.
+  await withTopic(2, async (topic) => {
+    const source = `
+      import { Consumer } from ${
+      JSON.stringify(new URL("../../src/kafka/mod.ts", import.meta.url).href)
+    };
+      const events = [];
+      const consumer = new Consumer({
+        "bootstrap.servers": ${JSON.stringify(BOOTSTRAP)},
+        "group.id": ${JSON.stringify(uniqueName("early-close"))},
+        "partition.assignment.strategy": "cooperative-sticky",
+      }, { onRebalance: (event) => { events.push(event.kind); } });
+      consumer.subscribe([${JSON.stringify(topic)}]);
+      await consumer.close();
+      console.log(JSON.stringify(events));
+    `;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--config", new URL("../../deno.json", import.meta.url).pathname, "-"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = out.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(source));
+    await writer.close();
+    const result = await out.output();
+    const stderr = new TextDecoder().decode(result.stderr);
+    assertEquals(result.code, 0, stderr);
+    const events: string[] = JSON.parse(new TextDecoder().decode(result.stdout));
+    if (!hasLibraryFeature("earlyCloseSafe")) {
+      assertEquals(events, ["assigned", "revoked"], "close waited for the first assignment");
+    }
+  });
 });
