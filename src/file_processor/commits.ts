@@ -217,7 +217,9 @@ export class OffsetCommits {
         [...running.values()].some((r) => r.sources.some((src) => gone.has(src.partition))) &&
         Date.now() < deadline
       ) await sleep(50);
-      await this.commit(event.partitions);
+      // With the broker away a commit would wait for it (librdkafka 2.0.2 queues it for the
+      // coordinator without a deadline) and hold the revoke, and a stop, for as long.
+      if (!this.#brokerDown()) await this.commit(event.partitions);
     }
     const names = event.partitions.map((p) => p.partition).join(", ");
     const fields = { names, topic: settings.topic, kind: event.kind };
