@@ -194,6 +194,33 @@ async function hashKept(bytes: Uint8Array<ArrayBuffer>, chunkSize: number): Prom
   return { fileHash: fileHash ?? hashes[0]!, prints: new Uint32Array(0), kept: { chunks, hashes } };
 }
 
+/** Message buffers of one-chunk files kept for the next ones: see {@linkcode takeMessage}. */
+const spareMessages: Uint8Array<ArrayBuffer>[] = [];
+
+/** Most message buffers of one-chunk files kept for reuse (each at most a chunk and 64 KiB). */
+const SPARE_MESSAGES = 8;
+
+/**
+ * A message buffer of at least `length` bytes for a file of one chunk: a spare one, or a new one
+ * rounded up to 64 KiB (so that files of about the same size share them). A new buffer is
+ * zeroed memory the process must fault in and V8 must account for: a folder of many small
+ * files would allocate (and collect) its whole size again, in buffers of about 100 KiB.
+ */
+function takeMessage(length: number): Uint8Array<ArrayBuffer> {
+  for (let i = spareMessages.length - 1; i >= 0; i--) {
+    if (spareMessages[i].length >= length) return spareMessages.splice(i, 1)[0];
+  }
+  return new Uint8Array(Math.ceil(length / 65536) * 65536);
+}
+
+/**
+ * Gives back a buffer of {@linkcode takeMessage} once nothing uses it any more (the producer
+ * copies each message: once every chunk is handed over).
+ */
+function giveBackMessage(buffer: Uint8Array<ArrayBuffer>): void {
+  if (spareMessages.length < SPARE_MESSAGES) spareMessages.push(buffer);
+}
+
 /**
  * The first (and only) read of a file of one chunk: straight into its message buffer, where
  * {@linkcode encodeChunk} leaves it (no copy), with one synchronous open, read and close (a
@@ -207,7 +234,7 @@ async function readSingle(
   size: number,
   layout: ChunkLayout,
 ): Promise<FirstPass> {
-  const message = new Uint8Array(layout.length);
+  const message = takeMessage(layout.length);
   const data = message.subarray(layout.dataOffset, layout.dataOffset + size);
   readWholeSync(full, path, data);
   const hash = await backgroundSha512().digest(data);
@@ -713,6 +740,7 @@ async function attemptUpload(
       return true;
     };
     await sendChunks(file, size, chunkSize, first, indexes, layout, handle);
+    if (first.kept?.message) giveBackMessage(first.kept.message); // copied by the producer
     // Only acknowledgements are awaited from here: the file is no longer read.
     closeFile();
     context.events?.allSent?.({ path });
