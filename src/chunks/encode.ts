@@ -43,9 +43,25 @@ export interface EncodeChunkOptions {
   /**
    * A buffer to encode into when it is large enough (the result is then a view on its start,
    * valid until the buffer is reused); otherwise a new buffer is allocated. Lets a sender whose
-   * transport copies the message (librdkafka's `RD_KAFKA_MSG_F_COPY`) reuse one buffer.
+   * transport copies the message (librdkafka's `RD_KAFKA_MSG_F_COPY`) reuse one buffer. When the
+   * chunk's `data` already sits in this buffer where it belongs (at {@linkcode chunkLayout}'s
+   * `dataOffset`: read there from the file), it is not copied.
    */
   into?: Uint8Array<ArrayBuffer>;
+}
+
+/** The fields of a chunk that decide where its data sits in the message. */
+export type ChunkHeaderFields = Pick<
+  DataFileChunk,
+  "filename" | "chunkOffset" | "chunkIndex" | "totalChunks" | "subdir" | "filenameAppend"
+>;
+
+/** Where a chunk's data sits in its encoded message: see {@linkcode chunkLayout}. */
+export interface ChunkLayout {
+  /** Length of the whole message value. */
+  length: number;
+  /** Offset of the first byte of `data` in it. */
+  dataOffset: number;
 }
 
 const TWO_POW_32 = 0x1_0000_0000;
@@ -159,7 +175,10 @@ class Writer {
       view.setUint32(this.pos + 1, length);
       this.pos += 5;
     }
-    this.bytes.set(data, this.pos);
+    // Data read into the message buffer where it belongs is not copied onto itself.
+    if (data.buffer !== this.bytes.buffer || data.byteOffset !== this.bytes.byteOffset + this.pos) {
+      this.bytes.set(data, this.pos);
+    }
     this.pos += length;
   }
 
@@ -214,17 +233,7 @@ export function encodeChunk(
   const filenameLength = utf8Length(chunk.filename);
   const subdirLength = utf8Length(chunk.subdir);
   const appendLength = utf8Length(chunk.filenameAppend);
-  const dataLength = chunk.data.length;
-  const length = 1 +
-    strHeaderLength(filenameLength) + filenameLength +
-    2 * (binHeaderLength(SHA512_LENGTH) + SHA512_LENGTH) +
-    uintLength(chunk.chunkOffset) +
-    uintLength(chunk.chunkIndex) +
-    uintLength(chunk.totalChunks) +
-    strHeaderLength(subdirLength) + subdirLength +
-    strHeaderLength(appendLength) + appendLength +
-    binHeaderLength(dataLength) + dataLength +
-    (includeMtime ? 9 : 0);
+  const { length } = chunkLayout(chunk, chunk.data.length, options);
 
   const writer = new Writer(length, options.into);
   writer.bytes[0] = includeMtime ? 0x9a : 0x99;
@@ -243,4 +252,64 @@ export function encodeChunk(
     throw new Error(`Encoded chunk is ${writer.pos} bytes long, expected ${length}.`);
   }
   return writer.bytes;
+}
+
+/**
+ * Where {@linkcode encodeChunk} puts a chunk's data in its message (the data is the last field
+ * but the optional mtime), and the message's length, from the fields before it and the data's
+ * length: lets a sender read a chunk straight into a message buffer, at `dataOffset`, and
+ * encode the rest around it without copying the data (see {@linkcode EncodeChunkOptions.into}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chunkLayout, encodeChunk } from "./encode.ts";
+ * import { sha512 } from "../hash/sha512.ts";
+ *
+ * const fields = {
+ *   filename: "a.txt",
+ *   subdir: "run1",
+ *   chunkOffset: 0,
+ *   chunkIndex: 1,
+ *   totalChunks: 1,
+ *   filenameAppend: "",
+ * };
+ * const { length, dataOffset } = chunkLayout(fields, 5);
+ * const message = new Uint8Array(length);
+ * const data = message.subarray(dataOffset, dataOffset + 5);
+ * data.set(new TextEncoder().encode("hello")); // as a file read would
+ * const hash = sha512(data);
+ * const value = encodeChunk({ ...fields, fileHash: hash, chunkHash: hash, data }, {
+ *   into: message,
+ * });
+ * assert.equal(value.buffer, message.buffer);
+ * assert.deepEqual(value, encodeChunk({ ...fields, fileHash: hash, chunkHash: hash, data: data.slice() }));
+ * ```
+ *
+ * @param chunk The fields before the data.
+ * @param dataLength The data's length in bytes.
+ * @param options Whether the mtime follows the data.
+ * @returns The message's length and the data's offset in it.
+ */
+export function chunkLayout(
+  chunk: ChunkHeaderFields,
+  dataLength: number,
+  options: Pick<EncodeChunkOptions, "includeMtime"> = {},
+): ChunkLayout {
+  const filenameLength = utf8Length(chunk.filename);
+  const subdirLength = utf8Length(chunk.subdir);
+  const appendLength = utf8Length(chunk.filenameAppend);
+  const dataOffset = 1 +
+    strHeaderLength(filenameLength) + filenameLength +
+    2 * (binHeaderLength(SHA512_LENGTH) + SHA512_LENGTH) +
+    uintLength(chunk.chunkOffset) +
+    uintLength(chunk.chunkIndex) +
+    uintLength(chunk.totalChunks) +
+    strHeaderLength(subdirLength) + subdirLength +
+    strHeaderLength(appendLength) + appendLength +
+    binHeaderLength(dataLength);
+  return {
+    length: dataOffset + dataLength + (options.includeMtime ? 9 : 0),
+    dataOffset,
+  };
 }

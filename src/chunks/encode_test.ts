@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { decode as msgpackDecode } from "@msgpack/msgpack";
 import { createChunk } from "./chunk.ts";
 import { decodeChunk } from "./decode.ts";
-import { encodeChunk } from "./encode.ts";
+import { chunkLayout, encodeChunk } from "./encode.ts";
 import { chunkKey } from "./key.ts";
 import { sha512 } from "../hash/sha512.ts";
 import { bytesOf, concat, makeChunk, mp, utf8 } from "./_test_utils.ts";
@@ -33,6 +33,37 @@ Deno.test("encodeChunk() and decodeChunk() round-trip 9 and 10 fields", () => {
     assert.equal(ten.length, nine.length + 9);
     assert.deepEqual(decodeChunk(ten), chunk);
     assert.deepEqual(ten.subarray(1, nine.length), nine.subarray(1));
+  }
+});
+
+Deno.test("chunkLayout() places the data where encodeChunk() writes it, and in place it is not copied", () => {
+  const chunks = [
+    makeChunk(),
+    makeChunk({ filename: "Ünïcødé 数据 🚀.dat", subdir: "données/été", filenameAppend: "_v2" }),
+    makeChunk({ data: new Uint8Array(300), chunkIndex: 200, totalChunks: 300 }),
+    makeChunk({
+      data: new Uint8Array(70_000),
+      chunkOffset: 2 ** 40,
+      chunkIndex: 70_000,
+      totalChunks: 70_001,
+    }),
+    makeChunk({ data: new Uint8Array(), fileMtime: 1_700_000_000.5 }),
+  ];
+  for (const chunk of chunks) {
+    for (const includeMtime of [false, true]) {
+      const copied = encodeChunk(chunk, { includeMtime });
+      const { length, dataOffset } = chunkLayout(chunk, chunk.data.length, { includeMtime });
+      assert.equal(length, copied.length);
+      assert.deepEqual(copied.subarray(dataOffset, dataOffset + chunk.data.length), chunk.data);
+
+      // Read into a larger buffer at its place: encoded around it, not copied onto itself.
+      const buffer = new Uint8Array(length + 7).fill(0xee);
+      const data = buffer.subarray(dataOffset, dataOffset + chunk.data.length);
+      data.set(chunk.data);
+      const inPlace = encodeChunk({ ...chunk, data }, { into: buffer, includeMtime });
+      assert.equal(inPlace.buffer, buffer.buffer);
+      assert.deepEqual(inPlace, copied);
+    }
   }
 });
 

@@ -27,7 +27,12 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { getLogger } from "@logtape/logtape";
 import type { DataFileChunk } from "../chunks/chunk.ts";
-import { encodeChunk } from "../chunks/encode.ts";
+import {
+  type ChunkHeaderFields,
+  type ChunkLayout,
+  chunkLayout,
+  encodeChunk,
+} from "../chunks/encode.ts";
 import { backgroundSha512 } from "../hash/background.ts";
 import { hashHex } from "../hash/sha512.ts";
 import { chunkKey } from "../chunks/key.ts";
@@ -137,11 +142,33 @@ interface FirstPass {
    * and their SHA-512s (for a file of one chunk, the file hash). Larger files' chunk hashes are
    * computed as they are read again to be sent.
    */
-  kept: { chunks: Uint8Array<ArrayBuffer>[]; hashes: Uint8Array[] } | undefined;
+  kept:
+    | {
+      chunks: Uint8Array<ArrayBuffer>[];
+      hashes: Uint8Array[];
+      /** For a file of one chunk: the message buffer its data was read into, at its place. */
+      message?: Uint8Array<ArrayBuffer>;
+    }
+    | undefined;
 }
 
-/** Ring buffers of the first pass: chunk `i`'s is reused once the file hash has taken chunk `i - 3`. */
+/**
+ * Ring buffers of the first pass: block `i`'s is reused once the file hash has taken block
+ * `i - 3`.
+ */
 const FIRST_PASS_BUFFERS = 3;
+
+/**
+ * Chunks the first pass reads (and feeds the file hash) at once: each read and each hash update
+ * is an operation on another thread, whose hand-over costs about as much CPU as hashing 50 KiB.
+ */
+const FIRST_PASS_CHUNKS_PER_READ = 4;
+
+/**
+ * Spare bytes of a second-pass message buffer: later chunks' headers are a few bytes longer
+ * (larger offsets and indexes), and the buffer of the first is reused for them.
+ */
+const HEADER_SLACK = 32;
 
 /**
  * Chunks of the second pass read and hashed ahead of the one being sent, so that the producer
@@ -167,6 +194,57 @@ async function hashKept(bytes: Uint8Array<ArrayBuffer>, chunkSize: number): Prom
   return { fileHash: fileHash ?? hashes[0]!, prints: new Uint32Array(0), kept: { chunks, hashes } };
 }
 
+/** Message buffers of one-chunk files kept for the next ones: see {@linkcode takeMessage}. */
+const spareMessages: Uint8Array<ArrayBuffer>[] = [];
+
+/** Most message buffers of one-chunk files kept for reuse (each at most a chunk and 64 KiB). */
+const SPARE_MESSAGES = 8;
+
+/**
+ * A message buffer of at least `length` bytes for a file of one chunk: a spare one, or a new one
+ * rounded up to 64 KiB (so that files of about the same size share them). A new buffer is
+ * zeroed memory the process must fault in and V8 must account for: a folder of many small
+ * files would allocate (and collect) its whole size again, in buffers of about 100 KiB.
+ */
+function takeMessage(length: number): Uint8Array<ArrayBuffer> {
+  for (let i = spareMessages.length - 1; i >= 0; i--) {
+    if (spareMessages[i].length >= length) return spareMessages.splice(i, 1)[0];
+  }
+  return new Uint8Array(Math.ceil(length / 65536) * 65536);
+}
+
+/**
+ * Gives back a buffer of {@linkcode takeMessage} once nothing uses it any more (the producer
+ * copies each message: once every chunk is handed over).
+ */
+function giveBackMessage(buffer: Uint8Array<ArrayBuffer>): void {
+  if (spareMessages.length < SPARE_MESSAGES) spareMessages.push(buffer);
+}
+
+/**
+ * The first (and only) read of a file of one chunk: straight into its message buffer, where
+ * {@linkcode encodeChunk} leaves it (no copy), with one synchronous open, read and close (a
+ * few microseconds for a small file in the page cache; each asynchronous file operation costs
+ * tens of microseconds of CPU in hand-overs between threads). Its hash, the file's and the
+ * chunk's, runs on a background thread.
+ */
+async function readSingle(
+  full: string,
+  path: string,
+  size: number,
+  layout: ChunkLayout,
+): Promise<FirstPass> {
+  const message = takeMessage(layout.length);
+  const data = message.subarray(layout.dataOffset, layout.dataOffset + size);
+  readWholeSync(full, path, data);
+  const hash = await backgroundSha512().digest(data);
+  return {
+    fileHash: hash,
+    prints: new Uint32Array(0),
+    kept: { chunks: [data], hashes: [hash], message },
+  };
+}
+
 /**
  * The first pass of a larger file: reads it once and computes its whole-file SHA-512 on a
  * background thread (see {@linkcode backgroundSha512}) while this thread reads on, and a CRC-32
@@ -175,7 +253,9 @@ async function hashKept(bytes: Uint8Array<ArrayBuffer>, chunkSize: number): Prom
  */
 async function firstPass(file: Deno.FsFile, size: number, chunkSize: number): Promise<FirstPass> {
   const total = Math.ceil(size / chunkSize);
-  const ring = Array.from({ length: FIRST_PASS_BUFFERS }, () => new Uint8Array(chunkSize));
+  const block = chunkSize * FIRST_PASS_CHUNKS_PER_READ;
+  const blocks = Math.ceil(size / block);
+  const ring = Array.from({ length: FIRST_PASS_BUFFERS }, () => new Uint8Array(block));
   const prints = new Uint32Array(total);
   const hasher = backgroundSha512().hasher();
   const busy: Promise<unknown>[] = []; // per ring slot: the file hash's update with its data
@@ -185,14 +265,16 @@ async function firstPass(file: Deno.FsFile, size: number, chunkSize: number): Pr
     failure ??= { error };
   };
   try {
-    for (let i = 0; i < total; i++) {
+    for (let i = 0; i < blocks; i++) {
       const slot = i % ring.length;
       await busy[slot];
       if (failure) throw failure.error;
-      const chunk = ring[slot].subarray(0, Math.min(chunkSize, size - i * chunkSize));
-      if (await readFull(file, chunk) !== chunk.length) throw new FileChanged();
-      prints[i] = crc32(chunk);
-      updates = updates.then(() => hasher.update(chunk));
+      const bytes = ring[slot].subarray(0, Math.min(block, size - i * block));
+      if (await readFull(file, bytes) !== bytes.length) throw new FileChanged();
+      for (let at = 0; at < bytes.length; at += chunkSize) {
+        prints[(i * block + at) / chunkSize] = crc32(bytes.subarray(at, at + chunkSize));
+      }
+      updates = updates.then(() => hasher.update(bytes));
       busy[slot] = updates.catch(fail);
     }
     if (await file.read(new Uint8Array(1)) !== null) throw new FileChanged(); // it grew
@@ -214,6 +296,12 @@ interface ReadyChunk {
   data: Uint8Array;
   /** SHA-512 of `data`. */
   hash: Uint8Array;
+  /**
+   * The buffer `data` was read into, at its place in the chunk's message (see
+   * {@linkcode chunkLayout}): encoded into it, the data is not copied. Undefined for the chunks
+   * of a kept file of several chunks.
+   */
+  message: Uint8Array<ArrayBuffer> | undefined;
 }
 
 /**
@@ -229,6 +317,7 @@ async function sendChunks(
   chunkSize: number,
   first: FirstPass,
   indexes: readonly number[],
+  layout: (index: number, dataLength: number) => ChunkLayout,
   handle: (chunk: ReadyChunk) => Promise<boolean>,
 ): Promise<void> {
   const kept = first.kept;
@@ -238,6 +327,7 @@ async function sendChunks(
         index,
         data: kept.chunks[index - 1],
         hash: kept.hashes[index - 1],
+        message: kept.message,
       });
       if (!go) return;
     }
@@ -245,13 +335,21 @@ async function sendChunks(
   }
   if (!file) throw new Error("A file not kept in memory is read again: it must be open.");
   const sha = backgroundSha512();
-  const ring = Array.from({ length: SEND_AHEAD }, () => new Uint8Array(chunkSize));
+  // Message buffers: each chunk is read where its data sits in its message.
+  const ring: Uint8Array<ArrayBuffer>[] = [];
   let position = size; // where the file handle is: the first pass read it all
   let reads: Promise<unknown> = Promise.resolve(); // one read after the other
   const prepare = (n: number): Promise<ReadyChunk> => {
     const index = indexes[n];
     const offset = (index - 1) * chunkSize;
-    const data = ring[n % ring.length].subarray(0, Math.min(chunkSize, size - offset));
+    const length = Math.min(chunkSize, size - offset);
+    const place = layout(index, length);
+    const slot = n % SEND_AHEAD;
+    if (!ring[slot] || ring[slot].length < place.length) {
+      ring[slot] = new Uint8Array(place.length + HEADER_SLACK);
+    }
+    const message = ring[slot];
+    const data = message.subarray(place.dataOffset, place.dataOffset + length);
     const read = reads.then(async () => {
       if (position !== offset) await file.seek(offset, Deno.SeekMode.Start);
       if (await readFull(file, data) !== data.length) throw new FileChanged();
@@ -260,12 +358,12 @@ async function sendChunks(
       if (crc32(data) !== first.prints[index - 1]) throw new FileChanged();
     });
     reads = read.catch(() => {});
-    return read.then(async () => ({ index, data, hash: await sha.digest(data) }));
+    return read.then(async () => ({ index, data, hash: await sha.digest(data), message }));
   };
   const ahead: Promise<ReadyChunk>[] = [];
   let next = 0;
   const fill = () => {
-    while (ahead.length < ring.length && next < indexes.length) {
+    while (ahead.length < SEND_AHEAD && next < indexes.length) {
       const ready = prepare(next++);
       ready.catch(() => {}); // awaited in turn below; a failure ahead must not go unhandled
       ahead.push(ready);
@@ -310,20 +408,40 @@ async function openFile(full: string, path: string): Promise<Deno.FsFile> {
   }
 }
 
-/** Reads a small file whole; one whose size is not `size` any more changed. */
-async function readKept(
-  full: string,
-  path: string,
-  size: number,
-): Promise<Uint8Array<ArrayBuffer>> {
+/**
+ * Reads a small file whole, synchronously (see {@linkcode readSingle}); one whose size is not
+ * `size` any more changed.
+ */
+function readKept(full: string, path: string, size: number): Uint8Array<ArrayBuffer> {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
-    bytes = await Deno.readFile(full);
+    bytes = Deno.readFileSync(full);
   } catch (error) {
     throw readFailure(error, path);
   }
   if (bytes.length !== size) throw new FileChanged();
   return bytes;
+}
+
+/** Reads a small file whole into `into`, synchronously; one of another size changed. */
+function readWholeSync(full: string, path: string, into: Uint8Array): void {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(full, { read: true });
+  } catch (error) {
+    throw readFailure(error, path);
+  }
+  try {
+    let filled = 0;
+    while (filled < into.length) {
+      const n = file.readSync(into.subarray(filled));
+      if (n === null) throw new FileChanged(); // it shrank
+      filled += n;
+    }
+    if (file.readSync(new Uint8Array(1)) !== null) throw new FileChanged(); // it grew
+  } finally {
+    file.close();
+  }
 }
 
 /** A file that cannot be opened fails as "unreadable" (one deleted meanwhile, as "missing"). */
@@ -338,10 +456,11 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function statFile(full: string, path: string): Promise<Deno.FileInfo> {
+/** `stat`, synchronously: a few microseconds, where an asynchronous one costs tens. */
+function statFile(full: string, path: string): Deno.FileInfo {
   let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(full);
+    info = Deno.statSync(full);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new UploadError("missing", path, `File "${path}" was deleted before it was uploaded.`, {
@@ -501,7 +620,7 @@ async function attemptUpload(
 ): Promise<FileOutcome> {
   const { chunkSize, log } = context;
   const full = join(root, ...path.split("/"));
-  const before = await statFile(full, path);
+  const before = statFile(full, path);
   const size = before.size;
   const mtime = mtimeOf(before);
   if (size === 0) {
@@ -533,11 +652,25 @@ async function attemptUpload(
     if (open) file?.close();
     open = false;
   };
+  const slash = path.lastIndexOf("/");
+  const subdir = slash === -1 ? "" : path.slice(0, slash);
+  const filename = path.slice(slash + 1);
+  const fields = (index: number): ChunkHeaderFields => ({
+    filename,
+    chunkOffset: (index - 1) * chunkSize,
+    chunkIndex: index,
+    totalChunks: total,
+    subdir,
+    filenameAppend: "",
+  });
+  const layout = (index: number, dataLength: number) => chunkLayout(fields(index), dataLength);
   try {
     // ---- First pass: the whole-file hash and each chunk's CRC-32 (or the chunks and their hashes).
     const first = file
       ? await firstPass(file, size, chunkSize)
-      : await hashKept(await readKept(full, path, size), chunkSize);
+      : total === 1
+      ? await readSingle(full, path, size, layout(1, size))
+      : await hashKept(readKept(full, path, size), chunkSize);
     const fileHash = first.fileHash;
     const hex = hashHex(fileHash);
     if (done && !done.empty && done.sha512 === hex && done.size === size) {
@@ -560,32 +693,20 @@ async function attemptUpload(
     await log?.recordStart({ path, size, mtime, sha512: hex, chunks: total }, chunkSize);
 
     // ---- Second pass: send every chunk not yet acknowledged.
-    const slash = path.lastIndexOf("/");
-    const subdir = slash === -1 ? "" : path.slice(0, slash);
-    const filename = path.slice(slash + 1);
     const partition = context.partitionFor(path);
     let failure: unknown;
     let sent = 0;
     let message: Uint8Array<ArrayBuffer> | undefined;
     const indexes: number[] = [];
     for (let index = 1; index <= total; index++) if (!acked.has(index)) indexes.push(index);
-    await sendChunks(file, size, chunkSize, first, indexes, async ({ index, data, hash }) => {
+    const handle = async ({ index, data, hash, message: place }: ReadyChunk) => {
       if (failure !== undefined) return false;
       context.signal?.throwIfAborted();
-      const chunk: DataFileChunk = {
-        filename,
-        fileHash,
-        chunkHash: hash,
-        chunkOffset: (index - 1) * chunkSize,
-        chunkIndex: index,
-        totalChunks: total,
-        subdir,
-        filenameAppend: "",
-        data,
-      };
-      // One message buffer per file, reused: the producer copies each message (MSG_F_COPY).
-      const value = encodeChunk(chunk, { into: message });
-      message = value.buffer === message?.buffer ? message : value;
+      const chunk: DataFileChunk = { ...fields(index), fileHash, chunkHash: hash, data };
+      // Data read into its message buffer is encoded in place; other chunks go into one message
+      // buffer per file, reused: the producer copies each message (MSG_F_COPY).
+      const value = encodeChunk(chunk, { into: place ?? message });
+      if (place === undefined) message = value.buffer === message?.buffer ? message : value;
       await context.window.acquire(value.length);
       let pending;
       try {
@@ -617,7 +738,9 @@ async function attemptUpload(
         ).finally(() => context.window.release(bytes)),
       );
       return true;
-    });
+    };
+    await sendChunks(file, size, chunkSize, first, indexes, layout, handle);
+    if (first.kept?.message) giveBackMessage(first.kept.message); // copied by the producer
     // Only acknowledgements are awaited from here: the file is no longer read.
     closeFile();
     context.events?.allSent?.({ path });
@@ -636,7 +759,7 @@ async function attemptUpload(
     }
     let after: Deno.FileInfo;
     try {
-      after = await Deno.stat(full);
+      after = Deno.statSync(full);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) throw new FileChanged();
       throw error;
