@@ -15,7 +15,9 @@
  * its first chunk arrives (its size guessed from that chunk, bounded by the memory limit and
  * {@linkcode MAX_FILE_BUFFER_BYTES}), and each chunk is copied in at its offset: the complete
  * file is then one array, handed to its worker by transfer, and the chunks' message buffers are
- * free as soon as they are copied.
+ * free as soon as they are copied. With {@linkcode FileAssemblerOptions.hashBuffers} such a
+ * file's SHA-512 is computed from that buffer while it fills (`buffer_hash.ts`), so that a
+ * chunk's data, lent by librdkafka (`borrowed`), is copied once: into the buffer.
  *
  * A complete file's SHA-512 is checked before it is moved into place: computed while its
  * chunks arrived (the caller's hash lane) or by {@linkcode FileAssembler.digest}; when it fails,
@@ -25,7 +27,8 @@
  * @module
  */
 
-import { backgroundSha512 } from "../hash/background.ts";
+import { backgroundSha512, type BackgroundSha512 } from "../hash/background.ts";
+import { BufferHash } from "./buffer_hash.ts";
 import { hashesEqual, hashHex, sha512 } from "../hash/sha512.ts";
 import type { DataFileChunk } from "../chunks/chunk.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
@@ -132,6 +135,10 @@ export class FileAssembly {
    * its worker as it is. Counted in full in {@linkcode FileAssembly.memoryBytes}.
    */
   #buffer: Uint8Array<ArrayBuffer> | undefined;
+  /** The SHA-512 of {@linkcode FileAssembly.#buffer}, computed while it fills. */
+  #bufferHash: BufferHash | undefined;
+  /** Whether the file's hash was computed from its buffer (even if given up since). */
+  #ownHash = false;
   /** Chunks held in {@linkcode FileAssembly.#buffer}. */
   #inBuffer = 0;
   #bytes = 0;
@@ -172,14 +179,44 @@ export class FileAssembly {
 
   /**
    * Gives it a buffer for the whole file (see {@linkcode FileAssembler}: the caller bounds its
-   * size), before its first chunk is recorded.
+   * size), before its first chunk is recorded; with `sha`, the file's SHA-512 is computed from
+   * the buffer as it fills (see {@linkcode FileAssembly.bufferDigest}).
    */
-  reserve(buffer: Uint8Array<ArrayBuffer>): void {
+  reserve(buffer: Uint8Array<ArrayBuffer>, sha?: BackgroundSha512): void {
     if (this.#chunks.size > 0 || this.#buffer !== undefined || this.#spilled) {
       throw new Error(`A buffer for "${this.relativePath}" must be reserved before its chunks.`);
     }
     this.#buffer = buffer;
     this.#memoryBytes += buffer.byteLength;
+    if (sha !== undefined) {
+      this.#bufferHash = new BufferHash(sha, buffer);
+      this.#ownHash = true;
+    }
+  }
+
+  /**
+   * Whether the file's SHA-512 is computed from its buffer (from its first chunk on): its
+   * chunks need no other hash while they arrive.
+   */
+  get ownHash(): boolean {
+    return this.#ownHash;
+  }
+
+  /**
+   * The SHA-512 (hex) of the complete file of `size` bytes computed from its buffer, or
+   * `undefined` when it has none (not reserved, spilled, a chunk did not fit it): the caller
+   * hashes the file another way. Call it once, after {@linkcode FileAssembly.checkedSize}.
+   */
+  bufferDigest(size: number): Promise<string | undefined> {
+    const hash = this.#bufferHash;
+    this.#bufferHash = undefined;
+    return hash === undefined ? Promise.resolve(undefined) : hash.digest(size);
+  }
+
+  /** Gives up the hash of its buffer, if any (the file is discarded). */
+  dropHash(): void {
+    this.#bufferHash?.abandon();
+    this.#bufferHash = undefined;
   }
 
   /** Whether the chunk with this index has arrived. */
@@ -253,9 +290,14 @@ export class FileAssembly {
   /**
    * Records a chunk brought by `source`; false when its index was seen already (a duplicate).
    * With `keepData` the data is copied into the file's buffer when it fits there, else kept as
-   * the view it is.
+   * the view it is, or as a copy when `borrowed` (a view of memory that is freed soon).
    */
-  record(chunk: DataFileChunk, keepData: boolean, source: ChunkSource): boolean {
+  record(
+    chunk: DataFileChunk,
+    keepData: boolean,
+    source: ChunkSource,
+    borrowed = false,
+  ): boolean {
     if (this.#chunks.has(chunk.chunkIndex)) return false;
     const length = chunk.data.length;
     let data: Uint8Array | undefined;
@@ -265,8 +307,9 @@ export class FileAssembly {
       this.#buffer.set(chunk.data, chunk.chunkOffset);
       data = this.#buffer.subarray(chunk.chunkOffset, chunk.chunkOffset + length);
       this.#inBuffer++;
+      this.#bufferHash?.filled(chunk.chunkOffset, length);
     } else if (keepData) {
-      data = chunk.data;
+      data = borrowed ? chunk.data.slice() : chunk.data;
       this.#memoryBytes += length;
     }
     this.#chunks.set(chunk.chunkIndex, {
@@ -311,6 +354,7 @@ export class FileAssembly {
       chunk.data = undefined;
     }
     this.#buffer = undefined;
+    this.dropHash();
     this.#inBuffer = 0;
     this.#memoryBytes = 0;
     this.#onDisk = true;
@@ -338,6 +382,11 @@ export interface FileAssemblerOptions {
   maxFiles?: number;
   /** The most bytes held in memory; default {@linkcode DEFAULT_MAX_PARTIAL_BYTES}. */
   maxMemoryBytes?: number;
+  /**
+   * Hash each file rebuilt in one buffer from that buffer, while it fills, with these digests
+   * (see {@linkcode FileAssembly.bufferDigest}); default: not (the caller hashes the chunks).
+   */
+  hashBuffers?: BackgroundSha512;
 }
 
 /** What {@linkcode FileAssembler.enforceLimits} did. */
@@ -404,6 +453,7 @@ export class FileAssembler {
   readonly #partialDir: string;
   readonly #maxFiles: number;
   readonly #maxMemoryBytes: number;
+  readonly #hashBuffers: BackgroundSha512 | undefined;
   /** By key, least recently active first (a file moves to the end with each chunk). */
   readonly #files = new Map<string, FileAssembly>();
   /** Folders of the output directory made (and checked) by {@linkcode FileAssembler.finalize}. */
@@ -417,6 +467,7 @@ export class FileAssembler {
     this.#partialDir = `${options.outputDir}/${PARTIAL_DIR}`;
     this.#maxFiles = options.maxFiles ?? DEFAULT_MAX_PARTIAL_FILES;
     this.#maxMemoryBytes = options.maxMemoryBytes ?? DEFAULT_MAX_PARTIAL_BYTES;
+    this.#hashBuffers = options.hashBuffers;
     if (!(this.#maxFiles >= 1)) {
       throw new RangeError(`The most files in progress is ${this.#maxFiles}, expected 1 or more.`);
     }
@@ -436,9 +487,10 @@ export class FileAssembler {
 
   /**
    * Adds a chunk to its file. In disk and both modes the chunk is written at its offset into
-   * the file's partial file before this resolves.
+   * the file's partial file before this resolves. `borrowed`: the chunk's data is a view of
+   * memory freed soon after (a message value lent by the consumer): what is kept is copied.
    */
-  async add(chunk: DataFileChunk, source: ChunkSource): Promise<AddResult> {
+  async add(chunk: DataFileChunk, source: ChunkSource, borrowed = false): Promise<AddResult> {
     const key = `${hashHex(chunk.fileHash)}:${chunkRelativePath(chunk)}`;
     let assembly = this.#files.get(key);
     if (!assembly) {
@@ -477,7 +529,7 @@ export class FileAssembler {
     }
     assembly.sources.push(source);
     const keepData = this.#mode !== "disk" && !assembly.spilled;
-    assembly.record(chunk, keepData, source);
+    assembly.record(chunk, keepData, source, borrowed);
     return {
       kind: "added",
       assembly,
@@ -508,7 +560,7 @@ export class FileAssembler {
       if (error instanceof RangeError) return; // no memory for it: chunks stay as they come
       throw error;
     }
-    assembly.reserve(buffer);
+    assembly.reserve(buffer, this.#hashBuffers);
   }
 
   /**
@@ -697,6 +749,7 @@ export class FileAssembler {
   /** Deletes a file's partial file, if it has one. */
   async discard(assembly: FileAssembly): Promise<void> {
     this.remove(assembly);
+    assembly.dropHash();
     if (!assembly.onDisk) return;
     try {
       await Deno.remove(assembly.partialPath);
