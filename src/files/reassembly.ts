@@ -27,7 +27,7 @@
  * @module
  */
 
-import { backgroundSha512, type BackgroundSha512 } from "../hash/background.ts";
+import { type BackgroundSha512, backgroundSha512 } from "../hash/background.ts";
 import { BufferHash } from "./buffer_hash.ts";
 import { hashesEqual, hashHex, sha512 } from "../hash/sha512.ts";
 import type { DataFileChunk } from "../chunks/chunk.ts";

@@ -450,7 +450,10 @@ export class Consumer extends KafkaClient {
         Number(view.getBigUint64(RdKafkaMessage.key_len)),
       ),
       value: this.#borrowing
-        ? lend(view.getPointer(RdKafkaMessage.payload), Number(view.getBigUint64(RdKafkaMessage.len)))
+        ? lend(
+          view.getPointer(RdKafkaMessage.payload),
+          Number(view.getBigUint64(RdKafkaMessage.len)),
+        )
         : copyOut(
           view.getPointer(RdKafkaMessage.payload),
           Number(view.getBigUint64(RdKafkaMessage.len)),
