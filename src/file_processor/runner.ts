@@ -203,17 +203,18 @@ class FileRunner {
 
   constructor(settings: FileRunSettings) {
     this.#s = settings;
-    // Files rebuilt in one buffer are hashed from it on OpenSSL's background threads; their
-    // chunks then need no copy but the one into the buffer, so the consumer lends the message
-    // values instead of copying them (without libcrypto, or on disk, nothing changes).
+    // With libcrypto, files are hashed as their chunks arrive on OpenSSL's background threads,
+    // from their buffer or from the chunks written to disk: a chunk's data then needs no copy
+    // but the one into its file's buffer (none on disk), so the consumer lends the message
+    // values instead of copying them (without libcrypto nothing changes: the hash lane).
     const sha = backgroundSha512();
-    this.#lendValues = settings.mode !== "disk" && sha.engine === "openssl";
+    this.#lendValues = sha.engine === "openssl";
     this.#assembler = new FileAssembler({
       outputDir: settings.outputDir,
       mode: settings.mode,
       maxFiles: settings.maxPartialFiles,
       maxMemoryBytes: settings.maxPartialBytes,
-      ...(this.#lendValues ? { hashBuffers: sha } : {}),
+      ...(this.#lendValues ? { hashes: sha } : {}),
     });
     this.#watch = new BrokerWatch({
       bootstrap: String(settings.kafka["bootstrap.servers"] ?? ""),
@@ -373,6 +374,7 @@ class FileRunner {
         // to the message it handles, so that one finishes first (or exitIfStuck exits).
         this.#closing = true;
         await this.#handling?.catch(() => undefined);
+        await this.#assembler.lentHashed();
         await this.#closeConsumer();
       }
     } finally {
@@ -457,7 +459,9 @@ class FileRunner {
   async #loop(): Promise<void> {
     const s = this.#s;
     while (!s.signal?.aborted && !this.#fatal) {
-      // A lent value is valid until the next poll: the batch is handled before it.
+      // A lent value is valid until the next poll: the batch is handled, and its chunks hashed,
+      // before it.
+      await this.#assembler.lentHashed();
       const batch = await this.#consumer.poll({
         maxMessages: POLL_MAX_MESSAGES,
         timeoutMs: 100,

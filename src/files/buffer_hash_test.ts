@@ -1,6 +1,6 @@
 /**
  * Files hashed from their buffer while it fills (`buffer_hash.ts`, through
- * `FileAssembler`'s `hashBuffers`), without a broker: the digest is the file's SHA-512 whatever
+ * `FileAssembler`'s `hashes`), without a broker: the digest is the file's SHA-512 whatever
  * the chunks' order; a file that did not fill its buffer from byte 0 on (spilled to disk, a
  * chunk that did not fit) has none, so its caller hashes it another way; a lent chunk
  * (`borrowed`) kept outside the buffer is a copy, unchanged when the lent memory changes.
@@ -22,7 +22,7 @@ Deno.test("a file's buffer is hashed whatever the order its chunks come in", asy
     const file = { path: "a.bin", bytes: testBytes(10_000, 3) };
     const chunks = fileChunks(file, 1000);
     for (const order of [[...chunks], [...chunks].reverse(), [4, 0, 9, 1, 2, 3, 8, 5, 7, 6]]) {
-      const assembler = new FileAssembler({ outputDir: out, mode: "memory", hashBuffers: sha });
+      const assembler = new FileAssembler({ outputDir: out, mode: "memory", hashes: sha });
       const list = order.map((c) => typeof c === "number" ? chunks[c] : c);
       for (const [i, chunk] of list.entries()) {
         const result = await assembler.add(chunk, { partition: 0, offset: i }, true);
@@ -32,7 +32,7 @@ Deno.test("a file's buffer is hashed whatever the order its chunks come in", asy
       const assembly = assembler.inProgress[0];
       assembler.remove(assembly);
       const size = assembly.checkedSize();
-      assertEquals(await assembly.bufferDigest(size), hashHex(sha512(file.bytes)));
+      assertEquals(await assembly.ownDigest(size), hashHex(sha512(file.bytes)));
     }
   } finally {
     await Deno.remove(out, { recursive: true });
@@ -46,7 +46,7 @@ Deno.test("a spilled file has no buffer digest: it is hashed another way", async
       outputDir: out,
       mode: "memory",
       maxMemoryBytes: 10_500,
-      hashBuffers: sha,
+      hashes: sha,
     });
     const file = { path: "a.bin", bytes: testBytes(10_000, 4) };
     const other = { path: "b.bin", bytes: testBytes(10_000, 5) };
@@ -62,7 +62,7 @@ Deno.test("a spilled file has no buffer digest: it is hashed another way", async
     const assembly = assembler.inProgress.find((f) => f.relativePath === "a.bin")!;
     assert(assembly.complete);
     assert(limits.spilled.includes(assembly) && assembly.ownHash);
-    assertEquals(await assembly.bufferDigest(assembly.checkedSize()), undefined);
+    assertEquals(await assembly.ownDigest(assembly.checkedSize()), undefined);
     const data = await assembler.completeData(assembly, undefined);
     assertEquals(data[0].data, file.bytes, "still rebuilt byte for byte from disk");
   } finally {
@@ -74,7 +74,7 @@ Deno.test("a lent chunk kept outside a buffer is a copy", async () => {
   const out = await Deno.makeTempDir();
   try {
     // One chunk: no buffer is reserved, the chunk's data is kept as it came (copied if lent).
-    const assembler = new FileAssembler({ outputDir: out, mode: "memory", hashBuffers: sha });
+    const assembler = new FileAssembler({ outputDir: out, mode: "memory", hashes: sha });
     const file = { path: "one.bin", bytes: testBytes(3000, 6) };
     const [chunk] = fileChunks(file, 4000);
     const lent = chunk.data.slice();

@@ -15,9 +15,14 @@
  * its first chunk arrives (its size guessed from that chunk, bounded by the memory limit and
  * {@linkcode MAX_FILE_BUFFER_BYTES}), and each chunk is copied in at its offset: the complete
  * file is then one array, handed to its worker by transfer, and the chunks' message buffers are
- * free as soon as they are copied. With {@linkcode FileAssemblerOptions.hashBuffers} such a
- * file's SHA-512 is computed from that buffer while it fills (`buffer_hash.ts`), so that a
- * chunk's data, lent by librdkafka (`borrowed`), is copied once: into the buffer.
+ * free as soon as they are copied.
+ *
+ * With {@linkcode FileAssemblerOptions.hashes} the files' SHA-512s are computed here while their
+ * chunks arrive, on background threads: a file rebuilt in one buffer from that buffer
+ * (`buffer_hash.ts`), a file rebuilt on disk from the chunks' data as given
+ * (`stream_hash.ts`). A chunk's data lent by librdkafka (`borrowed`) is then copied once, into
+ * the buffer, or not at all, written to disk from where it is (wait for
+ * {@linkcode FileAssembler.lentHashed} before that memory goes).
  *
  * A complete file's SHA-512 is checked before it is moved into place: computed while its
  * chunks arrived (the caller's hash lane) or by {@linkcode FileAssembler.digest}; when it fails,
@@ -29,6 +34,7 @@
 
 import { type BackgroundSha512, backgroundSha512 } from "../hash/background.ts";
 import { BufferHash } from "./buffer_hash.ts";
+import { StreamHash } from "./stream_hash.ts";
 import { hashesEqual, hashHex, sha512 } from "../hash/sha512.ts";
 import type { DataFileChunk } from "../chunks/chunk.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
@@ -137,7 +143,9 @@ export class FileAssembly {
   #buffer: Uint8Array<ArrayBuffer> | undefined;
   /** The SHA-512 of {@linkcode FileAssembly.#buffer}, computed while it fills. */
   #bufferHash: BufferHash | undefined;
-  /** Whether the file's hash was computed from its buffer (even if given up since). */
+  /** The SHA-512 of the chunks written to disk, computed as they arrive in order. */
+  #streamHash: StreamHash | undefined;
+  /** Whether the file's hash is computed here (even if given up since). */
   #ownHash = false;
   /** Chunks held in {@linkcode FileAssembly.#buffer}. */
   #inBuffer = 0;
@@ -180,7 +188,7 @@ export class FileAssembly {
   /**
    * Gives it a buffer for the whole file (see {@linkcode FileAssembler}: the caller bounds its
    * size), before its first chunk is recorded; with `sha`, the file's SHA-512 is computed from
-   * the buffer as it fills (see {@linkcode FileAssembly.bufferDigest}).
+   * the buffer as it fills (see {@linkcode FileAssembly.ownDigest}).
    */
   reserve(buffer: Uint8Array<ArrayBuffer>, sha?: BackgroundSha512): void {
     if (this.#chunks.size > 0 || this.#buffer !== undefined || this.#spilled) {
@@ -195,28 +203,54 @@ export class FileAssembly {
   }
 
   /**
-   * Whether the file's SHA-512 is computed from its buffer (from its first chunk on): its
-   * chunks need no other hash while they arrive.
+   * Has the file's SHA-512 computed from the chunks written to disk, as they arrive (see
+   * {@linkcode FileAssembly.hashChunk}), before its first chunk is recorded.
+   */
+  hashStream(sha: BackgroundSha512): void {
+    this.#streamHash = new StreamHash(sha);
+    this.#ownHash = true;
+  }
+
+  /**
+   * Feeds a chunk just written to disk to the file's stream hash, if it has one: resolves once
+   * the chunk's data is hashed (it must stay unchanged until then).
+   */
+  hashChunk(chunk: DataFileChunk): Promise<void> | undefined {
+    return this.#streamHash?.update(chunk.chunkOffset, chunk.data);
+  }
+
+  /**
+   * Whether the file's SHA-512 is computed here, from its buffer or its chunks (from its first
+   * chunk on): its chunks need no other hash while they arrive.
    */
   get ownHash(): boolean {
     return this.#ownHash;
   }
 
   /**
-   * The SHA-512 (hex) of the complete file of `size` bytes computed from its buffer, or
-   * `undefined` when it has none (not reserved, spilled, a chunk did not fit it): the caller
-   * hashes the file another way. Call it once, after {@linkcode FileAssembly.checkedSize}.
+   * The SHA-512 (hex) of the complete file of `size` bytes computed here, or `undefined` when
+   * there is none (not computed here, spilled, a chunk did not fit its buffer or came out of
+   * order): the caller hashes the file another way. Call it once, after
+   * {@linkcode FileAssembly.checkedSize}.
    */
-  bufferDigest(size: number): Promise<string | undefined> {
-    const hash = this.#bufferHash;
+  ownDigest(size: number): Promise<string | undefined> {
+    const buffer = this.#bufferHash;
+    const stream = this.#streamHash;
     this.#bufferHash = undefined;
-    return hash === undefined ? Promise.resolve(undefined) : hash.digest(size);
+    this.#streamHash = undefined;
+    if (buffer !== undefined) {
+      stream?.abandon();
+      return buffer.digest(size);
+    }
+    return stream === undefined ? Promise.resolve(undefined) : stream.digest(size);
   }
 
-  /** Gives up the hash of its buffer, if any (the file is discarded). */
+  /** Gives up the hash computed here, if any (the file is spilled or discarded). */
   dropHash(): void {
     this.#bufferHash?.abandon();
     this.#bufferHash = undefined;
+    this.#streamHash?.abandon();
+    this.#streamHash = undefined;
   }
 
   /** Whether the chunk with this index has arrived. */
@@ -383,10 +417,11 @@ export interface FileAssemblerOptions {
   /** The most bytes held in memory; default {@linkcode DEFAULT_MAX_PARTIAL_BYTES}. */
   maxMemoryBytes?: number;
   /**
-   * Hash each file rebuilt in one buffer from that buffer, while it fills, with these digests
-   * (see {@linkcode FileAssembly.bufferDigest}); default: not (the caller hashes the chunks).
+   * Hash the files here while their chunks arrive, with these digests: from their buffer, or
+   * from the chunks written to disk (see {@linkcode FileAssembly.ownDigest}); default: not
+   * (the caller hashes the chunks).
    */
-  hashBuffers?: BackgroundSha512;
+  hashes?: BackgroundSha512;
 }
 
 /** What {@linkcode FileAssembler.enforceLimits} did. */
@@ -453,7 +488,9 @@ export class FileAssembler {
   readonly #partialDir: string;
   readonly #maxFiles: number;
   readonly #maxMemoryBytes: number;
-  readonly #hashBuffers: BackgroundSha512 | undefined;
+  readonly #hashes: BackgroundSha512 | undefined;
+  /** Stream-hash updates running (see {@linkcode FileAssembler.lentHashed}). */
+  readonly #hashing = new Set<Promise<void>>();
   /** By key, least recently active first (a file moves to the end with each chunk). */
   readonly #files = new Map<string, FileAssembly>();
   /** Folders of the output directory made (and checked) by {@linkcode FileAssembler.finalize}. */
@@ -467,7 +504,7 @@ export class FileAssembler {
     this.#partialDir = `${options.outputDir}/${PARTIAL_DIR}`;
     this.#maxFiles = options.maxFiles ?? DEFAULT_MAX_PARTIAL_FILES;
     this.#maxMemoryBytes = options.maxMemoryBytes ?? DEFAULT_MAX_PARTIAL_BYTES;
-    this.#hashBuffers = options.hashBuffers;
+    this.#hashes = options.hashes;
     if (!(this.#maxFiles >= 1)) {
       throw new RangeError(`The most files in progress is ${this.#maxFiles}, expected 1 or more.`);
     }
@@ -496,6 +533,9 @@ export class FileAssembler {
     if (!assembly) {
       assembly = new FileAssembly(chunk, this.#partialDir, this.#mode !== "memory");
       this.#reserve(assembly, chunk);
+      if (this.#hashes !== undefined && !assembly.ownHash && assembly.onDisk) {
+        assembly.hashStream(this.#hashes);
+      }
     } else if (assembly.totalChunks !== chunk.totalChunks) {
       return {
         kind: "conflict",
@@ -530,6 +570,11 @@ export class FileAssembler {
     assembly.sources.push(source);
     const keepData = this.#mode !== "disk" && !assembly.spilled;
     assembly.record(chunk, keepData, source, borrowed);
+    const hashing = assembly.onDisk ? assembly.hashChunk(chunk) : undefined;
+    if (hashing !== undefined) {
+      this.#hashing.add(hashing);
+      hashing.then(() => this.#hashing.delete(hashing));
+    }
     return {
       kind: "added",
       assembly,
@@ -560,7 +605,7 @@ export class FileAssembler {
       if (error instanceof RangeError) return; // no memory for it: chunks stay as they come
       throw error;
     }
-    assembly.reserve(buffer, this.#hashBuffers);
+    assembly.reserve(buffer, this.#hashes);
   }
 
   /**
@@ -706,6 +751,14 @@ export class FileAssembler {
       }
     }
     return bad;
+  }
+
+  /**
+   * Resolves once every chunk fed to a stream hash so far is hashed: wait for it before the
+   * memory of lent chunks goes (the consumer's next poll, or its close).
+   */
+  async lentHashed(): Promise<void> {
+    while (this.#hashing.size > 0) await Promise.all(this.#hashing);
   }
 
   /** Removes a file from the ones in progress (it completed, or is abandoned). */
