@@ -1,19 +1,21 @@
 /**
  * `defineProcessor` and the runnable it returns.
  *
+ * The runner and the command line are imported when first used, not with this module: every
+ * Ferry worker imports the user's script, and with it this module, and needs neither (they
+ * would cost each worker's start tens of milliseconds of CPU).
+ *
  * @module
  */
 
-import { parseProcessorArguments, type ProcessorArguments } from "../command/processor_options.ts";
+import type { ProcessorArguments } from "../command/processor_options.ts";
 import type { Progress } from "../command/progress.ts";
-import { runCommand } from "../command/run_command.ts";
 import {
   type OptionSpecs,
   type ProcessorDefinition,
   workerRegistrationHook,
 } from "../processor/definition.ts";
-import { defaultGroup, runFileProcessor, type RunStatus } from "./runner.ts";
-import type { FileRunSettings } from "./runner.ts";
+import type { FileRunSettings, RunStatus } from "./runner.ts";
 
 /** Options for {@linkcode FileProcessor.runFromCommandLine}. */
 export interface CommandLineOptions {
@@ -102,9 +104,10 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
    * Runs the processor with settings given in code, until stopped through `signal` or idle
    * with `exitWhenIdleMs`. Resolves with the final counts.
    */
-  run(settings: RunSettings): Promise<RunStatus> {
+  async run(settings: RunSettings): Promise<RunStatus> {
     const name = this.definition.name;
-    return runFileProcessor({
+    const { defaultGroup, runFileProcessor } = await import("./runner.ts");
+    return await runFileProcessor({
       name,
       scriptUrl: settings.scriptUrl ?? Deno.mainModule,
       group: settings.group ?? defaultGroup(name, settings.topic),
@@ -155,13 +158,14 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
    * @returns The final counts.
    * @internal Ferry's own commands use it; not part of the public API.
    */
-  runArguments(
+  async runArguments(
     parsed: ProcessorArguments,
     signal: AbortSignal,
     progress: Progress,
     scriptUrl: string = Deno.mainModule,
   ): Promise<RunStatus> {
-    return this.run({
+    const { defaultGroup } = await import("./runner.ts");
+    return await this.run({
       scriptUrl,
       topic: parsed.topic,
       kafka: parsed.kafka,
@@ -196,9 +200,13 @@ export class FileProcessor<S extends OptionSpecs = OptionSpecs> {
     });
   }
 
-  #runCommandLine(args: readonly string[], options: CommandLineOptions): Promise<number> {
+  async #runCommandLine(args: readonly string[], options: CommandLineOptions): Promise<number> {
     const definition = this.definition;
-    return runCommand({
+    const [{ parseProcessorArguments }, { runCommand }] = await Promise.all([
+      import("../command/processor_options.ts"),
+      import("../command/run_command.ts"),
+    ]);
+    return await runCommand({
       name: definition.name,
       noun: "files",
       parse: () =>

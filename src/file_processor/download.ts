@@ -4,13 +4,11 @@
  * so a file counts as processed once every chunk was written at its offset, its SHA-512 checked,
  * and the file moved to `<output-dir>/<relative path>`; the registry logs in
  * `<output-dir>/.ferry/` then skip it on the next start. `ferry download` runs it, and its
- * workers load this module.
+ * workers load this module (so it imports at its top only what they need).
  *
  * @module
  */
 
-import { resolve } from "node:path";
-import { hashHex } from "../hash/sha512.ts";
 import { defineProcessor, type FileProcessor } from "./define.ts";
 
 /** The module the download processor's workers load: this one. */
@@ -48,6 +46,10 @@ export const downloadProcessor: FileProcessor = defineProcessor({
  * @returns The group id.
  */
 export async function downloadGroup(topic: string, outputDir: string): Promise<string> {
+  const [{ resolve }, { hashHex }] = await Promise.all([
+    import("node:path"),
+    import("../hash/sha512.ts"),
+  ]);
   const path = new TextEncoder().encode(resolve(outputDir));
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", path));
   return `ferry-download-${topic}-${hashHex(digest).slice(0, 12)}`;

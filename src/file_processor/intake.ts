@@ -133,9 +133,10 @@ export class ChunkIntake {
 
   /**
    * Takes one message: decodes its chunk, skips or settles what needs no work, adds the chunk
-   * to its file, and hands a complete file to the outcomes.
+   * to its file, and hands a complete file to the outcomes. `borrowed`: the message's value is
+   * lent by the consumer (freed at its next poll): nothing keeps a view of it.
    */
-  async handle(message: ConsumedMessage, receivedAt: number): Promise<void> {
+  async handle(message: ConsumedMessage, receivedAt: number, borrowed = false): Promise<void> {
     const s = this.#run.settings;
     this.#run.tracker.add(message, message.offset);
     if (message.value === null || message.value.length === 0) {
@@ -178,7 +179,7 @@ export class ChunkIntake {
     }
     let result;
     try {
-      result = await this.#run.assembler.add(chunk, source);
+      result = await this.#run.assembler.add(chunk, source, borrowed);
     } catch (error) {
       this.#run.fail(new Error(`Could not write a chunk of "${path}": ${errorText(error)}`));
       return;
@@ -197,18 +198,20 @@ export class ChunkIntake {
     // hash: the file is checked already. Without --check-chunks nothing is checked yet.
     const checked = s.checkChunks === true && chunk.totalChunks === 1 &&
       chunk.chunkOffset === 0 && hashesEqual(chunk.chunkHash, chunk.fileHash);
-    // The file's hash is computed on the lane while its chunks arrive. A file of one chunk
-    // goes there only when its message's buffer can be handed over (written to disk: no
-    // copy); one held in memory is hashed where it is when complete (see FileOutcomes).
-    if (!checked && (chunk.totalChunks > 1 || result.released)) {
+    // The file's hash is computed on the lane while its chunks arrive, unless it is computed
+    // from the file's buffer (`ownHash`). A file of one chunk goes there only when its
+    // message's buffer can be handed over (written to disk: no copy); one held in memory is
+    // hashed where it is when complete (see FileOutcomes).
+    if (!checked && !assembly.ownHash && (chunk.totalChunks > 1 || result.released)) {
       // A chunk written to disk or copied into its file's buffer is no longer needed here:
-      // its message's buffer is handed over (no copy), and freed once hashed.
+      // its message's buffer is handed over (no copy), and freed once hashed. A lent value is
+      // never handed over: the lane gets a copy of the chunk's data (its own, handed over).
       this.#run.hashes.add(
         key,
         chunk.chunkOffset,
-        chunk.data,
+        borrowed ? chunk.data.slice() : chunk.data,
         assembly.receivedChunks === 1,
-        result.released,
+        borrowed || result.released,
       );
     }
     await this.#enforceLimits();

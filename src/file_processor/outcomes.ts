@@ -96,9 +96,12 @@ export class FileOutcomes {
       await this.recordInvalid(entry, errorText(error));
       return;
     }
-    // Hashed while its chunks arrived in order (or its one chunk was checked on arrival);
-    // undefined: hashed now, from memory or from its partial file, before it goes anywhere.
-    const hashed = entry.checked ? assembly.sha512 : await this.#run.hashes.finish(key, size);
+    // Hashed while its chunks arrived: here (from its buffer or chunks), or in order on the lane (or its one
+    // chunk was checked on arrival); undefined: hashed now, from memory or from its partial
+    // file, before it goes anywhere.
+    const hashed = entry.checked
+      ? assembly.sha512
+      : (await assembly.ownDigest(size)) ?? await this.#run.hashes.finish(key, size);
     let chunks: { offset: number; data: Uint8Array }[] | undefined;
     let digest: string;
     try {

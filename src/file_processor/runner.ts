@@ -15,6 +15,7 @@
 import { getLogger } from "@logtape/logtape";
 import { errorText } from "../processor/errors.ts";
 import { FileHashLane } from "../hash/file_hash_lane.ts";
+import { backgroundSha512 } from "../hash/background.ts";
 import { resolveInside, UnsafePathError } from "../files/path.ts";
 import { type ChunkSource, FileAssembler } from "../files/reassembly.ts";
 import { PARTIAL_DIR } from "../files/layout.ts";
@@ -193,14 +194,27 @@ class FileRunner {
   };
   /** The topic's partition count, from the start-up check. */
   #partitionCount = 0;
+  /** Whether polls lend the message values (see `PollOptions.borrowValues`). */
+  readonly #lendValues: boolean;
+  /** The message being handled by the loop, if any (it may use a lent value). */
+  #handling: Promise<void> | undefined;
+  /** Set before the consumer closes: the loop starts no other message. */
+  #closing = false;
 
   constructor(settings: FileRunSettings) {
     this.#s = settings;
+    // With libcrypto, files are hashed as their chunks arrive on OpenSSL's background threads,
+    // from their buffer or from the chunks written to disk: a chunk's data then needs no copy
+    // but the one into its file's buffer (none on disk), so the consumer lends the message
+    // values instead of copying them (without libcrypto nothing changes: the hash lane).
+    const sha = backgroundSha512();
+    this.#lendValues = sha.engine === "openssl";
     this.#assembler = new FileAssembler({
       outputDir: settings.outputDir,
       mode: settings.mode,
       maxFiles: settings.maxPartialFiles,
       maxMemoryBytes: settings.maxPartialBytes,
+      ...(this.#lendValues ? { hashes: sha } : {}),
     });
     this.#watch = new BrokerWatch({
       bootstrap: String(settings.kafka["bootstrap.servers"] ?? ""),
@@ -356,6 +370,11 @@ class FileRunner {
         await this.#commits.finish();
       } finally {
         this.#joinWait.stop();
+        // The loop may still run (ended by the outage limit): closing frees the values lent
+        // to the message it handles, so that one finishes first (or exitIfStuck exits).
+        this.#closing = true;
+        await this.#handling?.catch(() => undefined);
+        await this.#assembler.lentHashed();
         await this.#closeConsumer();
       }
     } finally {
@@ -440,7 +459,14 @@ class FileRunner {
   async #loop(): Promise<void> {
     const s = this.#s;
     while (!s.signal?.aborted && !this.#fatal) {
-      const batch = await this.#consumer.poll({ maxMessages: POLL_MAX_MESSAGES, timeoutMs: 100 });
+      // A lent value is valid until the next poll: the batch is handled, and its chunks hashed,
+      // before it.
+      await this.#assembler.lentHashed();
+      const batch = await this.#consumer.poll({
+        maxMessages: POLL_MAX_MESSAGES,
+        timeoutMs: 100,
+        borrowValues: this.#lendValues,
+      });
       // Messages are no sign that the broker is back (they may have been fetched before it
       // went away): only an answered probe ends an outage (BrokerWatch.tick).
       if (batch.length > 0) this.#lastMessageAt = Date.now();
@@ -459,8 +485,11 @@ class FileRunner {
       this.#fetchers?.polled(batch.length);
       let yieldedAt = performance.now();
       for (const message of batch) {
+        // Closing frees the lent values: no message is started after that.
+        if (this.#closing) break;
         if (!this.#owned.has(message.partition)) continue;
-        await this.#intake.handle(message, receivedAt);
+        this.#handling = this.#intake.handle(message, receivedAt, this.#lendValues);
+        await this.#handling;
         await this.#hashes.waitForRoom();
         // A batch can take tens of ms to decode and hash: let the workers' results in
         // between, so that they get their next files without waiting for the whole batch.

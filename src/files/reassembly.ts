@@ -17,6 +17,13 @@
  * file is then one array, handed to its worker by transfer, and the chunks' message buffers are
  * free as soon as they are copied.
  *
+ * With {@linkcode FileAssemblerOptions.hashes} the files' SHA-512s are computed here while their
+ * chunks arrive, on background threads: a file rebuilt in one buffer from that buffer
+ * (`buffer_hash.ts`), a file rebuilt on disk from the chunks' data as given
+ * (`stream_hash.ts`). A chunk's data lent by librdkafka (`borrowed`) is then copied once, into
+ * the buffer, or not at all, written to disk from where it is (wait for
+ * {@linkcode FileAssembler.lentHashed} before that memory goes).
+ *
  * A complete file's SHA-512 is checked before it is moved into place: computed while its
  * chunks arrived (the caller's hash lane) or by {@linkcode FileAssembler.digest}; when it fails,
  * {@linkcode FileAssembler.badChunks} checks each chunk against the SHA-512 its message claims,
@@ -25,7 +32,9 @@
  * @module
  */
 
-import { backgroundSha512 } from "../hash/background.ts";
+import { type BackgroundSha512, backgroundSha512 } from "../hash/background.ts";
+import { BufferHash } from "./buffer_hash.ts";
+import { StreamHash } from "./stream_hash.ts";
 import { hashesEqual, hashHex, sha512 } from "../hash/sha512.ts";
 import type { DataFileChunk } from "../chunks/chunk.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
@@ -132,6 +141,12 @@ export class FileAssembly {
    * its worker as it is. Counted in full in {@linkcode FileAssembly.memoryBytes}.
    */
   #buffer: Uint8Array<ArrayBuffer> | undefined;
+  /** The SHA-512 of {@linkcode FileAssembly.#buffer}, computed while it fills. */
+  #bufferHash: BufferHash | undefined;
+  /** The SHA-512 of the chunks written to disk, computed as they arrive in order. */
+  #streamHash: StreamHash | undefined;
+  /** Whether the file's hash is computed here (even if given up since). */
+  #ownHash = false;
   /** Chunks held in {@linkcode FileAssembly.#buffer}. */
   #inBuffer = 0;
   #bytes = 0;
@@ -172,14 +187,70 @@ export class FileAssembly {
 
   /**
    * Gives it a buffer for the whole file (see {@linkcode FileAssembler}: the caller bounds its
-   * size), before its first chunk is recorded.
+   * size), before its first chunk is recorded; with `sha`, the file's SHA-512 is computed from
+   * the buffer as it fills (see {@linkcode FileAssembly.ownDigest}).
    */
-  reserve(buffer: Uint8Array<ArrayBuffer>): void {
+  reserve(buffer: Uint8Array<ArrayBuffer>, sha?: BackgroundSha512): void {
     if (this.#chunks.size > 0 || this.#buffer !== undefined || this.#spilled) {
       throw new Error(`A buffer for "${this.relativePath}" must be reserved before its chunks.`);
     }
     this.#buffer = buffer;
     this.#memoryBytes += buffer.byteLength;
+    if (sha !== undefined) {
+      this.#bufferHash = new BufferHash(sha, buffer);
+      this.#ownHash = true;
+    }
+  }
+
+  /**
+   * Has the file's SHA-512 computed from the chunks written to disk, as they arrive (see
+   * {@linkcode FileAssembly.hashChunk}), before its first chunk is recorded.
+   */
+  hashStream(sha: BackgroundSha512): void {
+    this.#streamHash = new StreamHash(sha);
+    this.#ownHash = true;
+  }
+
+  /**
+   * Feeds a chunk just written to disk to the file's stream hash, if it has one: resolves once
+   * the chunk's data is hashed (it must stay unchanged until then).
+   */
+  hashChunk(chunk: DataFileChunk): Promise<void> | undefined {
+    return this.#streamHash?.update(chunk.chunkOffset, chunk.data);
+  }
+
+  /**
+   * Whether the file's SHA-512 is computed here, from its buffer or its chunks (from its first
+   * chunk on): its chunks need no other hash while they arrive.
+   */
+  get ownHash(): boolean {
+    return this.#ownHash;
+  }
+
+  /**
+   * The SHA-512 (hex) of the complete file of `size` bytes computed here, or `undefined` when
+   * there is none (not computed here, spilled, a chunk did not fit its buffer or came out of
+   * order): the caller hashes the file another way. Call it once, after
+   * {@linkcode FileAssembly.checkedSize}.
+   */
+  ownDigest(size: number): Promise<string | undefined> {
+    const buffer = this.#bufferHash;
+    const stream = this.#streamHash;
+    this.#bufferHash = undefined;
+    this.#streamHash = undefined;
+    if (buffer !== undefined) {
+      stream?.abandon();
+      return buffer.digest(size);
+    }
+    return stream === undefined ? Promise.resolve(undefined) : stream.digest(size);
+  }
+
+  /** Gives up the hash computed here, if any (the file is spilled or discarded). */
+  dropHash(): void {
+    this.#bufferHash?.abandon();
+    this.#bufferHash = undefined;
+    this.#streamHash?.abandon();
+    this.#streamHash = undefined;
   }
 
   /** Whether the chunk with this index has arrived. */
@@ -253,9 +324,14 @@ export class FileAssembly {
   /**
    * Records a chunk brought by `source`; false when its index was seen already (a duplicate).
    * With `keepData` the data is copied into the file's buffer when it fits there, else kept as
-   * the view it is.
+   * the view it is, or as a copy when `borrowed` (a view of memory that is freed soon).
    */
-  record(chunk: DataFileChunk, keepData: boolean, source: ChunkSource): boolean {
+  record(
+    chunk: DataFileChunk,
+    keepData: boolean,
+    source: ChunkSource,
+    borrowed = false,
+  ): boolean {
     if (this.#chunks.has(chunk.chunkIndex)) return false;
     const length = chunk.data.length;
     let data: Uint8Array | undefined;
@@ -265,8 +341,9 @@ export class FileAssembly {
       this.#buffer.set(chunk.data, chunk.chunkOffset);
       data = this.#buffer.subarray(chunk.chunkOffset, chunk.chunkOffset + length);
       this.#inBuffer++;
+      this.#bufferHash?.filled(chunk.chunkOffset, length);
     } else if (keepData) {
-      data = chunk.data;
+      data = borrowed ? chunk.data.slice() : chunk.data;
       this.#memoryBytes += length;
     }
     this.#chunks.set(chunk.chunkIndex, {
@@ -311,6 +388,7 @@ export class FileAssembly {
       chunk.data = undefined;
     }
     this.#buffer = undefined;
+    this.dropHash();
     this.#inBuffer = 0;
     this.#memoryBytes = 0;
     this.#onDisk = true;
@@ -338,6 +416,12 @@ export interface FileAssemblerOptions {
   maxFiles?: number;
   /** The most bytes held in memory; default {@linkcode DEFAULT_MAX_PARTIAL_BYTES}. */
   maxMemoryBytes?: number;
+  /**
+   * Hash the files here while their chunks arrive, with these digests: from their buffer, or
+   * from the chunks written to disk (see {@linkcode FileAssembly.ownDigest}); default: not
+   * (the caller hashes the chunks).
+   */
+  hashes?: BackgroundSha512;
 }
 
 /** What {@linkcode FileAssembler.enforceLimits} did. */
@@ -404,6 +488,9 @@ export class FileAssembler {
   readonly #partialDir: string;
   readonly #maxFiles: number;
   readonly #maxMemoryBytes: number;
+  readonly #hashes: BackgroundSha512 | undefined;
+  /** Stream-hash updates running (see {@linkcode FileAssembler.lentHashed}). */
+  readonly #hashing = new Set<Promise<void>>();
   /** By key, least recently active first (a file moves to the end with each chunk). */
   readonly #files = new Map<string, FileAssembly>();
   /** Folders of the output directory made (and checked) by {@linkcode FileAssembler.finalize}. */
@@ -417,6 +504,7 @@ export class FileAssembler {
     this.#partialDir = `${options.outputDir}/${PARTIAL_DIR}`;
     this.#maxFiles = options.maxFiles ?? DEFAULT_MAX_PARTIAL_FILES;
     this.#maxMemoryBytes = options.maxMemoryBytes ?? DEFAULT_MAX_PARTIAL_BYTES;
+    this.#hashes = options.hashes;
     if (!(this.#maxFiles >= 1)) {
       throw new RangeError(`The most files in progress is ${this.#maxFiles}, expected 1 or more.`);
     }
@@ -436,14 +524,18 @@ export class FileAssembler {
 
   /**
    * Adds a chunk to its file. In disk and both modes the chunk is written at its offset into
-   * the file's partial file before this resolves.
+   * the file's partial file before this resolves. `borrowed`: the chunk's data is a view of
+   * memory freed soon after (a message value lent by the consumer): what is kept is copied.
    */
-  async add(chunk: DataFileChunk, source: ChunkSource): Promise<AddResult> {
+  async add(chunk: DataFileChunk, source: ChunkSource, borrowed = false): Promise<AddResult> {
     const key = `${hashHex(chunk.fileHash)}:${chunkRelativePath(chunk)}`;
     let assembly = this.#files.get(key);
     if (!assembly) {
       assembly = new FileAssembly(chunk, this.#partialDir, this.#mode !== "memory");
       this.#reserve(assembly, chunk);
+      if (this.#hashes !== undefined && !assembly.ownHash && assembly.onDisk) {
+        assembly.hashStream(this.#hashes);
+      }
     } else if (assembly.totalChunks !== chunk.totalChunks) {
       return {
         kind: "conflict",
@@ -477,7 +569,12 @@ export class FileAssembler {
     }
     assembly.sources.push(source);
     const keepData = this.#mode !== "disk" && !assembly.spilled;
-    assembly.record(chunk, keepData, source);
+    assembly.record(chunk, keepData, source, borrowed);
+    const hashing = assembly.onDisk ? assembly.hashChunk(chunk) : undefined;
+    if (hashing !== undefined) {
+      this.#hashing.add(hashing);
+      hashing.then(() => this.#hashing.delete(hashing));
+    }
     return {
       kind: "added",
       assembly,
@@ -508,7 +605,7 @@ export class FileAssembler {
       if (error instanceof RangeError) return; // no memory for it: chunks stay as they come
       throw error;
     }
-    assembly.reserve(buffer);
+    assembly.reserve(buffer, this.#hashes);
   }
 
   /**
@@ -656,6 +753,14 @@ export class FileAssembler {
     return bad;
   }
 
+  /**
+   * Resolves once every chunk fed to a stream hash so far is hashed: wait for it before the
+   * memory of lent chunks goes (the consumer's next poll, or its close).
+   */
+  async lentHashed(): Promise<void> {
+    while (this.#hashing.size > 0) await Promise.all(this.#hashing);
+  }
+
   /** Removes a file from the ones in progress (it completed, or is abandoned). */
   remove(assembly: FileAssembly): void {
     this.#files.delete(`${assembly.sha512}:${assembly.relativePath}`);
@@ -697,6 +802,7 @@ export class FileAssembler {
   /** Deletes a file's partial file, if it has one. */
   async discard(assembly: FileAssembly): Promise<void> {
     this.remove(assembly);
+    assembly.dropHash();
     if (!assembly.onDisk) return;
     try {
       await Deno.remove(assembly.partialPath);

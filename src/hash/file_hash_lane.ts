@@ -68,7 +68,9 @@ interface FileState {
  * ```
  */
 export class FileHashLane {
-  readonly #worker: Worker;
+  /** Started by the first chunk fed (a run whose files all hash elsewhere starts none). */
+  #started: Worker | undefined;
+  readonly #onBuffer: ((buffer: ArrayBuffer) => void) | undefined;
   readonly #files = new Map<string, FileState>();
   readonly #digests = new Map<number, (sha512: string | undefined) => void>();
   readonly #roomWaiters: (() => void)[] = [];
@@ -79,16 +81,25 @@ export class FileHashLane {
   readonly #recycle: boolean;
 
   /**
-   * Starts the hash worker. `onBuffer` receives the buffers of chunks handed over (see
-   * {@linkcode FileHashLane.add}) once hashed, by transfer back: no one else sees them then.
+   * Makes a lane; its hash worker starts with the first chunk fed. `onBuffer` receives the
+   * buffers of chunks handed over (see {@linkcode FileHashLane.add}) once hashed, by transfer
+   * back: no one else sees them then.
    */
   constructor(options: { onBuffer?: (buffer: ArrayBuffer) => void } = {}) {
     this.#recycle = options.onBuffer !== undefined;
-    this.#worker = new Worker(new URL("./file_hash_worker.ts", import.meta.url), {
+    this.#onBuffer = options.onBuffer;
+  }
+
+  /** The hash worker, started on first use. */
+  get #worker(): Worker {
+    if (this.#started !== undefined) return this.#started;
+    const worker = new Worker(new URL("./file_hash_worker.ts", import.meta.url), {
       type: "module",
       name: "ferry-file-hashes",
     });
-    this.#worker.onmessage = (event: MessageEvent<FromHashWorker>) => {
+    this.#started = worker;
+    const options = { onBuffer: this.#onBuffer };
+    worker.onmessage = (event: MessageEvent<FromHashWorker>) => {
       const message = event.data;
       if (message.type === "updated") {
         this.#inFlight -= message.bytes;
@@ -102,7 +113,7 @@ export class FileHashLane {
         resolve?.(message.sha512 ?? undefined);
       }
     };
-    this.#worker.onerror = (event: ErrorEvent) => {
+    worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
       logger.warn(
         "The file hash worker stopped ({message}); rebuilt files are hashed by the workers.",
@@ -110,6 +121,7 @@ export class FileHashLane {
       );
       this.#break();
     };
+    return worker;
   }
 
   /**
@@ -194,7 +206,7 @@ export class FileHashLane {
 
   /** Stops the worker; digests still awaited resolve `undefined`. */
   close(): void {
-    this.#worker.terminate();
+    this.#started?.terminate();
     this.#break();
   }
 }

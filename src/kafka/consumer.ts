@@ -80,6 +80,14 @@ export interface PollOptions {
   maxMessages?: number;
   /** How long to wait for a first message; default 100 ms. */
   timeoutMs?: number;
+  /**
+   * Lend the messages' values instead of copying them: each `value` is then a view of
+   * librdkafka's own memory, valid only until the next `poll` (or `close`), which frees it.
+   * Copy what you keep; never transfer such a view to a worker. Saves a copy of every value
+   * for a caller that copies the bytes where they go anyway (the file processor's file
+   * buffers). Default false.
+   */
+  borrowValues?: boolean;
 }
 
 /** Options for one {@linkcode Consumer.pollBatch}. */
@@ -147,6 +155,10 @@ export class Consumer extends KafkaClient {
   readonly #firstAssignmentGuard: boolean;
   #subscribed = false;
   #rebalanced = false;
+  /** Whether the running poll lends values (see {@linkcode PollOptions.borrowValues}). */
+  #borrowing = false;
+  /** Fetch events whose messages' values were lent by the last poll: freed by the next. */
+  readonly #lent: Deno.PointerObject[] = [];
   #polling: Promise<unknown> | undefined;
   #stopping = false;
   /** Key and value bytes of the last {@linkcode pollBatch} that returned messages. */
@@ -252,6 +264,8 @@ export class Consumer extends KafkaClient {
       return Promise.reject(error);
     }
     if (this.#polling) throw new Error("Consumer.poll() is already running; await it first.");
+    this.#releaseLent();
+    this.#borrowing = options.borrowValues === true;
     const out: ConsumedMessage[] = [];
     const run = this.#poll(out, options.maxMessages ?? 1000, options.timeoutMs ?? 100, Infinity)
       .then(() => out);
@@ -275,6 +289,8 @@ export class Consumer extends KafkaClient {
       return Promise.reject(error);
     }
     if (this.#polling) throw new Error("Consumer.poll() is already running; await it first.");
+    this.#releaseLent();
+    this.#borrowing = false;
     const maxMessages = Math.max(1, options.maxMessages ?? 1000);
     const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
     // The buffer starts at about the last batch's size (it grows by doubling): zero-filling
@@ -318,7 +334,7 @@ export class Consumer extends KafkaClient {
         try {
           this.#readMessages(event, out);
         } finally {
-          this.destroyEvent(event);
+          this.#doneWithFetch(event);
         }
       } else await this.#handleOwned(event, out);
       if (out.length >= maxMessages || this.#stopping) break;
@@ -328,12 +344,30 @@ export class Consumer extends KafkaClient {
     if (this.fatalError) throw this.fatalError;
   }
 
-  /** Handles an event and destroys it. */
+  /** Destroys a fetch event, or keeps it until the next poll when its value was lent. */
+  #doneWithFetch(event: Deno.PointerObject): void {
+    if (this.#borrowing) this.#lent.push(event);
+    else this.destroyEvent(event);
+  }
+
+  /** Frees the messages whose values the last poll lent. */
+  #releaseLent(): void {
+    for (const event of this.#lent.splice(0)) this.destroyEvent(event);
+  }
+
+  /** Handles an event and destroys it (a fetch event whose value is lent: at the next poll). */
   async #handleOwned(event: Deno.PointerObject, out: Collector): Promise<void> {
+    const type = this.lib.rd_kafka_event_type(event);
+    if (type === EventType.FETCH) {
+      try {
+        this.#readMessages(event, out);
+      } finally {
+        this.#doneWithFetch(event);
+      }
+      return;
+    }
     try {
-      const type = this.lib.rd_kafka_event_type(event);
-      if (type === EventType.FETCH) this.#readMessages(event, out);
-      else if (type === EventType.REBALANCE) await this.#rebalance(event);
+      if (type === EventType.REBALANCE) await this.#rebalance(event);
       else if (type === EventType.OFFSET_COMMIT) {
         const code = this.lib.rd_kafka_event_error(event);
         if (code !== ErrorCode.NO_ERROR && code !== ErrorCode.NO_OFFSET) {
@@ -426,10 +460,15 @@ export class Consumer extends KafkaClient {
         view.getPointer(RdKafkaMessage.key),
         Number(view.getBigUint64(RdKafkaMessage.key_len)),
       ),
-      value: copyOut(
-        view.getPointer(RdKafkaMessage.payload),
-        Number(view.getBigUint64(RdKafkaMessage.len)),
-      ),
+      value: this.#borrowing
+        ? lend(
+          view.getPointer(RdKafkaMessage.payload),
+          Number(view.getBigUint64(RdKafkaMessage.len)),
+        )
+        : copyOut(
+          view.getPointer(RdKafkaMessage.payload),
+          Number(view.getBigUint64(RdKafkaMessage.len)),
+        ),
       headers: this.#readHeaders(message) ?? [],
       timestamp: this.#intCell[0] === 0 ? null : timestamp,
     });
@@ -731,6 +770,8 @@ export class Consumer extends KafkaClient {
       this.lib.rd_kafka_queue_yield(this.#queue);
       await this.#polling.catch(() => undefined);
     }
+    this.#releaseLent();
+    this.#borrowing = false;
     if (this.#deferred !== null) {
       const deferred = this.#deferred;
       this.#deferred = null;
@@ -767,6 +808,13 @@ export class Consumer extends KafkaClient {
  * 2.3.0 (see {@linkcode Consumer.shutdown}), ms.
  */
 const FIRST_ASSIGNMENT_WAIT_MS = 10_000;
+
+/** A view of `length` bytes of librdkafka's memory at `pointer` (no copy; see `borrowValues`). */
+function lend(pointer: Deno.PointerValue, length: number): Uint8Array | null {
+  if (pointer === null) return null;
+  if (length === 0) return new Uint8Array(0);
+  return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(pointer, length));
+}
 
 function copyOut(pointer: Deno.PointerValue, length: number): Uint8Array | null {
   if (pointer === null) return null;

@@ -1,15 +1,15 @@
 /**
  * `defineRecordProcessor` and the runnable it returns.
  *
+ * As in `defineProcessor`'s module, the runner and the command line are imported when first
+ * used: a Ferry worker importing the user's script needs neither.
+ *
  * @module
  */
 
-import { parseProcessorArguments } from "../command/processor_options.ts";
-import { runCommand } from "../command/run_command.ts";
 import { type OptionSpecs, workerRegistrationHook } from "../processor/definition.ts";
 import type { CommandLineOptions } from "../file_processor/define.ts";
-import { defaultGroup } from "../file_processor/runner.ts";
-import { type RecordRunSettings, type RecordRunStatus, runRecordProcessor } from "./runner.ts";
+import type { RecordRunSettings, RecordRunStatus } from "./runner.ts";
 import type { RecordProcessorDefinition } from "./types.ts";
 
 /** Settings for {@linkcode RecordProcessor.run}; what is left out takes its default. */
@@ -49,9 +49,13 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
   }
 
   /** Runs with settings given in code until stopped through `signal` or idle. */
-  run(options: RecordRunOptions): Promise<RecordRunStatus> {
+  async run(options: RecordRunOptions): Promise<RecordRunStatus> {
     const d = this.definition;
-    return runRecordProcessor({
+    const [{ runRecordProcessor }, { defaultGroup }] = await Promise.all([
+      import("./runner.ts"),
+      import("../file_processor/runner.ts"),
+    ]);
+    return await runRecordProcessor({
       name: d.name,
       scriptUrl: options.scriptUrl ?? Deno.mainModule,
       group: options.group ?? defaultGroup(d.name, options.topic),
@@ -80,6 +84,11 @@ export class RecordProcessor<S extends OptionSpecs = OptionSpecs> {
   ): Promise<number> {
     if (workerRegistrationHook()) return 0;
     const d = this.definition;
+    const [{ parseProcessorArguments }, { runCommand }, { defaultGroup }] = await Promise.all([
+      import("../command/processor_options.ts"),
+      import("../command/run_command.ts"),
+      import("../file_processor/runner.ts"),
+    ]);
     const code = await runCommand({
       name: d.name,
       noun: "records",

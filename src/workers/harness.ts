@@ -4,6 +4,11 @@
  * `import.meta.main` is false here), and runs `process` on the files it is sent after checking
  * each file's SHA-512.
  *
+ * What only some workers need is imported when first needed (the record processor's modules,
+ * the hash, the failed-copy layout): each module costs every worker's start CPU time
+ * (`node:crypto` alone about 15 ms), and the coordinator usually hashes a file while its chunks
+ * arrive.
+ *
  * @module
  */
 
@@ -11,12 +16,10 @@
 
 import { type WireResult, wireResults } from "../processor/results.ts";
 import { configure, getLogger, type Logger, type LogRecord } from "@logtape/logtape";
-import { type InstanceRequests, PartitionInstance } from "../record_processor/instance.ts";
+import type { InstanceRequests, PartitionInstance } from "../record_processor/instance.ts";
 import { processorLogger } from "../processor/logger.ts";
 import { isCloneError, workerLog } from "./log.ts";
-import { unpackRecords } from "../record_processor/batch.ts";
 import type { RecordProcessorDefinition } from "../record_processor/types.ts";
-import { hashHex, sha512, sha512File } from "../hash/sha512.ts";
 import type { DownloadedFile } from "../files/downloaded_file.ts";
 import {
   type OptionSpecs,
@@ -27,8 +30,6 @@ import {
   WORKER_REGISTRATION,
 } from "../processor/definition.ts";
 import { createProcessLock } from "./lock.ts";
-import { failedCopyPath } from "../files/layout.ts";
-import { resolveInside } from "../files/path.ts";
 import {
   type CheckpointFailure,
   type FileJobMessage,
@@ -44,6 +45,8 @@ let definition: ProcessorDefinition | undefined;
 let context: ProcessorContext<OptionValues<OptionSpecs>> | undefined;
 let registered: RegisteredDefinition | undefined;
 let recordDefinition: RecordProcessorDefinition | undefined;
+/** The record processor's instance module, imported by `init` for a record processor. */
+let recordInstances: typeof import("../record_processor/instance.ts") | undefined;
 let workerIndex = 0;
 let options: Record<string, unknown> = {};
 let logger: Logger = getLogger(["ferry", "worker"]);
@@ -79,7 +82,12 @@ const instanceRequests: InstanceRequests = {
 async function handleRecordMessage(message: RecordToWorker): Promise<void> {
   switch (message.type) {
     case "open": {
-      const instance = new PartitionInstance(recordDefinition!, message, instanceRequests, logger);
+      const instance = new recordInstances!.PartitionInstance(
+        recordDefinition!,
+        message,
+        instanceRequests,
+        logger,
+      );
       instances.set(message.key, instance);
       try {
         await instance.initialize(workerIndex, options);
@@ -95,7 +103,7 @@ async function handleRecordMessage(message: RecordToWorker): Promise<void> {
         processed: 0,
         skipped: 0,
         error: { name: "Error", message: `No processor instance for "${message.key}".` },
-        failed: unpackRecords(message.records),
+        failed: (await import("../record_processor/batch.ts")).unpackRecords(message.records),
       };
       const { failed, ...rest } = outcome;
       send({
@@ -193,6 +201,7 @@ async function init(message: WorkerInit): Promise<void> {
   logger = getLogger(["ferry", "processor", message.name]);
   if (registered.kind === "records") {
     recordDefinition = registered.definition as RecordProcessorDefinition;
+    recordInstances = await import("../record_processor/instance.ts");
     return;
   }
   definition = registered.definition;
@@ -216,6 +225,10 @@ async function keep(
   filename: string,
   bytes: Uint8Array,
 ): Promise<string | undefined> {
+  const [{ failedCopyPath }, { resolveInside }] = await Promise.all([
+    import("../files/layout.ts"),
+    import("../files/path.ts"),
+  ]);
   const relative = failedCopyPath(sha512, filename);
   try {
     // Never through a symlink planted in the output directory.
@@ -238,6 +251,7 @@ async function fileDigest(message: FileJobMessage, bytes: Uint8Array | undefined
   const meta = message.file;
   // `checked`: the coordinator hashed the file while its chunks arrived; not again here.
   if (message.checked) return meta.sha512;
+  const { hashHex, sha512, sha512File } = await import("../hash/sha512.ts");
   if (bytes !== undefined) return hashHex(sha512(bytes));
   return hashHex(meta.path === undefined ? sha512(new Uint8Array()) : await sha512File(meta.path));
 }

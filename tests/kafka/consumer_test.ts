@@ -129,3 +129,30 @@ Deno.test("a consumer closed right after it subscribed closes cleanly", async ()
     }
   });
 });
+
+Deno.test("lent values (borrowValues) hold the messages' bytes until the next poll, and close frees them", async () => {
+  await withTopic(1, async (topic) => {
+    const values = Array.from({ length: 30 }, (_, i) => new Uint8Array(100_000).fill(i + 1));
+    {
+      await using producer = new Producer({ "bootstrap.servers": BOOTSTRAP });
+      for (const value of values) await producer.produce({ topic, partition: 0, value });
+    }
+    await using consumer = new Consumer({
+      "bootstrap.servers": BOOTSTRAP,
+      "group.id": uniqueName("lend"),
+    });
+    await consumer.assign([{ topic, partition: 0, offset: -2 }]);
+    const seen: number[] = [];
+    const deadline = Date.now() + 30_000;
+    while (seen.length < values.length && Date.now() < deadline) {
+      const batch = await consumer.poll({ timeoutMs: 200, maxMessages: 7, borrowValues: true });
+      // Every value of the batch is intact until the next poll (none freed meanwhile).
+      for (const message of batch) {
+        assertEquals(message.value, values[message.offset], `offset ${message.offset}`);
+        seen.push(message.offset);
+      }
+    }
+    assertEquals(seen, values.map((_, i) => i));
+    // Values lent by the last poll are freed by close (it would hang on messages not freed).
+  });
+});
