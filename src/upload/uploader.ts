@@ -110,6 +110,37 @@ export function producerDefaults(chunkSize: number, deliveryTimeoutMs: number): 
   };
 }
 
+/** The longest `linger.ms` worth waiting with at most 5 chunks of a partition in flight. */
+const CAPPED_LINGER_MS = 5;
+
+/**
+ * `config` with `linger.ms` at most {@linkcode CAPPED_LINGER_MS}: with no more than
+ * {@linkcode IDEMPOTENT_MAX_IN_FLIGHT} chunks of a partition handed to librdkafka, a longer wait
+ * cannot fill a batch, it only delays each one (OpenMSIStream's suggested `linger.ms = 100` with
+ * 4 KiB chunks sent 50 chunks a second, 0.2 MB/s).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lingerForCap } from "./uploader.ts";
+ *
+ * assert.equal(lingerForCap({ "linger.ms": "100" })["linger.ms"], 5);
+ * assert.equal(lingerForCap({ "linger.ms": 0 })["linger.ms"], 0);
+ * ```
+ */
+export function lingerForCap(config: KafkaConfig): KafkaConfig {
+  const linger = Number(config["linger.ms"] ?? config["queue.buffering.max.ms"] ?? 0);
+  if (!(linger > CAPPED_LINGER_MS)) return config;
+  logger.info(
+    "Sending each partition's chunks after at most {capped} ms, not the configured linger.ms " +
+      "{linger}: with at most {inFlight} chunks of a partition in flight (the idempotent " +
+      "producer's limit) a longer wait cannot fill a batch.",
+    { capped: CAPPED_LINGER_MS, linger, inFlight: IDEMPOTENT_MAX_IN_FLIGHT },
+  );
+  const { "queue.buffering.max.ms": _alias, ...rest } = config;
+  return { ...rest, "linger.ms": CAPPED_LINGER_MS };
+}
+
 /**
  * Where the upload log of `root` (an absolute folder) for `topic` is: in `uploadLogDir` when
  * given (`--upload-log-dir`), else in the user's state folder ({@linkcode defaultUploadLogPath}).
@@ -202,14 +233,13 @@ export class Session implements AsyncDisposable {
       ...producerDefaults(this.chunkSize, options.deliveryTimeoutMs ?? 300_000),
       ...options.kafka,
     };
-    this.producer = new Producer(config, {
+    // librdkafka's idempotent producer sends at most 5 messages of a partition at once and
+    // polls without sleeping while more wait: hand it no more (see partition_slots.ts).
+    const capped = String(config["enable.idempotence"]).toLowerCase() === "true";
+    this.producer = new Producer(capped ? lingerForCap(config) : config, {
       onError: options.onKafkaError,
       closeTimeoutMs: 5_000,
-      // librdkafka's idempotent producer sends at most 5 messages of a partition at once and
-      // polls without sleeping while more wait: hand it no more (see partition_slots.ts).
-      maxInFlightPerPartition: String(config["enable.idempotence"]).toLowerCase() === "true"
-        ? IDEMPOTENT_MAX_IN_FLIGHT
-        : undefined,
+      maxInFlightPerPartition: capped ? IDEMPOTENT_MAX_IN_FLIGHT : undefined,
     });
     this.summary = { outcomes: [], uploaded: 0, skipped: 0, failed: 0, bytes: 0, seconds: 0 };
   }
