@@ -7,11 +7,11 @@
  * that delivered nothing has no position). Seen in the handover bench as a partition's last
  * files never run by the survivors.
  *
- * Here: one processor (one worker, 500 ms a file) gets 32 files of partition 0 at once and
- * pauses; while it is paused a second member (a plain consumer of the test) joins and takes one
- * of the two partitions; once the processor is done and no longer paused, the second member
- * leaves and the partition goes back; then new files come to both partitions, and every one
- * must be processed.
+ * Here: one processor (one worker) gets two files of partition 0, the first taking 16 s, and
+ * pauses its partitions after 5 s with both still waiting; while it is paused a second member
+ * (a plain consumer of the test) joins and takes one of the two partitions; once the processor
+ * is done and no longer paused, the second member leaves and the partition goes back; then new
+ * files come to both partitions, and every one must be processed.
  */
 
 import { join } from "node:path";
@@ -44,21 +44,27 @@ Deno.test("a partition revoked while paused and given back is read again", async
     const root = await Deno.makeTempDir({ prefix: "ferry-paused-handback-" });
     const out = join(root, "out");
     const group = `handback-${crypto.randomUUID().slice(0, 8)}`;
-    // All in partition 0: the first poll takes them all, and one worker needs 16 s for them,
-    // so the processor pauses its partitions after 5 s and stays paused for about 10 s.
-    const first = files(32, "first");
+    // Both in partition 0: one worker, the first taking 16 s, so the processor pauses its
+    // partitions after 5 s and stays paused until the first is done.
+    const first = files(2, "first");
     await putFiles(topic, first, { partitions: 1 });
     let stderr = "";
     const processor = startProcessor(SCRIPT, [
       ...processorArgs(topic, out, group),
-      ...["--workers", "1", "--sleep-ms", "500", "--log-level", "debug"],
+      ...["--workers", "1", "--sleep-ms", "16000", "--slow-pattern", "^first/f-0"],
+      "--log-level",
+      "debug",
       ...FAST_GROUP,
     ], { timeoutMs: 120_000, onStderr: (text) => stderr += text });
     let other: Consumer | undefined;
     let polling: Promise<void> | undefined;
     let leave = false;
     try {
-      await waitUntil(() => /Application pausing/.test(stderr), "the processor to pause", 30_000);
+      await waitUntil(
+        () => /Application pausing [1-9]/.test(stderr),
+        "the processor to pause",
+        30_000,
+      );
       // A second member joins while the processor is paused and takes a partition.
       other = new Consumer({
         ...FAST_GROUP_CONFIG,
@@ -81,7 +87,7 @@ Deno.test("a partition revoked while paused and given back is read again", async
       await waitUntil(
         async () => new Set((await readCalls(out)).map((c) => c.path)).size === first.length,
         "the first files processed",
-        45_000,
+        60_000,
       );
       leave = true;
       await polling;
