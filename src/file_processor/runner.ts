@@ -51,6 +51,7 @@ import { checkOutputTopic } from "../processor/output_topic.ts";
 import { FileResults } from "./results.ts";
 import { OffsetTracker } from "./offsets.ts";
 import { FileOutcomes } from "./outcomes.ts";
+import { NewPartitionsFirst } from "./new_partitions_first.ts";
 import type { FileRunSettings, RunningFile, RunState, RunStatus } from "./run_state.ts";
 
 export type { FileRunSettings, RunStatus } from "./run_state.ts";
@@ -170,6 +171,8 @@ class FileRunner {
    * read again after the rewind. The partition's owner reads it from the committed offset.
    */
   readonly #owned = new Set<number>();
+  /** Partitions given to this process while it had others are read first. */
+  #newFirst!: NewPartitionsFirst;
   /** Partitions were lost and the group has not assigned this process again yet. */
   #rejoining = false;
   readonly #status: RunStatus = {
@@ -314,6 +317,7 @@ class FileRunner {
         }),
       );
       this.#fetchers = fetcherWakerFor(this.#consumer);
+      this.#newFirst = new NewPartitionsFirst(this.#consumer);
       this.#joinWait = new JoinWait({
         group: s.group,
         failoverSeconds: membership.failoverSeconds,
@@ -457,6 +461,7 @@ class FileRunner {
       // and a commit sent while librdkafka rejoins is refused.
       this.#commits.commitSoon();
       this.#fetchers?.polled(batch.length);
+      this.#newFirst.polled(batch.map((m) => m.partition), this.#paused);
       let yieldedAt = performance.now();
       for (const message of batch) {
         if (!this.#owned.has(message.partition)) continue;
@@ -578,7 +583,9 @@ class FileRunner {
       this.#consumer.pause(assigned);
       this.#paused = true;
     } else if (!full && this.#paused) {
-      if (assigned.length > 0) this.#consumer.resume(assigned);
+      // Partitions held for new ones stay paused until those delivered (`new_partitions_first.ts`).
+      const resumed = assigned.filter((tp) => !this.#newFirst.holds(tp.partition));
+      if (resumed.length > 0) this.#consumer.resume(resumed);
       this.#paused = false;
     }
   }
@@ -590,6 +597,7 @@ class FileRunner {
         this.#owned.delete(tp.partition);
       }
       if (event.kind === "lost") this.#rejoining = true;
+      this.#newFirst.takenAway(event.partitions, this.#paused);
       return await this.#commits.takenAway(event);
     }
     this.#rejoining = false;
@@ -618,6 +626,12 @@ class FileRunner {
       logger.debug("No partitions of {topic} assigned (an empty round).", fields);
     } else logger.info("Assigned partitions {names} of {topic}.", fields);
     if (this.#paused) this.#consumer.pause(event.partitions);
+    // The partitions held before wait until the new ones delivered (`new_partitions_first.ts`).
+    const given = new Set(event.partitions.map((tp) => tp.partition));
+    this.#newFirst.assigned(
+      event.partitions,
+      this.#consumer.assignment().filter((tp) => !given.has(tp.partition)),
+    );
   }
 
   /**
