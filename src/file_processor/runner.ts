@@ -109,6 +109,12 @@ const JOBS_AHEAD_BYTES = 32 * 1024 * 1024;
  */
 const JOBS_AHEAD_MS = 100;
 
+/**
+ * Messages per complete file assumed before the first file completed: polls start small, and
+ * grow once files are known to take more messages (see `#pollSize`).
+ */
+const FIRST_MESSAGES_PER_FILE = 1;
+
 /** How often the loop lets other events in while it handles a batch of messages (ms). */
 const YIELD_EVERY_MS = 2;
 
@@ -173,6 +179,10 @@ class FileRunner {
   readonly #owned = new Set<number>();
   /** Partitions given to this process while it had others are read first. */
   #newFirst!: NewPartitionsFirst;
+  /** Messages per complete file lately (see `#pollSize`). */
+  #messagesPerFile: number | undefined;
+  /** Messages polled since the last poll that completed a file. */
+  #messagesSinceFile = 0;
   /** Partitions were lost and the group has not assigned this process again yet. */
   #rejoining = false;
   readonly #status: RunStatus = {
@@ -444,7 +454,8 @@ class FileRunner {
   async #loop(): Promise<void> {
     const s = this.#s;
     while (!s.signal?.aborted && !this.#fatal) {
-      const batch = await this.#consumer.poll({ maxMessages: POLL_MAX_MESSAGES, timeoutMs: 100 });
+      const batch = await this.#consumer.poll({ maxMessages: this.#pollSize(), timeoutMs: 100 });
+      const startedBefore = this.#outcomes.started;
       // Messages are no sign that the broker is back (they may have been fetched before it
       // went away): only an answered probe ends an outage (BrokerWatch.tick).
       if (batch.length > 0) this.#lastMessageAt = Date.now();
@@ -474,6 +485,7 @@ class FileRunner {
           yieldedAt = performance.now();
         }
       }
+      this.#noteMessagesPerFile(batch.length, this.#outcomes.started - startedBefore);
       await this.#applyBackpressure();
       if (Date.now() - this.#lastStatusAt >= s.statusIntervalMs) this.#report(false);
       if (s.exitWhenIdleMs !== undefined && await this.#idle(s.exitWhenIdleMs)) {
@@ -547,20 +559,53 @@ class FileRunner {
     this.#tracker.settle({ topic: this.#s.topic, partition: source.partition }, source.offset);
   }
 
-  async #applyBackpressure(): Promise<void> {
-    // Memory held by files in progress is bounded by spilling (#enforceLimits), not by pausing:
-    // pausing for files that never complete would block the partitions for good.
-    // Complete files ahead of the workers: two per worker, and while they are small (under
-    // JOBS_AHEAD_BYTES together) and quick to process (about JOBS_AHEAD_MS per worker) up to a
-    // poll's worth more. Waiting until only two per worker were left after every poll of small
-    // files lets the workers run dry while the next poll is decoded (one worker's rate was half
-    // of two workers' with a no-op process; on a loaded machine the gain was within the noise).
+  /**
+   * Complete files let ahead of the workers: `limit`, two per worker, and while they are small
+   * (under JOBS_AHEAD_BYTES together) and quick to process (about JOBS_AHEAD_MS per worker)
+   * `extra` more, up to a poll's worth. Waiting until only two per worker were left after every
+   * poll of small files lets the workers run dry while the next poll is decoded (one worker's
+   * rate was half of two workers' with a no-op process; on a loaded machine the gain was within
+   * the noise).
+   */
+  #jobsAhead(): { limit: number; extra: number } {
     const workers = this.#s.workers;
-    const limit = workers * 2;
     const ms = this.#outcomes.processMs;
     const extra = ms === undefined
       ? 0
       : Math.min(POLL_MAX_MESSAGES, Math.floor(JOBS_AHEAD_MS * workers / Math.max(ms, 0.1)));
+    return { limit: workers * 2, extra };
+  }
+
+  /**
+   * How many messages the next poll takes: about as many as make the files there is room for
+   * ahead of the workers ({@linkcode FileRunner.#jobsAhead}), going by the messages per complete
+   * file lately; at least one, at most {@linkcode POLL_MAX_MESSAGES}. Every message polled is
+   * handled: a poll of 32 one-chunk files for one worker taking 200 ms a file queued 6.4 s of
+   * work, which a revoke waited for and a new partition's files waited behind, and the loop saw
+   * the group's next rebalance only after its backpressure wait (up to BACKPRESSURE_WAIT_MS).
+   */
+  #pollSize(): number {
+    const { limit, extra } = this.#jobsAhead();
+    const room = Math.max(1, limit + extra - this.#outcomes.jobs.size);
+    const perFile = this.#messagesPerFile ?? FIRST_MESSAGES_PER_FILE;
+    return Math.max(1, Math.min(POLL_MAX_MESSAGES, Math.ceil(room * perFile)));
+  }
+
+  /** Follows the messages per complete file (a moving average) from each poll's outcome. */
+  #noteMessagesPerFile(messages: number, files: number): void {
+    this.#messagesSinceFile += messages;
+    if (files === 0) return;
+    const sample = this.#messagesSinceFile / files;
+    this.#messagesSinceFile = 0;
+    this.#messagesPerFile = this.#messagesPerFile === undefined
+      ? sample
+      : this.#messagesPerFile + (sample - this.#messagesPerFile) / 8;
+  }
+
+  async #applyBackpressure(): Promise<void> {
+    // Memory held by files in progress is bounded by spilling (#enforceLimits), not by pausing:
+    // pausing for files that never complete would block the partitions for good.
+    const { limit, extra } = this.#jobsAhead();
     const busy = (): boolean => {
       const jobs = this.#outcomes.jobs.size;
       if (jobs < limit) return false;
