@@ -52,6 +52,7 @@ import { FileResults } from "./results.ts";
 import { OffsetTracker } from "./offsets.ts";
 import { FileOutcomes } from "./outcomes.ts";
 import { NewPartitionsFirst } from "./new_partitions_first.ts";
+import { StrandedPartitions } from "../processor/stranded_partitions.ts";
 import type { FileRunSettings, RunningFile, RunState, RunStatus } from "./run_state.ts";
 
 export type { FileRunSettings, RunStatus } from "./run_state.ts";
@@ -177,6 +178,8 @@ class FileRunner {
    * read again after the rewind. The partition's owner reads it from the committed offset.
    */
   readonly #owned = new Set<number>();
+  /** Rejoins a stable group that gives partitions to nobody (classic protocol). */
+  #stranded: StrandedPartitions | undefined;
   /** Partitions given to this process while it had others are read first. */
   #newFirst!: NewPartitionsFirst;
   /** Messages per complete file lately (see `#pollSize`). */
@@ -328,6 +331,14 @@ class FileRunner {
       );
       this.#fetchers = fetcherWakerFor(this.#consumer);
       this.#newFirst = new NewPartitionsFirst(this.#consumer);
+      if (groupProtocolOf(s.kafka) === "classic") {
+        this.#stranded = new StrandedPartitions(this.#consumer, {
+          group: s.group,
+          topic: s.topic,
+          partitionCount: this.#partitionCount,
+          failoverMs: membership.failoverSeconds * 1000,
+        });
+      }
       this.#joinWait = new JoinWait({
         group: s.group,
         failoverSeconds: membership.failoverSeconds,
@@ -473,6 +484,7 @@ class FileRunner {
       this.#commits.commitSoon();
       this.#fetchers?.polled(batch.length);
       this.#newFirst.polled(batch.map((m) => m.partition), this.#paused);
+      this.#stranded?.tick(this.#consumer.assignment().length);
       let yieldedAt = performance.now();
       for (const message of batch) {
         if (!this.#owned.has(message.partition)) continue;

@@ -175,6 +175,18 @@ export class Consumer extends KafkaClient {
   }
 
   /**
+   * Leaves the group and joins it again with the same subscription: librdkafka sends a
+   * LeaveGroup (a static member too: it skips it only when closing), which makes the group
+   * rebalance, then joins anew. For a member whose group will not rebalance by itself (see
+   * `src/processor/stranded_partitions.ts`).
+   */
+  rejoin(topics: readonly string[]): void {
+    this.assertUsable();
+    check(this.lib.rd_kafka_unsubscribe(this.handle), "Could not leave the group");
+    this.subscribe(topics);
+  }
+
+  /**
    * Assigns partitions by hand, outside any group rebalance (offsets: where to start). The
    * topics' metadata is read first (at most {@linkcode ASSIGN_METADATA_TIMEOUT_MS}): without
    * it librdkafka looks the partitions' leaders up after the assignment, and the first fetch
