@@ -174,12 +174,23 @@ async function measure(
       );
       return result;
     } catch (error) {
-      // What each member said last, to tell a slow hand-over from a stuck one.
+      // What each member said last, to tell a slow hand-over from a stuck one; the whole logs
+      // and the start logs are kept for a closer look.
+      const kept = await Deno.makeTempDir({ prefix: "ferry-bench-handover-failed-" });
       for (const m of members) {
         for (const inc of m.incarnations) {
           log(`--- ${inc.runId}\n${inc.stderr.split("\n").slice(-40).join("\n")}`);
+          await Deno.writeTextFile(join(kept, `${inc.runId}.log`), inc.stderr);
+          await Deno.copyFile(
+            join(m.dir, `starts-${inc.runId}.log`),
+            join(kept, `starts-${inc.runId}.log`),
+          )
+            .catch((e) => {
+              if (!(e instanceof Deno.errors.NotFound)) throw e;
+            });
         }
       }
+      log(`  (the members' logs are in ${kept})`);
       throw error;
     } finally {
       for (const m of members) {

@@ -50,6 +50,7 @@ export class FileOutcomes {
   /** A moving average of `process` calls' durations (ms), `undefined` before the first. */
   #processMs: number | undefined;
   #nextJobId = 1;
+  #started = 0;
   /**
    * The `file_mtime` of the generation this run moved into place (NaN: none sent), by path
    * hash (disk, both): typed arrays, no string kept per file.
@@ -76,8 +77,14 @@ export class FileOutcomes {
     job.finally(() => this.jobs.delete(job));
   }
 
+  /** How many complete files {@linkcode FileOutcomes.start} was given so far. */
+  get started(): number {
+    return this.#started;
+  }
+
   /** Processes a complete file: `running` holds it (under `key`) until its result is recorded. */
   start(key: string, entry: RunningFile): void {
+    this.#started++;
     this.#run.running.set(key, entry);
     this.#track(this.#processAssembly(entry).finally(() => this.#run.running.delete(key)));
   }

@@ -52,6 +52,8 @@ import { checkOutputTopic } from "../processor/output_topic.ts";
 import { FileResults } from "./results.ts";
 import { OffsetTracker } from "./offsets.ts";
 import { FileOutcomes } from "./outcomes.ts";
+import { NewPartitionsFirst } from "./new_partitions_first.ts";
+import { StrandedPartitions } from "../processor/stranded_partitions.ts";
 import type { FileRunSettings, RunningFile, RunState, RunStatus } from "./run_state.ts";
 
 export type { FileRunSettings, RunStatus } from "./run_state.ts";
@@ -108,6 +110,12 @@ const JOBS_AHEAD_BYTES = 32 * 1024 * 1024;
  * partitions' files to finish), going by how long `process` calls took lately.
  */
 const JOBS_AHEAD_MS = 100;
+
+/**
+ * Messages per complete file assumed before the first file completed: polls start small, and
+ * grow once files are known to take more messages (see `#pollSize`).
+ */
+const FIRST_MESSAGES_PER_FILE = 1;
 
 /** How often the loop lets other events in while it handles a batch of messages (ms). */
 const YIELD_EVERY_MS = 2;
@@ -171,6 +179,14 @@ class FileRunner {
    * read again after the rewind. The partition's owner reads it from the committed offset.
    */
   readonly #owned = new Set<number>();
+  /** Rejoins a stable group that gives partitions to nobody (classic protocol). */
+  #stranded: StrandedPartitions | undefined;
+  /** Partitions given to this process while it had others are read first. */
+  #newFirst!: NewPartitionsFirst;
+  /** Messages per complete file lately (see `#pollSize`). */
+  #messagesPerFile: number | undefined;
+  /** Messages polled since the last poll that completed a file. */
+  #messagesSinceFile = 0;
   /** Partitions were lost and the group has not assigned this process again yet. */
   #rejoining = false;
   readonly #status: RunStatus = {
@@ -328,6 +344,15 @@ class FileRunner {
         }),
       );
       this.#fetchers = fetcherWakerFor(this.#consumer);
+      this.#newFirst = new NewPartitionsFirst(this.#consumer);
+      if (groupProtocolOf(s.kafka) === "classic") {
+        this.#stranded = new StrandedPartitions(this.#consumer, {
+          group: s.group,
+          topic: s.topic,
+          partitionCount: this.#partitionCount,
+          failoverMs: membership.failoverSeconds * 1000,
+        });
+      }
       this.#joinWait = new JoinWait({
         group: s.group,
         failoverSeconds: membership.failoverSeconds,
@@ -463,10 +488,11 @@ class FileRunner {
       // before it.
       await this.#assembler.lentHashed();
       const batch = await this.#consumer.poll({
-        maxMessages: POLL_MAX_MESSAGES,
+        maxMessages: this.#pollSize(),
         timeoutMs: 100,
         borrowValues: this.#lendValues,
       });
+      const startedBefore = this.#outcomes.started;
       // Messages are no sign that the broker is back (they may have been fetched before it
       // went away): only an answered probe ends an outage (BrokerWatch.tick).
       if (batch.length > 0) this.#lastMessageAt = Date.now();
@@ -483,6 +509,8 @@ class FileRunner {
       // and a commit sent while librdkafka rejoins is refused.
       this.#commits.commitSoon();
       this.#fetchers?.polled(batch.length);
+      this.#newFirst.polled(batch.map((m) => m.partition), this.#paused);
+      this.#stranded?.tick(this.#consumer.assignment().length);
       let yieldedAt = performance.now();
       for (const message of batch) {
         // Closing frees the lent values: no message is started after that.
@@ -498,6 +526,7 @@ class FileRunner {
           yieldedAt = performance.now();
         }
       }
+      this.#noteMessagesPerFile(batch.length, this.#outcomes.started - startedBefore);
       await this.#applyBackpressure();
       if (Date.now() - this.#lastStatusAt >= s.statusIntervalMs) this.#report(false);
       if (s.exitWhenIdleMs !== undefined && await this.#idle(s.exitWhenIdleMs)) {
@@ -571,20 +600,53 @@ class FileRunner {
     this.#tracker.settle({ topic: this.#s.topic, partition: source.partition }, source.offset);
   }
 
-  async #applyBackpressure(): Promise<void> {
-    // Memory held by files in progress is bounded by spilling (#enforceLimits), not by pausing:
-    // pausing for files that never complete would block the partitions for good.
-    // Complete files ahead of the workers: two per worker, and while they are small (under
-    // JOBS_AHEAD_BYTES together) and quick to process (about JOBS_AHEAD_MS per worker) up to a
-    // poll's worth more. Waiting until only two per worker were left after every poll of small
-    // files lets the workers run dry while the next poll is decoded (one worker's rate was half
-    // of two workers' with a no-op process; on a loaded machine the gain was within the noise).
+  /**
+   * Complete files let ahead of the workers: `limit`, two per worker, and while they are small
+   * (under JOBS_AHEAD_BYTES together) and quick to process (about JOBS_AHEAD_MS per worker)
+   * `extra` more, up to a poll's worth. Waiting until only two per worker were left after every
+   * poll of small files lets the workers run dry while the next poll is decoded (one worker's
+   * rate was half of two workers' with a no-op process; on a loaded machine the gain was within
+   * the noise).
+   */
+  #jobsAhead(): { limit: number; extra: number } {
     const workers = this.#s.workers;
-    const limit = workers * 2;
     const ms = this.#outcomes.processMs;
     const extra = ms === undefined
       ? 0
       : Math.min(POLL_MAX_MESSAGES, Math.floor(JOBS_AHEAD_MS * workers / Math.max(ms, 0.1)));
+    return { limit: workers * 2, extra };
+  }
+
+  /**
+   * How many messages the next poll takes: about as many as make the files there is room for
+   * ahead of the workers ({@linkcode FileRunner.#jobsAhead}), going by the messages per complete
+   * file lately; at least one, at most {@linkcode POLL_MAX_MESSAGES}. Every message polled is
+   * handled: a poll of 32 one-chunk files for one worker taking 200 ms a file queued 6.4 s of
+   * work, which a revoke waited for and a new partition's files waited behind, and the loop saw
+   * the group's next rebalance only after its backpressure wait (up to BACKPRESSURE_WAIT_MS).
+   */
+  #pollSize(): number {
+    const { limit, extra } = this.#jobsAhead();
+    const room = Math.max(1, limit + extra - this.#outcomes.jobs.size);
+    const perFile = this.#messagesPerFile ?? FIRST_MESSAGES_PER_FILE;
+    return Math.max(1, Math.min(POLL_MAX_MESSAGES, Math.ceil(room * perFile)));
+  }
+
+  /** Follows the messages per complete file (a moving average) from each poll's outcome. */
+  #noteMessagesPerFile(messages: number, files: number): void {
+    this.#messagesSinceFile += messages;
+    if (files === 0) return;
+    const sample = this.#messagesSinceFile / files;
+    this.#messagesSinceFile = 0;
+    this.#messagesPerFile = this.#messagesPerFile === undefined
+      ? sample
+      : this.#messagesPerFile + (sample - this.#messagesPerFile) / 8;
+  }
+
+  async #applyBackpressure(): Promise<void> {
+    // Memory held by files in progress is bounded by spilling (#enforceLimits), not by pausing:
+    // pausing for files that never complete would block the partitions for good.
+    const { limit, extra } = this.#jobsAhead();
     const busy = (): boolean => {
       const jobs = this.#outcomes.jobs.size;
       if (jobs < limit) return false;
@@ -607,7 +669,9 @@ class FileRunner {
       this.#consumer.pause(assigned);
       this.#paused = true;
     } else if (!full && this.#paused) {
-      if (assigned.length > 0) this.#consumer.resume(assigned);
+      // Partitions held for new ones stay paused until those delivered (`new_partitions_first.ts`).
+      const resumed = assigned.filter((tp) => !this.#newFirst.holds(tp.partition));
+      if (resumed.length > 0) this.#consumer.resume(resumed);
       this.#paused = false;
     }
   }
@@ -619,6 +683,7 @@ class FileRunner {
         this.#owned.delete(tp.partition);
       }
       if (event.kind === "lost") this.#rejoining = true;
+      this.#newFirst.takenAway(event.partitions, this.#paused);
       return await this.#commits.takenAway(event);
     }
     this.#rejoining = false;
@@ -647,6 +712,12 @@ class FileRunner {
       logger.debug("No partitions of {topic} assigned (an empty round).", fields);
     } else logger.info("Assigned partitions {names} of {topic}.", fields);
     if (this.#paused) this.#consumer.pause(event.partitions);
+    // The partitions held before wait until the new ones delivered (`new_partitions_first.ts`).
+    const given = new Set(event.partitions.map((tp) => tp.partition));
+    this.#newFirst.assigned(
+      event.partitions,
+      this.#consumer.assignment().filter((tp) => !given.has(tp.partition)),
+    );
   }
 
   /**

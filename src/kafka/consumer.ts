@@ -198,6 +198,18 @@ export class Consumer extends KafkaClient {
   }
 
   /**
+   * Leaves the group and joins it again with the same subscription: librdkafka sends a
+   * LeaveGroup (a static member too: it skips it only when closing), which makes the group
+   * rebalance, then joins anew. For a member whose group will not rebalance by itself (see
+   * `src/processor/stranded_partitions.ts`).
+   */
+  rejoin(topics: readonly string[]): void {
+    this.assertUsable();
+    check(this.lib.rd_kafka_unsubscribe(this.handle), "Could not leave the group");
+    this.subscribe(topics);
+  }
+
+  /**
    * Assigns partitions by hand, outside any group rebalance (offsets: where to start). The
    * topics' metadata is read first (at most {@linkcode ASSIGN_METADATA_TIMEOUT_MS}): without
    * it librdkafka looks the partitions' leaders up after the assignment, and the first fetch
@@ -531,6 +543,7 @@ export class Consumer extends KafkaClient {
         check(this.lib.rd_kafka_assign(this.handle, list), "Assign failed");
         this.#assigned.clear();
       }
+      this.#unpause(list, partitions);
       for (const tp of partitions) this.#assigned.set(partitionKey(tp), tp);
       await this.#notify({ kind: "assigned", partitions, protocol });
       return;
@@ -547,6 +560,23 @@ export class Consumer extends KafkaClient {
     } else {
       check(this.lib.rd_kafka_assign(this.handle, null), "Unassign failed");
       this.#assigned.clear();
+    }
+  }
+
+  /**
+   * Partitions just assigned start unpaused, as with Kafka's Java consumer. librdkafka keeps an
+   * application's pause of a partition through its revocation and a later assignment (it clears
+   * only its own pause; 2.0.2 and later): a partition paused for backpressure, taken away and
+   * given back stayed paused for good, its messages never read while the lag showed none (it
+   * had no position). A handler that wants them paused pauses them again.
+   */
+  #unpause(list: Deno.PointerValue, partitions: readonly TopicPartition[]): void {
+    if (partitions.length === 0) return;
+    const code = this.lib.rd_kafka_resume_partitions(this.handle, list);
+    if (code !== ErrorCode.NO_ERROR) {
+      this.reportError(
+        kafkaError(code, `Could not resume ${partitions.length} partition(s) just assigned`),
+      );
     }
   }
 

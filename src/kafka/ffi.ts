@@ -189,6 +189,8 @@ const symbols = {
   // rd_kafka_resp_err_t rd_kafka_subscribe(rd_kafka_t *rk,
   //                                        const rd_kafka_topic_partition_list_t *topics);
   rd_kafka_subscribe: { parameters: ["pointer", "pointer"], result: "i32" },
+  // rd_kafka_resp_err_t rd_kafka_unsubscribe(rd_kafka_t *rk);
+  rd_kafka_unsubscribe: { parameters: ["pointer"], result: "i32" },
   // rd_kafka_resp_err_t rd_kafka_assign(rd_kafka_t *rk,
   //                                     const rd_kafka_topic_partition_list_t *partitions);
   rd_kafka_assign: { parameters: ["pointer", "pointer"], result: "i32" },

@@ -146,6 +146,8 @@ export async function waitForAssignment(
 ): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // The earliest over the members (not the first member's that has one).
+    let first: number | undefined;
     for (const member of members) {
       const current = member.current;
       if (!current) continue;
@@ -154,9 +156,13 @@ export async function waitForAssignment(
         const match = /Assigned partitions ([\d, ]+) of /.exec(line) ??
           /Partitions ([\d, ]+) of \S+ assigned/.exec(line);
         if (at === undefined || at < since || !match) continue;
-        if (match[1].split(",").some((p) => partitions.has(Number(p.trim())))) return at;
+        if (match[1].split(",").some((p) => partitions.has(Number(p.trim())))) {
+          first = Math.min(at, first ?? at);
+          break;
+        }
       }
     }
+    if (first !== undefined) return first;
     if (Date.now() > deadline) {
       throw new Error(`No member took partitions over in ${timeoutMs} ms.`);
     }
