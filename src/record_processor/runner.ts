@@ -36,6 +36,7 @@ import {
 import { CommitGate } from "../processor/commit_gate.ts";
 import { restartWhenSelfFenced } from "../processor/self_fencing.ts";
 import { JoinWait } from "../processor/join_wait.ts";
+import { StrandedPartitions } from "../processor/stranded_partitions.ts";
 import { WorkerChannel } from "../workers/channel.ts";
 import type { FromWorker } from "../workers/protocol.ts";
 import { runBytes, splitRuns } from "./batch.ts";
@@ -83,6 +84,8 @@ class RecordRunner {
   #groupIdle: GroupIdleCheck | undefined;
   /** None with librdkafka 2.2.0+ (see {@linkcode fetcherSettings}). */
   #fetchers: FetcherWaker | undefined;
+  /** Rejoins a stable group that gives partitions to nobody (classic protocol). */
+  #stranded: StrandedPartitions | undefined;
   readonly #lifecycle: PartitionLifecycle;
   readonly #batches: BatchFlow;
   #lastMessageAt = Date.now();
@@ -176,9 +179,10 @@ class RecordRunner {
     }
     let membership: Membership | undefined;
     try {
+      let partitionCount: number;
       {
         await using admin = new Admin(configForRole(s.kafka, "admin"), { onError: () => {} });
-        await admin.partitionCount(s.topic, 15_000);
+        partitionCount = await admin.partitionCount(s.topic, 15_000);
         if (s.results) await checkOutputTopic(admin, s.results.topic);
       }
       if (s.results) {
@@ -222,6 +226,14 @@ class RecordRunner {
         instanceId: membership.instanceId,
       });
       this.#fetchers = fetcherWakerFor(this.#consumer);
+      if (groupProtocolOf(s.kafka) === "classic") {
+        this.#stranded = new StrandedPartitions(this.#consumer, {
+          group: s.group,
+          topic: s.topic,
+          partitionCount,
+          failoverMs: membership.failoverSeconds * 1000,
+        });
+      }
       try {
         this.#consumer.subscribe([s.topic]);
         this.#joinWait.joined();
@@ -294,6 +306,7 @@ class RecordRunner {
         break;
       }
       this.#fetchers?.polled(batch.length);
+      this.#stranded?.tick(this.#consumer.assignment().length);
       if (batch.length > 0) this.#lastMessageAt = Date.now();
       for (const run of splitRuns(batch)) {
         const tp = { topic: batch.topics[run.from], partition: batch.partitions[run.from] };
