@@ -97,6 +97,7 @@ export class BatchFlow {
     const batchId = this.#nextBatch++;
     state.inflight = batchId;
     state.inflightRecords = count;
+    state.inflightDone = { processed: 0, skipped: 0 };
     const records = packRuns(runs);
     state.bufferedRecords -= count;
     state.bufferedBytes -= records.data.byteLength;

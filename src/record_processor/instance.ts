@@ -136,10 +136,14 @@ export class PartitionInstance implements Checkpointer {
   /**
    * Runs `processRecords` on a batch (see the module's description), in calls of at most
    * `maxBatch` records one after the other (each call's records made just before it); one
-   * batch at a time.
+   * batch at a time. `onPart` is told the batch's totals after each call but the last.
    */
-  process(batch: PackedRecords, lag: BatchInfo): Promise<BatchOutcome> {
-    const run = (this.#running ?? Promise.resolve()).then(() => this.#runParts(batch, lag));
+  process(
+    batch: PackedRecords,
+    lag: BatchInfo,
+    onPart?: (done: BatchOutcome) => void,
+  ): Promise<BatchOutcome> {
+    const run = (this.#running ?? Promise.resolve()).then(() => this.#runParts(batch, lag, onPart));
     this.#running = run;
     return run;
   }
@@ -149,7 +153,11 @@ export class PartitionInstance implements Checkpointer {
     this.#yielded = true;
   }
 
-  async #runParts(batch: PackedRecords, lag: BatchInfo): Promise<BatchOutcome> {
+  async #runParts(
+    batch: PackedRecords,
+    lag: BatchInfo,
+    onPart?: (done: BatchOutcome) => void,
+  ): Promise<BatchOutcome> {
     const count = batch.offsets.length;
     const size = Math.max(1, this.#open.maxBatch);
     const total: BatchOutcome = { processed: 0, skipped: 0 };
@@ -164,6 +172,7 @@ export class PartitionInstance implements Checkpointer {
       if (outcome.error !== undefined || outcome.lost) {
         return { ...total, error: outcome.error, failed: outcome.failed, lost: outcome.lost };
       }
+      if (to < count && !this.#yielded) onPart?.({ ...total });
     }
     return total;
   }

@@ -271,6 +271,7 @@ export class PartitionLifecycle {
       bufferedBytes: 0,
       inflight: undefined,
       inflightRecords: 0,
+      inflightDone: { processed: 0, skipped: 0 },
       sentUpTo: committed >= 0 ? committed : 0,
       abandoned: false,
       committedAt: committed >= 0 ? committed : undefined,

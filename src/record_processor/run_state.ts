@@ -90,6 +90,8 @@ export interface PartitionState {
   inflight: number | undefined;
   /** Records of the batch in flight (sent to the instance, not done yet): they count as lag. */
   inflightRecords: number;
+  /** Records of the batch in flight already handled and skipped (its `batch-progress`). */
+  inflightDone: { processed: number; skipped: number };
   /** The offset after the last record sent to the instance: no commit may go past it. */
   sentUpTo: number;
   /** Given up after the stop grace with a batch still running: nothing more is committed. */

@@ -380,11 +380,16 @@ class RecordRunner {
         this.#batches.pump(state);
         break;
       }
+      case "batch-progress": {
+        const state = this.#instances.get(message.key);
+        if (!state || state.inflight !== message.batchId) return;
+        this.#countDone(state, message);
+        break;
+      }
       case "batch-done": {
         const state = this.#instances.get(message.key);
         if (!state || state.inflight !== message.batchId) return;
-        this.#status.records += message.processed;
-        this.#status.skippedRecords += message.skipped;
+        this.#countDone(state, message);
         if (message.error && !message.lost) {
           // The partition waits (nothing else in flight) until the failure is dealt with.
           this.#batches.batchFailed(state, message.error, message.records ?? []);
@@ -414,6 +419,19 @@ class RecordRunner {
         break;
       }
     }
+  }
+
+  /**
+   * Counts what a batch in flight has handled so far (`done`: its totals, from its
+   * `batch-progress` or `batch-done`): those records are no longer lag.
+   */
+  #countDone(state: PartitionState, done: { processed: number; skipped: number }): void {
+    const processed = done.processed - state.inflightDone.processed;
+    const skipped = done.skipped - state.inflightDone.skipped;
+    this.#status.records += processed;
+    this.#status.skippedRecords += skipped;
+    state.inflightRecords = Math.max(0, state.inflightRecords - processed - skipped);
+    state.inflightDone = { processed: done.processed, skipped: done.skipped };
   }
 
   #onKafkaError(error: KafkaError): void {

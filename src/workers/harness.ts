@@ -99,7 +99,15 @@ async function handleRecordMessage(message: RecordToWorker): Promise<void> {
     }
     case "records": {
       const instance = instances.get(message.key);
-      const outcome = instance ? await instance.process(message.records, message.lag) : {
+      const progress = (done: { processed: number; skipped: number }) =>
+        send({
+          type: "batch-progress",
+          key: message.key,
+          batchId: message.batchId,
+          processed: done.processed,
+          skipped: done.skipped,
+        });
+      const outcome = instance ? await instance.process(message.records, message.lag, progress) : {
         processed: 0,
         skipped: 0,
         error: { name: "Error", message: `No processor instance for "${message.key}".` },

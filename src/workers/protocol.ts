@@ -112,6 +112,11 @@ export interface CheckpointFailure {
 /** A worker's messages about record partitions. */
 export type RecordFromWorker =
   | { type: "opened"; key: string; error?: SerializedError }
+  /**
+   * After each `processRecords` call of a batch but its last: the records of the batch handled
+   * and skipped so far (so progress and lag move while a long batch runs).
+   */
+  | { type: "batch-progress"; key: string; batchId: number; processed: number; skipped: number }
   | {
     type: "batch-done";
     key: string;

@@ -364,3 +364,34 @@ Deno.test("a throwing processRecords, skip policy: only the bad record goes to t
     }
   });
 });
+
+Deno.test("progress moves while one batch runs in many processRecords calls", async () => {
+  await withTopic(1, async (topic) => {
+    // 40 small records arrive as one batch; --max-batch 5 makes 8 calls of 400 ms each.
+    const { events, group: g } = await prepareRecordRun(topic, 1, 40);
+    const run = await runProcessor(
+      SCRIPT,
+      args(
+        topic,
+        g,
+        events,
+        "--max-batch",
+        "5",
+        "--sleep-ms",
+        "400",
+        "--status-interval",
+        "1",
+        "--exit-when-idle",
+        "2",
+      ),
+    );
+    assertEquals(run.code, 0, run.stderr);
+    const counts = [...run.stderr.matchAll(/Progress: (\d+) records, lag (\d+)/g)]
+      .map((m) => ({ done: Number(m[1]), lag: Number(m[2]) }));
+    assert(
+      counts.some((c) => c.done > 0 && c.done < 40 && c.lag > 0 && c.done + c.lag === 40),
+      `a progress line in the middle of the batch: ${JSON.stringify(counts)}`,
+    );
+    assertEquals(deliveredOffsets(await readEvents(events)), range(0, 40));
+  });
+});
