@@ -32,7 +32,10 @@ Deno.test("run lines: a record processor needs no output directory, a file proce
       cwd: dir,
     });
     assert(files.argv.includes(`--allow-write=${dir}/out`), files.argv.join(" "));
-    assertEquals(files.argv.slice(-5, -3), ["--v8-flags=--max-semi-space-size=2", `${dir}/sizes.ts`]);
+    assertEquals(files.argv.slice(-5, -3), [
+      "--v8-flags=--max-semi-space-size=2",
+      `${dir}/sizes.ts`,
+    ]);
     assertEquals(files.stopGraceSeconds, 12);
   } finally {
     await Deno.remove(dir, { recursive: true });
