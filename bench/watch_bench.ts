@@ -12,9 +12,8 @@
  *   with `--poll` (what every poll costs on such a tree).
  * - **soak**: 20 files a second for 10 minutes, with a processor (`ferry download`) reading the
  *   topic meanwhile: the RSS of both, after the first minute and at the end (target: growth
- *   under 10 %). The uploader runs with `WATCH_V8_FLAGS` (a small young generation), as the
- *   service units and the docs' long-running command do; `--no-v8-cap` runs it with V8's
- *   defaults.
+ *   under 10 %). Both run with `WATCH_V8_FLAGS` (a small young generation), as the service
+ *   units and the docs' long-running commands do; `--no-v8-cap` runs them with V8's defaults.
  *
  *     deno task bench --only watch [--size-mib N]
  *     deno run -A bench/watch_bench.ts [--rate 200] [--seconds 120] [--settle-seconds 1]
@@ -67,7 +66,7 @@ export interface WatchBenchSizes {
   soakSeconds: number;
   /** Also measure `--poll` over the idle tree. */
   pollIdle: boolean;
-  /** Run the soak's uploader with {@linkcode WATCH_V8_FLAGS}, as the service units do. */
+  /** Run the soak's uploader and processor with {@linkcode WATCH_V8_FLAGS}, as the service units do. */
   v8Cap: boolean;
   /** Run only this measurement (default all three). */
   only?: "keep-up" | "idle" | "soak";
@@ -362,6 +361,7 @@ async function soak(options: BenchOptions, sizes: WatchBenchSizes): Promise<Benc
   const processor = new Child(
     ["download", out, "-t", topic, "-b", options.bootstrap, "--log-level", "warning"],
     { XDG_STATE_HOME: state },
+    sizes.v8Cap ? [WATCH_V8_FLAGS] : [],
   );
   try {
     await uploader.waitFor(/Watching /, 60_000);
@@ -369,8 +369,8 @@ async function soak(options: BenchOptions, sizes: WatchBenchSizes): Promise<Benc
     const warmUp = Math.min(60, seconds / 3) * 1000;
     const began = performance.now();
     let warm: { uploader?: number; processor?: number } | undefined;
-    // The uploader's RSS at ten points of the soak: growth that flattens is not a leak.
-    const trail: number[] = [];
+    // The RSS of both at ten points of the soak: growth that flattens is not a leak.
+    const trail: { uploader: number; processor: number }[] = [];
     const every = (seconds * 1000) / 10;
     const sampler = setInterval(() => {
       const elapsed = performance.now() - began;
@@ -378,7 +378,10 @@ async function soak(options: BenchOptions, sizes: WatchBenchSizes): Promise<Benc
         warm = { uploader: readRss(uploader.pid), processor: readRss(processor.pid) };
       }
       if (trail.length < 10 && elapsed >= (trail.length + 1) * every) {
-        trail.push(readRss(uploader.pid) ?? NaN);
+        trail.push({
+          uploader: readRss(uploader.pid) ?? NaN,
+          processor: readRss(processor.pid) ?? NaN,
+        });
       }
     }, 1000);
     let acked = 0;
@@ -414,9 +417,9 @@ async function soak(options: BenchOptions, sizes: WatchBenchSizes): Promise<Benc
         gp.toFixed(1)
       } %) (target under 10 %: ${gu < 10 && gp < 10 ? "met" : "MISSED"}); CPU: uploader ${
         cpu.toFixed(1)
-      } s, processor ${processorCpu.toFixed(1)} s; uploader RSS at each tenth of the soak: ${
-        trail.map((b) => mb(b)).join(", ")
-      } MB.`,
+      } s, processor ${processorCpu.toFixed(1)} s; RSS at each tenth of the soak: uploader ${
+        trail.map((b) => mb(b.uploader)).join(", ")
+      } MB, processor ${trail.map((b) => mb(b.processor)).join(", ")} MB.`,
     };
   } finally {
     await uploader.stop();

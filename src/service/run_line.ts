@@ -209,7 +209,7 @@ export async function runLine(
     });
     return {
       kind: "download",
-      argv: [...denoRun(permissions), cli, "download", ...args],
+      argv: [...denoRun(permissions), WATCH_V8_FLAGS, cli, "download", ...args],
       stopGraceSeconds: grace,
       configFile,
       environment: { DENO_DIR: denoDir },
@@ -274,7 +274,7 @@ export async function runLine(
     });
     return {
       kind: "script",
-      argv: [...denoRun(permissions), path, ...args],
+      argv: [...denoRun(permissions), WATCH_V8_FLAGS, path, ...args],
       stopGraceSeconds: grace,
       configFile,
       // The unit finds the same slots as the processor run by hand.

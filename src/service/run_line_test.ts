@@ -20,6 +20,8 @@ Deno.test("run lines: a record processor needs no output directory, a file proce
     assert(records.argv.includes(`--allow-write=${members}`), records.argv.join(" "));
     assertEquals(records.environment.XDG_STATE_HOME, "/home/ada/.local/state");
     assertEquals(records.argv.slice(-3), [`${dir}/counts.ts`, "--topic", "t"]);
+    // A processor runs for months: a small young generation, just before the script.
+    assertEquals(records.argv.at(-4), "--v8-flags=--max-semi-space-size=2");
     await assertRejects(
       () => runLine(["sizes.ts", "--topic", "t"], { ...context, cwd: dir }),
       UsageError,
@@ -30,6 +32,10 @@ Deno.test("run lines: a record processor needs no output directory, a file proce
       cwd: dir,
     });
     assert(files.argv.includes(`--allow-write=${dir}/out`), files.argv.join(" "));
+    assertEquals(files.argv.slice(-5, -3), [
+      "--v8-flags=--max-semi-space-size=2",
+      `${dir}/sizes.ts`,
+    ]);
     assertEquals(files.stopGraceSeconds, 12);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -66,7 +72,11 @@ Deno.test("run lines: download and upload are read with their own parsers", asyn
       cwd: dir,
     });
     assert(download.argv.includes(`--allow-write=${dir}/out`), download.argv.join(" "));
-    assertEquals(download.argv.slice(-4), ["download", "out", "--topic_name", "t"]);
+    assertEquals(download.argv.slice(-6), [
+      "--v8-flags=--max-semi-space-size=2", // a download runs for months too
+      "/opt/ferry/cli.ts",
+      ...["download", "out", "--topic_name", "t"],
+    ]);
     await assertRejects(
       () => runLine(["download", "-o", "out", "--topic", "t", "--bogus"], { ...context, cwd: dir }),
       UsageError,

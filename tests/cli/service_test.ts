@@ -256,6 +256,12 @@ Deno.test("download and upload --watch units verify and move a file end to end",
         ),
         "the watch runs with a small young generation",
       );
+      assert(
+        / --v8-flags=--max-semi-space-size=2 \S+\/cli\.ts download /.test(
+          unitValues(download.stdout, "ExecStart")[0],
+        ),
+        "so does the download",
+      );
       const uploader = startUnit(upload.stdout, {});
       const downloader = startUnit(download.stdout, {});
       try {
