@@ -91,6 +91,8 @@ export class StrandedPartitions {
   readonly #afterMs: number;
   #checking = false;
   #lastCheck = 0;
+  /** The partitions this process held at the last tick. */
+  #held = 0;
   /** Since when the group was seen stranded (0: not). */
   #since = 0;
 
@@ -110,6 +112,7 @@ export class StrandedPartitions {
    * in the background while it holds none (never more than one look at a time).
    */
   tick(assigned: number): void {
+    this.#held = assigned;
     if (assigned > 0) {
       this.#since = 0;
       return;
@@ -141,6 +144,9 @@ export class StrandedPartitions {
     const seconds = Math.round((Date.now() - this.#since) / 1000);
     if (Date.now() - this.#since < this.#afterMs) return;
     this.#since = 0;
+    // The group was described while this process held nothing; it may have been given
+    // partitions since (the answer is older than the assignment): then it is not stranded.
+    if (this.#held > 0) return;
     logger.info(
       "Group {group} has given partitions {names} of {topic} to no member for {seconds} s (a " +
         "member restarted between the rounds of a rebalance): leaving and joining again so " +
