@@ -149,7 +149,7 @@ class FileRunner {
   #registry!: FileRegistry;
   #pool!: WorkerPool;
   #consumer!: Consumer;
-  /** Whether the whole group caught up, for `exitWhenIdleMs` (made on first use). */
+  /** Whether the whole group caught up, for `exitWhenIdleMs` (made once the group is known). */
   #groupIdle: GroupIdleCheck | undefined;
   #intake!: ChunkIntake;
   #outcomes!: FileOutcomes;
@@ -353,6 +353,9 @@ class FileRunner {
           failoverMs: membership.failoverSeconds * 1000,
         });
       }
+      this.#groupIdle = new GroupIdleCheck(this.#consumer, s.topic, s.group, {
+        failoverMs: membership.failoverSeconds * 1000,
+      });
       this.#joinWait = new JoinWait({
         group: s.group,
         failoverSeconds: membership.failoverSeconds,
@@ -564,8 +567,8 @@ class FileRunner {
     if (await this.#lag() !== 0) return false;
     // Caught up on its own partitions (maybe none): the group must be too, or this process
     // would exit mid-rebalance, or while partitions it gave up have lag and no owner.
-    this.#groupIdle ??= new GroupIdleCheck(this.#consumer, this.#s.topic, this.#s.group);
-    return await this.#groupIdle.idle();
+    const mine = this.#consumer.assignment().map((tp) => tp.partition);
+    return await this.#groupIdle?.idle(mine) ?? false;
   }
 
   /** The messages not yet read from this process's own partitions (0 with none assigned). */
@@ -759,6 +762,7 @@ class FileRunner {
       this.#fail(error);
       return;
     }
+    this.#stranded?.noteError(error);
     if (this.#watch.noteError(error)) return;
     logger.warn("Kafka: {message}", { message: error.message });
   }

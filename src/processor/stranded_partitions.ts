@@ -18,13 +18,28 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { ConsumerGroupDescription } from "../kafka/mod.ts";
+import { type ConsumerGroupDescription, ErrorCode, type KafkaError } from "../kafka/mod.ts";
 import { errorText } from "./errors.ts";
 
 const logger = getLogger(["ferry", "group"]);
 
 /** The least time between two looks at the group (ms). */
 export const STRANDED_CHECK_INTERVAL_MS = 2000;
+
+/**
+ * After a sign that the broker is away (see {@linkcode StrandedPartitions.noteError}), how
+ * long no look at the group is taken (ms): describing the group during an outage means
+ * requests that time out, and on librdkafka 2.15.1 such an admin request on a consumer's handle
+ * failed an assertion (`rd_kafka_enq_once_del_source_return`) that killed the process.
+ */
+export const STRANDED_HOLD_OFF_MS = 30_000;
+
+/** Client errors that say the broker may be away. */
+const BROKER_AWAY = new Set<number>([
+  ErrorCode.ALL_BROKERS_DOWN,
+  ErrorCode.TRANSPORT,
+  ErrorCode.RESOLVE,
+]);
 
 /**
  * Beyond the failover time, how long partitions may stay with nobody in a stable group before a
@@ -95,6 +110,8 @@ export class StrandedPartitions {
   #held = 0;
   /** Since when the group was seen stranded (0: not). */
   #since = 0;
+  /** No look at the group before this time (ms since the epoch). */
+  #holdUntil = 0;
 
   constructor(
     consumer: StrandedConsumer,
@@ -117,10 +134,22 @@ export class StrandedPartitions {
       this.#since = 0;
       return;
     }
-    if (this.#checking || Date.now() - this.#lastCheck < STRANDED_CHECK_INTERVAL_MS) return;
+    if (this.#checking || Date.now() < this.#holdUntil) return;
+    if (Date.now() - this.#lastCheck < STRANDED_CHECK_INTERVAL_MS) return;
     this.#checking = true;
     this.#lastCheck = Date.now();
     this.#check().finally(() => this.#checking = false);
+  }
+
+  /**
+   * Told of a client error: one saying the broker may be away (a connection failed, all
+   * brokers down) holds the looks at the group off for {@linkcode STRANDED_HOLD_OFF_MS} from
+   * now, and the time seen stranded starts again; others change nothing.
+   */
+  noteError(error: KafkaError): void {
+    if (!BROKER_AWAY.has(error.code)) return;
+    this.#holdUntil = Date.now() + STRANDED_HOLD_OFF_MS;
+    this.#since = 0;
   }
 
   async #check(): Promise<void> {

@@ -80,7 +80,7 @@ class RecordRunner {
   /** librdkafka 2.0.2's join state, for the commit gate (`join_state.ts`). */
   #joinState: JoinStateWatch | undefined;
   #consumer!: Consumer;
-  /** Whether the whole group caught up, for `exitWhenIdleMs` (made on first use). */
+  /** Whether the whole group caught up, for `exitWhenIdleMs` (made once the group is known). */
   #groupIdle: GroupIdleCheck | undefined;
   /** None with librdkafka 2.2.0+ (see {@linkcode fetcherSettings}). */
   #fetchers: FetcherWaker | undefined;
@@ -234,6 +234,9 @@ class RecordRunner {
           failoverMs: membership.failoverSeconds * 1000,
         });
       }
+      this.#groupIdle = new GroupIdleCheck(this.#consumer, s.topic, s.group, {
+        failoverMs: membership.failoverSeconds * 1000,
+      });
       try {
         this.#consumer.subscribe([s.topic]);
         this.#joinWait.joined();
@@ -306,7 +309,8 @@ class RecordRunner {
         break;
       }
       this.#fetchers?.polled(batch.length);
-      this.#stranded?.tick(this.#consumer.assignment().length);
+      // Not after a loss (the broker may be away; the group assigns again by itself).
+      if (!this.#lifecycle.rejoining) this.#stranded?.tick(this.#consumer.assignment().length);
       if (batch.length > 0) this.#lastMessageAt = Date.now();
       for (const run of splitRuns(batch)) {
         const tp = { topic: batch.topics[run.from], partition: batch.partitions[run.from] };
@@ -355,8 +359,7 @@ class RecordRunner {
     }
     // Caught up on its own partitions (maybe none): the group must be too, or this process
     // would exit mid-rebalance, or while partitions it gave up have lag and no owner.
-    this.#groupIdle ??= new GroupIdleCheck(this.#consumer, this.#s.topic, this.#s.group);
-    return await this.#groupIdle.idle();
+    return await this.#groupIdle?.idle(assigned.map((tp) => tp.partition)) ?? false;
   }
 
   async #committedAt(tp: TopicPartition, high: number): Promise<boolean> {
@@ -437,6 +440,7 @@ class RecordRunner {
   #onKafkaError(error: KafkaError): void {
     if (error.fatal) this.#fail(error);
     else logger.warn("Kafka: {message}", { message: error.message });
+    this.#stranded?.noteError(error);
   }
 
   #fail(error: Error): void {

@@ -8,7 +8,12 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { uniqueName, withTopic } from "../support/broker.ts";
 import { putFiles } from "../support/chunks.ts";
 import { withTempDir } from "../support/files.ts";
-import { FAST_GROUP, processorArgs, runProcessor, startProcessor } from "../support/processor.ts";
+import {
+  explainingFailure,
+  FAST_GROUP,
+  processorArgs,
+  startProcessor,
+} from "../support/processor.ts";
 import { assertOncePerFile, countBy, readCommitted, smallFiles } from "../support/results.ts";
 import { sleep } from "../support/wait.ts";
 
@@ -42,27 +47,33 @@ Deno.test("results: a second process with the same identity fences the first", a
         const first = startProcessor(SCRIPT, args(`${dir}/first`, "first"), {
           timeoutMs: 120_000,
         });
-        // Until the first has committed some results (it goes on: no --exit-when-idle).
-        const deadline = Date.now() + 60_000;
-        while ((await readCommitted(output, 1, 2_000)).length === 0) {
-          assert(Date.now() < deadline, "the first process committed nothing");
-        }
-        const second = await runProcessor(
-          SCRIPT,
-          [...args(`${dir}/second`, "second"), "--exit-when-idle", "3"],
-          180_000,
-        );
-        assertEquals(second.code, 0, second.stderr);
-        const fenced = await first.result;
-        assertEquals(fenced.code, 1, fenced.stderr);
-        assert(
-          fenced.stderr.includes("Another process with the same transactional.id took over"),
-          fenced.stderr,
-        );
-        const messages = await readCommitted(output, files.length);
-        assertOncePerFile(countBy(messages, "ferry-source-path"), files, "fenced");
-        const runs = new Set(messages.map((m) => JSON.parse(m.value).run));
-        assert(runs.has("first") && runs.has("second"), `results of both: ${[...runs]}`);
+        const started = [first];
+        // On failure: both processes' logs, to say which one lost track of what.
+        await explainingFailure(started, async () => {
+          // Until the first has committed some results (it goes on: no --exit-when-idle).
+          const deadline = Date.now() + 60_000;
+          while ((await readCommitted(output, 1, 2_000)).length === 0) {
+            assert(Date.now() < deadline, "the first process committed nothing");
+          }
+          const second = startProcessor(
+            SCRIPT,
+            [...args(`${dir}/second`, "second"), "--exit-when-idle", "3"],
+            { timeoutMs: 180_000 },
+          );
+          started.push(second);
+          const secondRun = await second.result;
+          assertEquals(secondRun.code, 0, secondRun.stderr);
+          const fenced = await first.result;
+          assertEquals(fenced.code, 1, fenced.stderr);
+          assert(
+            fenced.stderr.includes("Another process with the same transactional.id took over"),
+            fenced.stderr,
+          );
+          const messages = await readCommitted(output, files.length);
+          assertOncePerFile(countBy(messages, "ferry-source-path"), files, "fenced");
+          const runs = new Set(messages.map((m) => JSON.parse(m.value).run));
+          assert(runs.has("first") && runs.has("second"), `results of both: ${[...runs]}`);
+        });
       });
     });
   });

@@ -8,8 +8,20 @@ import { assert, assertEquals } from "../support/assert.ts";
 import { BOOTSTRAP, withTopic } from "../support/broker.ts";
 import { putRecords } from "../support/records.ts";
 import { waitUntil } from "../support/wait.ts";
-import { GroupIdleCheck } from "../../src/processor/group_idle.ts";
+import { GroupIdleCheck, type GroupSource } from "../../src/processor/group_idle.ts";
 import { Consumer, KafkaError } from "../../src/kafka/mod.ts";
+
+/** The consumer's methods that a group check uses, bound to it. */
+function bound(consumer: Consumer): GroupSource {
+  return {
+    describeConsumerGroup: (group, timeoutMs) => consumer.describeConsumerGroup(group, timeoutMs),
+    memberId: () => consumer.memberId(),
+    topicPartitions: (topic, timeoutMs) => consumer.topicPartitions(topic, timeoutMs),
+    committed: (partitions, timeoutMs) => consumer.committed(partitions, timeoutMs),
+    queryWatermarks: (topic, partition, timeoutMs) =>
+      consumer.queryWatermarks(topic, partition, timeoutMs),
+  };
+}
 
 Deno.test("group idle check against the broker: members, an empty group, committed offsets", async () => {
   await withTopic(2, async (topic) => {
@@ -25,19 +37,20 @@ Deno.test("group idle check against the broker: members, an empty group, committ
       partition: 1,
       offset: 2,
     }]);
-    const empty = new GroupIdleCheck(committer, topic, emptyGroup);
-    assertEquals(await empty.check(), {
+    const empty = new GroupIdleCheck(committer, topic, emptyGroup, { failoverMs: 6000 });
+    assertEquals(await empty.check([]), {
       idle: false,
       reason: "partition 1 has 3 records of lag and no owner",
     });
     await committer.commit([{ topic, partition: 1, offset: 5 }]);
-    assertEquals(await empty.check(), {
+    assertEquals(await empty.check([]), {
       idle: true,
-      reason: "group empty; every partition owned or fully committed",
+      reason: "group empty; every other partition fully committed",
     });
 
     // A live member owning both partitions, nothing read or committed: idle as far as the
-    // group goes (the member's own lag is its own business).
+    // group goes (the member's own lag is its own business); another process asking waits
+    // for that member's records.
     const liveGroup = `idle-live-${crypto.randomUUID().slice(0, 8)}`;
     await using member = new Consumer({
       "bootstrap.servers": BOOTSTRAP,
@@ -57,10 +70,17 @@ Deno.test("group idle check against the broker: members, an empty group, committ
       description.members[0].partitions.map((tp) => tp.partition).sort(),
       [0, 1],
     );
-    assertEquals(await new GroupIdleCheck(member, topic, liveGroup).check(), {
+    const live = new GroupIdleCheck(member, topic, liveGroup, { failoverMs: 6000 });
+    assertEquals(await live.check([0, 1]), {
       idle: true,
-      reason: "group stable; every partition owned or fully committed",
+      reason: "group stable; every other partition fully committed",
     });
+    // Seen from a process that holds nothing of it (the same answers, another member id).
+    const outsider = { ...bound(member), memberId: () => "someone-else" };
+    const seen = await new GroupIdleCheck(outsider, topic, liveGroup, { failoverMs: 6000 })
+      .check([]);
+    assertEquals(seen.idle, false);
+    assertEquals(seen.ownersBehind, `0:${member.memberId()},1:${member.memberId()}`);
     assertEquals(await member.topicPartitions(topic), [0, 1]);
     let missing: unknown;
     await member.topicPartitions(`no-such-topic-${crypto.randomUUID()}`, 5000).catch((error) =>
