@@ -53,6 +53,7 @@ import { FileResults } from "./results.ts";
 import { OffsetTracker } from "./offsets.ts";
 import { FileOutcomes } from "./outcomes.ts";
 import { NewPartitionsFirst } from "./new_partitions_first.ts";
+import { PollPacing, QUEUED_MAX_KBYTES } from "./poll_pacing.ts";
 import { StrandedPartitions } from "../processor/stranded_partitions.ts";
 import type { FileRunSettings, RunningFile, RunState, RunStatus } from "./run_state.ts";
 
@@ -78,55 +79,12 @@ function exitIfStuck(): void {
   Deno.unrefTimer(timer);
 }
 
-/** How long the loop waits for running jobs before it pauses the partitions (ms). */
-const BACKPRESSURE_WAIT_MS = 5_000;
-
-/**
- * The most messages read per poll: 32 chunks of 512 KiB are 16 MiB held at once, and a file
- * completed in a batch waits for at most that batch to be decoded before its job is sent.
- */
-const POLL_MAX_MESSAGES = 32;
-
-/**
- * The most chunk data librdkafka fetches ahead into the consumer queue
- * (`queued.max.messages.kbytes`, KiB; librdkafka's default is 64 MiB): 32 MiB, two polls of
- * {@linkcode POLL_MAX_MESSAGES} chunks of 512 KiB, keeps the coordinator fed while the rest of
- * the data waits in Kafka instead of in memory (measured on a loaded machine, 256 MiB mixed set,
- * interleaved runs: peak RSS 30-50 MiB lower, CPU unchanged within the noise; 16 MiB saved more
- * but left less than a wake-up of librdkafka 2.0.2's fetchers, every 50 ms at most, of data at
- * full speed). The user's own setting wins.
- */
-const QUEUED_MAX_KBYTES = 32 * 1024;
-
-/**
- * Bytes of complete files waiting for (or in) `process` beyond which the loop keeps no more
- * than two files per worker ahead (see `#applyBackpressure`).
- */
-const JOBS_AHEAD_BYTES = 32 * 1024 * 1024;
-
-/**
- * About the most `process` time (ms, per worker) of the files let ahead beyond two per worker:
- * what a revoke waits for longer than it would without them (it waits for the revoked
- * partitions' files to finish), going by how long `process` calls took lately.
- */
-const JOBS_AHEAD_MS = 100;
-
-/**
- * Messages per complete file assumed before the first file completed: polls start small, and
- * grow once files are known to take more messages (see `#pollSize`).
- */
-const FIRST_MESSAGES_PER_FILE = 1;
-
 /** How often the loop lets other events in while it handles a batch of messages (ms). */
 const YIELD_EVERY_MS = 2;
 
 /** Resolves after the events already queued (workers' messages, timers, I/O) were handled. */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
@@ -159,7 +117,6 @@ class FileRunner {
   #lastMessageAt = Date.now();
   #lastStatusAt = Date.now();
   #fatal: Error | undefined;
-  #paused = false;
   #everAssigned = false;
   /**
    * Wakes librdkafka's fetchers while messages come in (see {@linkcode FetcherWaker}); none
@@ -183,10 +140,8 @@ class FileRunner {
   #stranded: StrandedPartitions | undefined;
   /** Partitions given to this process while it had others are read first. */
   #newFirst!: NewPartitionsFirst;
-  /** Messages per complete file lately (see `#pollSize`). */
-  #messagesPerFile: number | undefined;
-  /** Messages polled since the last poll that completed a file. */
-  #messagesSinceFile = 0;
+  /** Each poll's size and the backpressure (`poll_pacing.ts`). */
+  #pacing!: PollPacing;
   /** Partitions were lost and the group has not assigned this process again yet. */
   #rejoining = false;
   readonly #status: RunStatus = {
@@ -345,6 +300,18 @@ class FileRunner {
       );
       this.#fetchers = fetcherWakerFor(this.#consumer);
       this.#newFirst = new NewPartitionsFirst(this.#consumer);
+      this.#pacing = new PollPacing({
+        workers: s.workers,
+        outcomes: this.#outcomes,
+        consumer: this.#consumer,
+        runningBytes: () => {
+          let bytes = 0;
+          for (const entry of this.#running.values()) bytes += entry.assembly.receivedBytes;
+          return bytes;
+        },
+        held: (partition) => this.#newFirst.holds(partition),
+        stopping: () => this.#s.signal?.aborted === true || this.#fatal !== undefined,
+      });
       if (groupProtocolOf(s.kafka) === "classic") {
         this.#stranded = new StrandedPartitions(this.#consumer, {
           group: s.group,
@@ -491,7 +458,7 @@ class FileRunner {
       // before it.
       await this.#assembler.lentHashed();
       const batch = await this.#consumer.poll({
-        maxMessages: this.#pollSize(),
+        maxMessages: this.#pacing.pollSize(),
         timeoutMs: 100,
         borrowValues: this.#lendValues,
       });
@@ -512,7 +479,7 @@ class FileRunner {
       // and a commit sent while librdkafka rejoins is refused.
       this.#commits.commitSoon();
       this.#fetchers?.polled(batch.length);
-      this.#newFirst.polled(batch.map((m) => m.partition), this.#paused);
+      this.#newFirst.polled(batch.map((m) => m.partition), this.#pacing.paused);
       // Not while the broker is away or after a loss: describing the group then (an admin
       // request on the consumer's handle that times out) failed an assertion in librdkafka
       // 2.15.1 (`rd_kafka_enq_once_del_source_return`) in tests/fault/broker_outage_test.ts.
@@ -534,8 +501,8 @@ class FileRunner {
           yieldedAt = performance.now();
         }
       }
-      this.#noteMessagesPerFile(batch.length, this.#outcomes.started - startedBefore);
-      await this.#applyBackpressure();
+      this.#pacing.notePolled(batch.length, this.#outcomes.started - startedBefore);
+      await this.#pacing.applyBackpressure();
       if (Date.now() - this.#lastStatusAt >= s.statusIntervalMs) this.#report(false);
       if (s.exitWhenIdleMs !== undefined && await this.#idle(s.exitWhenIdleMs)) {
         for (const assembly of this.#assembler.inProgress) {
@@ -608,82 +575,6 @@ class FileRunner {
     this.#tracker.settle({ topic: this.#s.topic, partition: source.partition }, source.offset);
   }
 
-  /**
-   * Complete files let ahead of the workers: `limit`, two per worker, and while they are small
-   * (under JOBS_AHEAD_BYTES together) and quick to process (about JOBS_AHEAD_MS per worker)
-   * `extra` more, up to a poll's worth. Waiting until only two per worker were left after every
-   * poll of small files lets the workers run dry while the next poll is decoded (one worker's
-   * rate was half of two workers' with a no-op process; on a loaded machine the gain was within
-   * the noise).
-   */
-  #jobsAhead(): { limit: number; extra: number } {
-    const workers = this.#s.workers;
-    const ms = this.#outcomes.processMs;
-    const extra = ms === undefined
-      ? 0
-      : Math.min(POLL_MAX_MESSAGES, Math.floor(JOBS_AHEAD_MS * workers / Math.max(ms, 0.1)));
-    return { limit: workers * 2, extra };
-  }
-
-  /**
-   * How many messages the next poll takes: about as many as make the files there is room for
-   * ahead of the workers ({@linkcode FileRunner.#jobsAhead}), going by the messages per complete
-   * file lately; at least one, at most {@linkcode POLL_MAX_MESSAGES}. Every message polled is
-   * handled: a poll of 32 one-chunk files for one worker taking 200 ms a file queued 6.4 s of
-   * work, which a revoke waited for and a new partition's files waited behind, and the loop saw
-   * the group's next rebalance only after its backpressure wait (up to BACKPRESSURE_WAIT_MS).
-   */
-  #pollSize(): number {
-    const { limit, extra } = this.#jobsAhead();
-    const room = Math.max(1, limit + extra - this.#outcomes.jobs.size);
-    const perFile = this.#messagesPerFile ?? FIRST_MESSAGES_PER_FILE;
-    return Math.max(1, Math.min(POLL_MAX_MESSAGES, Math.ceil(room * perFile)));
-  }
-
-  /** Follows the messages per complete file (a moving average) from each poll's outcome. */
-  #noteMessagesPerFile(messages: number, files: number): void {
-    this.#messagesSinceFile += messages;
-    if (files === 0) return;
-    const sample = this.#messagesSinceFile / files;
-    this.#messagesSinceFile = 0;
-    this.#messagesPerFile = this.#messagesPerFile === undefined
-      ? sample
-      : this.#messagesPerFile + (sample - this.#messagesPerFile) / 8;
-  }
-
-  async #applyBackpressure(): Promise<void> {
-    // Memory held by files in progress is bounded by spilling (#enforceLimits), not by pausing:
-    // pausing for files that never complete would block the partitions for good.
-    const { limit, extra } = this.#jobsAhead();
-    const busy = (): boolean => {
-      const jobs = this.#outcomes.jobs.size;
-      if (jobs < limit) return false;
-      if (jobs >= limit + extra) return true;
-      let bytes = 0;
-      for (const entry of this.#running.values()) bytes += entry.assembly.receivedBytes;
-      return bytes >= JOBS_AHEAD_BYTES;
-    };
-    // Wait a little for running jobs before pausing: librdkafka drops what it fetched for a
-    // paused partition and refetches it after resume (about 1 s lost each time, measured), so
-    // short waits cost far less. Polling resumes within BACKPRESSURE_WAIT_MS, and pausing
-    // keeps a long process() from stalling the group (max.poll.interval.ms).
-    const deadline = Date.now() + BACKPRESSURE_WAIT_MS;
-    while (busy() && Date.now() < deadline && !this.#s.signal?.aborted && !this.#fatal) {
-      await Promise.race([...this.#outcomes.jobs, sleep(50)]);
-    }
-    const full = busy();
-    const assigned = this.#consumer.assignment();
-    if (full && !this.#paused && assigned.length > 0) {
-      this.#consumer.pause(assigned);
-      this.#paused = true;
-    } else if (!full && this.#paused) {
-      // Partitions held for new ones stay paused until those delivered (`new_partitions_first.ts`).
-      const resumed = assigned.filter((tp) => !this.#newFirst.holds(tp.partition));
-      if (resumed.length > 0) this.#consumer.resume(resumed);
-      this.#paused = false;
-    }
-  }
-
   async #onRebalance(event: RebalanceEvent): Promise<void> {
     if (event.kind !== "assigned") {
       for (const tp of event.partitions) {
@@ -691,7 +582,7 @@ class FileRunner {
         this.#owned.delete(tp.partition);
       }
       if (event.kind === "lost") this.#rejoining = true;
-      this.#newFirst.takenAway(event.partitions, this.#paused);
+      this.#newFirst.takenAway(event.partitions, this.#pacing.paused);
       return await this.#commits.takenAway(event);
     }
     this.#rejoining = false;
@@ -719,7 +610,7 @@ class FileRunner {
     } else if (names === "") {
       logger.debug("No partitions of {topic} assigned (an empty round).", fields);
     } else logger.info("Assigned partitions {names} of {topic}.", fields);
-    if (this.#paused) this.#consumer.pause(event.partitions);
+    if (this.#pacing.paused) this.#consumer.pause(event.partitions);
     // The partitions held before wait until the new ones delivered (`new_partitions_first.ts`).
     const given = new Set(event.partitions.map((tp) => tp.partition));
     this.#newFirst.assigned(
