@@ -43,7 +43,7 @@ import { JoinWait } from "../processor/join_wait.ts";
 import { CommitGate } from "../processor/commit_gate.ts";
 import { restartWhenSelfFenced } from "../processor/self_fencing.ts";
 import { type PoolStopReport, WorkerPool } from "../workers/pool.ts";
-import { fileRunMetrics, type PartitionLag, serveMetrics } from "../command/metrics.ts";
+import { fileRunMetrics, serveMetrics } from "../command/metrics.ts";
 import { formatBytes, roundSeconds } from "../command/progress.ts";
 import { BrokerUnreachableError, BrokerWatch } from "./broker_watch.ts";
 import { ChunkIntake } from "./intake.ts";
@@ -54,6 +54,7 @@ import { OffsetTracker } from "./offsets.ts";
 import { FileOutcomes } from "./outcomes.ts";
 import { NewPartitionsFirst } from "./new_partitions_first.ts";
 import { PollPacing, QUEUED_MAX_KBYTES } from "./poll_pacing.ts";
+import { partitionLags, unreadMessages } from "./lag.ts";
 import { StrandedPartitions } from "../processor/stranded_partitions.ts";
 import type { FileRunSettings, RunningFile, RunState, RunStatus } from "./run_state.ts";
 
@@ -349,7 +350,7 @@ class FileRunner {
               s.name,
               s.topic,
               this.#metricsSnapshot(),
-              this.#partitionLags(),
+              partitionLags(this.#consumer),
               s.group,
             ),
         });
@@ -531,44 +532,11 @@ class FileRunner {
     // group assigned again, or the run would end with what it settled uncommitted.
     if (this.#rejoining) return false;
     if (Date.now() - this.#lastMessageAt < idleMs) return false;
-    if (await this.#lag() !== 0) return false;
+    if (await unreadMessages(this.#consumer) !== 0) return false;
     // Caught up on its own partitions (maybe none): the group must be too, or this process
     // would exit mid-rebalance, or while partitions it gave up have lag and no owner.
     const mine = this.#consumer.assignment().map((tp) => tp.partition);
     return await this.#groupIdle?.idle(mine) ?? false;
-  }
-
-  /** The messages not yet read from this process's own partitions (0 with none assigned). */
-  async #lag(): Promise<number> {
-    const assigned = this.#consumer.assignment();
-    let total = 0;
-    const positions = this.#consumer.position(assigned);
-    for (const position of positions) {
-      let { high } = this.#consumer.cachedWatermarks(position.topic, position.partition);
-      // Nothing fetched yet: the cached end may be older than the partition's data; ask.
-      if (high < 0 || position.offset < 0) {
-        high = (await this.#consumer.queryWatermarks(position.topic, position.partition, 5_000))
-          .high;
-      }
-      if (position.offset < 0) {
-        // Nothing consumed yet: compare with the committed offset.
-        const [committed] = await this.#consumer.committed([position], 5_000);
-        const start = committed.offset >= 0 ? committed.offset : 0;
-        total += Math.max(0, high - start);
-      } else total += Math.max(0, high - position.offset);
-    }
-    return total;
-  }
-
-  /** The lag of each assigned partition, from cached positions and watermarks (no requests). */
-  #partitionLags(): PartitionLag[] {
-    const lags: PartitionLag[] = [];
-    for (const position of this.#consumer.position(this.#consumer.assignment())) {
-      const { high } = this.#consumer.cachedWatermarks(position.topic, position.partition);
-      if (high < 0 || position.offset < 0) continue; // not known before the first fetch
-      lags.push({ ...position, lag: Math.max(0, high - position.offset), end: high });
-    }
-    return lags;
   }
 
   #settle(source: ChunkSource): void {
@@ -711,7 +679,9 @@ class FileRunner {
 
   #snapshot(): RunStatus {
     // The lag over the assigned partitions, while the consumer is open and knows it.
-    const lags = this.#consumer === undefined || this.#consumer.closed ? [] : this.#partitionLags();
+    const lags = this.#consumer === undefined || this.#consumer.closed
+      ? []
+      : partitionLags(this.#consumer);
     return {
       ...this.#status,
       failedFiles: this.#registry.failedFiles().length,
