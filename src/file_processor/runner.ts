@@ -28,10 +28,7 @@ import {
   groupProtocolConfig,
   groupProtocolOf,
   type KafkaError,
-  Offset,
-  partitionKey,
   type RebalanceEvent,
-  type TopicPartition,
 } from "../kafka/mod.ts";
 import { fetcherSettings, type FetcherWaker, fetcherWakerFor } from "../kafka/fetcher_waker.ts";
 import { configForRole } from "../kafka/config.ts";
@@ -55,6 +52,7 @@ import { FileOutcomes } from "./outcomes.ts";
 import { NewPartitionsFirst } from "./new_partitions_first.ts";
 import { PollPacing, QUEUED_MAX_KBYTES } from "./poll_pacing.ts";
 import { partitionLags, unreadMessages } from "./lag.ts";
+import { PartitionOwnership } from "./ownership.ts";
 import { StrandedPartitions } from "../processor/stranded_partitions.ts";
 import type { FileRunSettings, RunningFile, RunState, RunStatus } from "./run_state.ts";
 
@@ -127,24 +125,14 @@ class FileRunner {
   readonly #watch: BrokerWatch;
   /** Explains a long wait for the first assignment (set when the consumer subscribes). */
   #joinWait: JoinWait | undefined;
-  /** Partitions this process had and gave up (revoked or lost), by key. */
-  readonly #given = new Set<string>();
-  /**
-   * The partitions this process reads now. A message of any other (one of a batch polled before
-   * its partition was revoked or lost, or read before a partition given back was rewound) is
-   * dropped: tracked, it would let a commit move the group's offset of a partition this process
-   * does not own (the coordinator accepts a member's commits for any partition) or past messages
-   * read again after the rewind. The partition's owner reads it from the committed offset.
-   */
-  readonly #owned = new Set<number>();
+  /** The partitions this process reads now, and those given back (`ownership.ts`). */
+  #ownership!: PartitionOwnership;
   /** Rejoins a stable group that gives partitions to nobody (classic protocol). */
   #stranded: StrandedPartitions | undefined;
   /** Partitions given to this process while it had others are read first. */
   #newFirst!: NewPartitionsFirst;
   /** Each poll's size and the backpressure (`poll_pacing.ts`). */
   #pacing!: PollPacing;
-  /** Partitions were lost and the group has not assigned this process again yet. */
-  #rejoining = false;
   readonly #status: RunStatus = {
     processed: 0,
     failed: 0,
@@ -287,6 +275,11 @@ class FileRunner {
       }, {
         onRebalance: (event) => this.#onRebalance(event),
         onError: (error) => this.#onKafkaError(error),
+      });
+      this.#ownership = new PartitionOwnership({
+        consumer: this.#consumer,
+        tracker: this.#tracker,
+        autoOffsetReset: String(s.kafka["auto.offset.reset"] ?? "earliest"),
       });
       this.#commits = new OffsetCommits(
         state,
@@ -484,14 +477,14 @@ class FileRunner {
       // Not while the broker is away or after a loss: describing the group then (an admin
       // request on the consumer's handle that times out) failed an assertion in librdkafka
       // 2.15.1 (`rd_kafka_enq_once_del_source_return`) in tests/fault/broker_outage_test.ts.
-      if (!this.#watch.down && !this.#rejoining) {
+      if (!this.#watch.down && !this.#ownership.rejoining) {
         this.#stranded?.tick(this.#consumer.assignment().length);
       }
       let yieldedAt = performance.now();
       for (const message of batch) {
         // Closing frees the lent values: no message is started after that.
         if (this.#closing) break;
-        if (!this.#owned.has(message.partition)) continue;
+        if (!this.#ownership.owns(message.partition)) continue;
         this.#handling = this.#intake.handle(message, receivedAt, this.#lendValues);
         await this.#handling;
         await this.#hashes.waitForRoom();
@@ -530,7 +523,7 @@ class FileRunner {
     if (!this.#everAssigned || this.#outcomes.jobs.size > 0 || this.#watch.down) return false;
     // Partitions lost (the session ended, during a broker outage say): not idle before the
     // group assigned again, or the run would end with what it settled uncommitted.
-    if (this.#rejoining) return false;
+    if (this.#ownership.rejoining) return false;
     if (Date.now() - this.#lastMessageAt < idleMs) return false;
     if (await unreadMessages(this.#consumer) !== 0) return false;
     // Caught up on its own partitions (maybe none): the group must be too, or this process
@@ -545,22 +538,11 @@ class FileRunner {
 
   async #onRebalance(event: RebalanceEvent): Promise<void> {
     if (event.kind !== "assigned") {
-      for (const tp of event.partitions) {
-        this.#given.add(partitionKey(tp));
-        this.#owned.delete(tp.partition);
-      }
-      if (event.kind === "lost") this.#rejoining = true;
+      this.#ownership.takenAway(event.kind, event.partitions);
       this.#newFirst.takenAway(event.partitions, this.#pacing.paused);
       return await this.#commits.takenAway(event);
     }
-    this.#rejoining = false;
-    const back = event.partitions.filter((tp) => this.#given.delete(partitionKey(tp)));
-    const fresh = event.partitions.filter((tp) => !back.includes(tp));
-    for (const tp of fresh) this.#owned.add(tp.partition);
-    await this.#rewind(back);
-    // Read again from the committed offset: what was read of them before is forgotten.
-    this.#tracker.forget(back);
-    for (const tp of back) this.#owned.add(tp.partition);
+    await this.#ownership.assigned(event.partitions);
     this.#everAssigned = true;
     // Idle counts from here too: new partitions get their chance to deliver first.
     this.#lastMessageAt = Date.now();
@@ -585,35 +567,6 @@ class FileRunner {
       event.partitions,
       this.#consumer.assignment().filter((tp) => !given.has(tp.partition)),
     );
-  }
-
-  /**
-   * Partitions given back to this process after it gave them up start again at the group's
-   * committed offset: librdkafka 2.0.2 would go on from where it had fetched to, past messages
-   * fetched before the loss and dropped with it (measured: the last 8 files of a partition
-   * never processed, the partition idle at its end). Files already processed here are skipped.
-   */
-  async #rewind(partitions: TopicPartition[]): Promise<void> {
-    if (partitions.length === 0) return;
-    try {
-      const committed = await this.#consumer.committed(partitions, 10_000);
-      // Without a commit: from the beginning when that is where the group starts (Ferry's
-      // default), else where librdkafka's reset puts it.
-      const reset = String(this.#s.kafka["auto.offset.reset"] ?? "earliest");
-      const fromStart = ["earliest", "smallest", "beginning"].includes(reset);
-      const starts = committed
-        .map((tp) => ({
-          ...tp,
-          offset: tp.offset >= 0 || !fromStart ? tp.offset : Offset.BEGINNING,
-        }))
-        .filter((tp) => tp.offset >= 0 || tp.offset === Offset.BEGINNING);
-      if (starts.length > 0) await this.#consumer.seek(starts, 5_000);
-    } catch (error) {
-      logger.warn("Could not start partitions {names} again at their committed offsets: {error}", {
-        names: partitions.map((tp) => tp.partition).join(", "),
-        error: errorText(error),
-      });
-    }
   }
 
   #onKafkaError(error: KafkaError): void {
