@@ -32,7 +32,7 @@ import {
 } from "../kafka/mod.ts";
 import { fetcherSettings, type FetcherWaker, fetcherWakerFor } from "../kafka/fetcher_waker.ts";
 import { configForRole } from "../kafka/config.ts";
-import { FileRegistry, generationLabel } from "../registry/registry.ts";
+import { FileRegistry } from "../registry/registry.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
 import { joinStateConfig, JoinStateWatch, joinStateWatched } from "../kafka/join_state.ts";
 import { describeMembership, membershipConfig } from "../processor/membership.ts";
@@ -41,7 +41,6 @@ import { CommitGate } from "../processor/commit_gate.ts";
 import { restartWhenSelfFenced } from "../processor/self_fencing.ts";
 import { type PoolStopReport, WorkerPool } from "../workers/pool.ts";
 import { fileRunMetrics, serveMetrics } from "../command/metrics.ts";
-import { formatBytes, roundSeconds } from "../command/progress.ts";
 import { BrokerUnreachableError, BrokerWatch } from "./broker_watch.ts";
 import { ChunkIntake } from "./intake.ts";
 import { OffsetCommits } from "./commits.ts";
@@ -53,6 +52,7 @@ import { NewPartitionsFirst } from "./new_partitions_first.ts";
 import { PollPacing, QUEUED_MAX_KBYTES } from "./poll_pacing.ts";
 import { partitionLags, unreadMessages } from "./lag.ts";
 import { PartitionOwnership } from "./ownership.ts";
+import { logRunSummary } from "./summary.ts";
 import { StrandedPartitions } from "../processor/stranded_partitions.ts";
 import type { FileRunSettings, RunningFile, RunState, RunStatus } from "./run_state.ts";
 
@@ -660,59 +660,7 @@ class FileRunner {
     const status = this.#snapshot();
     this.#s.onStatus?.(status);
     this.#intake.reportQuiet();
-    if (final) {
-      // "malformed" here: chunks that could not be used; the metric counts every skipped message.
-      logger.info(
-        "Summary: {processed} processed, {failed} failed, {invalid} invalid, {skipped} skipped, " +
-          "{filtered} chunks filtered, {notChunks} messages that were not chunks, " +
-          "{malformedChunks} malformed messages, {abandoned} incomplete files abandoned, " +
-          "{size} in {seconds} s.",
-        {
-          ...status,
-          malformedChunks: status.malformed - status.notChunks,
-          size: formatBytes(status.bytes),
-          seconds: roundSeconds(status.seconds),
-        },
-      );
-      this.#reportFailedFiles(status);
-    }
-  }
-
-  /**
-   * Lists the files that stay failed in every run's summary, so that they never go quiet: those
-   * that used up their attempts (until `ferry retry`), and those retried on the next start.
-   */
-  #reportFailedFiles(status: RunStatus): void {
-    const max = this.#s.maxAttempts;
-    const failed = this.#registry.failedFiles();
-    const givenUp = failed.filter((f) => f.attempt >= max);
-    const pending = failed.length - givenUp.length;
-    if (status.retired > 0) {
-      logger.info(
-        "{retired} failed generation(s) retired: a newer generation of the same path was " +
-          "processed.",
-        { retired: status.retired },
-      );
-    }
-    if (failed.length === 0) return;
-    logger.error(
-      "{count} file(s) failed and not processed since ({givenUp} used up --max-attempts " +
-        "{max}, {pending} retried on the next start); `ferry status {outputDir}` lists them, " +
-        "`ferry retry {outputDir}` runs them again.",
-      { count: failed.length, givenUp: givenUp.length, pending, max, outputDir: this.#s.outputDir },
-    );
-    const SHOWN = 20;
-    for (const f of givenUp.slice(0, SHOWN)) {
-      logger.error("Failed for good: {path} ({generation}, {attempt} attempt(s)): {error}", {
-        path: f.path,
-        generation: generationLabel(f),
-        attempt: f.attempt,
-        error: f.error,
-      });
-    }
-    if (givenUp.length > SHOWN) {
-      logger.error("… and {more} more failed for good.", { more: givenUp.length - SHOWN });
-    }
+    if (final) logRunSummary(status, this.#registry.failedFiles(), this.#s);
   }
 }
 
