@@ -16,13 +16,11 @@ import { getLogger } from "@logtape/logtape";
 import { errorText } from "../processor/errors.ts";
 import { FileHashLane } from "../hash/file_hash_lane.ts";
 import { backgroundSha512 } from "../hash/background.ts";
-import { resolveInside, UnsafePathError } from "../files/path.ts";
 import { type ChunkSource, FileAssembler } from "../files/reassembly.ts";
 import { PARTIAL_DIR } from "../files/layout.ts";
 import { writeRunMarker } from "../files/run_marker.ts";
 import { sweepEmptyFailedFolders } from "../files/failed_copies.ts";
 import {
-  Admin,
   checkBrokerGroupProtocol,
   Consumer,
   groupProtocolConfig,
@@ -31,7 +29,6 @@ import {
   type RebalanceEvent,
 } from "../kafka/mod.ts";
 import { fetcherSettings, type FetcherWaker, fetcherWakerFor } from "../kafka/fetcher_waker.ts";
-import { configForRole } from "../kafka/config.ts";
 import { FileRegistry } from "../registry/registry.ts";
 import { GroupIdleCheck } from "../processor/group_idle.ts";
 import { joinStateConfig, JoinStateWatch, joinStateWatched } from "../kafka/join_state.ts";
@@ -44,7 +41,6 @@ import { fileRunMetrics, serveMetrics } from "../command/metrics.ts";
 import { BrokerUnreachableError, BrokerWatch } from "./broker_watch.ts";
 import { ChunkIntake } from "./intake.ts";
 import { OffsetCommits } from "./commits.ts";
-import { checkOutputTopic } from "../processor/output_topic.ts";
 import { FileResults } from "./results.ts";
 import { OffsetTracker } from "./offsets.ts";
 import { FileOutcomes } from "./outcomes.ts";
@@ -53,6 +49,7 @@ import { PollPacing, QUEUED_MAX_KBYTES } from "./poll_pacing.ts";
 import { partitionLags, unreadMessages } from "./lag.ts";
 import { PartitionOwnership } from "./ownership.ts";
 import { logRunSummary } from "./summary.ts";
+import { checkOutputDir, checkTopics, warnIfGroupMovedOn } from "./start_checks.ts";
 import { StrandedPartitions } from "../processor/stranded_partitions.ts";
 import type { FileRunSettings, RunningFile, RunState, RunStatus } from "./run_state.ts";
 
@@ -185,17 +182,8 @@ class FileRunner {
   async run(): Promise<RunStatus> {
     const s = this.#s;
     // Check the broker and topic first: a bad config or topic leaves nothing half-started.
-    await this.#checkTopic();
-    await Deno.mkdir(s.outputDir, { recursive: true });
-    try {
-      await resolveInside(s.outputDir, PARTIAL_DIR);
-    } catch (error) {
-      if (!(error instanceof UnsafePathError)) throw error;
-      throw new Error(
-        `Ferry's folder in the output directory must be a real folder: ${error.message} ` +
-          `Remove the link or choose another --output-dir.`,
-      );
-    }
+    this.#partitionCount = await checkTopics(s.kafka, s.topic, s.results?.topic);
+    await checkOutputDir(s.outputDir);
     this.#registry = await FileRegistry.open(s.outputDir, s.topic, s.group);
     await sweepEmptyFailedFolders(s.outputDir);
     // `ferry status` tells a running processor from a crashed one by this marker.
@@ -326,7 +314,9 @@ class FileRunner {
       try {
         this.#consumer.subscribe([s.topic]);
         this.#joinWait.joined();
-        if (this.#registry.empty) await this.#warnIfGroupMovedOn();
+        if (this.#registry.empty) {
+          await warnIfGroupMovedOn(this.#consumer, { ...s, partitionCount: this.#partitionCount });
+        }
         await poolStarted;
         // From a stop asked for on, no file starts (see #drain), even before the loop ends.
         s.signal?.addEventListener("abort", this.#onAbort, { once: true });
@@ -398,51 +388,6 @@ class FileRunner {
     if (!closed) {
       logger.warn("The Kafka consumer did not close within 10 s with the broker away; leaving it.");
     }
-  }
-
-  async #checkTopic(): Promise<void> {
-    await using admin = new Admin(configForRole(this.#s.kafka, "admin"), { onError: () => {} });
-    this.#partitionCount = await admin.partitionCount(this.#s.topic, 15_000);
-    const output = this.#s.results?.topic;
-    if (output !== undefined) await checkOutputTopic(admin, output);
-  }
-
-  /**
-   * An output directory with no record of this group meets a group that committed offsets
-   * already (another output directory, or one emptied): the files before those offsets are not
-   * read again. Said loudly, with how to start over; the run goes on.
-   */
-  async #warnIfGroupMovedOn(): Promise<void> {
-    const s = this.#s;
-    const partitions = Array.from({ length: this.#partitionCount }, (_, partition) => ({
-      topic: s.topic,
-      partition,
-    }));
-    let committed;
-    try {
-      committed = await this.#consumer.committed(partitions, 10_000);
-    } catch (error) {
-      logger.debug("Could not read the committed offsets of {group}: {error}", {
-        group: s.group,
-        error: errorText(error),
-      });
-      return;
-    }
-    const ahead = committed.filter((p) => p.offset > 0);
-    if (ahead.length === 0) return;
-    logger.warn(
-      "The output directory {outputDir} has no record of group {group}, but the group has " +
-        "committed offsets on {topic} ({offsets}): files before them will not be read into " +
-        "this directory. To process the topic from its start here, stop and run again with a " +
-        "new group (--group {suggestion}); to go on where the group is, ignore this.",
-      {
-        outputDir: s.outputDir,
-        group: s.group,
-        topic: s.topic,
-        offsets: ahead.map((p) => `partition ${p.partition} at ${p.offset}`).join(", "),
-        suggestion: `${s.group}-${new Date().toISOString().slice(0, 10)}`,
-      },
-    );
   }
 
   async #loop(): Promise<void> {
