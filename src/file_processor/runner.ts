@@ -13,7 +13,6 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { errorText } from "../processor/errors.ts";
 import { FileHashLane } from "../hash/file_hash_lane.ts";
 import { backgroundSha512 } from "../hash/background.ts";
 import { type ChunkSource, FileAssembler } from "../files/reassembly.ts";
@@ -50,30 +49,13 @@ import { partitionLags, unreadMessages } from "./lag.ts";
 import { PartitionOwnership } from "./ownership.ts";
 import { logRunSummary } from "./summary.ts";
 import { checkOutputDir, checkTopics, warnIfGroupMovedOn } from "./start_checks.ts";
+import { closeConsumer, exitIfStuck } from "./outage_close.ts";
 import { StrandedPartitions } from "../processor/stranded_partitions.ts";
 import type { FileRunSettings, RunningFile, RunState, RunStatus } from "./run_state.ts";
 
 export type { FileRunSettings, RunStatus } from "./run_state.ts";
 
 const logger = getLogger(["ferry", "file-processor"]);
-
-/** How long a run stopping for a broker outage may take to close before the process exits. */
-const OUTAGE_EXIT_GRACE_MS = 20_000;
-
-/**
- * After the outage limit: if closing hangs on requests the absent broker never answers, exit 1
- * anyway. That is as safe as `kill -9`: nothing unfinished was committed, the logs are whole.
- */
-function exitIfStuck(): void {
-  const timer = setTimeout(() => {
-    logger.error(
-      "Could not close cleanly with the broker away; exiting (nothing unfinished was " +
-        "committed).",
-    );
-    Deno.exit(1);
-  }, OUTAGE_EXIT_GRACE_MS);
-  Deno.unrefTimer(timer);
-}
 
 /** How often the loop lets other events in while it handles a batch of messages (ms). */
 const YIELD_EVERY_MS = 2;
@@ -354,7 +336,7 @@ class FileRunner {
         this.#closing = true;
         await this.#handling?.catch(() => undefined);
         await this.#assembler.lentHashed();
-        await this.#closeConsumer();
+        await closeConsumer(this.#consumer, () => this.#watch.down);
       }
     } finally {
       s.signal?.removeEventListener("abort", this.#onAbort);
@@ -367,27 +349,6 @@ class FileRunner {
     this.#report(true);
     if (this.#fatal) throw this.#fatal;
     return this.#snapshot();
-  }
-
-  /**
-   * Closes the consumer. With the broker away, a commit in flight and the group leave wait for
-   * it; after 10 s the run ends without them (nothing unfinished was committed).
-   */
-  async #closeConsumer(): Promise<void> {
-    const closing = this.#consumer.close();
-    if (!this.#watch.down) return await closing;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const closed = await Promise.race([
-      closing.then(() => true, (error) => {
-        logger.warn("Closing the Kafka consumer failed: {error}", { error: errorText(error) });
-        return true;
-      }),
-      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 10_000)),
-    ]);
-    clearTimeout(timer);
-    if (!closed) {
-      logger.warn("The Kafka consumer did not close within 10 s with the broker away; leaving it.");
-    }
   }
 
   async #loop(): Promise<void> {
