@@ -4,10 +4,13 @@
  * broker watch, idle detection, and the stop. Its parts: {@linkcode ChunkIntake} (messages to
  * files, `intake.ts`), {@linkcode FileOutcomes} (files through `process` into the registry,
  * `outcomes.ts`), {@linkcode OffsetCommits} (commits and rebalances, `commits.ts`), sharing one
- * `RunState` (`run_state.ts`). Because every chunk a process reads goes to one assembler, files whose
- * chunks are spread over partitions (topics written by OpenMSIStream) complete with any number
- * of workers; Ferry-written topics keep a file in one partition, so several processes in one
- * group split the work.
+ * `RunState` (`run_state.ts`); and the rules it follows, each in its own file: the poll sizes and
+ * backpressure (`poll_pacing.ts`), the partitions it reads now (`ownership.ts`), the lag
+ * (`lag.ts`), the start-up checks (`start_checks.ts`), the close with the broker away
+ * (`outage_close.ts`) and the closing summary (`summary.ts`). Because every chunk a process
+ * reads goes to one assembler, files whose chunks are spread over partitions (topics written by
+ * OpenMSIStream) complete with any number of workers; Ferry-written topics keep a file in one
+ * partition, so several processes in one group split the work.
  *
  * @module
  */
