@@ -48,7 +48,10 @@ export interface ForgettingTracker {
  * import assert from "node:assert/strict";
  * import { PartitionOwnership } from "./ownership.ts";
  * const ownership = new PartitionOwnership({
- *   consumer: { committed: (tps) => Promise.resolve(tps.map((tp) => ({ ...tp, offset: 7 }))), seek: () => Promise.resolve() },
+ *   consumer: {
+ *     committed: (tps) => Promise.resolve(tps.map((tp) => ({ ...tp, offset: 7 }))),
+ *     seek: () => Promise.resolve(),
+ *   },
  *   tracker: { forget: () => {} },
  *   autoOffsetReset: "earliest",
  * });

@@ -48,7 +48,7 @@ Deno.test("partitions given back start again at the committed offset, forgotten"
   assert(ownership.owns(0) && ownership.owns(1) && ownership.owns(3));
 });
 
-Deno.test("with auto.offset.reset latest a partition given back without a commit is left alone", async () => {
+Deno.test("with auto.offset.reset latest, one given back without a commit is left alone", async () => {
   const { ownership, calls } = recorder(new Map([[0, 5]]), "latest");
   await ownership.assigned([tp(0), tp(1)]);
   ownership.takenAway("revoked", [tp(0), tp(1)]);

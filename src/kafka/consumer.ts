@@ -12,10 +12,8 @@ import type { KafkaConfig } from "./config.ts";
 import { check, ErrorCode, KafkaError, kafkaError, sentence, takeErrorObject } from "./errors.ts";
 import { readMetadata } from "./admin.ts";
 import { cString, pointerCell, readCString } from "./ffi.ts";
-import { RdKafkaMessage } from "./structs.ts";
 import type { ConsumerGroupDescription } from "./groups.ts";
 import { type MessageBatch, MessageBatchBuilder } from "./message_batch.ts";
-import type { KafkaHeader } from "./producer.ts";
 import {
   partitionKey,
   readPartitionList,
@@ -24,26 +22,12 @@ import {
   type TopicPartitionOffset,
 } from "./partitions.ts";
 import { hasLibraryFeature } from "./library_features.ts";
+import { LentFetches } from "./lent_fetches.ts";
+import { type Collector, type ConsumedMessage, MessageReader } from "./message_reader.ts";
+
+export type { ConsumedMessage } from "./message_reader.ts";
 
 const logger = getLogger(["ferry", "kafka"]);
-
-/** A message read from Kafka. Every field is a copy: it outlives librdkafka's buffers. */
-export interface ConsumedMessage {
-  /** The topic. */
-  topic: string;
-  /** The partition. */
-  partition: number;
-  /** The message's offset in its partition. */
-  offset: number;
-  /** The key, or `null` for none. */
-  key: Uint8Array | null;
-  /** The value, or `null` for none. */
-  value: Uint8Array | null;
-  /** The headers, in order. */
-  headers: KafkaHeader[];
-  /** The timestamp in milliseconds since the epoch, or `null` when the broker has none. */
-  timestamp: number | null;
-}
 
 /** What a rebalance did to this consumer's assignment. */
 export type RebalanceKind = "assigned" | "revoked" | "lost";
@@ -103,9 +87,6 @@ export interface PollBatchOptions {
   timeoutMs?: number;
 }
 
-/** Where a poll puts the messages it reads. */
-type Collector = ConsumedMessage[] | MessageBatchBuilder;
-
 /** The low and high watermarks of a partition. */
 export interface Watermarks {
   /** The oldest offset still in the partition. */
@@ -138,27 +119,15 @@ export class Consumer extends KafkaClient {
   readonly #queue: Deno.PointerObject;
   readonly #options: ConsumerOptions;
   readonly #assigned = new Map<string, TopicPartition>();
-  readonly #rktNames = new Map<bigint, string>();
-  readonly #cell = new BigUint64Array(1);
-  readonly #valueCell = new BigUint64Array(1);
-  readonly #sizeCell = new BigUint64Array(1);
-  readonly #intCell = new Int32Array(1);
-  /** One `rd_kafka_message_t` copied out of librdkafka (see {@linkcode Consumer.#readBatched}). */
-  readonly #message = new Uint8Array(RdKafkaMessage.SIZEOF);
-  readonly #messageWords = new Uint32Array(this.#message.buffer);
-  readonly #messageInts = new Int32Array(this.#message.buffer);
-  readonly #messagePointers = new BigUint64Array(this.#message.buffer);
-  /** Topic names by their handle's address, as a number (see {@linkcode Consumer.#readBatched}). */
-  readonly #rktNamesByAddress = new Map<number, string>();
+  /** The fetch events whose values the last poll lent (see `lent_fetches.ts`). */
+  readonly #lending = new LentFetches((event) => this.destroyEvent(event));
+  /** Reads fetched messages into a poll's collector (see `message_reader.ts`). */
+  readonly #reader: MessageReader;
   #deferred: Deno.PointerObject | null = null;
   /** Whether closing must wait for the first rebalance event (see {@linkcode Consumer.shutdown}). */
   readonly #firstAssignmentGuard: boolean;
   #subscribed = false;
   #rebalanced = false;
-  /** Whether the running poll lends values (see {@linkcode PollOptions.borrowValues}). */
-  #borrowing = false;
-  /** Fetch events whose messages' values were lent by the last poll: freed by the next. */
-  readonly #lent: Deno.PointerObject[] = [];
   #polling: Promise<unknown> | undefined;
   #stopping = false;
   /** Key and value bytes of the last {@linkcode pollBatch} that returned messages. */
@@ -178,6 +147,12 @@ export class Consumer extends KafkaClient {
       options,
     );
     this.#options = options;
+    this.#reader = new MessageReader({
+      lib: this.lib,
+      lending: this.#lending,
+      reportError: (error) => this.reportError(error),
+      onPartitionEof: (position) => this.#options.onPartitionEof?.(position),
+    });
     this.#firstAssignmentGuard = !hasLibraryFeature("earlyCloseSafe") &&
       String(config["partition.assignment.strategy"] ?? "").includes("cooperative-sticky");
     check(this.lib.rd_kafka_poll_set_consumer(this.handle), "Could not set up the consumer queue");
@@ -276,8 +251,7 @@ export class Consumer extends KafkaClient {
       return Promise.reject(error);
     }
     if (this.#polling) throw new Error("Consumer.poll() is already running; await it first.");
-    this.#releaseLent();
-    this.#borrowing = options.borrowValues === true;
+    this.#lending.begin(options.borrowValues === true);
     const out: ConsumedMessage[] = [];
     const run = this.#poll(out, options.maxMessages ?? 1000, options.timeoutMs ?? 100, Infinity)
       .then(() => out);
@@ -301,8 +275,7 @@ export class Consumer extends KafkaClient {
       return Promise.reject(error);
     }
     if (this.#polling) throw new Error("Consumer.poll() is already running; await it first.");
-    this.#releaseLent();
-    this.#borrowing = false;
+    this.#lending.begin(false);
     const maxMessages = Math.max(1, options.maxMessages ?? 1000);
     const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
     // The buffer starts at about the last batch's size (it grows by doubling): zero-filling
@@ -344,9 +317,9 @@ export class Consumer extends KafkaClient {
         // The common case, without an await per message (measured: a tenth of the time of
         // reading 100-byte messages went to those microtask turns).
         try {
-          this.#readMessages(event, out);
+          this.#reader.read(event, out);
         } finally {
-          this.#doneWithFetch(event);
+          this.#lending.done(event);
         }
       } else await this.#handleOwned(event, out);
       if (out.length >= maxMessages || this.#stopping) break;
@@ -356,25 +329,14 @@ export class Consumer extends KafkaClient {
     if (this.fatalError) throw this.fatalError;
   }
 
-  /** Destroys a fetch event, or keeps it until the next poll when its value was lent. */
-  #doneWithFetch(event: Deno.PointerObject): void {
-    if (this.#borrowing) this.#lent.push(event);
-    else this.destroyEvent(event);
-  }
-
-  /** Frees the messages whose values the last poll lent. */
-  #releaseLent(): void {
-    for (const event of this.#lent.splice(0)) this.destroyEvent(event);
-  }
-
   /** Handles an event and destroys it (a fetch event whose value is lent: at the next poll). */
   async #handleOwned(event: Deno.PointerObject, out: Collector): Promise<void> {
     const type = this.lib.rd_kafka_event_type(event);
     if (type === EventType.FETCH) {
       try {
-        this.#readMessages(event, out);
+        this.#reader.read(event, out);
       } finally {
-        this.#doneWithFetch(event);
+        this.#lending.done(event);
       }
       return;
     }
@@ -389,135 +351,6 @@ export class Consumer extends KafkaClient {
     } finally {
       this.destroyEvent(event);
     }
-  }
-
-  #readMessages(event: Deno.PointerObject, out: Collector): void {
-    if (out instanceof MessageBatchBuilder) {
-      // A fetch event carries one message; an error or a partition's end goes the long way.
-      const message = this.lib.rd_kafka_event_message_next(event);
-      if (message !== null && !this.#readBatched(message, out)) this.#readMessage(message, out);
-      return;
-    }
-    for (
-      let message = this.lib.rd_kafka_event_message_next(event);
-      message !== null;
-      message = this.lib.rd_kafka_event_message_next(event)
-    ) this.#readMessage(message, out);
-  }
-
-  /**
-   * Adds a message without an error to a batch; returns false (adding nothing) for any other.
-   * The common case of {@linkcode Consumer.pollBatch}, per message: the whole
-   * `rd_kafka_message_t` is copied out in one call and read from typed arrays, instead of a
-   * pointer view, a call per field and a `bigint` per 64-bit field (measured: about half the
-   * time of reading a 100-byte record's fields; addresses are below 2^47, exact as numbers).
-   */
-  #readBatched(message: Deno.PointerObject, out: MessageBatchBuilder): boolean {
-    Deno.UnsafePointerView.copyInto(message, this.#message);
-    const ints = this.#messageInts;
-    if (ints[RdKafkaMessage.err / 4] !== ErrorCode.NO_ERROR) return false;
-    const words = this.#messageWords;
-    const word = (offset: number) => words[offset / 4] + words[offset / 4 + 1] * 0x1_0000_0000;
-    const rkt = word(RdKafkaMessage.rkt);
-    let topic = this.#rktNamesByAddress.get(rkt);
-    if (topic === undefined) {
-      topic = this.#rktName(this.#messagePointers[RdKafkaMessage.rkt / 8]);
-      this.#rktNamesByAddress.set(rkt, topic);
-    }
-    const timestamp = Number(this.lib.rd_kafka_message_timestamp(message, this.#intCell));
-    const pointer = (offset: number) =>
-      word(offset) === 0 ? null : Deno.UnsafePointer.create(this.#messagePointers[offset / 8]);
-    out.add(
-      topic,
-      ints[RdKafkaMessage.partition / 4],
-      words[RdKafkaMessage.offset / 4] + ints[RdKafkaMessage.offset / 4 + 1] * 0x1_0000_0000,
-      this.#intCell[0] === 0 ? null : timestamp,
-      pointer(RdKafkaMessage.key),
-      word(RdKafkaMessage.key_len),
-      pointer(RdKafkaMessage.payload),
-      word(RdKafkaMessage.len),
-      this.#readHeaders(message),
-    );
-    return true;
-  }
-
-  /** Reads one message (any error code) into `out`. */
-  #readMessage(message: Deno.PointerObject, out: Collector): void {
-    const view = new Deno.UnsafePointerView(message);
-    const code = view.getInt32(RdKafkaMessage.err);
-    const topic = this.#rktName(view.getBigUint64(RdKafkaMessage.rkt));
-    const partition = view.getInt32(RdKafkaMessage.partition);
-    const offset = Number(view.getBigInt64(RdKafkaMessage.offset));
-    if (code === ErrorCode.PARTITION_EOF) {
-      this.#options.onPartitionEof?.({ topic, partition, offset });
-      return;
-    }
-    if (code !== ErrorCode.NO_ERROR) {
-      const detail = readCString(this.lib.rd_kafka_message_errstr(message));
-      this.reportError(
-        kafkaError(code, `Fetching from "${topic}" partition ${partition} failed`, detail),
-      );
-      return;
-    }
-    if (out instanceof MessageBatchBuilder) {
-      this.#readBatched(message, out);
-      return;
-    }
-    const timestamp = Number(this.lib.rd_kafka_message_timestamp(message, this.#intCell));
-    out.push({
-      topic,
-      partition,
-      offset,
-      key: copyOut(
-        view.getPointer(RdKafkaMessage.key),
-        Number(view.getBigUint64(RdKafkaMessage.key_len)),
-      ),
-      value: this.#borrowing
-        ? lend(
-          view.getPointer(RdKafkaMessage.payload),
-          Number(view.getBigUint64(RdKafkaMessage.len)),
-        )
-        : copyOut(
-          view.getPointer(RdKafkaMessage.payload),
-          Number(view.getBigUint64(RdKafkaMessage.len)),
-        ),
-      headers: this.#readHeaders(message) ?? [],
-      timestamp: this.#intCell[0] === 0 ? null : timestamp,
-    });
-  }
-
-  /** The message's headers, `undefined` when it has none. */
-  #readHeaders(message: Deno.PointerObject): KafkaHeader[] | undefined {
-    if (this.lib.rd_kafka_message_headers(message, this.#cell) !== ErrorCode.NO_ERROR) {
-      return undefined;
-    }
-    const headers = pointerCell(this.#cell);
-    const out: KafkaHeader[] = [];
-    for (let i = 0n;; i++) {
-      const code = this.lib.rd_kafka_header_get_all(
-        headers,
-        i,
-        this.#cell,
-        this.#valueCell,
-        this.#sizeCell,
-      );
-      if (code !== ErrorCode.NO_ERROR) break;
-      out.push({
-        key: readCString(pointerCell(this.#cell)) ?? "",
-        value: copyOut(pointerCell(this.#valueCell), Number(this.#sizeCell[0])),
-      });
-    }
-    return out;
-  }
-
-  /** The name of a topic handle, by its address (no pointer object per message). */
-  #rktName(key: bigint): string {
-    let name = this.#rktNames.get(key);
-    if (name === undefined) {
-      name = readCString(this.lib.rd_kafka_topic_name(Deno.UnsafePointer.create(key))) ?? "";
-      this.#rktNames.set(key, name);
-    }
-    return name;
   }
 
   async #rebalance(event: Deno.PointerObject): Promise<void> {
@@ -800,8 +633,7 @@ export class Consumer extends KafkaClient {
       this.lib.rd_kafka_queue_yield(this.#queue);
       await this.#polling.catch(() => undefined);
     }
-    this.#releaseLent();
-    this.#borrowing = false;
+    this.#lending.release();
     if (this.#deferred !== null) {
       const deferred = this.#deferred;
       this.#deferred = null;
@@ -838,20 +670,6 @@ export class Consumer extends KafkaClient {
  * 2.3.0 (see {@linkcode Consumer.shutdown}), ms.
  */
 const FIRST_ASSIGNMENT_WAIT_MS = 10_000;
-
-/** A view of `length` bytes of librdkafka's memory at `pointer` (no copy; see `borrowValues`). */
-function lend(pointer: Deno.PointerValue, length: number): Uint8Array | null {
-  if (pointer === null) return null;
-  if (length === 0) return new Uint8Array(0);
-  return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(pointer, length));
-}
-
-function copyOut(pointer: Deno.PointerValue, length: number): Uint8Array | null {
-  if (pointer === null) return null;
-  const out = new Uint8Array(length);
-  if (length > 0) Deno.UnsafePointerView.copyInto(pointer, out);
-  return out;
-}
 
 function throwPartitionErrors(list: TopicPartitionList, context: string, code: number): void {
   const failed = list.toArray().filter((tp) => tp.error !== ErrorCode.NO_ERROR);
