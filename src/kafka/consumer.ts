@@ -6,7 +6,6 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
 import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client.ts";
 import type { KafkaConfig } from "./config.ts";
 import { check, ErrorCode, KafkaError, kafkaError, sentence, takeErrorObject } from "./errors.ts";
@@ -21,13 +20,11 @@ import {
   TopicPartitionList,
   type TopicPartitionOffset,
 } from "./partitions.ts";
-import { hasLibraryFeature } from "./library_features.ts";
+import { awaitFirstRebalance, needsFirstAssignmentGuard } from "./first_assignment_guard.ts";
 import { LentFetches } from "./lent_fetches.ts";
 import { type Collector, type ConsumedMessage, MessageReader } from "./message_reader.ts";
 
 export type { ConsumedMessage } from "./message_reader.ts";
-
-const logger = getLogger(["ferry", "kafka"]);
 
 /** What a rebalance did to this consumer's assignment. */
 export type RebalanceKind = "assigned" | "revoked" | "lost";
@@ -124,7 +121,7 @@ export class Consumer extends KafkaClient {
   /** Reads fetched messages into a poll's collector (see `message_reader.ts`). */
   readonly #reader: MessageReader;
   #deferred: Deno.PointerObject | null = null;
-  /** Whether closing must wait for the first rebalance event (see {@linkcode Consumer.shutdown}). */
+  /** Whether closing must wait for the first rebalance event (`first_assignment_guard.ts`). */
   readonly #firstAssignmentGuard: boolean;
   #subscribed = false;
   #rebalanced = false;
@@ -153,8 +150,7 @@ export class Consumer extends KafkaClient {
       reportError: (error) => this.reportError(error),
       onPartitionEof: (position) => this.#options.onPartitionEof?.(position),
     });
-    this.#firstAssignmentGuard = !hasLibraryFeature("earlyCloseSafe") &&
-      String(config["partition.assignment.strategy"] ?? "").includes("cooperative-sticky");
+    this.#firstAssignmentGuard = needsFirstAssignmentGuard(config);
     check(this.lib.rd_kafka_poll_set_consumer(this.handle), "Could not set up the consumer queue");
     const queue = this.lib.rd_kafka_queue_get_consumer(this.handle);
     if (queue === null) throw new Error("librdkafka returned no consumer queue.");
@@ -602,25 +598,10 @@ export class Consumer extends KafkaClient {
     }
   }
 
-  /**
-   * librdkafka before 2.3.0 aborts the process (a failed assertion in the cooperative-sticky
-   * assignor, confluentinc/librdkafka#4312) when a consumer that has had its JoinGroup answered
-   * is destroyed before its first assignment, and a SyncGroup answer that arrives once closing
-   * began is dropped. So a consumer stopped during start-up waits (at most
-   * {@linkcode FIRST_ASSIGNMENT_WAIT_MS}) for its first rebalance event before it closes;
-   * messages fetched meanwhile are dropped (nothing of them was processed or committed).
-   */
-  async #awaitFirstRebalance(): Promise<void> {
-    logger.info(
-      "Waiting up to {seconds} s for the group's first assignment before leaving it " +
-        "(librdkafka before 2.3.0 crashes on a close in between).",
-      { seconds: FIRST_ASSIGNMENT_WAIT_MS / 1000 },
-    );
-    const deadline = Date.now() + FIRST_ASSIGNMENT_WAIT_MS;
-    while (!this.#rebalanced && Date.now() < deadline && !this.fatalError) {
-      const event = await this.lib.rd_kafka_queue_poll_wait(this.#queue, 100);
-      if (event !== null) await this.#handleOwned(event, []);
-    }
+  /** Waits up to `timeoutMs` for the next event of the consumer's queue and handles it. */
+  async #handleNext(timeoutMs: number): Promise<void> {
+    const event = await this.lib.rd_kafka_queue_poll_wait(this.#queue, timeoutMs);
+    if (event !== null) await this.#handleOwned(event, []);
   }
 
   /**
@@ -639,8 +620,13 @@ export class Consumer extends KafkaClient {
       this.#deferred = null;
       await this.#handleOwned(deferred, []);
     }
+    // librdkafka before 2.3.0 crashes on a close before the first assignment
+    // (`first_assignment_guard.ts`).
     if (this.#firstAssignmentGuard && this.#subscribed && !this.#rebalanced) {
-      await this.#awaitFirstRebalance();
+      await awaitFirstRebalance(
+        () => this.#handleNext(100),
+        () => !this.#rebalanced && !this.fatalError,
+      );
     }
     const error = takeErrorObject(
       this.lib.rd_kafka_consumer_close_queue(this.handle, this.#queue),
@@ -648,10 +634,7 @@ export class Consumer extends KafkaClient {
     );
     if (error) this.reportError(error);
     else {
-      while (this.lib.rd_kafka_consumer_closed(this.handle) === 0) {
-        const event = await this.lib.rd_kafka_queue_poll_wait(this.#queue, 100);
-        if (event !== null) await this.#handleOwned(event, []);
-      }
+      while (this.lib.rd_kafka_consumer_closed(this.handle) === 0) await this.#handleNext(100);
     }
     for (
       let event = this.lib.rd_kafka_queue_poll(this.#queue, 0);
@@ -664,12 +647,6 @@ export class Consumer extends KafkaClient {
     this.#assigned.clear();
   }
 }
-
-/**
- * How long a consumer closed before its first assignment waits for it on librdkafka before
- * 2.3.0 (see {@linkcode Consumer.shutdown}), ms.
- */
-const FIRST_ASSIGNMENT_WAIT_MS = 10_000;
 
 function throwPartitionErrors(list: TopicPartitionList, context: string, code: number): void {
   const failed = list.toArray().filter((tp) => tp.error !== ErrorCode.NO_ERROR);
