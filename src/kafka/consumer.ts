@@ -8,14 +8,12 @@
 
 import { type ClientOptions, ClientType, EventType, KafkaClient } from "./client.ts";
 import type { KafkaConfig } from "./config.ts";
-import { check, ErrorCode, KafkaError, kafkaError, sentence, takeErrorObject } from "./errors.ts";
+import { check, ErrorCode, kafkaError, takeErrorObject } from "./errors.ts";
 import { readMetadata } from "./admin.ts";
 import { cString, pointerCell, readCString } from "./ffi.ts";
 import type { ConsumerGroupDescription } from "./groups.ts";
 import { type MessageBatch, MessageBatchBuilder } from "./message_batch.ts";
 import {
-  partitionKey,
-  readPartitionList,
   type TopicPartition,
   TopicPartitionList,
   type TopicPartitionOffset,
@@ -24,24 +22,10 @@ import { awaitFirstRebalance, needsFirstAssignmentGuard } from "./first_assignme
 import { LentFetches } from "./lent_fetches.ts";
 import { type Collector, type ConsumedMessage, MessageReader } from "./message_reader.ts";
 
+import { type RebalanceEvent, Rebalances } from "./rebalance.ts";
+
 export type { ConsumedMessage } from "./message_reader.ts";
-
-/** What a rebalance did to this consumer's assignment. */
-export type RebalanceKind = "assigned" | "revoked" | "lost";
-
-/** A change of this consumer's assignment, told to {@linkcode ConsumerOptions.onRebalance}. */
-export interface RebalanceEvent {
-  /**
-   * `assigned`: the partitions are now this consumer's. `revoked`: they are being taken away
-   * gracefully; offsets may still be committed while the handler runs. `lost`: they were
-   * taken away without notice (session timeout, fenced); committing them would be wrong.
-   */
-  kind: RebalanceKind;
-  /** The partitions concerned. In an eager rebalance, the whole assignment. */
-  partitions: TopicPartition[];
-  /** The group's rebalance protocol. */
-  protocol: "EAGER" | "COOPERATIVE";
-}
+export type { RebalanceEvent, RebalanceKind } from "./rebalance.ts";
 
 /** Options for {@linkcode Consumer}. */
 export interface ConsumerOptions extends ClientOptions {
@@ -115,7 +99,8 @@ export const ASSIGN_METADATA_TIMEOUT_MS = 5_000;
 export class Consumer extends KafkaClient {
   readonly #queue: Deno.PointerObject;
   readonly #options: ConsumerOptions;
-  readonly #assigned = new Map<string, TopicPartition>();
+  /** The assignment, kept by answering rebalance events (see `rebalance.ts`). */
+  readonly #rebalances: Rebalances;
   /** The fetch events whose values the last poll lent (see `lent_fetches.ts`). */
   readonly #lending = new LentFetches((event) => this.destroyEvent(event));
   /** Reads fetched messages into a poll's collector (see `message_reader.ts`). */
@@ -124,7 +109,6 @@ export class Consumer extends KafkaClient {
   /** Whether closing must wait for the first rebalance event (`first_assignment_guard.ts`). */
   readonly #firstAssignmentGuard: boolean;
   #subscribed = false;
-  #rebalanced = false;
   #polling: Promise<unknown> | undefined;
   #stopping = false;
   /** Key and value bytes of the last {@linkcode pollBatch} that returned messages. */
@@ -144,6 +128,12 @@ export class Consumer extends KafkaClient {
       options,
     );
     this.#options = options;
+    this.#rebalances = new Rebalances({
+      lib: this.lib,
+      handle: this.handle,
+      reportError: (error) => this.reportError(error),
+      handlers: options,
+    });
     this.#reader = new MessageReader({
       lib: this.lib,
       lending: this.#lending,
@@ -193,8 +183,7 @@ export class Consumer extends KafkaClient {
     this.assertUsable();
     using list = TopicPartitionList.from(partitions);
     check(this.lib.rd_kafka_assign(this.handle, list.pointer), "Could not assign partitions");
-    this.#assigned.clear();
-    for (const tp of partitions) this.#assigned.set(partitionKey(tp), tp);
+    this.#rebalances.assignedByHand(partitions);
   }
 
   /** Reads a topic's metadata into librdkafka's cache; failures are left to the fetcher. */
@@ -217,7 +206,7 @@ export class Consumer extends KafkaClient {
 
   /** The partitions currently assigned to this consumer. */
   assignment(): TopicPartition[] {
-    return [...this.#assigned.values()];
+    return this.#rebalances.assignment();
   }
 
   /** librdkafka's member id in the group, or `""` before joining. */
@@ -337,7 +326,7 @@ export class Consumer extends KafkaClient {
       return;
     }
     try {
-      if (type === EventType.REBALANCE) await this.#rebalance(event);
+      if (type === EventType.REBALANCE) await this.#rebalances.answer(event);
       else if (type === EventType.OFFSET_COMMIT) {
         const code = this.lib.rd_kafka_event_error(event);
         if (code !== ErrorCode.NO_ERROR && code !== ErrorCode.NO_OFFSET) {
@@ -346,87 +335,6 @@ export class Consumer extends KafkaClient {
       } else this.handleCommonEvent(event, type);
     } finally {
       this.destroyEvent(event);
-    }
-  }
-
-  async #rebalance(event: Deno.PointerObject): Promise<void> {
-    this.#rebalanced = true;
-    const code = this.lib.rd_kafka_event_error(event);
-    const list = this.lib.rd_kafka_event_topic_partition_list(event);
-    const partitions = readPartitionList(list).map(({ topic, partition }) => ({
-      topic,
-      partition,
-    }));
-    const protocol = readCString(this.lib.rd_kafka_rebalance_protocol(this.handle)) ===
-        "COOPERATIVE"
-      ? "COOPERATIVE"
-      : "EAGER";
-    if (code === ErrorCode.ASSIGN_PARTITIONS) {
-      if (protocol === "COOPERATIVE") {
-        const error = takeErrorObject(
-          this.lib.rd_kafka_incremental_assign(this.handle, list),
-          "Incremental assign failed",
-        );
-        if (error) this.reportError(error);
-      } else {
-        check(this.lib.rd_kafka_assign(this.handle, list), "Assign failed");
-        this.#assigned.clear();
-      }
-      this.#unpause(list, partitions);
-      for (const tp of partitions) this.#assigned.set(partitionKey(tp), tp);
-      await this.#notify({ kind: "assigned", partitions, protocol });
-      return;
-    }
-    const lost = this.lib.rd_kafka_assignment_lost(this.handle) !== 0;
-    await this.#notify({ kind: lost ? "lost" : "revoked", partitions, protocol });
-    if (protocol === "COOPERATIVE") {
-      const error = takeErrorObject(
-        this.lib.rd_kafka_incremental_unassign(this.handle, list),
-        "Incremental unassign failed",
-      );
-      if (error) this.reportError(error);
-      for (const tp of partitions) this.#assigned.delete(partitionKey(tp));
-    } else {
-      check(this.lib.rd_kafka_assign(this.handle, null), "Unassign failed");
-      this.#assigned.clear();
-    }
-  }
-
-  /**
-   * Partitions just assigned start unpaused, as with Kafka's Java consumer. librdkafka keeps an
-   * application's pause of a partition through its revocation and a later assignment (it clears
-   * only its own pause; 2.0.2 and later): a partition paused for backpressure, taken away and
-   * given back stayed paused for good, its messages never read while the lag showed none (it
-   * had no position). A handler that wants them paused pauses them again.
-   */
-  #unpause(list: Deno.PointerValue, partitions: readonly TopicPartition[]): void {
-    if (partitions.length === 0) return;
-    const code = this.lib.rd_kafka_resume_partitions(this.handle, list);
-    if (code !== ErrorCode.NO_ERROR) {
-      this.reportError(
-        kafkaError(code, `Could not resume ${partitions.length} partition(s) just assigned`),
-      );
-    }
-  }
-
-  async #notify(event: RebalanceEvent): Promise<void> {
-    if (!this.#options.onRebalance) return;
-    try {
-      await this.#options.onRebalance(event);
-    } catch (error) {
-      // The rebalance must still be answered; the handler's failure is reported, not lost.
-      this.reportError(
-        new KafkaError(
-          ErrorCode.FAIL,
-          "_FAIL",
-          sentence(
-            `The rebalance handler failed for "${event.kind}": ${
-              error instanceof Error ? error.message : String(error)
-            }`,
-          ),
-          { cause: error, retriable: false },
-        ),
-      );
     }
   }
 
@@ -622,10 +530,10 @@ export class Consumer extends KafkaClient {
     }
     // librdkafka before 2.3.0 crashes on a close before the first assignment
     // (`first_assignment_guard.ts`).
-    if (this.#firstAssignmentGuard && this.#subscribed && !this.#rebalanced) {
+    if (this.#firstAssignmentGuard && this.#subscribed && !this.#rebalances.rebalanced) {
       await awaitFirstRebalance(
         () => this.#handleNext(100),
-        () => !this.#rebalanced && !this.fatalError,
+        () => !this.#rebalances.rebalanced && !this.fatalError,
       );
     }
     const error = takeErrorObject(
@@ -644,7 +552,7 @@ export class Consumer extends KafkaClient {
       await this.#handleOwned(event, []);
     }
     this.lib.rd_kafka_queue_destroy(this.#queue);
-    this.#assigned.clear();
+    this.#rebalances.clear();
   }
 }
 
