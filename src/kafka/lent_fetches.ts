@@ -32,7 +32,11 @@ export class LentFetches {
   /** Fetch events whose messages' values were lent by the last poll: freed by the next. */
   readonly #lent: Deno.PointerObject[] = [];
 
-  /** @param destroy frees a fetch event (`rd_kafka_event_destroy`). */
+  /**
+   * Keeps the fetch events of one consumer.
+   *
+   * @param destroy frees a fetch event (`rd_kafka_event_destroy`).
+   */
   constructor(destroy: (event: Deno.PointerObject) => void) {
     this.#destroy = destroy;
   }
