@@ -17,7 +17,10 @@ import type { KafkaHeader } from "./producer.ts";
 import type { TopicPartitionOffset } from "./partitions.ts";
 import { lend, type LentFetches } from "./lent_fetches.ts";
 
-/** A message read from Kafka. Every field is a copy: it outlives librdkafka's buffers. */
+/**
+ * A message read from Kafka. Every field is a copy that outlives librdkafka's buffers, except a
+ * `value` polled with `borrowValues` (see `PollOptions`): a view valid until the next poll.
+ */
 export interface ConsumedMessage {
   /** The topic. */
   topic: string;
