@@ -29,59 +29,25 @@
  * {@linkcode FileAssembler.badChunks} checks each chunk against the SHA-512 its message claims,
  * to say which were damaged.
  *
+ * Each file's own state is a {@linkcode FileAssembly} (`file_assembly.ts`); the hashing of a
+ * complete file and the search for damaged chunks are in `assembly_hash.ts`.
+ *
  * @module
  */
 
-import { type BackgroundSha512, backgroundSha512 } from "../hash/background.ts";
-import { BufferHash } from "./buffer_hash.ts";
-import { StreamHash } from "./stream_hash.ts";
-import { hashesEqual, hashHex, sha512 } from "../hash/sha512.ts";
+import type { BackgroundSha512 } from "../hash/background.ts";
+import { hashHex } from "../hash/sha512.ts";
 import type { DataFileChunk } from "../chunks/chunk.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
-import { outputFilename, resolveInside } from "./path.ts";
-import type { PartitionRange, ReassemblyMode } from "./downloaded_file.ts";
+import { resolveInside } from "./path.ts";
+import type { ReassemblyMode } from "./downloaded_file.ts";
 import { PARTIAL_DIR } from "./layout.ts";
+import { type ChunkSource, FileAssembly } from "./file_assembly.ts";
+import { type BadChunk, digestAssembly, type FileData, findBadChunks } from "./assembly_hash.ts";
 
-/** Where a chunk message came from. */
-export interface ChunkSource {
-  /** The partition. */
-  partition: number;
-  /** The message's offset. */
-  offset: number;
-}
-
-/** One received chunk of a file. */
-interface ReceivedChunk {
-  offset: number;
-  length: number;
-  /** The SHA-512 its message claims for its data (checked only when the file's hash fails). */
-  hash: Uint8Array;
-  /** The message that brought it. */
-  source: ChunkSource;
-  /** The data, in memory and both modes. */
-  data?: Uint8Array;
-}
-
-/**
- * A chunk whose data does not match the SHA-512 its message claims, found by
- * {@linkcode FileAssembler.badChunks}.
- */
-export interface BadChunk {
-  /** `chunk_i`, from 1. */
-  index: number;
-  /** Its offset in the file. */
-  offset: number;
-  /** Its length. */
-  length: number;
-  /** The message that brought it. */
-  source: ChunkSource;
-}
-
-/** The data of a complete file, in file order: chunks or one array of the whole file. */
-export type FileData = { offset: number; data: Uint8Array }[];
-
-/** Bytes read at a time when a file is hashed from disk (two such buffers are used). */
-const READ_BLOCK_BYTES = 4 * 1024 * 1024;
+export type { ChunkSource } from "./file_assembly.ts";
+export { FileAssembly } from "./file_assembly.ts";
+export type { BadChunk, FileData } from "./assembly_hash.ts";
 
 /**
  * The result of {@linkcode FileAssembler.add}. `added`: `released` says the assembly keeps no
@@ -93,8 +59,6 @@ export type AddResult =
   | { kind: "duplicate"; assembly: FileAssembly }
   | { kind: "conflict"; reason: string }
   | { kind: "invalid"; assembly: FileAssembly; reason: string };
-
-const encoder = new TextEncoder();
 
 /** The default most files in progress at once (`--max-partial-files`). */
 export const DEFAULT_MAX_PARTIAL_FILES = 1000;
@@ -109,302 +73,6 @@ export const DEFAULT_MAX_PARTIAL_BYTES = 256 * 1024 * 1024;
  * `--max-partial-mb` (a failed allocation of tens of GB costs tens of ms).
  */
 export const MAX_FILE_BUFFER_BYTES = 1024 * 1024 * 1024;
-
-/** One file generation being rebuilt. */
-export class FileAssembly {
-  /** The file's path relative to the upload root (`subdir/filename`). */
-  readonly relativePath: string;
-  /** Where it goes in the output directory (with `filename_append` applied). */
-  readonly outputRelativePath: string;
-  /** The bare file name. */
-  readonly filename: string;
-  /** The subdirectory, `""` at the root. */
-  readonly subdir: string;
-  /** SHA-512 of the whole file, hex. */
-  readonly sha512: string;
-  /** The number of chunks. */
-  readonly totalChunks: number;
-  /** Modification time in ms since the epoch, when the uploader sent one. */
-  readonly mtime: number | undefined;
-  /** The messages that brought its chunks (duplicates included). */
-  readonly sources: ChunkSource[] = [];
-  /** When its first chunk arrived (ms since the epoch). */
-  readonly startedAt = Date.now();
-  /** When its latest chunk arrived (ms since the epoch). */
-  lastChunkAt = Date.now();
-  /** Its partial file, used in disk and both modes, and in memory mode once spilled. */
-  readonly partialPath: string;
-  readonly #chunks = new Map<number, ReceivedChunk>();
-  /**
-   * The whole file's buffer (memory and both modes), when one was reserved: chunks are copied
-   * in at their offsets as they arrive, so that the complete file is one array, transferred to
-   * its worker as it is. Counted in full in {@linkcode FileAssembly.memoryBytes}.
-   */
-  #buffer: Uint8Array<ArrayBuffer> | undefined;
-  /** The SHA-512 of {@linkcode FileAssembly.#buffer}, computed while it fills. */
-  #bufferHash: BufferHash | undefined;
-  /** The SHA-512 of the chunks written to disk, computed as they arrive in order. */
-  #streamHash: StreamHash | undefined;
-  /** Whether the file's hash is computed here (even if given up since). */
-  #ownHash = false;
-  /** Chunks held in {@linkcode FileAssembly.#buffer}. */
-  #inBuffer = 0;
-  #bytes = 0;
-  #memoryBytes = 0;
-  #onDisk: boolean;
-  #spilled = false;
-
-  /** Starts a file from its first chunk; `onDisk`: chunks are written to `partialDir`. */
-  constructor(chunk: DataFileChunk, partialDir: string, onDisk: boolean) {
-    this.relativePath = chunkRelativePath(chunk);
-    this.filename = chunk.filename;
-    this.subdir = chunk.subdir;
-    const name = outputFilename(chunk.filename, chunk.filenameAppend);
-    this.outputRelativePath = this.subdir ? `${this.subdir}/${name}` : name;
-    this.sha512 = hashHex(chunk.fileHash);
-    this.totalChunks = chunk.totalChunks;
-    this.mtime = chunk.fileMtime === undefined ? undefined : chunk.fileMtime * 1000;
-    this.partialPath = `${partialDir}/${this.sha512.slice(0, 32)}-${
-      hashHex(sha512(encoder.encode(this.outputRelativePath))).slice(0, 16)
-    }.part`;
-    this.#onDisk = onDisk;
-  }
-
-  /** Whether its chunks are written to {@linkcode FileAssembly.partialPath}. */
-  get onDisk(): boolean {
-    return this.#onDisk;
-  }
-
-  /** Whether its chunks moved from memory to disk (see {@linkcode FileAssembly.spill}). */
-  get spilled(): boolean {
-    return this.#spilled;
-  }
-
-  /** Bytes of chunk data it holds in memory, with the whole of its file buffer if it has one. */
-  get memoryBytes(): number {
-    return this.#memoryBytes;
-  }
-
-  /**
-   * Gives it a buffer for the whole file (see {@linkcode FileAssembler}: the caller bounds its
-   * size), before its first chunk is recorded; with `sha`, the file's SHA-512 is computed from
-   * the buffer as it fills (see {@linkcode FileAssembly.ownDigest}).
-   */
-  reserve(buffer: Uint8Array<ArrayBuffer>, sha?: BackgroundSha512): void {
-    if (this.#chunks.size > 0 || this.#buffer !== undefined || this.#spilled) {
-      throw new Error(`A buffer for "${this.relativePath}" must be reserved before its chunks.`);
-    }
-    this.#buffer = buffer;
-    this.#memoryBytes += buffer.byteLength;
-    if (sha !== undefined) {
-      this.#bufferHash = new BufferHash(sha, buffer);
-      this.#ownHash = true;
-    }
-  }
-
-  /**
-   * Has the file's SHA-512 computed from the chunks written to disk, as they arrive (see
-   * {@linkcode FileAssembly.hashChunk}), before its first chunk is recorded.
-   */
-  hashStream(sha: BackgroundSha512): void {
-    this.#streamHash = new StreamHash(sha);
-    this.#ownHash = true;
-  }
-
-  /**
-   * Feeds a chunk just written to disk to the file's stream hash, if it has one: resolves once
-   * the chunk's data is hashed (it must stay unchanged until then).
-   */
-  hashChunk(chunk: DataFileChunk): Promise<void> | undefined {
-    return this.#streamHash?.update(chunk.chunkOffset, chunk.data);
-  }
-
-  /**
-   * Whether the file's SHA-512 is computed here, from its buffer or its chunks (from its first
-   * chunk on): its chunks need no other hash while they arrive.
-   */
-  get ownHash(): boolean {
-    return this.#ownHash;
-  }
-
-  /**
-   * The SHA-512 (hex) of the complete file of `size` bytes computed here, or `undefined` when
-   * there is none (not computed here, spilled, a chunk did not fit its buffer or came out of
-   * order): the caller hashes the file another way. Call it once, after
-   * {@linkcode FileAssembly.checkedSize}.
-   */
-  ownDigest(size: number): Promise<string | undefined> {
-    const buffer = this.#bufferHash;
-    const stream = this.#streamHash;
-    this.#bufferHash = undefined;
-    this.#streamHash = undefined;
-    if (buffer !== undefined) {
-      stream?.abandon();
-      return buffer.digest(size);
-    }
-    return stream === undefined ? Promise.resolve(undefined) : stream.digest(size);
-  }
-
-  /** Gives up the hash computed here, if any (the file is spilled or discarded). */
-  dropHash(): void {
-    this.#bufferHash?.abandon();
-    this.#bufferHash = undefined;
-    this.#streamHash?.abandon();
-    this.#streamHash = undefined;
-  }
-
-  /** Whether the chunk with this index has arrived. */
-  has(chunkIndex: number): boolean {
-    return this.#chunks.has(chunkIndex);
-  }
-
-  /** Whether every chunk has arrived. */
-  get complete(): boolean {
-    return this.#chunks.size === this.totalChunks;
-  }
-
-  /** Chunks received so far. */
-  get receivedChunks(): number {
-    return this.#chunks.size;
-  }
-
-  /** Bytes received so far (distinct chunks). */
-  get receivedBytes(): number {
-    return this.#bytes;
-  }
-
-  /** The partitions and offset ranges of its chunks. */
-  partitionRanges(): PartitionRange[] {
-    const ranges = new Map<number, PartitionRange>();
-    for (const { partition, offset } of this.sources) {
-      const range = ranges.get(partition);
-      if (!range) ranges.set(partition, { partition, firstOffset: offset, lastOffset: offset });
-      else {
-        range.firstOffset = Math.min(range.firstOffset, offset);
-        range.lastOffset = Math.max(range.lastOffset, offset);
-      }
-    }
-    return [...ranges.values()].sort((a, b) => a.partition - b.partition);
-  }
-
-  /**
-   * The file's size, once complete, after checking that the chunks cover it from byte 0 on
-   * without gaps or overlaps.
-   *
-   * @throws {Error} naming the first gap or overlap.
-   */
-  checkedSize(): number {
-    const chunks = [...this.#chunks.values()].sort((a, b) => a.offset - b.offset);
-    let expected = 0;
-    for (const chunk of chunks) {
-      if (chunk.offset !== expected) {
-        throw new Error(
-          `Chunks of "${this.relativePath}" do not fit together: one starts at byte ` +
-            `${chunk.offset}, expected ${expected}.`,
-        );
-      }
-      expected += chunk.length;
-    }
-    return expected;
-  }
-
-  /**
-   * The chunks' data in file order (memory and both modes): one view of the whole file when
-   * every chunk is in its buffer (call after {@linkcode FileAssembly.checkedSize}).
-   */
-  chunkData(): { offset: number; data: Uint8Array }[] {
-    if (this.#buffer !== undefined && this.#inBuffer === this.#chunks.size) {
-      return [{ offset: 0, data: this.#buffer.subarray(0, this.#bytes) }];
-    }
-    return [...this.#chunks.values()]
-      .sort((a, b) => a.offset - b.offset)
-      .map((c) => ({ offset: c.offset, data: c.data ?? new Uint8Array(0) }));
-  }
-
-  /**
-   * Records a chunk brought by `source`; false when its index was seen already (a duplicate).
-   * With `keepData` the data is copied into the file's buffer when it fits there, else kept as
-   * the view it is, or as a copy when `borrowed` (a view of memory that is freed soon).
-   */
-  record(
-    chunk: DataFileChunk,
-    keepData: boolean,
-    source: ChunkSource,
-    borrowed = false,
-  ): boolean {
-    if (this.#chunks.has(chunk.chunkIndex)) return false;
-    const length = chunk.data.length;
-    let data: Uint8Array | undefined;
-    if (keepData && this.#buffer && chunk.chunkOffset + length <= this.#buffer.length) {
-      // A chunk overlapping another overwrites part of it here, but such a file never gets
-      // past checkedSize().
-      this.#buffer.set(chunk.data, chunk.chunkOffset);
-      data = this.#buffer.subarray(chunk.chunkOffset, chunk.chunkOffset + length);
-      this.#inBuffer++;
-      this.#bufferHash?.filled(chunk.chunkOffset, length);
-    } else if (keepData) {
-      data = borrowed ? chunk.data.slice() : chunk.data;
-      this.#memoryBytes += length;
-    }
-    this.#chunks.set(chunk.chunkIndex, {
-      offset: chunk.chunkOffset,
-      length,
-      hash: chunk.chunkHash,
-      source,
-      data,
-    });
-    this.#bytes += length;
-    this.lastChunkAt = Date.now();
-    return true;
-  }
-
-  /** Whether the data of every chunk received is held in memory (none only on disk). */
-  get dataInMemory(): boolean {
-    for (const chunk of this.#chunks.values()) if (chunk.data === undefined) return false;
-    return true;
-  }
-
-  /** Its chunks in file order: index, offset, length, claimed hash, message, data if held. */
-  chunkList(): (ReceivedChunk & { index: number })[] {
-    return [...this.#chunks.entries()]
-      .map(([index, chunk]) => ({ ...chunk, index }))
-      .sort((a, b) => a.offset - b.offset);
-  }
-
-  /** Whether the data of the chunk with this index was copied into the file's buffer. */
-  inBuffer(chunkIndex: number): boolean {
-    const data = this.#chunks.get(chunkIndex)?.data;
-    return data !== undefined && this.#buffer !== undefined && data.buffer === this.#buffer.buffer;
-  }
-
-  /**
-   * Hands over the chunks held in memory and forgets their data: from now on the file is
-   * rebuilt on disk. The caller writes them to the partial file.
-   */
-  spill(): { offset: number; data: Uint8Array }[] {
-    const held: { offset: number; data: Uint8Array }[] = [];
-    for (const chunk of this.#chunks.values()) {
-      if (chunk.data) held.push({ offset: chunk.offset, data: chunk.data });
-      chunk.data = undefined;
-    }
-    this.#buffer = undefined;
-    this.dropHash();
-    this.#inBuffer = 0;
-    this.#memoryBytes = 0;
-    this.#onDisk = true;
-    this.#spilled = true;
-    return held;
-  }
-
-  /** Forgets chunks that came from the given partitions; returns how many were dropped. */
-  dropPartitions(partitions: ReadonlySet<number>): number {
-    const before = this.sources.length;
-    const kept = this.sources.filter((s) => !partitions.has(s.partition));
-    this.sources.length = 0;
-    this.sources.push(...kept);
-    return before - kept.length;
-  }
-}
 
 /** Options for {@linkcode FileAssembler}. */
 export interface FileAssemblerOptions {
@@ -430,28 +98,6 @@ export interface LimitResult {
   abandoned: FileAssembly[];
   /** Files whose chunks moved from memory to their partial file. */
   spilled: FileAssembly[];
-}
-
-/** Fills `bytes` from the file's current position, or throws when the file ends first. */
-async function readFully(file: Deno.FsFile, bytes: Uint8Array, path: string): Promise<void> {
-  let filled = 0;
-  while (filled < bytes.length) {
-    const n = await file.read(bytes.subarray(filled));
-    if (n === null) {
-      throw new Error(`"${path}" ended ${bytes.length - filled} bytes earlier than its chunks.`);
-    }
-    filled += n;
-  }
-}
-
-/** The bytes `[offset, offset + length)` of a file held as `data` (its parts in file order). */
-function sliceOf(data: FileData, offset: number, length: number): Uint8Array {
-  for (const part of data) {
-    if (offset >= part.offset && offset + length <= part.offset + part.data.length) {
-      return part.data.subarray(offset - part.offset, offset - part.offset + length);
-    }
-  }
-  throw new Error(`No part of the file holds bytes ${offset}..${offset + length}.`);
 }
 
 /** The most folders {@linkcode FileAssembler} remembers having made (then it forgets them all). */
@@ -687,33 +333,8 @@ export class FileAssembler {
    * Hashed on a background thread when OpenSSL's libcrypto is there (see `backgroundSha512`).
    * Call it before {@linkcode FileAssembler.finalize}: nothing is moved into place unchecked.
    */
-  async digest(assembly: FileAssembly, size: number, data?: FileData): Promise<string> {
-    const hasher = backgroundSha512().hasher();
-    let pending: Promise<void> | undefined;
-    try {
-      if (data !== undefined) {
-        for (const part of data) await hasher.update(part.data);
-      } else {
-        using file = await Deno.open(assembly.partialPath, { read: true });
-        // Two buffers: the next block is read while the last one is hashed.
-        const block = Math.max(1, Math.min(READ_BLOCK_BYTES, size));
-        const buffers = [new Uint8Array(block), new Uint8Array(block)];
-        let left = size;
-        for (let i = 0; left > 0; i ^= 1) {
-          const bytes = buffers[i].subarray(0, Math.min(block, left));
-          await readFully(file, bytes, assembly.partialPath);
-          await pending;
-          pending = hasher.update(bytes);
-          left -= bytes.length;
-        }
-        await pending;
-      }
-    } catch (error) {
-      await pending?.catch(() => undefined);
-      hasher.free();
-      throw error;
-    }
-    return hashHex(hasher.digest());
+  digest(assembly: FileAssembly, size: number, data?: FileData): Promise<string> {
+    return digestAssembly(assembly, size, data);
   }
 
   /**
@@ -722,35 +343,8 @@ export class FileAssembler {
    * damaged. The data comes from `data` when given (as for {@linkcode FileAssembler.digest}),
    * else from memory when every chunk is held there, else from the partial file.
    */
-  async badChunks(assembly: FileAssembly, data?: FileData): Promise<BadChunk[]> {
-    const sha = backgroundSha512();
-    const bad: BadChunk[] = [];
-    const chunks = assembly.chunkList();
-    const fromMemory = data === undefined && assembly.dataInMemory;
-    using file = data === undefined && !fromMemory
-      ? await Deno.open(assembly.partialPath, { read: true })
-      : undefined;
-    let buffer = new Uint8Array(0);
-    for (const chunk of chunks) {
-      let bytes: Uint8Array;
-      if (data !== undefined) bytes = sliceOf(data, chunk.offset, chunk.length);
-      else if (fromMemory) bytes = chunk.data!;
-      else {
-        if (buffer.length < chunk.length) buffer = new Uint8Array(chunk.length);
-        bytes = buffer.subarray(0, chunk.length);
-        await file!.seek(chunk.offset, Deno.SeekMode.Start);
-        await readFully(file!, bytes, assembly.partialPath);
-      }
-      if (!hashesEqual(await sha.digest(bytes), chunk.hash)) {
-        bad.push({
-          index: chunk.index,
-          offset: chunk.offset,
-          length: chunk.length,
-          source: chunk.source,
-        });
-      }
-    }
-    return bad;
+  badChunks(assembly: FileAssembly, data?: FileData): Promise<BadChunk[]> {
+    return findBadChunks(assembly, data);
   }
 
   /**
