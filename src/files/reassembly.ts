@@ -30,7 +30,9 @@
  * to say which were damaged.
  *
  * Each file's own state is a {@linkcode FileAssembly} (`file_assembly.ts`); the hashing of a
- * complete file and the search for damaged chunks are in `assembly_hash.ts`.
+ * complete file and the search for damaged chunks are in `assembly_hash.ts`; the writing of
+ * chunks into partial files in `partial_files.ts`; the move of a complete file into place in
+ * `placement.ts`.
  *
  * @module
  */
@@ -39,9 +41,10 @@ import type { BackgroundSha512 } from "../hash/background.ts";
 import { hashHex } from "../hash/sha512.ts";
 import type { DataFileChunk } from "../chunks/chunk.ts";
 import { relativePath as chunkRelativePath } from "../chunks/chunk.ts";
-import { resolveInside } from "./path.ts";
 import type { ReassemblyMode } from "./downloaded_file.ts";
 import { PARTIAL_DIR } from "./layout.ts";
+import { isOffsetError, PartialFiles } from "./partial_files.ts";
+import { Placement } from "./placement.ts";
 import { type ChunkSource, FileAssembly } from "./file_assembly.ts";
 import { type BadChunk, digestAssembly, type FileData, findBadChunks } from "./assembly_hash.ts";
 
@@ -100,15 +103,6 @@ export interface LimitResult {
   spilled: FileAssembly[];
 }
 
-/** The most folders {@linkcode FileAssembler} remembers having made (then it forgets them all). */
-const MAX_MADE_DIRS = 10_000;
-
-/** Whether a write failed because the offset is past what a file can hold. */
-function isOffsetError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === "EINVAL" || code === "EFBIG";
-}
-
 /**
  * Keeps the files being rebuilt and adds chunks to them.
  *
@@ -139,15 +133,18 @@ export class FileAssembler {
   readonly #hashing = new Set<Promise<void>>();
   /** By key, least recently active first (a file moves to the end with each chunk). */
   readonly #files = new Map<string, FileAssembly>();
-  /** Folders of the output directory made (and checked) by {@linkcode FileAssembler.finalize}. */
-  readonly #madeDirs = new Set<string>();
-  #partialDirMade = false;
+  /** Writes chunks into the partial files under {@linkcode PARTIAL_DIR}. */
+  readonly #partials: PartialFiles;
+  /** Moves complete files into place (see {@linkcode FileAssembler.finalize}). */
+  readonly #placement: Placement;
 
   /** Creates an assembler writing into `options.outputDir`. */
   constructor(options: FileAssemblerOptions) {
     this.#outputDir = options.outputDir;
     this.#mode = options.mode;
     this.#partialDir = `${options.outputDir}/${PARTIAL_DIR}`;
+    this.#partials = new PartialFiles(this.#partialDir);
+    this.#placement = new Placement(options.outputDir);
     this.#maxFiles = options.maxFiles ?? DEFAULT_MAX_PARTIAL_FILES;
     this.#maxMemoryBytes = options.maxMemoryBytes ?? DEFAULT_MAX_PARTIAL_BYTES;
     this.#hashes = options.hashes;
@@ -198,7 +195,10 @@ export class FileAssembler {
     }
     if (assembly.onDisk) {
       try {
-        await this.#write(assembly.partialPath, [{ offset: chunk.chunkOffset, data: chunk.data }]);
+        await this.#partials.write(assembly.partialPath, [{
+          offset: chunk.chunkOffset,
+          data: chunk.data,
+        }]);
       } catch (error) {
         if (!isOffsetError(error)) throw error;
         // The file can never be rebuilt: it is invalid as a whole.
@@ -276,7 +276,7 @@ export class FileAssembler {
       const chunks = assembly.spill();
       if (this.#mode === "memory") {
         try {
-          await this.#write(assembly.partialPath, chunks);
+          await this.#partials.write(assembly.partialPath, chunks);
         } catch (error) {
           if (!isOffsetError(error)) throw error;
           await this.discard(assembly);
@@ -288,25 +288,6 @@ export class FileAssembler {
       result.spilled.push(assembly);
     }
     return result;
-  }
-
-  async #write(path: string, chunks: { offset: number; data: Uint8Array }[]): Promise<void> {
-    if (!this.#partialDirMade) {
-      await Deno.mkdir(this.#partialDir, { recursive: true });
-      this.#partialDirMade = true;
-    }
-    // Synchronous calls: a chunk goes to the page cache in well under a millisecond, while
-    // each asynchronous open/seek/write was a round trip through Deno's I/O threads, and
-    // waiting for them left the coordinator idle most of the time (measured: disk mode at
-    // about 85 MB/s with async calls).
-    using file = Deno.openSync(path, { write: true, create: true });
-    for (const chunk of chunks) {
-      file.seekSync(chunk.offset, Deno.SeekMode.Start);
-      let written = 0;
-      while (written < chunk.data.length) {
-        written += file.writeSync(chunk.data.subarray(written));
-      }
-    }
   }
 
   /**
@@ -366,31 +347,7 @@ export class FileAssembler {
    */
   async finalize(assembly: FileAssembly, size: number): Promise<string | undefined> {
     if (this.#mode === "memory") return undefined;
-    const target = await resolveInside(this.#outputDir, assembly.outputRelativePath);
-    const parent = target.slice(0, target.lastIndexOf("/"));
-    // The path was just checked whole (no symlink on the way); a folder this run made before
-    // need not be made and checked again (saves three file system calls per file).
-    const made = this.#madeDirs.has(parent);
-    if (!made) await this.#makeParent(parent, assembly.outputRelativePath);
-    await Deno.truncate(assembly.partialPath, size);
-    try {
-      await Deno.rename(assembly.partialPath, target);
-    } catch (error) {
-      if (!made || !(error instanceof Deno.errors.NotFound)) throw error;
-      // The folder was removed meanwhile: make it again.
-      this.#madeDirs.delete(parent);
-      await this.#makeParent(parent, assembly.outputRelativePath);
-      await Deno.rename(assembly.partialPath, target);
-    }
-    return target;
-  }
-
-  async #makeParent(parent: string, relativePath: string): Promise<void> {
-    await Deno.mkdir(parent, { recursive: true });
-    // Directories made just now could have been raced by a symlink: check again.
-    await resolveInside(this.#outputDir, relativePath);
-    if (this.#madeDirs.size >= MAX_MADE_DIRS) this.#madeDirs.clear();
-    this.#madeDirs.add(parent);
+    return await this.#placement.place(assembly, size);
   }
 
   /** Deletes a file's partial file, if it has one. */
