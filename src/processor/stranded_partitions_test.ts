@@ -31,16 +31,21 @@ function strandedGroup() {
   return { consumer, calls };
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
-
-Deno.test("stranded partitions: an empty member looks at the group, one with partitions does not", async () => {
-  const { consumer, calls } = strandedGroup();
-  const watch = new StrandedPartitions(consumer, {
+/** The watch over topic "t" (2 partitions) of group "g", acting at once (failover 0). */
+function watchOf(consumer: StrandedConsumer): StrandedPartitions {
+  return new StrandedPartitions(consumer, {
     group: "g",
     topic: "t",
     partitionCount: 2,
     failoverMs: 0,
   });
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+Deno.test("stranded partitions: an empty member looks at the group, one with partitions does not", async () => {
+  const { consumer, calls } = strandedGroup();
+  const watch = watchOf(consumer);
   watch.tick(1);
   await settle();
   assertEquals(calls, []);
@@ -52,12 +57,7 @@ Deno.test("stranded partitions: an empty member looks at the group, one with par
 Deno.test("stranded partitions: no look at the group for a while after a sign that the broker is away", async () => {
   for (const code of [ErrorCode.ALL_BROKERS_DOWN, ErrorCode.TRANSPORT, ErrorCode.RESOLVE]) {
     const { consumer, calls } = strandedGroup();
-    const watch = new StrandedPartitions(consumer, {
-      group: "g",
-      topic: "t",
-      partitionCount: 2,
-      failoverMs: 0,
-    });
+    const watch = watchOf(consumer);
     watch.noteError(new KafkaError(code, "broker away", "1/1 brokers are down"));
     watch.tick(0);
     await settle();
@@ -65,12 +65,7 @@ Deno.test("stranded partitions: no look at the group for a while after a sign th
   }
   // Other errors change nothing.
   const { consumer, calls } = strandedGroup();
-  const watch = new StrandedPartitions(consumer, {
-    group: "g",
-    topic: "t",
-    partitionCount: 2,
-    failoverMs: 0,
-  });
+  const watch = watchOf(consumer);
   watch.noteError(new KafkaError(ErrorCode.MSG_TIMED_OUT, "timed out", "a message timed out"));
   watch.tick(0);
   await settle();
